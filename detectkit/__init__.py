@@ -1,0 +1,63 @@
+"""detectkit: image recognition and object detection in one SDK.
+
+>>> import detectkit
+>>> detectkit.Detections(xyxy=[[0, 0, 10, 10]], confidence=[0.9])
+Detections(1 boxes, predictions, classes=[0])
+
+Heavy parts (models, torch, ultralytics) load lazily on first use, so ``import detectkit``
+stays fast and side-effect free.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from detectkit.detections import Classification, Detections
+from detectkit.errors import (
+    AnnotationParseError,
+    DetectkitError,
+    InvalidInputError,
+    MissingDependencyError,
+    ModelLoadError,
+)
+
+__version__ = "0.1.0"
+
+# public name -> (module, attribute); attribute None means the module itself.
+# Imported on first attribute access so heavy dependencies load only when used.
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "boxes": ("detectkit.boxes", None),
+    "nms": ("detectkit.nms", None),
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from detectkit import boxes, nms
+
+__all__ = [
+    "AnnotationParseError",
+    "Classification",
+    "Detections",
+    "DetectkitError",
+    "InvalidInputError",
+    "MissingDependencyError",
+    "ModelLoadError",
+    "__version__",
+    "boxes",
+    "nms",
+]
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'detectkit' has no attribute {name!r}")
+    module, attribute = target
+    mod = importlib.import_module(module)
+    value = mod if attribute is None else getattr(mod, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,68 @@
+"""The ``detectkit`` command line: thin argument parsing over the library.
+
+Each subcommand lives in its own module ``detectkit/cli/<name>.py`` exposing
+``register(subparsers)``, which adds a parser whose default ``func`` takes the parsed
+arguments and returns an exit code. Subcommand modules import heavy libraries only
+inside ``func`` so ``detectkit --help`` stays fast.
+
+Exit codes: 0 success, 1 a failure in the work (bad input file, failed image), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from detectkit import __version__
+from detectkit.errors import DetectkitError, InvalidInputError
+
+__all__ = ["main"]
+
+# Subcommand modules, in the order they appear in --help.
+COMMANDS: tuple[str, ...] = ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="detectkit",
+        description="Image recognition and object detection: detect, classify, convert, evaluate, annotate.",
+    )
+    parser.add_argument("--version", action="version", version=f"detectkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"detectkit.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code.
+
+    >>> main(["--version"])
+    Traceback (most recent call last):
+    ...
+    SystemExit: 0
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(func(args))
+    except InvalidInputError as exc:
+        print(f"detectkit {args.command}: error: {exc}", file=sys.stderr)
+        return 2 if getattr(exc, "usage", False) else 1
+    except DetectkitError as exc:
+        print(f"detectkit {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
