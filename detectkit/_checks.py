@@ -99,10 +99,9 @@ def as_vector(
     if length is not None and arr.shape[0] != length:
         raise InvalidInputError(f"{name} must have length {length} (one per box), got {arr.shape[0]}")
     target = np.dtype(dtype)
-    if target.kind in "iu" and arr.dtype.kind == "f":
-        if not np.isfinite(arr).all() or (arr != np.round(arr)).any():
-            bad = arr[~np.isfinite(arr) | (arr != np.round(arr))][0]
-            raise InvalidInputError(f"{name} must hold integers, got {bad}")
+    if target.kind in "iu" and arr.dtype.kind == "f" and (not np.isfinite(arr).all() or (arr != np.round(arr)).any()):
+        bad = arr[~np.isfinite(arr) | (arr != np.round(arr))][0]
+        raise InvalidInputError(f"{name} must hold integers, got {bad}")
     if finite and arr.dtype.kind == "f" and not np.isfinite(arr).all():
         bad_i = int(np.flatnonzero(~np.isfinite(arr))[0])
         raise InvalidInputError(f"{name} must be finite, got {arr[bad_i]} at index {bad_i}")

@@ -53,7 +53,9 @@ def _names_map(names: Mapping[int, str] | Sequence[str] | None, argument: str = 
     elif isinstance(names, Sequence) and not isinstance(names, str):
         items = enumerate(names)  # type: ignore[assignment]
     else:
-        raise InvalidInputError(f"{argument} must be a mapping class_id -> name or a list of names, got {type(names).__name__}")
+        raise InvalidInputError(
+            f"{argument} must be a mapping class_id -> name or a list of names, got {type(names).__name__}"
+        )
     out: dict[int, str] = {}
     for key, value in items:
         try:
@@ -99,7 +101,7 @@ class Detections:
 
     xyxy: np.ndarray
     confidence: np.ndarray | None = None
-    class_id: np.ndarray = field(default=None)  # type: ignore[assignment]
+    class_id: np.ndarray = field(default=None)  # type: ignore[arg-type,assignment]
     mask: np.ndarray | None = None
     tracker_id: np.ndarray | None = None
     data: Mapping[str, np.ndarray] = field(default_factory=dict)
@@ -245,7 +247,9 @@ class Detections:
             elif arr.size == 0:
                 arr = arr.astype(np.int64)
             elif arr.dtype.kind not in "iu" or arr.ndim != 1:
-                raise InvalidInputError(f"index must be an int, slice, 1-D int array or boolean mask, got {arr.dtype} {arr.shape}")
+                raise InvalidInputError(
+                    f"index must be an int, slice, 1-D int array or boolean mask, got {arr.dtype} {arr.shape}"
+                )
             sel = arr
 
         def pick(a: np.ndarray | None) -> np.ndarray | None:
@@ -305,7 +309,8 @@ class Detections:
     @property
     def area(self) -> np.ndarray:
         """Box areas in pixels, float32 ``(N,)`` (mask areas are in ``mask.sum((1, 2))``)."""
-        return (self.xyxy[:, 2] - self.xyxy[:, 0]) * (self.xyxy[:, 3] - self.xyxy[:, 1])
+        out: np.ndarray = (self.xyxy[:, 2] - self.xyxy[:, 0]) * (self.xyxy[:, 3] - self.xyxy[:, 1])
+        return out
 
     # ------------------------------------------------------------------ filtering
     def filter(
@@ -411,7 +416,7 @@ class Detections:
         return cls(
             xyxy=np.array(payload["xyxy"], dtype=np.float32).reshape(-1, 4),
             confidence=payload.get("confidence"),
-            class_id=payload.get("class_id"),
+            class_id=payload.get("class_id"),  # type: ignore[arg-type]
             mask=mask,
             tracker_id=payload.get("tracker_id"),
             data=data,
@@ -452,18 +457,23 @@ class Detections:
     ) -> Detections:
         """Build from a ``supervision.Detections`` (its ``class_name`` data fills ``names``)."""
         data = {k: np.asarray(v) for k, v in detections.data.items() if k != "class_name"}
+        mask = detections.mask
+        if mask is not None and not isinstance(mask, np.ndarray):  # supervision's CompactMask
+            mask = mask.to_dense()
         name_map = dict(_names_map(names))
         class_id = detections.class_id
         if class_id is None:
             class_id = np.zeros(len(detections.xyxy), np.int64)
         if "class_name" in detections.data:
-            for k, v in zip(np.asarray(class_id).tolist(), np.asarray(detections.data["class_name"]).tolist(), strict=True):
+            for k, v in zip(
+                np.asarray(class_id).tolist(), np.asarray(detections.data["class_name"]).tolist(), strict=True
+            ):
                 name_map.setdefault(int(k), str(v))
         return cls(
             xyxy=detections.xyxy,
             confidence=detections.confidence,
             class_id=class_id,
-            mask=detections.mask,
+            mask=mask,
             tracker_id=detections.tracker_id,
             data=data,
             names=name_map,
@@ -511,13 +521,11 @@ def _ultralytics_masks(result: Any, orig_hw: tuple[int, int]) -> np.ndarray:
     """Masks of an Ultralytics segment result, resized from the letterboxed input to the image."""
     from ultralytics.utils import ops
 
-    data = result.masks.data.cpu().numpy()  # (N, h, w) float at the network input size
-    if data.shape[1:] == orig_hw:
-        return data > 0.5
-    scaled = ops.scale_image(np.ascontiguousarray(data.transpose(1, 2, 0)), orig_hw)
-    if scaled.ndim == 2:
-        scaled = scaled[:, :, None]
-    return np.ascontiguousarray(scaled.transpose(2, 0, 1)) > 0.5
+    data = result.masks.data  # (N, h, w) torch tensor, at the network input size unless retina masks
+    if tuple(data.shape[1:]) != orig_hw:
+        data = ops.scale_masks(data[None].float(), orig_hw)[0]
+    out: np.ndarray = data.cpu().numpy() > 0.5
+    return out
 
 
 def mask_to_rle(mask: np.ndarray) -> dict[str, Any]:
@@ -554,7 +562,8 @@ def mask_from_rle(rle: Mapping[str, Any]) -> np.ndarray:
     values = np.zeros(len(counts), dtype=bool)
     values[1::2] = True
     flat = np.repeat(values, counts)
-    return flat.reshape((w, h)).T.copy()
+    out: np.ndarray = flat.reshape((w, h)).T.copy()
+    return out
 
 
 @dataclass(frozen=True, eq=False)

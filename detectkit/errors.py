@@ -72,9 +72,7 @@ class AnnotationParseError(DetectkitError, ValueError):
         return (_rebuild_parse_error, (str(self.path), self.message, self.line, self.record))
 
 
-def _rebuild_parse_error(
-    path: str, message: str, line: int | None, record: str | None
-) -> AnnotationParseError:
+def _rebuild_parse_error(path: str, message: str, line: int | None, record: str | None) -> AnnotationParseError:
     return AnnotationParseError(path, message, line=line, record=record)
 
 
