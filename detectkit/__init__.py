@@ -29,14 +29,19 @@ __version__ = "0.1.0"
 _LAZY: dict[str, tuple[str, str | None]] = {
     "boxes": ("detectkit.boxes", None),
     "nms": ("detectkit.nms", None),
+    "Dataset": ("detectkit.dataset", "Dataset"),
+    "convert": ("detectkit.formats", "convert"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from detectkit import boxes, nms
+    from detectkit.dataset import Dataset
+    from detectkit.formats import convert
 
 __all__ = [
     "AnnotationParseError",
     "Classification",
+    "Dataset",
     "Detections",
     "DetectkitError",
     "InvalidInputError",
@@ -44,6 +49,7 @@ __all__ = [
     "ModelLoadError",
     "__version__",
     "boxes",
+    "convert",
     "nms",
 ]
 

@@ -1,0 +1,853 @@
+"""``Dataset``: categories, image records and per-image annotations, format independent.
+
+A dataset holds what annotation formats carry: categories (``id``, ``name``,
+``supercategory``), image records (``id``, ``file_name``, ``width``, ``height``, optional
+``path``) and per-image objects as :class:`~detectkit.detections.Detections`. Ground truth
+has ``confidence=None``; predictions carry scores. ``class_id`` is the dataset's category
+id (non-contiguous ids allowed). What formats carry beyond boxes lives in
+``Detections.data``: ``"iscrowd"`` int64, ``"area"`` float64 (NaN = not given),
+``"annotation_id"`` int64 (-1 = not assigned), ``"segmentation"`` object (COCO polygons
+``[[x, y, ...], ...]`` or an RLE dict, or ``None``), VOC ``"difficult"`` / ``"truncated"`` /
+``"occluded"`` int64 and ``"pose"`` object, and ``"attributes"`` object (a dict per object).
+
+Internally the objects of all images are one column table (float64 boxes) so readers,
+writers and filters run vectorised; ``Detections`` are built on access.
+
+>>> from detectkit import Detections
+>>> ds = Dataset(
+...     categories=[Category(1, "cat"), Category(3, "dog")],
+...     images=[ImageRecord(1, "a.jpg", 640, 480), ImageRecord(2, "b.jpg", 320, 240)],
+...     annotations={1: Detections(xyxy=[[10, 10, 50, 60]], class_id=[3])},
+... )
+>>> len(ds), ds.num_objects, ds.names
+(2, 1, {1: 'cat', 3: 'dog'})
+>>> [(rec.file_name, len(dets)) for rec, dets in ds]
+[('a.jpg', 1), ('b.jpg', 0)]
+>>> ds.annotations[1].labels
+['dog']
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from detectkit._checks import check_fraction
+from detectkit.detections import Detections
+from detectkit.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from detectkit.formats import ConvertSummary
+
+__all__ = ["Category", "Dataset", "ImageRecord", "Issue"]
+
+#: Default fill for a per-object column that some objects lack, by column name then dtype kind.
+_FILL_BY_NAME: dict[str, Any] = {"annotation_id": -1, "area": np.nan, "iscrowd": 0}
+_FILL_BY_KIND: dict[str, Any] = {"f": np.nan, "i": 0, "u": 0, "b": False, "O": None, "U": "", "S": b""}
+
+
+@dataclass(frozen=True)
+class Category:
+    """One class of a dataset.
+
+    Attributes:
+        id: the dataset's category id (COCO ids may be non-contiguous; YOLO ids are 0-based).
+        name: the class name.
+        supercategory: COCO supercategory, if any.
+        extra: other keys the source format carried (e.g. COCO ``keypoints``), kept as given.
+    """
+
+    id: int
+    name: str
+    supercategory: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image of a dataset.
+
+    Attributes:
+        id: the image id (unique in the dataset).
+        file_name: path relative to the image root, ``/``-separated (never absolute or ``..``).
+        width: width in pixels.
+        height: height in pixels.
+        path: where the image file is, when known.
+        split: ``"train"`` / ``"val"`` / ``"test"`` or ``None``.
+        extra: other keys the source format carried (e.g. COCO ``license``), kept as given.
+    """
+
+    id: int
+    file_name: str
+    width: int
+    height: int
+    path: Path | None = None
+    split: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def image_size_wh(self) -> tuple[int, int]:
+        """``(width, height)``."""
+        return (self.width, self.height)
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A problem found while reading or validating a dataset.
+
+    >>> str(Issue("error", "labels/a.txt", "expected 5 numbers, got 3", line=4))
+    'labels/a.txt:4: error: expected 5 numbers, got 3'
+    """
+
+    severity: Literal["error", "warning"]
+    path: str
+    message: str
+    line: int | None = None
+    record: str | None = None
+
+    def __str__(self) -> str:
+        where = self.path
+        if self.line is not None:
+            where += f":{self.line}"
+        if self.record is not None:
+            where += f" [{self.record}]"
+        return f"{where}: {self.severity}: {self.message}"
+
+
+def _fill_value(name: str, dtype: np.dtype[Any]) -> Any:
+    if name in _FILL_BY_NAME:
+        return _FILL_BY_NAME[name]
+    return _FILL_BY_KIND.get(dtype.kind)
+
+
+def _column(values: Sequence[Any], name: str) -> np.ndarray:
+    """A 1-D column from Python values; object dtype for anything not plainly numeric."""
+    if name in ("segmentation", "attributes", "pose", "extra"):
+        out = np.empty(len(values), dtype=object)
+        out[:] = list(values) if values else []
+        return out
+    return np.asarray(values)
+
+
+@dataclass
+class _Table:
+    """All objects of a dataset as parallel columns, grouped by image (``image_index`` sorted)."""
+
+    xyxy: np.ndarray  # float64 (M, 4)
+    class_id: np.ndarray  # int64 (M,)
+    image_index: np.ndarray  # int64 (M,), non-decreasing
+    confidence: np.ndarray | None  # float32 (M,) or None
+    data: dict[str, np.ndarray]
+
+    @staticmethod
+    def empty() -> _Table:
+        return _Table(np.zeros((0, 4)), np.zeros(0, np.int64), np.zeros(0, np.int64), None, {})
+
+    def __len__(self) -> int:
+        return int(self.class_id.shape[0])
+
+    def take(self, index: np.ndarray) -> _Table:
+        return _Table(
+            self.xyxy[index],
+            self.class_id[index],
+            self.image_index[index],
+            None if self.confidence is None else self.confidence[index],
+            {k: v[index] for k, v in self.data.items()},
+        )
+
+    def sorted(self) -> _Table:
+        if len(self) < 2 or bool((np.diff(self.image_index) >= 0).all()):
+            return self
+        return self.take(np.argsort(self.image_index, kind="stable"))
+
+    @staticmethod
+    def concat(tables: Sequence[_Table]) -> _Table:
+        tables = [t for t in tables if len(t)]
+        if not tables:
+            return _Table.empty()
+        keys: dict[str, np.dtype[Any]] = {}
+        for t in tables:
+            for k, v in t.data.items():
+                keys.setdefault(k, v.dtype)
+        data: dict[str, np.ndarray] = {}
+        for k, dtype in keys.items():
+            parts = []
+            for t in tables:
+                if k in t.data:
+                    parts.append(t.data[k])
+                else:
+                    fill = _fill_value(k, dtype)
+                    shape = (len(t), *next(x.data[k].shape[1:] for x in tables if k in x.data))
+                    col = np.empty(shape, dtype=object if fill is None else dtype)
+                    col[...] = fill
+                    parts.append(col)
+            data[k] = np.concatenate(parts)
+        has_conf = [t.confidence is not None for t in tables]
+        if any(has_conf) and not all(has_conf):
+            raise InvalidInputError("cannot combine predictions (with confidence) and ground truth (without)")
+        conf = np.concatenate([t.confidence for t in tables if t.confidence is not None]) if all(has_conf) else None
+        return _Table(
+            np.concatenate([t.xyxy for t in tables]),
+            np.concatenate([t.class_id for t in tables]),
+            np.concatenate([t.image_index for t in tables]),
+            conf,
+            data,
+        )
+
+
+class _AnnotationsView(Mapping[int, Detections]):
+    """Read-only mapping image id -> ``Detections`` (built on access)."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self._ds = dataset
+
+    def __getitem__(self, image_id: int) -> Detections:
+        return self._ds.detections(image_id)
+
+    def __iter__(self) -> Iterator[int]:
+        return (rec.id for rec in self._ds.images)
+
+    def __len__(self) -> int:
+        return len(self._ds.images)
+
+
+class Dataset:
+    """Categories + image records + per-image objects. See the module docstring.
+
+    Args:
+        categories: the classes.
+        images: the image records (ids unique).
+        annotations: image id -> ``Detections``; images without an entry have no objects.
+        info: dataset-level metadata (COCO ``info``).
+        licenses: COCO ``licenses``.
+        issues: problems found while reading (kept for ``validate``).
+
+    A ``Dataset`` is never changed in place: every operation returns a new one.
+    """
+
+    def __init__(
+        self,
+        *,
+        categories: Iterable[Category],
+        images: Iterable[ImageRecord],
+        annotations: Mapping[int, Detections] | None = None,
+        info: Mapping[str, Any] | None = None,
+        licenses: Sequence[Any] | None = None,
+        issues: Iterable[Issue] | None = None,
+    ) -> None:
+        images = list(images)
+        index = {rec.id: i for i, rec in enumerate(images)}
+        parts: list[_Table] = []
+        for image_id, dets in (annotations or {}).items():
+            if image_id not in index:
+                raise InvalidInputError(f"annotations: image id {image_id} is not among the image records")
+            if not isinstance(dets, Detections):
+                raise InvalidInputError(f"annotations[{image_id}] must be Detections, got {type(dets).__name__}")
+            if len(dets):
+                parts.append(
+                    _Table(
+                        dets.xyxy.astype(np.float64),
+                        dets.class_id.copy(),
+                        np.full(len(dets), index[image_id], np.int64),
+                        None if dets.confidence is None else dets.confidence.copy(),
+                        {k: np.array(v, copy=True) for k, v in dets.data.items()},
+                    )
+                )
+        self._init(list(categories), images, _Table.concat(parts).sorted(), info, licenses, issues)
+
+    def _init(
+        self,
+        categories: list[Category],
+        images: list[ImageRecord],
+        table: _Table,
+        info: Mapping[str, Any] | None,
+        licenses: Sequence[Any] | None,
+        issues: Iterable[Issue] | None,
+        source_format: str | None = None,
+    ) -> None:
+        ids = [c.id for c in categories]
+        if len(set(ids)) != len(ids):
+            dup = next(i for i, n in Counter(ids).items() if n > 1)
+            raise InvalidInputError(f"categories must have unique ids, got id {dup} twice")
+        image_ids = [r.id for r in images]
+        if len(set(image_ids)) != len(image_ids):
+            dup = next(i for i, n in Counter(image_ids).items() if n > 1)
+            raise InvalidInputError(f"images must have unique ids, got id {dup} twice")
+        self.categories: list[Category] = categories
+        self.images: list[ImageRecord] = images
+        self._table = table
+        self.info: dict[str, Any] = dict(info or {})
+        self.licenses: list[Any] = list(licenses or [])
+        self.issues: list[Issue] = list(issues or [])
+        self.source_format = source_format
+        self._offsets = np.searchsorted(table.image_index, np.arange(len(images) + 1), side="left")
+        self._index = {rid: i for i, rid in enumerate(image_ids)}
+
+    @classmethod
+    def _from_table(
+        cls,
+        categories: list[Category],
+        images: list[ImageRecord],
+        table: _Table,
+        *,
+        info: Mapping[str, Any] | None = None,
+        licenses: Sequence[Any] | None = None,
+        issues: Iterable[Issue] | None = None,
+        source_format: str | None = None,
+    ) -> Dataset:
+        ds = cls.__new__(cls)
+        ds._init(categories, images, table.sorted(), info, licenses, issues, source_format)
+        return ds
+
+    def _derive(
+        self,
+        *,
+        categories: list[Category] | None = None,
+        images: list[ImageRecord] | None = None,
+        table: _Table | None = None,
+    ) -> Dataset:
+        return Dataset._from_table(
+            self.categories if categories is None else categories,
+            self.images if images is None else images,
+            self._table if table is None else table,
+            info=self.info,
+            licenses=self.licenses,
+            issues=self.issues,
+            source_format=self.source_format,
+        )
+
+    # ------------------------------------------------------------------ access
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __repr__(self) -> str:
+        kind = "predictions" if self.is_predictions else "ground truth"
+        return f"Dataset({len(self.images)} images, {self.num_objects} objects, {len(self.categories)} classes, {kind})"
+
+    @property
+    def num_objects(self) -> int:
+        """Total number of objects over all images."""
+        return len(self._table)
+
+    @property
+    def is_predictions(self) -> bool:
+        """True when the objects carry confidence scores."""
+        return self._table.confidence is not None
+
+    @property
+    def names(self) -> dict[int, str]:
+        """Category id -> name."""
+        return {c.id: c.name for c in self.categories}
+
+    @property
+    def annotations(self) -> Mapping[int, Detections]:
+        """Read-only mapping image id -> ``Detections`` (every image, empty ones included)."""
+        return _AnnotationsView(self)
+
+    def image(self, image_id: int) -> ImageRecord:
+        """The record of ``image_id``."""
+        try:
+            return self.images[self._index[image_id]]
+        except KeyError:
+            raise InvalidInputError(f"image_id {image_id} is not in the dataset") from None
+
+    def _slice(self, position: int) -> slice:
+        return slice(int(self._offsets[position]), int(self._offsets[position + 1]))
+
+    def _detections_at(self, position: int, names: Mapping[int, str]) -> Detections:
+        sl = self._slice(position)
+        t = self._table
+        rec = self.images[position]
+        size = (rec.width, rec.height) if rec.width > 0 and rec.height > 0 else None
+        return Detections(
+            xyxy=t.xyxy[sl],
+            confidence=None if t.confidence is None else t.confidence[sl],
+            class_id=t.class_id[sl],
+            data={k: v[sl] for k, v in t.data.items() if not k.startswith("_")},
+            names=names,
+            image_size_wh=size,
+        )
+
+    def detections(self, image_id: int) -> Detections:
+        """The objects of one image as ``Detections`` (float32 boxes; the dataset keeps float64)."""
+        if image_id not in self._index:
+            raise InvalidInputError(f"image_id {image_id} is not in the dataset")
+        return self._detections_at(self._index[image_id], self.names)
+
+    def __iter__(self) -> Iterator[tuple[ImageRecord, Detections]]:
+        """Yield ``(ImageRecord, Detections)`` for every image, empty ones included."""
+        names = self.names
+        for i, rec in enumerate(self.images):
+            yield rec, self._detections_at(i, names)
+
+    def boxes(self, image_id: int) -> np.ndarray:
+        """float64 ``(N, 4)`` xyxy boxes of one image at full precision (a copy)."""
+        return self._table.xyxy[self._slice(self._index[image_id])].copy()
+
+    def load_image(self, image_id: int) -> np.ndarray:
+        """Decode one image (BGR uint8) from its ``path``; images are only read on request."""
+        from detectkit.image import load_image
+
+        rec = self.image(image_id)
+        if rec.path is None:
+            raise InvalidInputError(f"image {rec.file_name!r} has no path; pass images= when reading the dataset")
+        return load_image(rec.path)
+
+    # ------------------------------------------------------------------ class operations
+    def _class_ids(self, classes: Iterable[int | str], argument: str) -> list[int]:
+        by_name = {c.name: c.id for c in self.categories}
+        known = set(self.names)
+        out = []
+        for c in classes:
+            if isinstance(c, str) and not c.lstrip("-").isdigit():
+                if c not in by_name:
+                    raise InvalidInputError(f"{argument}: unknown class name {c!r}; known: {sorted(by_name)}")
+                out.append(by_name[c])
+            else:
+                cid = int(c)
+                if cid not in known and isinstance(c, str) and c in by_name:
+                    cid = by_name[c]
+                if cid not in known:
+                    raise InvalidInputError(f"{argument}: unknown class id {cid}; known: {sorted(known)}")
+                out.append(cid)
+        return out
+
+    def filter(self, *, classes: Iterable[int | str], drop_empty_categories: bool = True) -> Dataset:
+        """Keep only the objects (and categories) of ``classes`` (ids or names); images all stay.
+
+        >>> ds = Dataset(categories=[Category(1, "a"), Category(2, "b")], images=[ImageRecord(1, "x.jpg", 10, 10)],
+        ...              annotations={1: Detections(xyxy=[[0, 0, 1, 1], [0, 0, 2, 2]], class_id=[1, 2])})
+        >>> ds.filter(classes=["b"]).names, ds.filter(classes=["b"]).num_objects
+        ({2: 'b'}, 1)
+        """
+        keep_ids = self._class_ids(classes, "classes")
+        rows = np.isin(self._table.class_id, keep_ids)
+        cats = [c for c in self.categories if c.id in keep_ids] if drop_empty_categories else self.categories
+        return self._derive(categories=cats, table=self._table.take(np.flatnonzero(rows)))
+
+    def remap(self, mapping: Mapping[int | str, str | None]) -> Dataset:
+        """Rename, merge or drop classes: ``{old id or name: new name, or None to drop}``.
+
+        Classes mapped to the same name are merged into one category (the id of an existing
+        category of that name, else the smallest id among the merged ones). Unlisted classes
+        are kept as they are.
+
+        >>> ds = Dataset(categories=[Category(1, "car"), Category(2, "truck"), Category(3, "dog")],
+        ...              images=[ImageRecord(1, "x.jpg", 10, 10)],
+        ...              annotations={1: Detections(xyxy=[[0, 0, 1, 1]] * 3, class_id=[1, 2, 3])})
+        >>> out = ds.remap({"car": "vehicle", "truck": "vehicle", "dog": None})
+        >>> out.names, out.detections(1).class_id.tolist()
+        ({1: 'vehicle'}, [1, 1])
+        """
+        if not isinstance(mapping, Mapping):
+            raise InvalidInputError(f"mapping must be a dict old class -> new name, got {type(mapping).__name__}")
+        target: dict[int, str | None] = {}
+        for old, new in mapping.items():
+            (cid,) = self._class_ids([old], "mapping")
+            if new is not None and not isinstance(new, str):
+                raise InvalidInputError(f"mapping[{old!r}] must be a class name or None, got {new!r}")
+            target[cid] = new
+        new_name = {c.id: target.get(c.id, c.name) for c in self.categories}
+        existing = {c.name: c.id for c in self.categories if c.id not in target}
+        name_to_id: dict[str, int] = {}
+        for cid in sorted(new_name):
+            name = new_name[cid]
+            if name is None:
+                continue
+            name_to_id.setdefault(name, existing.get(name, cid))
+        cats: list[Category] = []
+        seen: set[str] = set()
+        for c in self.categories:
+            name = new_name[c.id]
+            if name is None or name in seen:
+                continue
+            seen.add(name)
+            new_id = name_to_id[name]
+            base = next(x for x in self.categories if x.id == new_id)
+            cats.append(replace(base, id=new_id, name=name))
+        lut = {cid: (name_to_id[n] if n is not None else None) for cid, n in new_name.items()}
+        old_ids = self._table.class_id
+        keep = np.array([lut.get(int(k)) is not None for k in old_ids.tolist()], dtype=bool).reshape(-1)
+        table = self._table.take(np.flatnonzero(keep))
+        table.class_id = np.array([lut[int(k)] for k in table.class_id], dtype=np.int64)
+        return self._derive(categories=sorted(cats, key=lambda c: c.id), table=table)
+
+    def rename(self, mapping: Mapping[int | str, str]) -> Dataset:
+        """Rename classes ``{old id or name: new name}`` (a :meth:`remap` without drops)."""
+        return self.remap(dict(mapping.items()))
+
+    # ------------------------------------------------------------------ image operations
+    def select(self, images: Iterable[int] | Callable[[ImageRecord], bool]) -> Dataset:
+        """A dataset of the given image ids (in that order), or of the images a predicate accepts.
+
+        >>> ds = Dataset(categories=[], images=[ImageRecord(i, f"{i}.jpg", 4, 4) for i in (1, 2, 3)])
+        >>> [r.id for r in ds.select([3, 1]).images], len(ds.select(lambda r: r.id > 1))
+        ([3, 1], 2)
+        """
+        if callable(images):
+            positions = [i for i, rec in enumerate(self.images) if images(rec)]
+        else:
+            positions = []
+            for image_id in images:
+                if image_id not in self._index:
+                    raise InvalidInputError(f"images: image id {image_id} is not in the dataset")
+                positions.append(self._index[image_id])
+        return self._subset(positions)
+
+    def _subset(self, positions: Sequence[int], split: str | None = None) -> Dataset:
+        if len(set(positions)) != len(positions):
+            raise InvalidInputError("images: an image id is listed twice")
+        recs = [self.images[p] for p in positions]
+        if split is not None:
+            recs = [replace(r, split=split) for r in recs]
+        counts = np.diff(self._offsets)
+        pos = np.asarray(positions, dtype=np.int64)
+        rows = (
+            np.concatenate([np.arange(self._offsets[p], self._offsets[p + 1]) for p in pos])
+            if len(pos) and counts[pos].sum()
+            else np.zeros(0, np.int64)
+        )
+        table = self._table.take(rows.astype(np.int64))
+        table.image_index = (
+            np.repeat(np.arange(len(pos), dtype=np.int64), counts[pos]) if len(pos) else table.image_index
+        )
+        return self._derive(images=recs, table=table)
+
+    def with_images(self, records: Sequence[ImageRecord]) -> Dataset:
+        """The same objects with replaced image records (same length and order, e.g. new paths)."""
+        if len(records) != len(self.images):
+            raise InvalidInputError(f"records must have {len(self.images)} items, got {len(records)}")
+        return self._derive(images=list(records))
+
+    def split(
+        self,
+        *,
+        train: float = 0.8,
+        val: float = 0.2,
+        test: float = 0.0,
+        stratify: bool = True,
+        seed: int = 0,
+    ) -> dict[str, Dataset]:
+        """Split images into ``train`` / ``val`` / ``test`` datasets (records get ``split`` set).
+
+        Fractions are normalised to sum to 1. With ``stratify`` images are grouped by their
+        rarest class (empty images form their own group) and each group is split in
+        proportion, so every class appears in every split when it can.
+
+        >>> ds = Dataset(categories=[], images=[ImageRecord(i, f"{i}.jpg", 4, 4) for i in range(10)])
+        >>> {k: len(v) for k, v in ds.split(train=0.7, val=0.3, seed=1).items()}
+        {'train': 7, 'val': 3}
+        """
+        fractions = {
+            "train": check_fraction(train, "train"),
+            "val": check_fraction(val, "val"),
+            "test": check_fraction(test, "test"),
+        }
+        total = sum(fractions.values())
+        if total <= 0:
+            raise InvalidInputError(f"train + val + test must be > 0, got {total}")
+        names = [k for k, v in fractions.items() if v > 0]
+        weights = np.array([fractions[k] / total for k in names])
+        rng = np.random.default_rng(seed)
+        groups: dict[int, list[int]] = {}
+        if stratify and len(self._table):
+            freq = Counter(self._table.class_id.tolist())
+            for i in range(len(self.images)):
+                cls_here = set(self._table.class_id[self._slice(i)].tolist())
+                key = min(cls_here, key=lambda k: (freq[k], k)) if cls_here else -(2**62)
+                groups.setdefault(key, []).append(i)
+        else:
+            groups[0] = list(range(len(self.images)))
+        assigned: dict[str, list[int]] = {k: [] for k in names}
+        carry = np.zeros(len(names))
+        for key in sorted(groups):
+            members = np.array(groups[key])
+            rng.shuffle(members)
+            # largest-remainder allocation, carrying rounding error across groups
+            want = weights * len(members) + carry
+            counts = np.floor(want).astype(int)
+            rest = len(members) - counts.sum()
+            order = np.argsort(-(want - counts), kind="stable")
+            counts[order[:rest]] += 1
+            carry = want - counts
+            start = 0
+            for name, n in zip(names, counts.tolist()):
+                assigned[name].extend(members[start : start + n].tolist())
+                start += n
+        return {name: self._subset(sorted(assigned[name]), split=name) for name in names}
+
+    def merge(self, other: Dataset) -> Dataset:
+        """Combine two datasets; categories are unified by *name*.
+
+        Categories of ``other`` whose name exists here take this dataset's id; new names get
+        new ids after the largest one. Image and annotation ids of ``other`` are renumbered
+        when they collide.
+
+        >>> a = Dataset(categories=[Category(1, "cat")], images=[ImageRecord(1, "a.jpg", 8, 8)],
+        ...             annotations={1: Detections(xyxy=[[0, 0, 1, 1]], class_id=[1])})
+        >>> b = Dataset(categories=[Category(1, "dog"), Category(2, "cat")], images=[ImageRecord(1, "b.jpg", 8, 8)],
+        ...             annotations={1: Detections(xyxy=[[0, 0, 2, 2], [0, 0, 3, 3]], class_id=[1, 2])})
+        >>> m = a.merge(b)
+        >>> m.names, [r.id for r in m.images], m.detections(2).labels
+        ({1: 'cat', 2: 'dog'}, [1, 2], ['dog', 'cat'])
+        """
+        if not isinstance(other, Dataset):
+            raise InvalidInputError(f"other must be a Dataset, got {type(other).__name__}")
+        cats = list(self.categories)
+        by_name = {c.name: c.id for c in cats}
+        next_id = max([c.id for c in cats], default=0) + 1
+        lut: dict[int, int] = {}
+        for c in other.categories:
+            if c.name in by_name:
+                lut[c.id] = by_name[c.name]
+            else:
+                cats.append(replace(c, id=next_id))
+                by_name[c.name] = next_id
+                lut[c.id] = next_id
+                next_id += 1
+        used = set(self._index)
+        next_image = max(used, default=0) + 1
+        recs = list(self.images)
+        issues = list(self.issues) + list(other.issues)
+        names_here = {r.file_name for r in self.images}
+        for r in other.images:
+            new = r
+            if r.id in used:
+                new = replace(r, id=next_image)
+                next_image += 1
+            used.add(new.id)
+            if r.file_name in names_here:
+                issues.append(Issue("warning", r.file_name, "file name present in both merged datasets"))
+            recs.append(new)
+        t = other._table
+        moved = _Table(
+            t.xyxy.copy(),
+            np.array([lut[int(k)] for k in t.class_id], dtype=np.int64),
+            t.image_index + len(self.images),
+            None if t.confidence is None else t.confidence.copy(),
+            {k: v.copy() for k, v in t.data.items()},
+        )
+        if "annotation_id" in moved.data and "annotation_id" in self._table.data and len(self._table):
+            mine = self._table.data["annotation_id"]
+            theirs = moved.data["annotation_id"]
+            if np.isin(theirs[theirs >= 0], mine[mine >= 0]).any():
+                start = int(max(mine.max(), 0)) + 1
+                moved.data["annotation_id"] = np.arange(start, start + len(theirs), dtype=np.int64)
+        table = _Table.concat([self._table, moved])
+        return Dataset._from_table(
+            sorted(cats, key=lambda c: c.id),
+            recs,
+            table,
+            info=self.info or other.info,
+            licenses=self.licenses or other.licenses,
+            issues=issues,
+            source_format=self.source_format if self.source_format == other.source_format else None,
+        )
+
+    # ------------------------------------------------------------------ statistics
+    def stats(self) -> dict[str, Any]:
+        """Counts: images, objects, empty images, per class boxes/images, crowd objects, box sizes.
+
+        ``box_sizes`` counts boxes by COCO size (small < 32², medium < 96², large) and
+        ``size_histogram`` by ``sqrt(area)`` in power-of-two pixel bins (``"<4"``, ``"4-8"``, ...).
+
+        >>> ds = Dataset(categories=[Category(0, "a")], images=[ImageRecord(1, "x.jpg", 99, 99),
+        ...              ImageRecord(2, "y.jpg", 9, 9)], annotations={1: Detections(xyxy=[[0, 0, 40, 40]])})
+        >>> s = ds.stats()
+        >>> s["images"], s["objects"], s["empty_images"], s["classes"]["a"], s["box_sizes"]
+        (2, 1, 1, {'id': 0, 'boxes': 1, 'images': 1}, {'small': 0, 'medium': 1, 'large': 0})
+        """
+        t = self._table
+        counts = np.diff(self._offsets)
+        per_class_boxes = Counter(t.class_id.tolist())
+        pairs = set(zip(t.image_index.tolist(), t.class_id.tolist()))
+        per_class_images = Counter(k for _, k in pairs)
+        classes = {
+            c.name: {"id": c.id, "boxes": per_class_boxes.get(c.id, 0), "images": per_class_images.get(c.id, 0)}
+            for c in self.categories
+        }
+        unknown = sorted(set(per_class_boxes) - set(self.names))
+        wh = t.xyxy[:, 2:] - t.xyxy[:, :2]
+        area = wh[:, 0] * wh[:, 1]
+        side = np.sqrt(np.maximum(area, 0))
+        hist: dict[str, int] = {}
+        if len(side):
+            edges = [0.0, 4.0] + [2.0**k for k in range(3, 14)] + [math.inf]
+            binned = np.histogram(side, bins=edges)[0]
+            for lo, hi, n in zip(edges[:-1], edges[1:], binned.tolist()):
+                label = f"<{int(hi)}" if lo == 0 else (f">={int(lo)}" if hi == math.inf else f"{int(lo)}-{int(hi)}")
+                if n:
+                    hist[label] = n
+        crowd = int((t.data["iscrowd"] > 0).sum()) if "iscrowd" in t.data else 0
+        return {
+            "images": len(self.images),
+            "objects": len(t),
+            "empty_images": int((counts == 0).sum()),
+            "classes": classes,
+            "unknown_class_ids": unknown,
+            "crowd": crowd,
+            "box_sizes": {
+                "small": int((area < 32**2).sum()),
+                "medium": int(((area >= 32**2) & (area < 96**2)).sum()),
+                "large": int((area >= 96**2).sum()),
+            },
+            "size_histogram": hist,
+            "splits": dict(Counter(r.split for r in self.images if r.split is not None)),
+        }
+
+    # ------------------------------------------------------------------ construction from predictions
+    @classmethod
+    def from_predictions(
+        cls,
+        items: Iterable[tuple[ImageRecord | str | os.PathLike[str], Detections]],
+        *,
+        names: Mapping[int, str] | Sequence[str] | None = None,
+        root: str | os.PathLike[str] | None = None,
+    ) -> Dataset:
+        """A dataset from per-image predictions, e.g. for auto-labelling a folder.
+
+        Args:
+            items: ``(image, Detections)`` pairs; the image is an ``ImageRecord`` or a path
+                (its size then comes from ``Detections.image_size_wh`` or the file header).
+            names: class id -> name; defaults to the union of the ``Detections.names``.
+            root: file names are stored relative to this folder (default: the file name only).
+
+        >>> d = Detections(xyxy=[[1, 2, 30, 40]], confidence=[0.9], class_id=[0], names={0: "cat"},
+        ...                image_size_wh=(64, 48))
+        >>> ds = Dataset.from_predictions([("imgs/a.jpg", d)])
+        >>> ds.images[0].file_name, ds.names, ds.is_predictions
+        ('a.jpg', {0: 'cat'}, True)
+        """
+        from detectkit.formats._common import image_size_of
+
+        records: list[ImageRecord] = []
+        annotations: dict[int, Detections] = {}
+        name_map: dict[int, str] = {} if names is None else dict(Detections.empty(names=names).names)
+        root_path = None if root is None else Path(root)
+        for i, (image, dets) in enumerate(items, start=1):
+            if isinstance(image, ImageRecord):
+                rec = image
+            else:
+                path = Path(image)
+                if root_path is not None:
+                    try:
+                        fname = path.relative_to(root_path).as_posix()
+                    except ValueError:
+                        fname = path.name
+                else:
+                    fname = path.name
+                if dets.image_size_wh is not None:
+                    w, h = dets.image_size_wh
+                else:
+                    w, h = image_size_of(path)
+                rec = ImageRecord(i, fname, w, h, path=path)
+            records.append(rec)
+            if names is None:
+                for k, v in dets.names.items():
+                    name_map.setdefault(k, v)
+            annotations[rec.id] = dets
+        used = set()
+        for d in annotations.values():
+            used.update(d.class_id.tolist())
+        for k in used:
+            name_map.setdefault(k, str(k))
+        cats = [Category(k, v) for k, v in sorted(name_map.items())]
+        ds = cls(categories=cats, images=records, annotations=annotations)
+        if ds._table.confidence is None and any(d.confidence is not None for d in annotations.values()):
+            ds._table.confidence = np.zeros(0, np.float32)  # predictions, all images empty
+        return ds
+
+    # ------------------------------------------------------------------ formats
+    @classmethod
+    def read(cls, path: str | os.PathLike[str], *, format: str | None = None, **options: Any) -> Dataset:
+        """Read any supported format (auto-detected when ``format`` is None); see :mod:`detectkit.formats`."""
+        from detectkit.formats import read
+
+        return read(path, format=format, **options)
+
+    def write(self, path: str | os.PathLike[str], *, format: str, **options: Any) -> ConvertSummary:
+        """Write in ``format``; returns a summary of what the format could not hold."""
+        from detectkit.formats import write
+
+        return write(self, path, format=format, **options)
+
+    @classmethod
+    def from_coco(cls, path: str | os.PathLike[str], **options: Any) -> Dataset:
+        """Read a COCO JSON file (see :func:`detectkit.formats.coco.read`)."""
+        from detectkit.formats import coco
+
+        return coco.read(path, **options)
+
+    def to_coco(self, path: str | os.PathLike[str], **options: Any) -> ConvertSummary:
+        """Write a COCO JSON file (see :func:`detectkit.formats.coco.write`)."""
+        from detectkit.formats import coco
+
+        return coco.write(self, path, **options)
+
+    @classmethod
+    def from_yolo(cls, path: str | os.PathLike[str], **options: Any) -> Dataset:
+        """Read a YOLO dataset folder or its ``data.yaml`` (see :func:`detectkit.formats.yolo.read`)."""
+        from detectkit.formats import yolo
+
+        return yolo.read(path, **options)
+
+    def to_yolo(self, path: str | os.PathLike[str], **options: Any) -> ConvertSummary:
+        """Write a YOLO dataset folder (see :func:`detectkit.formats.yolo.write`)."""
+        from detectkit.formats import yolo
+
+        return yolo.write(self, path, **options)
+
+    @classmethod
+    def from_voc(cls, path: str | os.PathLike[str], **options: Any) -> Dataset:
+        """Read Pascal VOC XML files (see :func:`detectkit.formats.voc.read`)."""
+        from detectkit.formats import voc
+
+        return voc.read(path, **options)  # type: ignore[no-any-return]
+
+    def to_voc(self, path: str | os.PathLike[str], **options: Any) -> ConvertSummary:
+        """Write Pascal VOC XML files (see :func:`detectkit.formats.voc.write`)."""
+        from detectkit.formats import voc
+
+        return voc.write(self, path, **options)  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_labelme(cls, path: str | os.PathLike[str], **options: Any) -> Dataset:
+        """Read LabelMe JSON files (see :func:`detectkit.formats.labelme.read`)."""
+        from detectkit.formats import labelme
+
+        return labelme.read(path, **options)  # type: ignore[no-any-return]
+
+    def to_labelme(self, path: str | os.PathLike[str], **options: Any) -> ConvertSummary:
+        """Write LabelMe JSON files (see :func:`detectkit.formats.labelme.write`)."""
+        from detectkit.formats import labelme
+
+        return labelme.write(self, path, **options)  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_cvat(cls, path: str | os.PathLike[str], **options: Any) -> Dataset:
+        """Read a CVAT for images 1.1 XML file (see :func:`detectkit.formats.cvat.read`)."""
+        from detectkit.formats import cvat
+
+        return cvat.read(path, **options)  # type: ignore[no-any-return]
+
+    def to_cvat(self, path: str | os.PathLike[str], **options: Any) -> ConvertSummary:
+        """Write a CVAT for images 1.1 XML file (see :func:`detectkit.formats.cvat.write`)."""
+        from detectkit.formats import cvat
+
+        return cvat.write(self, path, **options)  # type: ignore[no-any-return]
+
+
+def _warn_issues(issues: Sequence[Issue], source: str) -> None:
+    """One warning summarising the problems a reader skipped over."""
+    if issues:
+        first = issues[0]
+        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+        warnings.warn(f"{source}: skipped {len(issues)} bad record(s): {first}{more}", stacklevel=3)

@@ -1,0 +1,215 @@
+"""Helpers shared by the format modules: atomic output, safe file names, summaries, issues."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from detectkit.dataset import Issue
+from detectkit.errors import AnnotationParseError, InvalidInputError
+
+__all__ = [
+    "ConvertSummary",
+    "IssueLog",
+    "atomic_dir",
+    "atomic_file",
+    "image_size_of",
+    "link_or_copy",
+    "safe_relpath",
+]
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".dng", ".mpo", ".pfm")
+
+
+@dataclass
+class ConvertSummary:
+    """What a write did and what the target format could not hold.
+
+    Attributes:
+        path: the written file or folder.
+        format: the target format.
+        images: images written.
+        objects: objects written.
+        dropped: objects the target cannot hold, by reason -> count (e.g. ``"crowd/RLE"``).
+        dropped_where: reason -> a few ``"file_name (annotation id N)"`` locators.
+        notes: other remarks (lost attributes, converted polygons, ...).
+        images_linked: image files linked or copied into the output.
+    """
+
+    path: Path
+    format: str
+    images: int = 0
+    objects: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    dropped_where: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    images_linked: int = 0
+
+    def drop(self, reason: str, where: str) -> None:
+        """Count one object the target format cannot hold."""
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
+        places = self.dropped_where.setdefault(reason, [])
+        if len(places) < 20:
+            places.append(where)
+
+    def __str__(self) -> str:
+        lines = [f"wrote {self.images} images, {self.objects} objects as {self.format} to {self.path}"]
+        if self.images_linked:
+            lines.append(f"  {self.images_linked} image files placed in the output")
+        for reason, n in self.dropped.items():
+            where = ", ".join(self.dropped_where.get(reason, [])[:5])
+            more = " ..." if n > 5 else ""
+            lines.append(f"  not representable in {self.format}: {n} {reason} object(s) (e.g. {where}{more})")
+        lines.extend(f"  note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "path": str(self.path),
+            "format": self.format,
+            "images": self.images,
+            "objects": self.objects,
+            "dropped": dict(self.dropped),
+            "dropped_where": {k: list(v) for k, v in self.dropped_where.items()},
+            "notes": list(self.notes),
+            "images_linked": self.images_linked,
+        }
+
+
+class IssueLog:
+    """Collects reader problems: raises :class:`AnnotationParseError` at once when strict."""
+
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self.issues: list[Issue] = []
+
+    def bad(
+        self, path: str | os.PathLike[str], message: str, *, line: int | None = None, record: str | None = None
+    ) -> None:
+        """A malformed record: raise when strict, else remember it (the object is skipped)."""
+        if self.strict:
+            raise AnnotationParseError(os.fspath(path), message, line=line, record=record)
+        self.issues.append(Issue("error", os.fspath(path), message, line=line, record=record))
+
+    def warn(
+        self, path: str | os.PathLike[str], message: str, *, line: int | None = None, record: str | None = None
+    ) -> None:
+        """Something suspicious that does not stop reading."""
+        self.issues.append(Issue("warning", os.fspath(path), message, line=line, record=record))
+
+
+def safe_relpath(name: str, *, argument: str = "file_name") -> str:
+    """Normalise a file name from an annotation file to a safe relative ``/`` path, or raise.
+
+    Absolute paths, drive letters and ``..`` components are rejected so nothing is ever
+    written outside the output folder.
+
+    >>> safe_relpath("train\\\\img 1.jpg")
+    'train/img 1.jpg'
+    >>> safe_relpath("../etc/passwd")
+    Traceback (most recent call last):
+    ...
+    detectkit.errors.InvalidInputError: file_name must stay inside the dataset folder, got '../etc/passwd'
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInputError(f"{argument} must be a non-empty relative path, got {name!r}")
+    text = name.replace("\\", "/")
+    pure = PurePosixPath(text)
+    if pure.is_absolute() or ".." in pure.parts or (len(text) > 1 and text[1] == ":") or "\x00" in text:
+        raise InvalidInputError(f"{argument} must stay inside the dataset folder, got {name!r}")
+    parts = [p for p in pure.parts if p not in ("", ".")]
+    if not parts:
+        raise InvalidInputError(f"{argument} must be a non-empty relative path, got {name!r}")
+    return "/".join(parts)
+
+
+def image_size_of(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """``(width, height)`` from the image header only (no decode)."""
+    from detectkit.image import image_size_wh
+
+    return image_size_wh(path)
+
+
+def _temp_sibling(target: Path) -> Path:
+    return target.parent / f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+@contextlib.contextmanager
+def atomic_file(target: str | os.PathLike[str], mode: str = "w") -> Iterator[Any]:
+    """Open a temp file beside ``target``; on success it replaces ``target`` atomically.
+
+    On an exception the temp file is removed and ``target`` is untouched.
+    """
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_sibling(path)
+    kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": "utf-8", "newline": "\n"}
+    try:
+        with open(tmp, mode, **kwargs) as fh:
+            yield fh
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(target: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temp folder beside ``target``; on success it becomes ``target``.
+
+    An existing non-empty ``target`` is an error unless ``overwrite`` (then it is replaced
+    only after the new folder is complete). On an exception the temp folder is removed and
+    ``target`` is untouched.
+    """
+    path = Path(target)
+    if path.exists() and not path.is_dir():
+        raise InvalidInputError(f"output {os.fspath(target)} exists and is not a folder")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise InvalidInputError(f"output folder {os.fspath(target)} exists and is not empty (use overwrite)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_sibling(path)
+    tmp.mkdir()
+    try:
+        yield tmp
+        if path.exists():
+            old = _temp_sibling(path)
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def link_or_copy(src: Path, dst: Path, *, copy: bool) -> None:
+    """Place ``src`` at ``dst``: a symlink (absolute target) or, with ``copy``, a file copy.
+
+    Falls back to a copy where symlinks are not allowed.
+    """
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if not copy:
+        try:
+            os.symlink(os.path.abspath(src), dst)
+            return
+        except OSError:
+            pass
+    shutil.copy2(src, dst)
+
+
+def find_image(root: Path, stem_path: str) -> Path | None:
+    """The image file ``root/stem_path.<ext>`` for any image extension, if it exists."""
+    for suffix in IMAGE_SUFFIXES:
+        for cand in (root / (stem_path + suffix), root / (stem_path + suffix.upper())):
+            if cand.is_file():
+                return cand
+    return None

@@ -1,0 +1,525 @@
+"""COCO JSON: ground truth (``images`` / ``annotations`` / ``categories``) and results lists.
+
+Read and write keep what COCO carries: ``bbox`` exactly as given, polygon and RLE
+segmentation (compressed or not) as given, ``iscrowd``, ``area``, annotation / image /
+category ids (non-contiguous allowed), ``info``, ``licenses`` and any extra keys of images,
+categories and annotations. Images without annotations stay. A dataset whose category ids
+are 0-based (YOLO, VOC, LabelMe, CVAT sources) is written with ids starting at 1.
+
+>>> import json, tempfile, pathlib
+>>> tmp = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (tmp / "gt.json").write_text(json.dumps({
+...     "images": [{"id": 7, "file_name": "a.jpg", "width": 64, "height": 48}],
+...     "categories": [{"id": 3, "name": "cat"}],
+...     "annotations": [{"id": 1, "image_id": 7, "category_id": 3, "bbox": [1.5, 2, 10, 20],
+...                      "area": 200, "iscrowd": 0}]}))
+>>> ds = read(tmp / "gt.json")
+>>> ds.detections(7).xyxy.tolist(), ds.names
+([[1.5, 2.0, 11.5, 22.0]], {3: 'cat'})
+>>> summary = write(ds, tmp / "out.json")
+>>> json.loads((tmp / "out.json").read_text())["annotations"][0]["bbox"]
+[1.5, 2, 10, 20]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import numpy as np
+
+from detectkit.dataset import Category, Dataset, ImageRecord, _Table, _warn_issues
+from detectkit.errors import AnnotationParseError, InvalidInputError
+from detectkit.formats._common import ConvertSummary, IssueLog, atomic_file, image_size_of, safe_relpath
+
+__all__ = ["read", "read_results", "write", "write_results"]
+
+_ANN_KEYS = frozenset({"id", "image_id", "category_id", "bbox", "area", "iscrowd", "segmentation"})
+_IMG_KEYS = frozenset({"id", "file_name", "width", "height"})
+_CAT_KEYS = frozenset({"id", "name", "supercategory"})
+_CHUNK = 2000
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        with open(path, "rb") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        raise InvalidInputError(f"COCO file {os.fspath(path)} does not exist") from None
+    except json.JSONDecodeError as exc:
+        raise AnnotationParseError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from None
+    except UnicodeDecodeError as exc:
+        raise AnnotationParseError(path, f"not UTF-8 text: {exc}") from None
+
+
+def _image_root(path: Path, images: str | os.PathLike[str] | None, first_names: Sequence[str]) -> Path | None:
+    if images is not None:
+        return Path(images)
+    candidates = [path.parent, path.parent / "images", path.parent.parent / "images", path.parent.parent]
+    for root in candidates:
+        if first_names and all((root / n).is_file() for n in first_names[:3]):
+            return root
+    return None
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def read(
+    path: str | os.PathLike[str],
+    *,
+    images: str | os.PathLike[str] | None = None,
+    strict: bool = False,
+) -> Dataset:
+    """Read a COCO ground-truth JSON file.
+
+    Args:
+        path: the JSON file.
+        images: the folder image ``file_name`` s are relative to (default: guessed from
+            the JSON's folder, its ``images/`` sibling, ...); used for ``ImageRecord.path``
+            and for sizes missing from the JSON (read from the image header only).
+        strict: raise :class:`AnnotationParseError` at the first bad record instead of
+            skipping it with a warning.
+
+    Raises:
+        AnnotationParseError: invalid JSON or structure (with line / record), or any bad
+            record when ``strict``.
+    """
+    path = Path(path)
+    doc = _load_json(path)
+    if isinstance(doc, list):
+        raise AnnotationParseError(path, "this is a COCO results list; use read_results(path, dataset=...)")
+    if not isinstance(doc, dict) or not isinstance(doc.get("images"), list):
+        raise AnnotationParseError(path, "expected a JSON object with an 'images' list (COCO format)")
+    log = IssueLog(strict)
+    raw_cats = doc.get("categories", [])
+    raw_anns = doc.get("annotations", [])
+    if not isinstance(raw_cats, list) or not isinstance(raw_anns, list):
+        raise AnnotationParseError(path, "'categories' and 'annotations' must be lists")
+
+    categories: list[Category] = []
+    seen_cat: set[int] = set()
+    for k, c in enumerate(raw_cats):
+        if not isinstance(c, dict) or not _is_int(c.get("id")) or not isinstance(c.get("name"), str):
+            log.bad(path, "category needs an integer 'id' and a string 'name'", record=f"categories[{k}]")
+            continue
+        if c["id"] in seen_cat:
+            log.bad(path, f"duplicate category id {c['id']}", record=f"categories[{k}]")
+            continue
+        seen_cat.add(c["id"])
+        extra = {key: v for key, v in c.items() if key not in _CAT_KEYS}
+        categories.append(Category(c["id"], c["name"], c.get("supercategory"), extra))
+
+    raw_images = doc["images"]
+    names = [
+        str(im["file_name"]) for im in raw_images[:3] if isinstance(im, dict) and isinstance(im.get("file_name"), str)
+    ]
+    root = _image_root(path, images, names)
+    records: list[ImageRecord] = []
+    position: dict[int, int] = {}
+    for k, im in enumerate(raw_images):
+        where = f"images[{k}]"
+        if not isinstance(im, dict) or not _is_int(im.get("id")) or not isinstance(im.get("file_name"), str):
+            log.bad(path, "image needs an integer 'id' and a string 'file_name'", record=where)
+            continue
+        try:
+            fname = safe_relpath(im["file_name"])
+        except InvalidInputError as exc:
+            log.bad(path, str(exc), record=where)
+            continue
+        if im["id"] in position:
+            log.bad(path, f"duplicate image id {im['id']}", record=where)
+            continue
+        w: Any = im.get("width")
+        h: Any = im.get("height")
+        img_path = root / fname if root is not None else None
+        if not (_is_int(w) and _is_int(h) and w > 0 and h > 0):
+            if w is not None or h is not None:
+                log.bad(path, f"width/height must be positive integers, got {w!r}x{h!r}", record=where)
+                continue
+            if img_path is None or not img_path.is_file():
+                log.bad(path, f"no width/height and image file {fname!r} not found (pass images=)", record=where)
+                continue
+            try:
+                w, h = image_size_of(img_path)
+            except InvalidInputError as exc:
+                log.bad(path, str(exc), record=where)
+                continue
+        extra = {key: v for key, v in im.items() if key not in _IMG_KEYS}
+        position[im["id"]] = len(records)
+        records.append(
+            ImageRecord(
+                im["id"], im["file_name"] if fname == im["file_name"] else fname, w, h, path=img_path, extra=extra
+            )
+        )
+
+    table, table_issues = _annotations_table(path, raw_anns, position, seen_cat, log, results=False)
+    issues = log.issues + table_issues
+    _warn_issues([i for i in issues if i.severity == "error"], os.fspath(path))
+    return Dataset._from_table(
+        categories,
+        records,
+        table,
+        info=doc.get("info"),
+        licenses=doc.get("licenses"),
+        issues=issues,
+        source_format="coco",
+    )
+
+
+def _annotations_table(
+    path: Path,
+    raw: list[Any],
+    position: Mapping[int, int],
+    known_cats: set[int],
+    log: IssueLog,
+    *,
+    results: bool,
+) -> tuple[_Table, list[Any]]:
+    """Vectorised parse of the annotation list into a column table."""
+    m = len(raw)
+    img = np.empty(m, np.int64)
+    cls = np.empty(m, np.int64)
+    bbox = np.empty((m, 4), np.float64)
+    ann_id = np.full(m, -1, np.int64)
+    crowd = np.zeros(m, np.int64)
+    area = np.full(m, np.nan)
+    score = np.zeros(m, np.float32)
+    seg = np.empty(m, dtype=object)
+    extra = np.empty(m, dtype=object)
+    loc = np.empty(m, dtype=object)
+    keep = np.ones(m, bool)
+    any_extra = False
+    for k, a in enumerate(raw):
+        where = f"annotations[{k}]" if not results else f"[{k}]"
+        try:
+            ip = position[a["image_id"]]
+            cid = a["category_id"]
+            b = a["bbox"]
+            if not _is_int(cid):
+                raise TypeError(f"category_id must be an integer, got {cid!r}")
+            if len(b) != 4:
+                raise TypeError(f"bbox must have 4 numbers [x, y, w, h], got {b!r}")
+            bbox[k] = b
+            if results:
+                score[k] = a["score"]
+            else:
+                aid = a.get("id")
+                if aid is not None:
+                    if not _is_int(aid):
+                        raise TypeError(f"id must be an integer, got {aid!r}")
+                    ann_id[k] = aid
+                c = a.get("iscrowd", 0)
+                crowd[k] = int(c)
+                if "area" in a:
+                    area[k] = float(a["area"])
+        except KeyError as exc:
+            key = exc.args[0]
+            if key in ("image_id", "category_id", "bbox", "score"):
+                msg = (
+                    f"missing '{key}'"
+                    if isinstance(a, dict) and key not in a
+                    else f"unknown image_id {a.get('image_id')!r}"
+                )
+            else:
+                msg = f"unknown image_id {key!r}"
+            log.bad(path, msg, record=where)
+            keep[k] = False
+            continue
+        except (TypeError, ValueError, AttributeError) as exc:
+            log.bad(path, f"malformed annotation: {exc}", record=where)
+            keep[k] = False
+            continue
+        img[k] = ip
+        cls[k] = cid
+        seg[k] = a.get("segmentation")
+        loc[k] = where
+        if len(a) > 7 or any(key not in _ANN_KEYS for key in a):
+            ex = {key: v for key, v in a.items() if key not in _ANN_KEYS and not (results and key == "score")}
+            if ex:
+                extra[k] = ex
+                any_extra = True
+    bad_box = keep & ~(np.isfinite(bbox).all(axis=1) & (bbox[:, 2] >= 0) & (bbox[:, 3] >= 0))
+    for k in np.flatnonzero(bad_box).tolist():
+        log.bad(
+            path, f"bbox must be finite with non-negative width/height, got {list(bbox[k])}", record=f"annotations[{k}]"
+        )
+        keep[k] = False
+    if known_cats:
+        unknown = keep & ~np.isin(cls, list(known_cats))
+        for k in np.flatnonzero(unknown).tolist():
+            log.bad(path, f"unknown category_id {int(cls[k])}", record=f"annotations[{k}]")
+            keep[k] = False
+    rows = np.flatnonzero(keep) if not keep.all() else slice(None)
+    xyxy = bbox[rows].copy()
+    xyxy[:, 2:] += xyxy[:, :2]
+    data: dict[str, np.ndarray] = {"segmentation": seg[rows], "_coco_bbox": bbox[rows], "_loc": loc[rows]}
+    if not results:
+        data = {"annotation_id": ann_id[rows], "iscrowd": crowd[rows], "area": area[rows], **data}
+    if any_extra:
+        data["_coco_extra"] = extra[rows]
+    table = _Table(xyxy, cls[rows], img[rows], score[rows] if results else None, data)
+    return table, []
+
+
+# ---------------------------------------------------------------------------------------- write
+def _category_lut(ds: Dataset, category_ids: str) -> dict[int, int]:
+    ids = [c.id for c in ds.categories]
+    if category_ids not in ("auto", "keep", "one_based"):
+        raise InvalidInputError(f"category_ids must be one of ['auto', 'keep', 'one_based'], got {category_ids!r}")
+    if category_ids == "one_based":
+        return {cid: i + 1 for i, cid in enumerate(sorted(ids))}
+    if category_ids == "auto" and ids and min(ids) == 0 and ds.source_format != "coco":
+        return {cid: cid + 1 for cid in ids}
+    return {cid: cid for cid in ids}
+
+
+def _polygon_area(seg: Any) -> float | None:
+    if not isinstance(seg, list) or not seg:
+        return None
+    total = 0.0
+    for poly in seg:
+        p = np.asarray(poly, dtype=np.float64)
+        if p.ndim != 1 or len(p) < 6 or len(p) % 2:
+            return None
+        x, y = p[0::2], p[1::2]
+        total += 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+    return total
+
+
+def _annotation_ids(ds: Dataset, summary: ConvertSummary) -> np.ndarray:
+    """Unique annotation ids: given ones kept, missing or repeated ones renumbered after the max."""
+    t = ds._table
+    n = len(t)
+    given = t.data.get("annotation_id")
+    if given is None:
+        return np.arange(1, n + 1, dtype=np.int64)
+    ids = given.astype(np.int64).copy()
+    valid = ids >= 0
+    _, first = np.unique(ids, return_index=True)
+    is_first = np.zeros(n, bool)
+    is_first[first] = True
+    redo = ~valid | ~is_first
+    if redo.any():
+        start = int(ids[valid].max()) + 1 if valid.any() else 1
+        start = max(start, 1)
+        ids[redo] = np.arange(start, start + int(redo.sum()), dtype=np.int64)
+        dup = int((valid & ~is_first).sum())
+        if dup:
+            summary.notes.append(f"{dup} repeated annotation id(s) renumbered so ids are unique")
+    return ids
+
+
+def _dump_list(fh: IO[str], items: Iterable[Any]) -> None:
+    """Stream a JSON list in chunks (memory stays flat)."""
+    fh.write("[")
+    first = True
+    chunk: list[Any] = []
+
+    def flush() -> None:
+        nonlocal first
+        if chunk:
+            text = json.dumps(chunk, ensure_ascii=False, separators=(",", ":"))[1:-1]
+            fh.write(text if first else "," + text)
+            first = False
+            chunk.clear()
+
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= _CHUNK:
+            flush()
+    flush()
+    fh.write("]")
+
+
+def _plain(value: float) -> float | int:
+    return int(value) if float(value).is_integer() and abs(value) < 2**53 else float(value)
+
+
+def _coco_boxes(ds: Dataset) -> np.ndarray:
+    t = ds._table
+    wh = t.xyxy[:, 2:] - t.xyxy[:, :2]
+    derived = np.concatenate([t.xyxy[:, :2], wh], axis=1)
+    given = t.data.get("_coco_bbox")
+    if given is None:
+        return np.round(derived, 6)
+    ok = np.isfinite(given).all(axis=1) & (np.abs(given - derived) <= 1e-6 * np.maximum(1, np.abs(derived))).all(axis=1)
+    return np.where(ok[:, None], given, np.round(derived, 6))
+
+
+def write(
+    ds: Dataset,
+    path: str | os.PathLike[str],
+    *,
+    category_ids: Literal["auto", "keep", "one_based"] = "auto",
+    indent: int | None = None,
+) -> ConvertSummary:
+    """Write ``ds`` as one COCO JSON file (atomically: temp file beside it, then rename).
+
+    Args:
+        ds: the dataset (ground truth; predictions are written with ``score`` kept as an
+            extra key — use :func:`write_results` for a results list).
+        path: the JSON file to write.
+        category_ids: ``"auto"`` keeps ids unless they are 0-based from a non-COCO source
+            (then they start at 1), ``"keep"`` keeps them as they are, ``"one_based"``
+            renumbers them 1..K in id order.
+        indent: pretty-print with this indent (default compact, streamed).
+
+    Returns:
+        A :class:`~detectkit.formats.ConvertSummary`.
+    """
+    path = Path(path)
+    summary = ConvertSummary(path=path, format="coco", images=len(ds.images), objects=ds.num_objects)
+    lut = _category_lut(ds, category_ids)
+    if any(k != v for k, v in lut.items()):
+        summary.notes.append("category ids shifted to start at 1 (COCO reserves 0)")
+    t = ds._table
+    unknown = sorted(set(np.unique(t.class_id).tolist()) - set(lut))
+    for k in unknown:
+        lut[k] = k
+        summary.notes.append(f"class id {k} has no category entry; written as is")
+    ann_ids = _annotation_ids(ds, summary)
+    boxes = _coco_boxes(ds)
+    image_ids = [r.id for r in ds.images]
+    img_of = np.asarray(image_ids, dtype=np.int64)[t.image_index] if len(t) else np.zeros(0, np.int64)
+    cls = np.array([lut[k] for k in t.class_id.tolist()], dtype=np.int64) if len(t) else t.class_id
+    seg = t.data.get("segmentation")
+    crowd = t.data.get("iscrowd")
+    area = t.data.get("area")
+    extra = t.data.get("_coco_extra")
+    conf = t.confidence
+    given_bbox = t.data.get("_coco_bbox")
+    # objects read from COCO without a 'segmentation' key are written without one
+    from_coco = np.isfinite(given_bbox).all(axis=1).tolist() if given_bbox is not None else [False] * len(t)
+
+    def annotations() -> Iterable[dict[str, Any]]:
+        box_list = boxes.tolist()
+        ids_l, img_l, cls_l = ann_ids.tolist(), img_of.tolist(), cls.tolist()
+        area_l = area.tolist() if area is not None else None
+        crowd_l = crowd.tolist() if crowd is not None else None
+        conf_l = conf.tolist() if conf is not None else None
+        for i in range(len(box_list)):
+            b = box_list[i]
+            a: dict[str, Any] = {
+                "id": ids_l[i],
+                "image_id": img_l[i],
+                "category_id": cls_l[i],
+                "bbox": [_plain(v) for v in b],
+            }
+            s = seg[i] if seg is not None else None
+            if s is not None:
+                a["segmentation"] = s
+            elif not from_coco[i]:
+                a["segmentation"] = []
+            ar = area_l[i] if area_l is not None else float("nan")
+            if ar != ar:  # NaN: not given -> polygon area, else box area
+                poly = _polygon_area(s)
+                ar = round(poly if poly is not None else b[2] * b[3], 6)
+            a["area"] = _plain(ar)
+            a["iscrowd"] = int(crowd_l[i]) if crowd_l is not None else 0
+            if conf_l is not None:
+                a["score"] = round(conf_l[i], 6)
+            if extra is not None and extra[i]:
+                a.update(extra[i])
+            yield a
+
+    def image_dicts() -> Iterable[dict[str, Any]]:
+        for r in ds.images:
+            d = {"id": r.id, "file_name": r.file_name, "width": r.width, "height": r.height}
+            d.update(r.extra)
+            yield d
+
+    cats = []
+    for c in sorted(ds.categories, key=lambda c: lut[c.id]):
+        d: dict[str, Any] = {"id": lut[c.id], "name": c.name}
+        if c.supercategory is not None:
+            d["supercategory"] = c.supercategory
+        d.update(c.extra)
+        cats.append(d)
+    with atomic_file(path) as fh:
+        if indent is not None:
+            doc = {
+                "info": ds.info,
+                "licenses": ds.licenses,
+                "images": list(image_dicts()),
+                "annotations": list(annotations()),
+                "categories": cats,
+            }
+            json.dump(doc, fh, ensure_ascii=False, indent=indent)
+            return summary
+        fh.write('{"info":' + json.dumps(ds.info, ensure_ascii=False))
+        fh.write(',"licenses":' + json.dumps(ds.licenses, ensure_ascii=False))
+        fh.write(',"images":')
+        _dump_list(fh, image_dicts())
+        fh.write(',"annotations":')
+        _dump_list(fh, annotations())
+        fh.write(',"categories":' + json.dumps(cats, ensure_ascii=False) + "}")
+    return summary
+
+
+# ---------------------------------------------------------------------------------------- results
+def read_results(path: str | os.PathLike[str], *, dataset: Dataset, strict: bool = False) -> Dataset:
+    """Read a COCO *results* list (``image_id``, ``category_id``, ``bbox``, ``score``) as predictions.
+
+    The images and categories come from ``dataset`` (the ground truth the results refer to).
+    """
+    path = Path(path)
+    doc = _load_json(path)
+    if not isinstance(doc, list):
+        raise AnnotationParseError(path, "expected a JSON list of results (image_id, category_id, bbox, score)")
+    log = IssueLog(strict)
+    position = {r.id: i for i, r in enumerate(dataset.images)}
+    table, _ = _annotations_table(path, doc, position, {c.id for c in dataset.categories}, log, results=True)
+    _warn_issues(log.issues, os.fspath(path))
+    return Dataset._from_table(
+        list(dataset.categories),
+        list(dataset.images),
+        table,
+        info=dataset.info,
+        licenses=dataset.licenses,
+        issues=log.issues,
+        source_format="coco",
+    )
+
+
+def write_results(
+    ds: Dataset, path: str | os.PathLike[str], *, category_ids: Literal["auto", "keep", "one_based"] = "auto"
+) -> ConvertSummary:
+    """Write predictions as a COCO results list (``score`` per box), atomically.
+
+    Category ids follow the same rule as :func:`write`, so a results file matches the ground
+    truth written from the same dataset.
+    """
+    path = Path(path)
+    if not ds.is_predictions:
+        raise InvalidInputError("ds must hold predictions (confidence scores) to write a COCO results file")
+    summary = ConvertSummary(path=path, format="coco-results", images=len(ds.images), objects=ds.num_objects)
+    lut = _category_lut(ds, category_ids)
+    t = ds._table
+    boxes = _coco_boxes(ds).tolist()
+    image_ids = [r.id for r in ds.images]
+    img_l = [image_ids[i] for i in t.image_index.tolist()]
+    cls_l = [lut.get(k, k) for k in t.class_id.tolist()]
+    assert t.confidence is not None
+    conf_l = t.confidence.tolist()
+    seg = t.data.get("segmentation")
+
+    def items() -> Iterable[dict[str, Any]]:
+        for i, b in enumerate(boxes):
+            d: dict[str, Any] = {
+                "image_id": img_l[i],
+                "category_id": cls_l[i],
+                "bbox": [_plain(v) for v in b],
+                "score": round(conf_l[i], 6),
+            }
+            if seg is not None and seg[i] is not None:
+                d["segmentation"] = seg[i]
+            yield d
+
+    with atomic_file(path) as fh:
+        _dump_list(fh, items())
+    return summary

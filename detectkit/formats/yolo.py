@@ -1,0 +1,706 @@
+"""YOLO (Ultralytics) datasets: ``data.yaml`` + ``images/`` + ``labels/``, detect / segment / OBB.
+
+A label file ``labels/<stem>.txt`` holds one object per line in normalised coordinates:
+``class cx cy w h`` (detect, optionally a 6th ``confidence`` column for predictions),
+``class x1 y1 x2 y2 ... xn yn`` (segment polygon) or ``class x1 y1 ... x4 y4`` (OBB).
+Class indices are contiguous from 0; a dataset with other category ids (e.g. COCO's
+1..90) is mapped in id order and the original ids are recorded in ``detectkit.json``
+beside ``data.yaml`` together with the image list and sizes, so YOLO -> COCO gives back
+the same ids, image ids, sizes and empty images even when no image files were copied.
+
+Every image gets a label file (an empty one when it has no objects), so empty images
+are never lost. Splits (``ImageRecord.split``) become ``images/<split>/`` folders.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from detectkit.dataset import Category, Dataset, ImageRecord, _Table, _warn_issues
+from detectkit.errors import AnnotationParseError, InvalidInputError
+from detectkit.formats._common import (
+    IMAGE_SUFFIXES,
+    ConvertSummary,
+    IssueLog,
+    atomic_dir,
+    image_size_of,
+    link_or_copy,
+    safe_relpath,
+)
+
+__all__ = ["META_FILE", "join_parts", "read", "split_parts", "write"]
+
+META_FILE = "detectkit.json"
+YOLOTask = Literal["detect", "segment", "obb"]
+_SPLITS = ("train", "val", "test")
+
+
+# ---------------------------------------------------------------------------------------- polygons
+def join_parts(parts: list[list[float]]) -> list[float]:
+    """Join a multi-part polygon into one YOLO polygon that :func:`split_parts` splits again.
+
+    Each part is walked from its first vertex back to it; parts are linked through their
+    first vertices and the links are walked back at the end, so the bridges enclose no area
+    and the repeated vertices mark where the parts are.
+
+    >>> join_parts([[0, 0, 4, 0, 4, 4], [10, 10, 12, 10, 12, 12]])
+    [0, 0, 4, 0, 4, 4, 0, 0, 10, 10, 12, 10, 12, 12, 10, 10]
+    >>> split_parts(join_parts([[0, 0, 4, 0, 4, 4], [10, 10, 12, 10, 12, 12]]))
+    [[0, 0, 4, 0, 4, 4], [10, 10, 12, 10, 12, 12]]
+    """
+    if len(parts) == 1:
+        return list(parts[0])
+    out: list[float] = []
+    for p in parts:
+        out += list(p) + list(p[:2])
+    for p in parts[-2:0:-1]:  # walk the bridges back to the first part
+        out += list(p[:2])
+    return out
+
+
+def split_parts(flat: list[float]) -> list[list[float]]:
+    """Split a polygon with repeated vertices into its closed parts (inverse of :func:`join_parts`).
+
+    A polygon without repeated vertices is returned as its only part.
+
+    >>> split_parts([0, 0, 4, 0, 4, 4])
+    [[0, 0, 4, 0, 4, 4]]
+    """
+    points = list(zip(flat[0::2], flat[1::2]))
+    if len(set(points)) == len(points):
+        return [list(flat)]
+    parts: list[list[tuple[float, float]]] = []
+    stack: list[tuple[float, float]] = []
+    where: dict[tuple[float, float], int] = {}
+    for pt in points:
+        j = where.get(pt)
+        if j is None:
+            where[pt] = len(stack)
+            stack.append(pt)
+            continue
+        loop = stack[j:]
+        for q in loop[1:]:
+            where.pop(q, None)
+        del stack[j + 1 :]
+        if len(loop) >= 3:
+            parts.append(loop)
+    if len(stack) >= 3:
+        parts.append(stack)
+    if not parts:
+        return [list(flat)]
+    parts.sort(key=lambda loop: points.index(loop[0]))
+    return [[c for xy in loop for c in xy] for loop in parts]
+
+
+# ---------------------------------------------------------------------------------------- write
+def _yaml_scalar(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)  # JSON strings are valid YAML scalars
+
+
+def _decimals_for(max_side: int) -> int:
+    """Decimals so that rounding stays below 1e-3 px on an image of this size (at least 6)."""
+    return max(6, math.ceil(math.log10(max(max_side, 1) / 2e-3)))
+
+
+def write(
+    ds: Dataset,
+    path: str | os.PathLike[str],
+    *,
+    task: YOLOTask | Literal["auto"] = "detect",
+    images: str | os.PathLike[str] | None = None,
+    link_images: bool = True,
+    copy_images: bool = False,
+    overwrite: bool = False,
+) -> ConvertSummary:
+    """Write ``ds`` as a YOLO dataset folder (atomically: a temp folder beside ``path``, renamed at the end).
+
+    Args:
+        ds: the dataset.
+        path: the output folder (must be absent or empty unless ``overwrite``).
+        task: ``"detect"`` (boxes, exact to 1e-3 px), ``"segment"`` (polygons; objects
+            without one use their box as a 4-point polygon; multi-part polygons are joined
+            through repeated vertices) or ``"obb"``; ``"auto"`` picks segment when any object
+            has a polygon, else detect.
+        images: folder the image ``file_name`` s are relative to, when the records have no
+            ``path``.
+        link_images: place the image files into ``images/`` as symlinks so the result
+            trains as is (when the image files are available).
+        copy_images: copy the files instead of linking them.
+        overwrite: replace an existing non-empty ``path``.
+
+    Returns:
+        A summary; objects YOLO cannot hold (crowd regions, RLE masks in segment mode,
+        unknown classes) are counted there with their locations, never silently dropped.
+    """
+    out = Path(path)
+    t = ds._table
+    seg = t.data.get("segmentation")
+    if task == "auto":
+        has_poly = seg is not None and any(isinstance(s, list) and s for s in seg.tolist())
+        task = "segment" if has_poly else "detect"
+    if task not in ("detect", "segment", "obb"):
+        raise InvalidInputError(f"task must be one of ['auto', 'detect', 'obb', 'segment'], got {task!r}")
+    summary = ConvertSummary(path=out, format=f"yolo-{task}")
+    cats = sorted(ds.categories, key=lambda c: c.id)
+    index_of = {c.id: i for i, c in enumerate(cats)}
+    image_root = Path(images) if images is not None else None
+
+    # which objects survive, vectorised
+    n = len(t)
+    ok = np.ones(n, bool)
+    crowd = t.data.get("iscrowd")
+    reasons = np.empty(n, dtype=object)
+    if crowd is not None:
+        bad = crowd > 0
+        reasons[bad] = "crowd"
+        ok &= ~bad
+    known = np.isin(t.class_id, list(index_of)) if n else np.zeros(0, bool)
+    reasons[ok & ~known] = "unknown-class"
+    ok &= known
+    loc_names = [r.file_name for r in ds.images]
+    ann_ids = t.data.get("annotation_id")
+
+    seg_list = seg.tolist() if seg is not None else None
+    if task == "segment" and seg_list is not None:
+        for i in np.flatnonzero(ok).tolist():
+            if isinstance(seg_list[i], dict):
+                reasons[i] = "RLE-mask"
+                ok[i] = False
+    for i in np.flatnonzero(~ok).tolist():
+        where = loc_names[int(t.image_index[i])]
+        if ann_ids is not None and ann_ids[i] >= 0:
+            where += f" (annotation id {int(ann_ids[i])})"
+        summary.drop(str(reasons[i]), where)
+    if task == "detect" and seg_list is not None and any(isinstance(s, (list, dict)) and s for s in seg_list):
+        summary.notes.append("segmentation not written (task=detect keeps boxes only; use task='segment')")
+
+    # normalised coordinates for all objects at once
+    sizes = np.array([[r.width, r.height] for r in ds.images], dtype=np.float64).reshape(-1, 2)
+    wh_obj = sizes[t.image_index] if n else np.zeros((0, 2))
+    xyxy = t.xyxy
+    cx = (xyxy[:, 0] + xyxy[:, 2]) / 2 / wh_obj[:, 0]
+    cy = (xyxy[:, 1] + xyxy[:, 3]) / 2 / wh_obj[:, 1]
+    bw = (xyxy[:, 2] - xyxy[:, 0]) / wh_obj[:, 0]
+    bh = (xyxy[:, 3] - xyxy[:, 1]) / wh_obj[:, 1]
+    cls_idx = np.array([index_of.get(k, -1) for k in t.class_id.tolist()], dtype=np.int64)
+    max_side = int(sizes.max()) if len(sizes) else 1
+    dec = _decimals_for(max_side)
+    conf = t.confidence
+    lines: list[str]
+    if task == "detect":
+        fmt = f"%d %.{dec}f %.{dec}f %.{dec}f %.{dec}f"
+        if conf is not None:
+            fmt += " %.6f"
+            cols: Iterable[Any] = zip(
+                cls_idx.tolist(), cx.tolist(), cy.tolist(), bw.tolist(), bh.tolist(), conf.tolist()
+            )
+        else:
+            cols = zip(cls_idx.tolist(), cx.tolist(), cy.tolist(), bw.tolist(), bh.tolist())
+        lines = [fmt % row for row in cols]
+    else:
+        obb = t.data.get("obb_polygon")
+        lines = []
+        multi_parts = 0
+        xyxy_l = xyxy.tolist()
+        cls_l = cls_idx.tolist()
+        img_l = t.image_index.tolist()
+        for i in range(n):
+            if not ok[i]:
+                lines.append("")
+                continue
+            w, h = sizes[img_l[i]]
+            polys: list[list[float]]
+            if task == "obb" and obb is not None and np.isfinite(obb[i]).all():
+                polys = [np.asarray(obb[i], dtype=np.float64).reshape(-1).tolist()]
+            elif task == "segment" and seg_list is not None and isinstance(seg_list[i], list) and seg_list[i]:
+                polys = [join_parts([list(map(float, p)) for p in seg_list[i]])]
+                multi_parts += len(seg_list[i]) > 1
+            else:
+                x1, y1, x2, y2 = xyxy_l[i]
+                polys = [[x1, y1, x2, y1, x2, y2, x1, y2]]
+            arr = np.asarray(polys[0], dtype=np.float64)
+            arr[0::2] /= w
+            arr[1::2] /= h
+            lines.append(f"{cls_l[i]} " + " ".join(f"{v:.{dec}f}" for v in arr.tolist()))
+        if multi_parts:
+            summary.notes.append(
+                f"{multi_parts} multi-part polygon(s) joined into one line each through repeated vertices "
+                "(detectkit splits them again on reading)"
+            )
+
+    # file layout
+    has_split = any(r.split for r in ds.images)
+    stems: dict[str, str] = {}
+    rel_images: list[str] = []
+    for r in ds.images:
+        fname = safe_relpath(r.file_name)
+        sub = f"{r.split or 'train'}/" if has_split else ""
+        rel = sub + fname
+        stem = rel.rsplit(".", 1)[0] if "." in rel.rsplit("/", 1)[-1] else rel
+        if stem in stems:
+            raise InvalidInputError(
+                f"images {stems[stem]!r} and {rel!r} share the label file {stem}.txt; rename one of them"
+            )
+        stems[stem] = rel
+        rel_images.append(rel)
+
+    offsets = ds._offsets.tolist()
+    written = 0
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        made: set[str] = set()
+        for pos, r in enumerate(ds.images):
+            rel = rel_images[pos]
+            stem = rel.rsplit(".", 1)[0] if "." in rel.rsplit("/", 1)[-1] else rel
+            label = f"labels/{stem}.txt"
+            folder = label.rsplit("/", 1)[0]
+            if folder not in made:
+                (tmp / folder).mkdir(parents=True, exist_ok=True)
+                made.add(folder)
+            a, b = offsets[pos], offsets[pos + 1]
+            if a == b:
+                text = ""
+            else:
+                sel = [lines[i] for i in range(a, b) if ok[i]]
+                written += len(sel)
+                text = "\n".join(sel) + "\n" if sel else ""
+            with open(tmp / label, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(text)
+            if link_images or copy_images:
+                src = r.path if r.path is not None else (image_root / r.file_name if image_root else None)
+                if src is not None and src.is_file():
+                    link_or_copy(src, tmp / "images" / rel, copy=copy_images)
+                    summary.images_linked += 1
+        if not has_split:
+            (tmp / "images").mkdir(exist_ok=True)
+        splits = sorted({r.split or "train" for r in ds.images}) if has_split else []
+        for s in splits:
+            (tmp / "images" / s).mkdir(parents=True, exist_ok=True)
+        yaml_lines = [
+            "# written by detectkit; paths are relative to this file's folder",
+        ]
+        if has_split:
+            for s in splits:
+                yaml_lines.append(f"{s}: images/{s}")
+            if "val" not in splits:
+                yaml_lines.append(f"val: images/{splits[0]}")
+            if "train" not in splits:
+                yaml_lines.append(f"train: images/{splits[0]}")
+        else:
+            yaml_lines += ["train: images", "val: images"]
+        yaml_lines.append(f"nc: {len(cats)}")
+        yaml_lines.append("names:")
+        yaml_lines += [f"  {i}: {_yaml_scalar(c.name)}" for i, c in enumerate(cats)]
+        if task != "detect":
+            yaml_lines.append(f"task: {task}")
+        (tmp / "data.yaml").write_text("\n".join(yaml_lines) + "\n", encoding="utf-8")
+        (tmp / "classes.txt").write_text("".join(c.name + "\n" for c in cats), encoding="utf-8")
+        meta = {
+            "schema": 1,
+            "task": task,
+            "categories": [
+                {"index": i, "id": c.id, "name": c.name, "supercategory": c.supercategory, "extra": dict(c.extra)}
+                for i, c in enumerate(cats)
+            ],
+            "images": [
+                {
+                    "label": f"labels/{(rel.rsplit('.', 1)[0] if '.' in rel.rsplit('/', 1)[-1] else rel)}.txt",
+                    "id": r.id,
+                    "file_name": r.file_name,
+                    "width": r.width,
+                    "height": r.height,
+                    "split": r.split,
+                    "extra": dict(r.extra),
+                }
+                for r, rel in zip(ds.images, rel_images)
+            ],
+            "info": ds.info,
+            "licenses": ds.licenses,
+            "source_format": ds.source_format,
+        }
+        with open(tmp / META_FILE, "w", encoding="utf-8") as fh:
+            json.dump(meta, fh, ensure_ascii=False, separators=(",", ":"))
+    summary.images = len(ds.images)
+    summary.objects = written
+    return summary
+
+
+# ---------------------------------------------------------------------------------------- read
+def _load_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        doc = yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise AnnotationParseError(path, f"invalid YAML: {getattr(exc, 'problem', exc)}", line=line) from None
+    except UnicodeDecodeError as exc:
+        raise AnnotationParseError(path, f"not UTF-8 text: {exc}") from None
+    if not isinstance(doc, dict):
+        raise AnnotationParseError(path, "expected a YAML mapping with 'names' (YOLO data.yaml)")
+    return doc
+
+
+def _names_from(doc: Mapping[str, Any], path: Path) -> dict[int, str]:
+    names = doc.get("names")
+    if isinstance(names, list):
+        return {i: str(v) for i, v in enumerate(names)}
+    if isinstance(names, dict):
+        try:
+            return {int(k): str(v) for k, v in names.items()}
+        except (TypeError, ValueError):
+            raise AnnotationParseError(path, "names keys must be integer class indices", record="names") from None
+    if "nc" in doc:
+        return {i: f"class{i}" for i in range(int(doc["nc"]))}
+    raise AnnotationParseError(path, "data.yaml has no 'names'", record="names")
+
+
+def _find_yaml(root: Path) -> Path | None:
+    for name in ("data.yaml", "dataset.yaml", "data.yml"):
+        if (root / name).is_file():
+            return root / name
+    found = sorted(p for p in root.glob("*.y*ml") if p.is_file())
+    return found[0] if len(found) == 1 else None
+
+
+def _label_path(image: Path) -> Path:
+    parts = list(image.parts)
+    for i in range(len(parts) - 1, -1, -1):
+        if parts[i] == "images":
+            parts[i] = "labels"
+            break
+    else:
+        return image.with_suffix(".txt")
+    return Path(*parts).with_suffix(".txt")
+
+
+def _list_images(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    out = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for f in filenames:
+            if not f.startswith(".") and os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES:
+                out.append(Path(dirpath) / f)
+    return sorted(out)
+
+
+def _list_labels(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    out = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        out += [Path(dirpath) / f for f in filenames if f.endswith(".txt") and not f.startswith(".")]
+    return sorted(out)
+
+
+def read(
+    path: str | os.PathLike[str],
+    *,
+    task: YOLOTask | Literal["auto"] = "auto",
+    images: str | os.PathLike[str] | None = None,
+    strict: bool = False,
+) -> Dataset:
+    """Read a YOLO dataset: its folder, its ``data.yaml``, or a bare folder of label files.
+
+    Class names come from ``data.yaml`` (``names``), else ``classes.txt``, else
+    ``detectkit.json``, else the indices themselves. Image sizes come from
+    ``detectkit.json`` when it lists the image, else from the image header (no decode).
+    Categories get the ids recorded in ``detectkit.json`` (e.g. the original COCO ids) or
+    the 0-based YOLO indices.
+
+    Args:
+        path: dataset folder, ``data.yaml``, or a folder of ``.txt`` label files.
+        task: ``"detect"``, ``"segment"``, ``"obb"`` or ``"auto"`` (from ``data.yaml`` /
+            ``detectkit.json``; lines with more than 6 numbers are polygons).
+        images: image folder for a bare label folder.
+        strict: raise :class:`AnnotationParseError` at the first bad line instead of
+            skipping that object with a warning.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InvalidInputError(f"YOLO dataset {os.fspath(path)} does not exist")
+    yaml_path = p if p.is_file() else _find_yaml(p)
+    root = p.parent if p.is_file() else p
+    doc: dict[str, Any] = _load_yaml(yaml_path) if yaml_path is not None else {}
+    log = IssueLog(strict)
+    meta: dict[str, Any] = {}
+    meta_path = root / META_FILE
+    if meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            log.warn(meta_path, f"ignored: not valid JSON ({exc})")
+            meta = {}
+    if task == "auto":
+        task = doc.get("task") or meta.get("task") or "detect"
+        if task not in ("detect", "segment", "obb"):
+            task = "detect"
+
+    # classes
+    if "names" in doc or "nc" in doc:
+        names = _names_from(doc, yaml_path or root)
+    elif (root / "classes.txt").is_file() or (root / "labels" / "classes.txt").is_file():
+        cpath = root / "classes.txt" if (root / "classes.txt").is_file() else root / "labels" / "classes.txt"
+        names = {i: s.strip() for i, s in enumerate(cpath.read_text(encoding="utf-8").splitlines()) if s.strip()}
+    elif meta.get("categories"):
+        names = {int(c["index"]): str(c["name"]) for c in meta["categories"]}
+    else:
+        names = {}
+    meta_cats = {int(c["index"]): c for c in meta.get("categories", []) if isinstance(c, dict) and "index" in c}
+    id_of: dict[int, int] = {}
+    categories: list[Category] = []
+    for idx in sorted(names):
+        mc = meta_cats.get(idx)
+        if mc is not None and mc.get("name") == names[idx] and isinstance(mc.get("id"), int):
+            categories.append(Category(mc["id"], names[idx], mc.get("supercategory"), mc.get("extra") or {}))
+            id_of[idx] = mc["id"]
+        else:
+            categories.append(Category(idx, names[idx]))
+            id_of[idx] = idx
+    if len({c.id for c in categories}) != len(categories):  # stale metadata: fall back to indices
+        categories = [Category(i, names[i]) for i in sorted(names)]
+        id_of = {i: i for i in names}
+
+    # image / label pairs, by split
+    pairs: list[tuple[Path, Path | None, str | None, str]] = []  # label, image, split, rel image name
+    split_dirs: list[tuple[str | None, Path]] = []
+    base = root
+    if isinstance(doc.get("path"), str) and doc["path"]:
+        bp = Path(doc["path"])
+        base = bp if bp.is_absolute() else (root / bp)
+    for s in _SPLITS:
+        entry = doc.get(s)
+        entries = entry if isinstance(entry, list) else [entry] if isinstance(entry, str) else []
+        for e in entries:
+            d = base / e
+            if d not in [x[1] for x in split_dirs]:
+                split_dirs.append((s, d))
+    explicit_labels: Path | None = None
+    if not split_dirs:
+        if images is not None:
+            split_dirs = [(None, Path(images))]
+            explicit_labels = root / "labels" if (root / "labels").is_dir() else root
+        elif (root / "images").is_dir() or (root / "labels").is_dir():
+            split_dirs = [(None, root / "images")]
+        else:
+            split_dirs = [(None, root)]
+    seen_labels: set[Path] = set()
+    multi = len({s for s, _ in split_dirs}) > 1
+    for split, d in split_dirs:
+        split_name = split if multi else None
+        label_dir = explicit_labels if explicit_labels is not None else _label_path(d / "x.jpg").parent
+        if d.suffix == ".txt" and d.is_file():  # a list of image paths
+            listed = [(d.parent / ln.strip()) for ln in d.read_text(encoding="utf-8").splitlines() if ln.strip()]
+            for listed_img in listed:
+                label = _label_path(listed_img)
+                if label not in seen_labels:
+                    seen_labels.add(label)
+                    pairs.append((label, listed_img, split_name, listed_img.name))
+            continue
+        for found in _list_images(d):
+            rel_path = found.relative_to(d)
+            label = label_dir / rel_path.with_suffix(".txt")
+            if label in seen_labels:
+                continue
+            seen_labels.add(label)
+            pairs.append((label, found, split_name, rel_path.as_posix()))
+        # labels without image files (e.g. a COCO -> YOLO conversion without images)
+        for label in _list_labels(label_dir):
+            if label in seen_labels or label.name == "classes.txt":
+                continue
+            seen_labels.add(label)
+            pairs.append((label, None, split_name, label.relative_to(label_dir).as_posix()))
+
+    # records: detectkit.json first (ids, sizes, order, file names), then files found
+    meta_images: dict[str, dict[str, Any]] = {}
+    for m in meta.get("images", []):
+        if isinstance(m, dict) and isinstance(m.get("label"), str):
+            meta_images[m["label"]] = m
+    records: list[ImageRecord] = []
+    label_files: list[Path] = []
+    used_ids: set[int] = set()
+    order: list[tuple[int, tuple[Path, Path | None, str | None, str], dict[str, Any] | None]] = []
+    meta_rank = {k: i for i, k in enumerate(meta_images)}
+    for pair in pairs:
+        label = pair[0]
+        key = label.relative_to(root).as_posix() if _is_under(label, root) else label.name
+        m = meta_images.get(key)
+        order.append((meta_rank.get(key, len(meta_rank)), pair, m))
+    order.sort(key=lambda x: x[0])
+    next_id = 1 + max([int(m["id"]) for m in meta_images.values() if isinstance(m.get("id"), int)], default=0)
+    for _, (label, img_found, split, rel), m in order:
+        img: Path | None = img_found
+        if m is not None:
+            rid = int(m["id"])
+            fname = str(m["file_name"])
+            w, h = int(m["width"]), int(m["height"])
+            rsplit = m.get("split", split)
+            extra = m.get("extra") or {}
+        else:
+            rid = next_id
+            next_id += 1
+            if img is None:
+                log.bad(label, "label file has no image and no recorded size; skipped (pass images=)")
+                continue
+            fname = rel
+            try:
+                w, h = image_size_of(img)
+            except InvalidInputError as exc:
+                log.bad(img, str(exc))
+                continue
+            rsplit = split
+            extra = {}
+        if rid in used_ids:
+            rid = next_id
+            next_id += 1
+        used_ids.add(rid)
+        if img is None and m is not None and images is not None:
+            cand = Path(images) / fname
+            img = cand if cand.is_file() else None
+        records.append(ImageRecord(rid, fname, w, h, path=img, split=rsplit, extra=extra))
+        label_files.append(label)
+
+    table = _parse_labels(label_files, records, id_of, task, log)
+    _warn_issues([i for i in log.issues if i.severity == "error"], os.fspath(path))
+    return Dataset._from_table(
+        categories,
+        records,
+        table,
+        info=meta.get("info") or {},
+        licenses=meta.get("licenses") or [],
+        issues=log.issues,
+        source_format=meta.get("source_format") or "yolo",
+    )
+
+
+def _is_under(p: Path, root: Path) -> bool:
+    try:
+        p.relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_labels(
+    label_files: list[Path],
+    records: list[ImageRecord],
+    id_of: Mapping[int, int],
+    task: str,
+    log: IssueLog,
+) -> _Table:
+    img_idx: list[int] = []
+    cls: list[int] = []
+    boxes: list[tuple[float, float, float, float]] = []
+    conf: list[float] = []
+    segs: list[Any] = []
+    obbs: list[Any] = []
+    locs: list[str] = []
+    any_conf = False
+    any_seg = False
+    any_obb = False
+    known = set(id_of)
+    for pos, (label, rec) in enumerate(zip(label_files, records)):
+        if not label.is_file():
+            continue
+        try:
+            text = label.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            log.bad(label, f"unreadable label file: {exc}")
+            continue
+        w, h = rec.width, rec.height
+        for ln, line in enumerate(text.splitlines(), start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            try:
+                k = int(parts[0])
+                vals = [float(v) for v in parts[1:]]
+            except ValueError:
+                log.bad(label, f"expected 'class x y ...' numbers, got {line.strip()[:60]!r}", line=ln)
+                continue
+            nv = len(vals)
+            if not all(math.isfinite(v) for v in vals):
+                log.bad(label, "coordinates must be finite", line=ln)
+                continue
+            if k not in known:
+                log.bad(label, f"class {k} is not in names (0..{max(known, default=-1)})", line=ln)
+                continue
+            score = None
+            if nv in (4, 5):
+                cxn, cyn, bwn, bhn = vals[:4]
+                if bwn < 0 or bhn < 0:
+                    log.bad(label, f"negative width/height {bwn}, {bhn}", line=ln)
+                    continue
+                box = ((cxn - bwn / 2) * w, (cyn - bhn / 2) * h, (cxn + bwn / 2) * w, (cyn + bhn / 2) * h)
+                if nv == 5:
+                    score = vals[4]
+                segs.append(None)
+                obbs.append(None)
+            elif nv >= 6 and nv % 2 == 0:
+                xs = [v * w for v in vals[0::2]]
+                ys = [v * h for v in vals[1::2]]
+                box = (min(xs), min(ys), max(xs), max(ys))
+                pts = [round(c, 6) for xy in zip(xs, ys) for c in xy]
+                if task == "obb" and nv == 8:
+                    obbs.append(np.array(pts, dtype=np.float64).reshape(4, 2))
+                    segs.append(None)
+                    any_obb = True
+                else:
+                    segs.append(split_parts(pts))
+                    obbs.append(None)
+                    any_seg = True
+            else:
+                log.bad(
+                    label,
+                    f"expected 4 box numbers (+ confidence) or an even number >= 6 of polygon "
+                    f"coordinates after the class, got {nv}",
+                    line=ln,
+                )
+                continue
+            if score is not None:
+                any_conf = True
+            img_idx.append(pos)
+            cls.append(id_of[k])
+            boxes.append(box)
+            conf.append(score if score is not None else np.nan)
+            locs.append(f"{label}:{ln}")
+    m = len(cls)
+    data: dict[str, np.ndarray] = {}
+    if any_seg:
+        col = np.empty(m, dtype=object)
+        col[:] = segs
+        data["segmentation"] = col
+    if any_obb:
+        arr = np.full((m, 4, 2), np.nan)
+        for i, o in enumerate(obbs):
+            if o is not None:
+                arr[i] = o
+        data["obb_polygon"] = arr
+    loc = np.empty(m, dtype=object)
+    loc[:] = locs
+    data["_loc"] = loc
+    confidence = None
+    if any_conf:
+        c = np.asarray(conf, dtype=np.float32)
+        if np.isnan(c).any():
+            log.warn(label_files[0] if label_files else "labels", "some lines have a confidence column and some not")
+        confidence = np.nan_to_num(c, nan=1.0)
+    return _Table(
+        np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
+        np.asarray(cls, dtype=np.int64),
+        np.asarray(img_idx, dtype=np.int64),
+        confidence,
+        data,
+    )
