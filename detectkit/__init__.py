@@ -29,14 +29,17 @@ __version__ = "0.1.0"
 _LAZY: dict[str, tuple[str, str | None]] = {
     "boxes": ("detectkit.boxes", None),
     "nms": ("detectkit.nms", None),
+    "viz": ("detectkit.viz", None),
+    "annotate": ("detectkit.viz", "annotate"),
     "Dataset": ("detectkit.dataset", "Dataset"),
     "convert": ("detectkit.formats", "convert"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from detectkit import boxes, nms
+    from detectkit import boxes, nms, viz
     from detectkit.dataset import Dataset
     from detectkit.formats import convert
+    from detectkit.viz import annotate
 
 __all__ = [
     "AnnotationParseError",
@@ -48,9 +51,11 @@ __all__ = [
     "MissingDependencyError",
     "ModelLoadError",
     "__version__",
+    "annotate",
     "boxes",
     "convert",
     "nms",
+    "viz",
 ]
 
 
