@@ -33,23 +33,29 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "annotate": ("detectkit.viz", "annotate"),
     "Dataset": ("detectkit.dataset", "Dataset"),
     "convert": ("detectkit.formats", "convert"),
+    "Classifier": ("detectkit.models.classifier", "Classifier"),
+    "Pipeline": ("detectkit.models.pipeline", "Pipeline"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from detectkit import boxes, nms, viz
     from detectkit.dataset import Dataset
     from detectkit.formats import convert
+    from detectkit.models.classifier import Classifier
+    from detectkit.models.pipeline import Pipeline
     from detectkit.viz import annotate
 
 __all__ = [
     "AnnotationParseError",
     "Classification",
+    "Classifier",
     "Dataset",
     "Detections",
     "DetectkitError",
     "InvalidInputError",
     "MissingDependencyError",
     "ModelLoadError",
+    "Pipeline",
     "__version__",
     "annotate",
     "boxes",
