@@ -48,28 +48,61 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _write_json_atomic(path: Path, obj: Any) -> None:
+def _write_text_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2)
-            fh.write("\n")
+            fh.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def _indent(text: str, spaces: int) -> str:
+    pad = " " * spaces
+    return "\n".join(pad + line if i else line for i, line in enumerate(text.splitlines()))
+
+
 def update_manifest(manifest: Path, name: str, entry: dict[str, Any]) -> None:
-    """Add or replace one model entry, keeping every other entry as it is."""
-    data: dict[str, Any] = {"schema": 1, "models": {}}
-    if manifest.exists():
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-        data.setdefault("schema", 1)
-        data.setdefault("models", {})
-    data["models"][name] = entry
-    _write_json_atomic(manifest, data)
+    """Add or replace one model entry with a targeted text edit; other entries keep their exact text.
+
+    The manifest is shared: other engineers' entries (and their formatting) are never rewritten.
+    The edited text is parsed back and checked before it atomically replaces the file.
+    """
+    block = _indent(json.dumps(entry, indent=2), 4)
+    if not manifest.exists():
+        _write_text_atomic(manifest, json.dumps({"schema": 1, "models": {name: entry}}, indent=2) + "\n")
+        return
+    text = manifest.read_text(encoding="utf-8")
+    data = json.loads(text)
+    decoder = json.JSONDecoder()
+    key = json.dumps(name)
+    if name in data.get("models", {}):
+        start = text.index(key + ":", text.index('"models"'))
+        value_start = text.index("{", start)
+        _, end = decoder.raw_decode(text, value_start)
+        new_text = text[:value_start] + block + text[end:]
+    else:
+        models_at = text.index('"models"')
+        brace = text.index("{", models_at)
+        rest = text[brace + 1 :].lstrip()
+        sep = "" if rest.startswith("}") else ","
+        new_text = text[: brace + 1] + f"\n    {key}: {block}{sep}" + text[brace + 1 :]
+    expected = dict(data)
+    expected["models"] = {**data.get("models", {}), name: entry}
+    if json.loads(new_text) != expected:
+        raise RuntimeError(f"targeted edit of {manifest} did not give the expected manifest")
+    _write_text_atomic(manifest, new_text)
+
+
+def _train_progress(run_dir: Path) -> tuple[float, int]:
+    """Training wall time (s) and epochs done, from Ultralytics' results.csv (cumulative ``time`` column)."""
+    lines = (run_dir / "results.csv").read_text(encoding="utf-8").strip().splitlines()
+    header = [h.strip() for h in lines[0].split(",")]
+    last = lines[-1].split(",")
+    return float(last[header.index("time")]), int(float(last[header.index("epoch")]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,47 +119,60 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-name", default="demo-shapes")
     parser.add_argument("--weights-dir", default=str(ROOT / "weights"))
     parser.add_argument("--no-install", action="store_true", help="do not write weights/ or the manifest")
+    parser.add_argument(
+        "--from-run",
+        action="store_true",
+        help="skip training: validate and install best.pt of an earlier run (same --project/--run-name)",
+    )
     args = parser.parse_args(argv)
 
     ensure_ultralytics_fonts(os.environ["YOLO_CONFIG_DIR"])
     data_dir = Path(args.data_dir)
-    t0 = time.time()
-    meta = generate.generate_dataset(
-        data_dir, seed=args.seed, splits={"train": args.train, "val": args.val}, progress=True
-    )
-    print(f"dataset generated in {time.time() - t0:.1f} s", flush=True)
+    splits = {"train": args.train, "val": args.val}
+    meta_file = data_dir / "meta.json"
+    meta = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.exists() else {}
+    if (meta.get("seed"), meta.get("splits"), meta.get("generator_version")) != (
+        args.seed,
+        splits,
+        generate.GENERATOR_VERSION,
+    ):
+        t0 = time.time()
+        meta = generate.generate_dataset(data_dir, seed=args.seed, splits=splits, progress=True)
+        print(f"dataset generated in {time.time() - t0:.1f} s", flush=True)
 
     from ultralytics import YOLO  # type: ignore[attr-defined]
 
-    model = YOLO("yolov8n.yaml")
-    t1 = time.time()
-    model.train(
-        data=str(data_dir / "data.yaml"),
-        epochs=args.epochs,
-        imgsz=args.imgsz,
-        batch=args.batch,
-        workers=args.workers,
-        device="cpu",
-        amp=False,
-        plots=False,
-        pretrained=False,
-        project=args.project,
-        name=args.run_name,
-        exist_ok=True,
-        seed=args.seed,
-        deterministic=True,
-        patience=0,
-        nbs=args.batch,  # one optimizer step per batch (the default nbs=64 accumulates 4 batches of 16)
-        val=False,  # validate once at the end (saves minutes per run on CPU)
-        cache="ram",
-        close_mosaic=max(1, args.epochs // 5),
-        fliplr=0.5,
-        flipud=0.5,
-        degrees=0.0,
-        verbose=False,
-    )
-    train_seconds = time.time() - t1
-    best = Path(args.project) / args.run_name / "weights" / "best.pt"
+    run_dir = Path(args.project) / args.run_name
+    if not args.from_run:
+        model = YOLO("yolov8n.yaml")
+        model.train(
+            data=str(data_dir / "data.yaml"),
+            epochs=args.epochs,
+            imgsz=args.imgsz,
+            batch=args.batch,
+            workers=args.workers,
+            device="cpu",
+            amp=False,
+            plots=False,
+            pretrained=False,
+            project=args.project,
+            name=args.run_name,
+            exist_ok=True,
+            seed=args.seed,
+            deterministic=True,
+            patience=0,
+            nbs=args.batch,  # one optimizer step per batch (the default nbs=64 accumulates 4 batches of 16)
+            val=False,  # validate once at the end (saves minutes per run on CPU)
+            cache="ram",
+            close_mosaic=max(1, args.epochs // 5),
+            fliplr=0.5,
+            flipud=0.5,
+            degrees=0.0,
+            verbose=False,
+        )
+
+    train_seconds, epochs_done = _train_progress(run_dir)
+    best = run_dir / "weights" / "best.pt"
     print(f"trained in {train_seconds / 60:.1f} min -> {best}", flush=True)
 
     val_model = YOLO(str(best))
@@ -169,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             f"trained by detectkit from datasets/generate.py (seed {args.seed}, "
             f"generator v{meta['generator_version']}, "
             f"{args.train} train / {args.val} val images) with datasets/train_demo.py: yolov8n.yaml from scratch, "
-            f"{args.epochs} epochs at imgsz {args.imgsz} on CPU"
+            f"{epochs_done} epochs at imgsz {args.imgsz} on CPU"
         ),
         "licence": "AGPL-3.0 (Ultralytics model code); trained weights and synthetic data by detectkit",
         "quality": {
