@@ -62,12 +62,15 @@ def test_every_image_type_and_input_unchanged(kind: str) -> None:
     dets = _dets(mask=_masks(), tracker_id=[4, 5, 6])
     out = annotate(image, dets)
     np.testing.assert_array_equal(image, before)
-    assert out is not image and not np.shares_memory(out, image)
-    assert out.dtype == np.uint8 and out.shape[:2] == (90, 120)
+    assert out is not image
+    assert not np.shares_memory(out, image)
+    assert out.dtype == np.uint8
+    assert out.shape[:2] == (90, 120)
     assert out.shape[2] == (4 if kind == "bgra" else 3)
     if kind == "bgra":  # alpha kept where nothing was drawn, opaque where drawn
         assert out[0, 119, 3] == 77 or out[0, 119, 3] == 255
-        assert (out[:, :, 3] == 255).any() and (out[:, :, 3] == 77).any()
+        assert (out[:, :, 3] == 255).any()
+        assert (out[:, :, 3] == 77).any()
     assert (out[:, :, :3] != (before[..., None] if before.ndim == 2 else before[:, :, :3])).any()
 
 
@@ -76,7 +79,8 @@ def test_pil_input_returns_rgb_array() -> None:
 
     pil = Image.fromarray(_gradient())
     out = annotate(pil, _dets(), labels=False)
-    assert isinstance(out, np.ndarray) and out.shape == (90, 120, 3)
+    assert isinstance(out, np.ndarray)
+    assert out.shape == (90, 120, 3)
     # boxes drawn in RGB order: class 0 red (230, 25, 75) at the box's left edge
     assert tuple(out[40, 10]) == class_color(0, channels="rgb")
 
@@ -227,7 +231,10 @@ def test_label_fully_inside_frame_at_every_edge_and_corner(where: str) -> None:
     tw, th, base = text_box("person 0.93", st_.text_scale, st_.text_thickness)
     # the label background is a full, uncut rectangle of the expected size inside the frame
     assert (xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()) == (tw + 2 * st_.pad, th + base + 2 * st_.pad)
-    assert xs.min() >= 0 and ys.min() >= 0 and xs.max() < W and ys.max() < H
+    assert xs.min() >= 0
+    assert ys.min() >= 0
+    assert xs.max() < W
+    assert ys.max() < H
 
 
 def test_labels_of_stacked_boxes_do_not_overlap() -> None:
@@ -253,8 +260,10 @@ def test_layout_always_inside_frame(boxes: list[tuple[int, int, int, int]], labe
     xyxy = np.array([[x, y, x + w, y + h] for x, y, w, h in boxes])
     sizes = np.array([[label_w, 16]] * len(boxes))
     rects = layout_labels(xyxy, sizes, (W, H))
-    assert (rects[:, 0] >= 0).all() and (rects[:, 1] >= 0).all()
-    assert (rects[:, 2] <= W).all() and (rects[:, 3] <= H).all()
+    assert (rects[:, 0] >= 0).all()
+    assert (rects[:, 1] >= 0).all()
+    assert (rects[:, 2] <= W).all()
+    assert (rects[:, 3] <= H).all()
     np.testing.assert_array_equal(rects[:, 2] - rects[:, 0], label_w)
 
 
@@ -285,7 +294,8 @@ def test_polygons_and_rle_segmentation_drawn_without_mask() -> None:
     seg[2] = None
     out = annotate(np.zeros((90, 120, 3), np.uint8), _dets(data={"segmentation": seg}), boxes=False, labels=False)
     assert np.abs(out[45, 35].astype(int) - np.array(class_color(0)) * 0.45).max() <= 1
-    assert out[40, 60].any() and not out[10, 60].any()  # RLE: column 60, rows 20..59
+    assert out[40, 60].any()
+    assert not out[10, 60].any()
     assert not out[80, 20].any()  # the third object has no segmentation
 
 
@@ -294,7 +304,8 @@ def test_rotated_boxes_replace_axis_aligned() -> None:
     dets = Detections(xyxy=[[20, 10, 100, 80]], confidence=[0.8], data={"obb_polygon": poly})
     out = annotate(np.zeros((90, 120, 3), np.uint8), dets, labels=False)
     assert not out[12, 22].any()  # the hull's corner stays empty: no axis-aligned box
-    assert out[10, 60].any() and out[45, 20].any()  # polygon vertices drawn
+    assert out[10, 60].any()
+    assert out[45, 20].any()
     with pytest.raises(InvalidInputError, match="obb_polygon"):
         annotate(
             np.zeros((90, 120, 3), np.uint8),
