@@ -34,6 +34,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Dataset": ("detectkit.dataset", "Dataset"),
     "convert": ("detectkit.formats", "convert"),
     "Classifier": ("detectkit.models.classifier", "Classifier"),
+    "Detector": ("detectkit.models.detector", "Detector"),
     "Pipeline": ("detectkit.models.pipeline", "Pipeline"),
 }
 
@@ -42,6 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from detectkit.dataset import Dataset
     from detectkit.formats import convert
     from detectkit.models.classifier import Classifier
+    from detectkit.models.detector import Detector
     from detectkit.models.pipeline import Pipeline
     from detectkit.viz import annotate
 
@@ -52,6 +54,7 @@ __all__ = [
     "Dataset",
     "Detections",
     "DetectkitError",
+    "Detector",
     "InvalidInputError",
     "MissingDependencyError",
     "ModelLoadError",
