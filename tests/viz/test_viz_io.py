@@ -1,0 +1,105 @@
+"""save() (atomic, formats, channel order), VideoWriter round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from detectkit import Detections, InvalidInputError
+from detectkit.viz import VideoWriter, annotate, class_color, save
+
+
+def _image() -> np.ndarray:
+    return np.random.default_rng(1).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+
+
+def test_png_round_trip_exact_and_no_temp_files(tmp_path: Path) -> None:
+    img = _image()
+    path = save(img, tmp_path / "sub" / "a.png")
+    np.testing.assert_array_equal(cv2.imread(str(path)), img)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["a.png"]
+
+
+def test_jpeg_quality_and_rgb_channels(tmp_path: Path) -> None:
+    img = np.zeros((32, 32, 3), np.uint8)
+    img[:, :, 0] = 255  # red in RGB
+    save(img, tmp_path / "r.jpg", channels="rgb", quality=90)
+    back = cv2.imread(str(tmp_path / "r.jpg"))
+    assert back[16, 16, 2] > 240  # red lands in OpenCV's R channel
+    assert back[16, 16, 0] < 15
+
+
+def test_rgba_png_keeps_alpha_and_grayscale(tmp_path: Path) -> None:
+    rgba = np.dstack([_image(), np.full((48, 64), 100, np.uint8)])
+    save(rgba, tmp_path / "a.png")
+    assert cv2.imread(str(tmp_path / "a.png"), cv2.IMREAD_UNCHANGED)[0, 0, 3] == 100
+    save(rgba, tmp_path / "a.jpg")  # alpha dropped for JPEG
+    gray = _image()[:, :, 0]
+    save(gray, tmp_path / "g.png")
+    np.testing.assert_array_equal(cv2.imread(str(tmp_path / "g.png"), cv2.IMREAD_UNCHANGED), gray)
+
+
+def test_failed_write_leaves_target_untouched(tmp_path: Path) -> None:
+    target = tmp_path / "keep.png"
+    save(_image(), target)
+    before = target.read_bytes()
+    with pytest.raises(InvalidInputError):
+        save(np.zeros((4, 4), np.float32), target)
+    assert target.read_bytes() == before
+    with pytest.raises(InvalidInputError, match="path must end"):
+        save(_image(), tmp_path / "x.gif")
+    with pytest.raises(InvalidInputError, match="quality"):
+        save(_image(), tmp_path / "x.jpg", quality=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.png"]
+
+
+@pytest.mark.parametrize("ext", [".avi", ".mp4"])
+def test_video_round_trip(tmp_path: Path, ext: str) -> None:
+    """Generate frames, annotate, write, read back: frame count, fps, size and drawn colour survive."""
+    w, h, n, fps = 160, 120, 12, 15.0
+    target = tmp_path / f"clip{ext}"
+    with VideoWriter(target, fps=fps, size_wh=(w, h)) as writer:
+        for i in range(n):
+            frame = np.full((h, w, 3), 40, np.uint8)
+            dets = Detections(xyxy=[[10 + 5 * i, 30, 60 + 5 * i, 90]], confidence=[0.9], class_id=[1])
+            writer.write(annotate(frame, dets, labels=False, thickness=4))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]
+    cap = cv2.VideoCapture(str(target))
+    try:
+        assert int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == w
+        assert int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == h
+        assert abs(cap.get(cv2.CAP_PROP_FPS) - fps) < 0.01
+        frames = []
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            frames.append(frame)
+    finally:
+        cap.release()
+    assert len(frames) == n
+    green = np.array(class_color(1), float)
+    last = frames[-1].astype(float)
+    x_left = 10 + 5 * (n - 1)
+    assert np.abs(last[60, x_left] - green).max() < 60  # box edge still the class colour after compression
+    assert np.abs(last[60, 5] - 40).max() < 20
+
+
+def test_video_writer_checks_and_abort(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="path must end"):
+        VideoWriter(tmp_path / "x.gif", fps=10, size_wh=(8, 8))
+    with pytest.raises(InvalidInputError, match="fps"):
+        VideoWriter(tmp_path / "x.avi", fps=0, size_wh=(8, 8))
+    target = tmp_path / "bad.avi"
+
+    def write_wrong_size() -> None:
+        with VideoWriter(target, fps=10, size_wh=(32, 24)) as writer:
+            writer.write(np.zeros((24, 32, 3), np.uint8))
+            writer.write(np.zeros((10, 10, 3), np.uint8))
+
+    with pytest.raises(InvalidInputError, match="size_wh"):
+        write_wrong_size()
+    assert list(tmp_path.iterdir()) == []  # the partial file was removed
