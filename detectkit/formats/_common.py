@@ -213,3 +213,83 @@ def find_image(root: Path, stem_path: str) -> Path | None:
             if cand.is_file():
                 return cand
     return None
+
+
+_INT_COLUMNS = frozenset({"difficult", "truncated", "occluded", "iscrowd", "group_id"})
+
+
+class TableBuilder:
+    """Accumulates objects row by row (readers of per-object formats) into a column table."""
+
+    def __init__(self) -> None:
+        self.image_index: list[int] = []
+        self.class_id: list[int] = []
+        self.boxes: list[tuple[float, float, float, float]] = []
+        self.columns: dict[str, list[Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self.class_id)
+
+    def add(self, image_index: int, class_id: int, xyxy: tuple[float, float, float, float], **columns: Any) -> None:
+        """One object; ``columns`` become per-object data (missing ones are filled)."""
+        n = len(self.class_id)
+        for key, value in columns.items():
+            col = self.columns.get(key)
+            if col is None:
+                col = self.columns[key] = [None] * n
+            col.append(value)
+        for col in self.columns.values():
+            if len(col) == n:
+                col.append(None)
+        self.image_index.append(image_index)
+        self.class_id.append(class_id)
+        self.boxes.append(xyxy)
+
+    def build(self) -> Any:
+        """The :class:`detectkit.dataset._Table`."""
+        import numpy as np
+
+        from detectkit.dataset import _Table
+
+        data: dict[str, Any] = {}
+        for key, col in self.columns.items():
+            if key in _INT_COLUMNS:
+                data[key] = np.array([0 if v is None else int(v) for v in col], dtype=np.int64)
+            else:
+                arr = np.empty(len(col), dtype=object)
+                arr[:] = col
+                data[key] = arr
+        return _Table(
+            np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4),
+            np.asarray(self.class_id, dtype=np.int64),
+            np.asarray(self.image_index, dtype=np.int64),
+            None,
+            data,
+        )
+
+
+def number_text(value: float) -> str:
+    """A coordinate as text: an integer when it is one, else the shortest exact float.
+
+    >>> number_text(12.0), number_text(12.25)
+    ('12', '12.25')
+    """
+    v = float(value)
+    return str(int(v)) if v.is_integer() and abs(v) < 2**53 else repr(round(v, 6))
+
+
+def locate(ds: Any, row: int) -> str:
+    """``"file_name (annotation id N)"`` for summaries."""
+    t = ds._table
+    where = str(ds.images[int(t.image_index[row])].file_name)
+    ids = t.data.get("annotation_id")
+    if ids is not None and ids[row] >= 0:
+        where += f" (annotation id {int(ids[row])})"
+    return where
+
+
+def split_polygons(seg: Any) -> list[list[float]] | None:
+    """The polygon parts of a COCO segmentation (``None`` for RLE / absent / empty)."""
+    if isinstance(seg, list) and seg and all(isinstance(p, list) and len(p) >= 6 for p in seg):
+        return [[float(v) for v in p] for p in seg]
+    return None

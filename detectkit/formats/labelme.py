@@ -1,0 +1,260 @@
+"""LabelMe JSON: one file per image with ``shapes`` (rectangles and polygons).
+
+Read: a folder of LabelMe JSON files (searched recursively) or one file. ``rectangle``
+shapes become boxes; ``polygon`` shapes become boxes with a polygon segmentation;
+polygons sharing a ``group_id`` and label form one multi-part object. Other shape types
+(circle, line, point, ...) are skipped with a warning. Shape ``flags`` and
+``description`` are kept in the ``"attributes"`` data column. Classes get 0-based ids in
+sorted name order.
+
+Write: ``<stem>.json`` per image beside the image file (linked or copied when available),
+rectangles for boxes and polygons for polygon objects (one shape per part, sharing a
+``group_id``). Crowd regions and RLE masks cannot be held and are reported.
+
+>>> import tempfile, pathlib
+>>> from detectkit import Detections
+>>> from detectkit.dataset import Category, Dataset, ImageRecord
+>>> tmp = pathlib.Path(tempfile.mkdtemp())
+>>> seg = [[[1, 1, 9, 1, 9, 9], [20, 20, 30, 20, 30, 30]]]
+>>> ds = Dataset(categories=[Category(0, "leaf")], images=[ImageRecord(1, "a.jpg", 64, 48)],
+...              annotations={1: Detections(xyxy=[[1, 1, 30, 30]], data={"segmentation": seg})})
+>>> _ = write(ds, tmp / "lm")
+>>> back = read(tmp / "lm")
+>>> back.detections(1).data["segmentation"][0]
+[[1.0, 1.0, 9.0, 1.0, 9.0, 9.0], [20.0, 20.0, 30.0, 20.0, 30.0, 30.0]]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from detectkit.dataset import Category, Dataset, ImageRecord, _warn_issues
+from detectkit.errors import AnnotationParseError, InvalidInputError
+from detectkit.formats._common import (
+    ConvertSummary,
+    IssueLog,
+    TableBuilder,
+    atomic_dir,
+    image_size_of,
+    link_or_copy,
+    locate,
+    safe_relpath,
+    split_polygons,
+)
+
+__all__ = ["read", "write"]
+
+LABELME_VERSION = "5.4.1"
+
+
+def _load(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise AnnotationParseError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AnnotationParseError(path, f"unreadable: {exc}") from None
+
+
+def read(
+    path: str | os.PathLike[str],
+    *,
+    images: str | os.PathLike[str] | None = None,
+    strict: bool = False,
+) -> Dataset:
+    """Read LabelMe JSON files (a folder, searched recursively, or one file).
+
+    Args:
+        path: folder or file.
+        images: folder the image files are in (default: resolved from each file's ``imagePath``).
+        strict: raise at the first bad shape instead of skipping it with a warning.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InvalidInputError(f"LabelMe path {os.fspath(path)} does not exist")
+    root = p.parent if p.is_file() else p
+    files = [p] if p.is_file() else sorted(x for x in p.rglob("*.json") if not x.name.startswith("."))
+    log = IssueLog(strict)
+    records: list[ImageRecord] = []
+    objects: list[tuple[int, str, tuple[float, float, float, float], dict[str, Any]]] = []
+    for f in files:
+        doc = _load(f)
+        if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
+            if p.is_file():
+                raise AnnotationParseError(f, "expected a LabelMe object with a 'shapes' list")
+            log.warn(f, "not a LabelMe file (no 'shapes' list); ignored")
+            continue
+        image_path = doc.get("imagePath") or f.with_suffix(".jpg").name
+        resolved = Path(os.path.normpath(os.path.abspath(f.parent / str(image_path).replace("\\", "/"))))
+        if images is not None:
+            resolved = Path(images) / Path(str(image_path).replace("\\", "/")).name
+        try:
+            fname = safe_relpath(resolved.relative_to(os.path.abspath(root)).as_posix())
+        except (ValueError, InvalidInputError):
+            fname = f.relative_to(root).with_name(resolved.name).as_posix()
+        img_file: Path | None = resolved if resolved.is_file() else None
+        w, h = doc.get("imageWidth"), doc.get("imageHeight")
+        if not (isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0):
+            if img_file is None:
+                log.bad(f, "no imageWidth/imageHeight and the image file is not found", record="imageWidth")
+                continue
+            try:
+                w, h = image_size_of(img_file)
+            except InvalidInputError as exc:
+                log.bad(f, str(exc))
+                continue
+        pos = len(records)
+        records.append(ImageRecord(pos + 1, fname, int(w), int(h), path=img_file))
+        groups: dict[tuple[str, int], int] = {}
+        for k, shape in enumerate(doc["shapes"]):
+            where = f"shapes[{k}]"
+            if not isinstance(shape, dict) or not isinstance(shape.get("label"), str):
+                log.bad(f, "shape needs a string 'label'", record=where)
+                continue
+            kind = shape.get("shape_type") or "polygon"
+            try:
+                pts = [(float(x), float(y)) for x, y in shape.get("points", [])]
+            except (TypeError, ValueError):
+                log.bad(f, "points must be [[x, y], ...] numbers", record=where)
+                continue
+            attributes: dict[str, Any] = {}
+            if shape.get("flags"):
+                attributes["flags"] = shape["flags"]
+            if shape.get("description"):
+                attributes["description"] = shape["description"]
+            label = shape["label"]
+            if kind == "rectangle":
+                if len(pts) != 2:
+                    log.bad(f, f"rectangle needs 2 points, got {len(pts)}", record=where)
+                    continue
+                (xa, ya), (xb, yb) = pts
+                box = (min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb))
+                objects.append((pos, label, box, {"attributes": attributes or None, "_loc": f"{f} [{where}]"}))
+            elif kind == "polygon":
+                if len(pts) < 3:
+                    log.bad(f, f"polygon needs at least 3 points, got {len(pts)}", record=where)
+                    continue
+                flat = [c for xy in pts for c in xy]
+                xs, ys = [x for x, _ in pts], [y for _, y in pts]
+                box = (min(xs), min(ys), max(xs), max(ys))
+                gid = shape.get("group_id")
+                if isinstance(gid, int) and (label, gid) in groups:
+                    j = groups[(label, gid)]
+                    opos, olabel, obox, ocols = objects[j]
+                    ocols["segmentation"].append(flat)
+                    merged = (min(obox[0], box[0]), min(obox[1], box[1]), max(obox[2], box[2]), max(obox[3], box[3]))
+                    objects[j] = (opos, olabel, merged, ocols)
+                    continue
+                if isinstance(gid, int):
+                    groups[(label, gid)] = len(objects)
+                cols = {"segmentation": [flat], "attributes": attributes or None, "_loc": f"{f} [{where}]"}
+                objects.append((pos, label, box, cols))
+            else:
+                log.warn(f, f"shape_type {kind!r} is not a box or polygon; skipped", record=where)
+    names = sorted({o[1] for o in objects})
+    ids = {n: i for i, n in enumerate(names)}
+    builder = TableBuilder()
+    for pos, name, box, cols in objects:
+        builder.add(pos, ids[name], box, **cols)
+    _warn_issues([i for i in log.issues if i.severity == "error"], os.fspath(path))
+    return Dataset._from_table(
+        [Category(i, n) for i, n in enumerate(names)],
+        records,
+        builder.build(),
+        issues=log.issues,
+        source_format="labelme",
+    )
+
+
+def write(
+    ds: Dataset,
+    path: str | os.PathLike[str],
+    *,
+    images: str | os.PathLike[str] | None = None,
+    link_images: bool = True,
+    copy_images: bool = False,
+    overwrite: bool = False,
+) -> ConvertSummary:
+    """Write ``ds`` as LabelMe JSON files (atomically: temp folder beside ``path``, renamed at the end).
+
+    Args:
+        ds: the dataset.
+        path: output folder (absent or empty unless ``overwrite``).
+        images: folder image ``file_name`` s are relative to, when records have no ``path``.
+        link_images: link the image files beside their JSON when available.
+        copy_images: copy them instead.
+        overwrite: replace an existing non-empty folder.
+    """
+    out = Path(path)
+    summary = ConvertSummary(path=out, format="labelme", images=len(ds.images))
+    t = ds._table
+    names = ds.names
+    crowd = t.data.get("iscrowd")
+    seg = t.data["segmentation"].tolist() if "segmentation" in t.data else None
+    attrs = t.data["attributes"].tolist() if "attributes" in t.data else None
+    image_root = Path(images) if images is not None else None
+    offsets = ds._offsets.tolist()
+    xyxy = t.xyxy.tolist()
+    written = 0
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        seen: set[str] = set()
+        for pos, rec in enumerate(ds.images):
+            rel = safe_relpath(rec.file_name)
+            stem = rel.rsplit(".", 1)[0] if "." in rel.rsplit("/", 1)[-1] else rel
+            if stem in seen:
+                raise InvalidInputError(f"two images share the LabelMe file {stem}.json; rename one of them")
+            seen.add(stem)
+            shapes: list[dict[str, Any]] = []
+            group = 0
+            for i in range(offsets[pos], offsets[pos + 1]):
+                where = locate(ds, i)
+                if crowd is not None and crowd[i] > 0:
+                    summary.drop("crowd", where)
+                    continue
+                s = seg[i] if seg is not None else None
+                if isinstance(s, dict):
+                    summary.drop("RLE-mask", where)
+                    continue
+                label = names.get(int(t.class_id[i]), str(int(t.class_id[i])))
+                a = attrs[i] if attrs is not None and isinstance(attrs[i], dict) else {}
+                base = {
+                    "label": label,
+                    "description": a.get("description", ""),
+                    "flags": a.get("flags", {}),
+                    "mask": None,
+                }
+                polys = split_polygons(s)
+                if polys:
+                    gid = None
+                    if len(polys) > 1:
+                        group += 1
+                        gid = group
+                    for poly in polys:
+                        pts = [[round(x, 6), round(y, 6)] for x, y in zip(poly[0::2], poly[1::2])]
+                        shapes.append({**base, "points": pts, "group_id": gid, "shape_type": "polygon"})
+                else:
+                    x1, y1, x2, y2 = (round(v, 6) for v in xyxy[i])
+                    shapes.append({**base, "points": [[x1, y1], [x2, y2]], "group_id": None, "shape_type": "rectangle"})
+                written += 1
+            doc: dict[str, Any] = {
+                "version": LABELME_VERSION,
+                "flags": {},
+                "shapes": shapes,
+                "imagePath": rel.rsplit("/", 1)[-1],
+                "imageData": None,
+                "imageHeight": rec.height,
+                "imageWidth": rec.width,
+            }
+            target = tmp / f"{stem}.json"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8")
+            if link_images or copy_images:
+                src = rec.path if rec.path is not None else (image_root / rec.file_name if image_root else None)
+                if src is not None and src.is_file():
+                    link_or_copy(src, tmp / rel, copy=copy_images)
+                    summary.images_linked += 1
+    summary.objects = written
+    return summary

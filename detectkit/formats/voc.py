@@ -1,0 +1,299 @@
+"""Pascal VOC XML: one ``<annotation>`` file per image with ``<object>`` boxes.
+
+Read: a VOC root (``Annotations/``, ``JPEGImages/``, optional ``ImageSets/Main/<split>.txt``),
+a folder of XML files, or one XML file. Per object ``difficult``, ``truncated``,
+``occluded`` (ints) and ``pose`` (text) are kept as data columns. Coordinates are taken as
+written (VOC's 1-based pixel convention is not shifted). Classes get 0-based ids in
+``labels.txt`` order when that file exists, else in sorted name order.
+
+Write: ``Annotations/<stem>.xml`` per image, ``JPEGImages/`` (image files linked or copied
+when available), ``ImageSets/Main/<split>.txt`` and ``labels.txt``. Integral coordinates
+are written as integers, others as exact decimals (never truncated). Crowd regions and
+masks cannot be held and are reported in the summary.
+
+>>> import tempfile, pathlib
+>>> from detectkit import Detections
+>>> from detectkit.dataset import Category, Dataset, ImageRecord
+>>> tmp = pathlib.Path(tempfile.mkdtemp())
+>>> ds = Dataset(categories=[Category(0, "dog")], images=[ImageRecord(1, "a.jpg", 64, 48)],
+...              annotations={1: Detections(xyxy=[[1, 2, 30.5, 40]], data={"difficult": [1]})})
+>>> _ = write(ds, tmp / "voc")
+>>> back = read(tmp / "voc")
+>>> back.detections(1).xyxy.tolist(), back.detections(1).data["difficult"].tolist()
+([[1.0, 2.0, 30.5, 40.0]], [1])
+"""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import numpy as np
+
+from detectkit.dataset import Category, Dataset, ImageRecord, _warn_issues
+from detectkit.errors import AnnotationParseError, InvalidInputError
+from detectkit.formats._common import (
+    ConvertSummary,
+    IssueLog,
+    TableBuilder,
+    atomic_dir,
+    find_image,
+    image_size_of,
+    link_or_copy,
+    locate,
+    number_text,
+    safe_relpath,
+)
+
+__all__ = ["read", "write"]
+
+_FLAGS = ("difficult", "truncated", "occluded")
+
+
+def _parse_xml(path: Path) -> ET.Element:
+    try:
+        return ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        line = exc.position[0] if getattr(exc, "position", None) else None
+        raise AnnotationParseError(path, f"invalid XML: {exc}", line=line) from None
+    except OSError as exc:
+        raise AnnotationParseError(path, f"unreadable: {exc}") from None
+
+
+def _text(el: ET.Element | None, tag: str) -> str | None:
+    if el is None:
+        return None
+    child = el.find(tag)
+    return None if child is None or child.text is None else child.text.strip()
+
+
+def _xml_files(p: Path) -> tuple[Path, list[Path]]:
+    if p.is_file():
+        return p.parent, [p]
+    ann = p / "Annotations" if (p / "Annotations").is_dir() else p
+    return ann, sorted(x for x in ann.rglob("*.xml") if not x.name.startswith("."))
+
+
+def _split_of(root: Path) -> dict[str, str]:
+    sets = root / "ImageSets" / "Main"
+    out: dict[str, str] = {}
+    if sets.is_dir():
+        for s in ("train", "val", "test"):
+            f = sets / f"{s}.txt"
+            if f.is_file():
+                for line in f.read_text(encoding="utf-8").split():
+                    out.setdefault(line.strip(), s)
+    return out
+
+
+def read(
+    path: str | os.PathLike[str],
+    *,
+    images: str | os.PathLike[str] | None = None,
+    labels: list[str] | None = None,
+    strict: bool = False,
+) -> Dataset:
+    """Read Pascal VOC XML annotations.
+
+    Args:
+        path: VOC root, folder of XML files, or one XML file.
+        images: image folder (default ``JPEGImages/`` beside ``Annotations/``, else the XML folder).
+        labels: class names in id order (default ``labels.txt`` / ``classes.txt``, else sorted names).
+        strict: raise at the first bad record instead of skipping it with a warning.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InvalidInputError(f"VOC path {os.fspath(path)} does not exist")
+    ann_dir, files = _xml_files(p)
+    root = ann_dir.parent if ann_dir.name == "Annotations" else ann_dir
+    if images is not None:
+        image_dir = Path(images)
+    elif (root / "JPEGImages").is_dir():
+        image_dir = root / "JPEGImages"
+    else:
+        image_dir = ann_dir
+    if labels is None:
+        for name in ("labels.txt", "classes.txt"):
+            if (root / name).is_file():
+                labels = [s.strip() for s in (root / name).read_text(encoding="utf-8").splitlines() if s.strip()]
+                break
+    splits = _split_of(root)
+    log = IssueLog(strict)
+    records: list[ImageRecord] = []
+    objects: list[tuple[int, str, tuple[float, float, float, float], dict[str, Any]]] = []
+    for f in files:
+        el = _parse_xml(f)
+        if el.tag != "annotation":
+            log.bad(f, f"expected an <annotation> root element, got <{el.tag}>")
+            continue
+        stem_rel = f.relative_to(ann_dir).with_suffix("").as_posix()
+        fname = _text(el, "filename") or (stem_rel + ".jpg")
+        try:
+            fname = safe_relpath(fname, argument="filename")
+        except InvalidInputError as exc:
+            log.bad(f, str(exc), record="filename")
+            continue
+        sub = stem_rel.rsplit("/", 1)[0] + "/" if "/" in stem_rel else ""
+        rel = sub + fname if sub and "/" not in fname else fname
+        direct = image_dir / rel
+        img_path: Path | None = direct if direct.is_file() else find_image(image_dir, stem_rel)
+        size = el.find("size")
+        try:
+            w = int(float(_text(size, "width") or 0))
+            h = int(float(_text(size, "height") or 0))
+        except ValueError:
+            w = h = 0
+        if w <= 0 or h <= 0:
+            if img_path is None:
+                log.bad(f, "no <size> and the image file is not found", record="size")
+                continue
+            try:
+                w, h = image_size_of(img_path)
+            except InvalidInputError as exc:
+                log.bad(f, str(exc), record="size")
+                continue
+        pos = len(records)
+        records.append(ImageRecord(pos + 1, rel, w, h, path=img_path, split=splits.get(stem_rel)))
+        for k, obj in enumerate(el.iter("object")):
+            where = f"object[{k}]"
+            name = _text(obj, "name") or ""
+            bb = obj.find("bndbox")
+            if not name:
+                log.bad(f, "object without <name>", record=where)
+                continue
+            try:
+                x1, y1, x2, y2 = (float(_text(bb, t) or "nan") for t in ("xmin", "ymin", "xmax", "ymax"))
+            except ValueError as exc:
+                log.bad(f, f"bad <bndbox> number: {exc}", record=where)
+                continue
+            if not all(np.isfinite([x1, y1, x2, y2])) or x2 < x1 or y2 < y1:
+                log.bad(f, f"<bndbox> must hold xmin <= xmax, ymin <= ymax, got {[x1, y1, x2, y2]}", record=where)
+                continue
+            cols: dict[str, Any] = {}
+            for flag in _FLAGS:
+                v = _text(obj, flag)
+                if v is not None:
+                    try:
+                        cols[flag] = int(float(v))
+                    except ValueError:
+                        log.warn(f, f"<{flag}> is not a number: {v!r}", record=where)
+            pose = _text(obj, "pose")
+            if pose is not None:
+                cols["pose"] = pose
+            cols["_loc"] = f"{f} [{where}]"
+            objects.append((pos, name, (x1, y1, x2, y2), cols))
+    names = list(labels) if labels is not None else sorted({o[1] for o in objects})
+    for extra in sorted({o[1] for o in objects} - set(names)):
+        names.append(extra)
+    ids = {n: i for i, n in enumerate(names)}
+    builder = TableBuilder()
+    for pos, name, box, cols in objects:
+        builder.add(pos, ids[name], box, **cols)
+    _warn_issues([i for i in log.issues if i.severity == "error"], os.fspath(path))
+    return Dataset._from_table(
+        [Category(i, n) for i, n in enumerate(names)],
+        records,
+        builder.build(),
+        issues=log.issues,
+        source_format="voc",
+    )
+
+
+def write(
+    ds: Dataset,
+    path: str | os.PathLike[str],
+    *,
+    images: str | os.PathLike[str] | None = None,
+    link_images: bool = True,
+    copy_images: bool = False,
+    overwrite: bool = False,
+) -> ConvertSummary:
+    """Write ``ds`` as a VOC folder (atomically: temp folder beside ``path``, renamed at the end).
+
+    Args:
+        ds: the dataset.
+        path: output folder (absent or empty unless ``overwrite``).
+        images: folder image ``file_name`` s are relative to, when records have no ``path``.
+        link_images: link the image files into ``JPEGImages/`` when available.
+        copy_images: copy them instead.
+        overwrite: replace an existing non-empty folder.
+    """
+    out = Path(path)
+    summary = ConvertSummary(path=out, format="voc", images=len(ds.images))
+    t = ds._table
+    names = ds.names
+    crowd = t.data.get("iscrowd")
+    seg = t.data.get("segmentation")
+    attrs = t.data.get("attributes")
+    if seg is not None and any(s for s in seg.tolist() if s is not None):
+        summary.notes.append("segmentation (polygons/RLE) not written: VOC holds boxes only")
+    if attrs is not None and any(a for a in attrs.tolist() if a):
+        summary.notes.append("free-form object attributes not written: VOC holds difficult/truncated/occluded/pose")
+    image_root = Path(images) if images is not None else None
+    offsets = ds._offsets.tolist()
+    xyxy = t.xyxy.tolist()
+    flag_cols = {f: t.data[f].tolist() for f in _FLAGS if f in t.data}
+    pose = t.data["pose"].tolist() if "pose" in t.data else None
+    written = 0
+    by_split: dict[str, list[str]] = {}
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        (tmp / "Annotations").mkdir()
+        (tmp / "JPEGImages").mkdir()
+        seen: set[str] = set()
+        for pos, rec in enumerate(ds.images):
+            rel = safe_relpath(rec.file_name)
+            stem = rel.rsplit(".", 1)[0] if "." in rel.rsplit("/", 1)[-1] else rel
+            if stem in seen:
+                raise InvalidInputError(f"two images share the annotation file {stem}.xml; rename one of them")
+            seen.add(stem)
+            parts = [
+                "<annotation>",
+                "  <folder>JPEGImages</folder>",
+                f"  <filename>{escape(rel.rsplit('/', 1)[-1])}</filename>",
+                f"  <size><width>{rec.width}</width><height>{rec.height}</height><depth>3</depth></size>",
+                "  <segmented>0</segmented>",
+            ]
+            for i in range(offsets[pos], offsets[pos + 1]):
+                if crowd is not None and crowd[i] > 0:
+                    summary.drop("crowd", locate(ds, i))
+                    continue
+                x1, y1, x2, y2 = xyxy[i]
+                obj = [
+                    "  <object>",
+                    f"    <name>{escape(names.get(int(t.class_id[i]), str(int(t.class_id[i]))))}</name>",
+                ]
+                p = pose[i] if pose is not None else None
+                obj.append(f"    <pose>{escape(str(p)) if p else 'Unspecified'}</pose>")
+                for flag in _FLAGS:
+                    v = flag_cols[flag][i] if flag in flag_cols else 0
+                    if flag != "occluded" or flag in flag_cols:
+                        obj.append(f"    <{flag}>{int(v)}</{flag}>")
+                obj.append(
+                    f"    <bndbox><xmin>{number_text(x1)}</xmin><ymin>{number_text(y1)}</ymin>"
+                    f"<xmax>{number_text(x2)}</xmax><ymax>{number_text(y2)}</ymax></bndbox>"
+                )
+                obj.append("  </object>")
+                parts += obj
+                written += 1
+            parts.append("</annotation>\n")
+            target = tmp / "Annotations" / f"{stem}.xml"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text("\n".join(parts), encoding="utf-8")
+            if rec.split:
+                by_split.setdefault(rec.split, []).append(stem)
+            if link_images or copy_images:
+                src = rec.path if rec.path is not None else (image_root / rec.file_name if image_root else None)
+                if src is not None and src.is_file():
+                    link_or_copy(src, tmp / "JPEGImages" / rel, copy=copy_images)
+                    summary.images_linked += 1
+        if by_split:
+            (tmp / "ImageSets" / "Main").mkdir(parents=True)
+            for s, stems in by_split.items():
+                (tmp / "ImageSets" / "Main" / f"{s}.txt").write_text("".join(x + "\n" for x in stems), encoding="utf-8")
+        cats = sorted(ds.categories, key=lambda c: c.id)
+        (tmp / "labels.txt").write_text("".join(c.name + "\n" for c in cats), encoding="utf-8")
+    summary.objects = written
+    return summary
