@@ -36,12 +36,16 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Classifier": ("detectkit.models.classifier", "Classifier"),
     "Detector": ("detectkit.models.detector", "Detector"),
     "Pipeline": ("detectkit.models.pipeline", "Pipeline"),
+    "metrics": ("detectkit.metrics", None),
+    "evaluate": ("detectkit.metrics", "evaluate"),
+    "Metrics": ("detectkit.metrics", "Metrics"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from detectkit import boxes, nms, viz
     from detectkit.dataset import Dataset
     from detectkit.formats import convert
+    from detectkit.metrics import Metrics, evaluate
     from detectkit.models.classifier import Classifier
     from detectkit.models.detector import Detector
     from detectkit.models.pipeline import Pipeline
@@ -56,6 +60,7 @@ __all__ = [
     "DetectkitError",
     "Detector",
     "InvalidInputError",
+    "Metrics",
     "MissingDependencyError",
     "ModelLoadError",
     "Pipeline",
@@ -63,6 +68,8 @@ __all__ = [
     "annotate",
     "boxes",
     "convert",
+    "evaluate",
+    "metrics",
     "nms",
     "viz",
 ]
