@@ -11,7 +11,7 @@ Every function returns a new image; the caller's array is never written to.
 
 from __future__ import annotations
 
-from detectkit.viz.annotate import annotate, label_texts, layout_labels, overlay_heatmap
+from detectkit.viz.draw import annotate, label_texts, layout_labels, overlay_heatmap
 from detectkit.viz.io import VideoWriter, save, show
 from detectkit.viz.palette import DEFAULT_COLORS, Palette, class_color
 from detectkit.viz.privacy import blur, pixelate

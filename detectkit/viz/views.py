@@ -22,7 +22,7 @@ from detectkit._checks import check_fraction
 from detectkit.detections import Detections
 from detectkit.errors import InvalidInputError
 from detectkit.viz._common import FONT, as_detections, ascii_text, canvas, ink, style_for, text_box
-from detectkit.viz.annotate import _draw_labels, draw_boxes, label_texts
+from detectkit.viz.draw import _draw_labels, draw_boxes, label_texts
 from detectkit.viz.palette import ColorLike, as_palette, parse_color, text_color_for
 
 __all__ = ["Match", "compare", "crops_gallery", "grid", "match_detections"]
