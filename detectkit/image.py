@@ -132,13 +132,14 @@ def _decode_bytes(data: bytes | bytearray | memoryview | np.ndarray, name: str) 
     # OpenCV cannot read some formats (e.g. GIF, some TIFF flavours): try Pillow.
     import io
 
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         with Image.open(io.BytesIO(buf.tobytes())) as pil:
             return _pil_to_bgr(pil, name)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise InvalidInputError(f"{name} is not a readable image (corrupt or unsupported format): {exc}") from None
+    except Exception as exc:  # PIL (and patches of it, e.g. Ultralytics' HEIF hook) raise many kinds
+        detail = f": {exc}" if not isinstance(exc, ImportError) else ""
+        raise InvalidInputError(f"{name} is not a readable image (corrupt or unsupported format){detail}") from None
 
 
 def _pil_to_bgr(pil: PILImage.Image, name: str) -> np.ndarray:
@@ -235,7 +236,7 @@ def image_size_wh(path: str | os.PathLike[str]) -> tuple[int, int]:
     ...
     detectkit.errors.InvalidInputError: missing.png does not exist
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     label = os.fspath(path)
     p = Path(path)
@@ -250,7 +251,7 @@ def image_size_wh(path: str | os.PathLike[str]) -> tuple[int, int]:
                 orientation = im.getexif().get(0x0112, 1)
             except Exception:  # broken EXIF blocks are ignored, like the decoders do
                 orientation = 1
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except Exception as exc:  # PIL (and patches of it, e.g. Ultralytics' HEIF hook) raise many kinds
         raise InvalidInputError(f"{label} is not a readable image: {exc}") from None
     if orientation in (5, 6, 7, 8):
         width, height = height, width

@@ -422,6 +422,20 @@ class Detector:
         )
 
     # ------------------------------------------------------------------ inference
+    def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
+        """Detect in already-loaded images: ``(H, W, 3)`` uint8 BGR arrays (e.g. from
+        :func:`detectkit.image.load_image` or :func:`~detectkit.image.iter_images`), not copied.
+
+        Returns one :class:`Detections` per image. With the torch backend the images go through
+        one forward pass (differently sized images are then padded to a square).
+        """
+        images = list(images)
+        for i, img in enumerate(images):
+            if not isinstance(img, np.ndarray) or img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+                got = f"{img.dtype} {img.shape}" if isinstance(img, np.ndarray) else type(img).__name__
+                raise InvalidInputError(f"images[{i}] must be a (H, W, 3) uint8 BGR array, got {got}")
+        return self._predict(images)
+
     def _predict(self, images: list[np.ndarray]) -> list[Detections]:
         if not images:
             return []

@@ -1,0 +1,267 @@
+"""``detectkit detect SOURCE...``: run a YOLO detector over images, folders, videos or cameras.
+
+Each SOURCE is an image file, a folder (its images, sorted), a video file, or a camera index
+(``0``). Bad inputs are reported by name on stderr and skipped; the rest is processed. Exit 0
+when every input succeeded, 1 when any failed, 2 for usage errors.
+
+Outputs: ``--out DIR`` writes ``DIR/detections.jsonl`` (one JSON record per image) and, with
+``--save-images``, annotated images under ``DIR/images/``; ``--json`` prints one JSON document
+``{"results": [...], "failures": [...], "summary": {...}}`` on stdout (the human summary then
+goes to stderr). A progress bar (stderr) shows for folders and videos unless ``--quiet``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from detectkit.errors import DetectkitError, InvalidInputError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from detectkit.detections import Detections
+    from detectkit.image import FrameInfo
+
+__all__ = ["draw", "register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``detect`` subcommand."""
+    p = subparsers.add_parser(
+        "detect",
+        help="detect objects in images, folders, videos or a camera",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help="image, folder, video file or camera index")
+    p.add_argument(
+        "--model", default="demo-shapes", help="manifest name or .pt/.onnx/.yaml path (default: %(default)s)"
+    )
+    p.add_argument("--conf", type=float, default=0.25, help="minimum score (default: %(default)s)")
+    p.add_argument("--iou", type=float, default=0.7, help="NMS IoU threshold (default: %(default)s)")
+    p.add_argument("--imgsz", type=int, default=None, help="network input size (default: the model's)")
+    p.add_argument("--classes", default=None, help="comma-separated class ids or names to keep")
+    p.add_argument("--backend", choices=("torch", "onnx", "auto"), default="torch", help="inference backend")
+    p.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=None, help="output folder for detections.jsonl and images")
+    p.add_argument("--save-images", action="store_true", help="write annotated images to OUT/images/")
+    p.add_argument("--json", action="store_true", help="print machine-readable results on stdout")
+    p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
+    p.add_argument("--vid-stride", type=int, default=1, help="process every n-th video frame")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    p.set_defaults(func=run)
+
+
+def draw(image: np.ndarray, detections: Detections) -> np.ndarray:
+    """Return an annotated copy of ``image`` (BGR). The one drawing hook of ``detect --save-images``."""
+    from detectkit.viz import annotate
+
+    out: np.ndarray = annotate(image, detections)
+    return out
+
+
+def _usage(message: str) -> InvalidInputError:
+    exc = InvalidInputError(message)
+    exc.usage = True  # type: ignore[attr-defined]  # main() maps this to exit code 2
+    return exc
+
+
+def _parse_classes(text: str | None) -> list[int | str] | None:
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise _usage(f"--classes must list class ids or names, got {text!r}")
+    return [int(t) if t.lstrip("-").isdigit() else t for t in items]
+
+
+def _expand_source(text: str) -> Any:
+    """A camera index for pure digits that are not an existing file, else a path."""
+    if text.isdigit() and not Path(text).exists():
+        return int(text)
+    return Path(text)
+
+
+def _image_name(info: FrameInfo) -> str:
+    base = Path(info.source).name if info.path is not None else info.source.replace(":", "_")
+    stem = Path(base).stem or "image"
+    if info.frame_index is not None:
+        return f"{stem}_{info.frame_index:06d}.jpg"
+    suffix = Path(base).suffix.lower()
+    return f"{stem}{suffix if suffix in ('.jpg', '.jpeg', '.png', '.bmp', '.webp') else '.jpg'}"
+
+
+def _record(info: FrameInfo, dets: Detections) -> dict[str, Any]:
+    return {
+        "source": info.source,
+        "index": info.index,
+        "frame_index": info.frame_index,
+        "timestamp": info.timestamp,
+        "image_size_wh": list(info.image_size_wh) if info.image_size_wh else None,
+        "detections": dets.to_dict(),
+    }
+
+
+class _Output:
+    """Streams records to OUT/detections.jsonl (atomically renamed at the end) and saves images."""
+
+    def __init__(self, out: Path | None, save_images: bool) -> None:
+        self.out = out
+        self.save_images = save_images
+        self._fh: Any = None
+        self._used_names: set[str] = set()
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            self.final = out / "detections.jsonl"
+            self.tmp = out / ".detections.jsonl.tmp"
+            self._fh = self.tmp.open("w", encoding="utf-8")
+            if save_images:
+                (out / "images").mkdir(exist_ok=True)
+
+    def write(self, record: dict[str, Any], info: FrameInfo, image: np.ndarray | None, dets: Detections) -> None:
+        if self._fh is None or self.out is None:
+            return
+        if self.save_images and image is not None:
+            import cv2
+
+            name = _image_name(info)
+            if name in self._used_names:  # same file name from two folders
+                name = f"{Path(name).stem}_{info.index}{Path(name).suffix}"
+            self._used_names.add(name)
+            target = self.out / "images" / name
+            tmp = target.with_name(f".{target.stem}.tmp{target.suffix}")
+            if not cv2.imwrite(str(tmp), draw(image, dets)):
+                raise DetectkitError(f"could not write {target}")
+            os.replace(tmp, target)
+            record = {**record, "annotated_image": str(target)}
+        self._fh.write(json.dumps(record) + "\n")
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            os.replace(self.tmp, self.final)
+            self._fh = None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``detectkit detect``; returns the exit code.
+
+    Library chatter (Ultralytics logs, export messages) goes to stderr so that stdout carries
+    only the ``--json`` document or the summary.
+    """
+    os.environ.setdefault("YOLO_VERBOSE", "false")
+    stdout = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):
+        return _run(args, stdout)
+
+
+def _run(args: argparse.Namespace, stdout: Any) -> int:
+    from tqdm import tqdm
+
+    from detectkit.image import count_images, iter_images
+    from detectkit.models.detector import Detector
+
+    if args.save_images and args.out is None:
+        raise _usage("--save-images needs --out DIR")
+    if args.vid_stride < 1:
+        raise _usage(f"--vid-stride must be >= 1, got {args.vid_stride}")
+    try:
+        detector = Detector(
+            args.model,
+            conf=args.conf,
+            iou=args.iou,
+            imgsz=args.imgsz,
+            classes=_parse_classes(args.classes),
+            device=args.device,
+            backend=args.backend,
+        )
+    except InvalidInputError as exc:
+        raise _usage(str(exc)) from None
+
+    sources = [_expand_source(s) for s in args.sources]
+    total = count_images(sources, recursive=args.recursive, vid_stride=args.vid_stride)
+    single = total == 1 and not any(isinstance(s, int) for s in sources)
+    bar = tqdm(
+        total=total,
+        unit="img",
+        file=sys.stderr,
+        disable=args.quiet or single,
+        dynamic_ncols=True,
+        leave=False,
+    )
+    output = _Output(args.out, args.save_images)
+    summary_out = sys.stderr if args.json else stdout
+    results: list[dict[str, Any]] = []
+    failures: list[dict[str, str]] = []
+    per_class: Counter[str] = Counter()
+    n_images = 0
+    started = time.perf_counter()
+
+    def report(source: str, message: str) -> None:
+        failures.append({"source": source, "error": message})
+        bar.write(f"detectkit detect: error: {message}", file=sys.stderr)
+
+    # Sources that don't exist are reported up front (a folder walk would otherwise hide them).
+    existing: list[Any] = []
+    for s in sources:
+        if isinstance(s, Path) and not s.exists():
+            report(str(s), f"{s} does not exist")
+        else:
+            existing.append(s)
+    try:
+        for frame in iter_images(existing, recursive=args.recursive, vid_stride=args.vid_stride):
+            bar.update(1)
+            if frame.error is not None:
+                report(frame.info.source, str(frame.error))
+                continue
+            if frame.image is None:  # pragma: no cover - iter_images sets image or error
+                continue
+            try:
+                dets = detector.detect_batch([frame.image])[0]
+            except DetectkitError as exc:
+                report(frame.info.source, str(exc))
+                continue
+            n_images += 1
+            per_class.update(dets.labels)
+            record = _record(frame.info, dets)
+            output.write(record, frame.info, frame.image, dets)
+            if args.json:
+                results.append(record)
+    finally:
+        bar.close()
+        output.close()
+    elapsed = time.perf_counter() - started
+
+    n_boxes = sum(per_class.values())
+    summary = {
+        "images": n_images,
+        "failed": len(failures),
+        "detections": n_boxes,
+        "per_class": dict(per_class.most_common()),
+        "seconds": round(elapsed, 3),
+        "model": str(args.model),
+        "backend": detector.backend,
+        "out": str(args.out) if args.out is not None else None,
+    }
+    if args.json:
+        json.dump({"results": results, "failures": failures, "summary": summary}, stdout)
+        stdout.write("\n")
+        stdout.flush()
+    if not args.quiet:
+        classes = ", ".join(f"{k}: {v}" for k, v in per_class.most_common()) or "none"
+        ms = 1000 * elapsed / max(n_images, 1)
+        print(
+            f"{n_images} image(s), {n_boxes} detection(s) ({classes}); {len(failures)} failed; "
+            f"{elapsed:.2f} s ({ms:.1f} ms/image, backend {detector.backend})",
+            file=summary_out,
+        )
+        if args.out is not None:
+            print(f"results: {args.out / 'detections.jsonl'}", file=summary_out)
+    return 1 if failures else 0
