@@ -391,3 +391,21 @@ def test_plots_written(tmp_path: Path) -> None:
     for p in paths:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(q.name for q in (tmp_path / "plots").iterdir()) == sorted(p.name for p in paths)  # no temp files
+
+
+@pytest.mark.parametrize("iou_type", ["bbox", "segm"])
+def test_dataset_inputs_equal_pycocotools(tmp_path: Path, iou_type: str) -> None:
+    """Ground truth and predictions as ``Dataset`` objects (read by detectkit.formats)."""
+    from detectkit.dataset import Dataset
+    from detectkit.formats import coco
+
+    gt, results = make_set(3, n_images=12, segm=iou_type == "segm")
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "dt.json").write_text(json.dumps(results))
+    gt_ds = Dataset.from_coco(tmp_path / "gt.json")
+    with pytest.warns(UserWarning, match="9"):  # the results hold a category (9) the ground truth lacks
+        pred_ds = coco.read_results(tmp_path / "dt.json", dataset=gt_ds)
+    ref = reference(gt, results, iou_type)
+    np.testing.assert_allclose(evaluate(gt_ds, pred_ds, iou_type=iou_type).stats, ref.stats, atol=1e-6, rtol=0)
+    mixed = evaluate(tmp_path / "gt.json", pred_ds, iou_type=iou_type)  # path + Dataset
+    np.testing.assert_allclose(mixed.stats, ref.stats, atol=1e-6, rtol=0)

@@ -248,7 +248,7 @@ def load_predictions(obj: Any, gt: GroundTruth, *, iou_type: str) -> Predictions
     """Predictions from a COCO results list or path, a ``Dataset`` with confidences, or another format."""
     if isinstance(obj, Predictions):
         return obj
-    if isinstance(obj, list) or (isinstance(obj, Mapping) and "annotations" in obj and "images" not in obj):
+    if isinstance(obj, list):
         return predictions_from_coco(obj, gt, iou_type=iou_type)
     if isinstance(obj, (str, Path)):
         path = Path(obj)
@@ -256,17 +256,128 @@ def load_predictions(obj: Any, gt: GroundTruth, *, iou_type: str) -> Predictions
             data = _read_json(path, "predictions")
             if isinstance(data, list):
                 return predictions_from_coco(data, gt, iou_type=iou_type, source=str(path))
+            if isinstance(data, Mapping) and "annotations" in data:  # a COCO file whose annotations carry scores
+                return predictions_from_coco(data["annotations"], gt, iou_type=iou_type, source=str(path))
         if not path.exists():
             raise InvalidInputError(f"predictions path does not exist: {path}")
+        labels = _yolo_label_files(path)
+        if labels:
+            return predictions_from_yolo_labels(labels, gt, iou_type=iou_type, source=str(path))
         obj = _read_dataset(path, "predictions")
-    if isinstance(obj, Mapping) and "images" in obj:
-        obj = _dataset_from_coco_dict(obj)
+    if isinstance(obj, Mapping) and "annotations" in obj:
+        return predictions_from_coco(obj["annotations"], gt, iou_type=iou_type)
     if _is_dataset(obj):
         return predictions_from_dataset(obj, gt, iou_type=iou_type)
     raise InvalidInputError(
         "predictions must be a Dataset, a COCO results list or a path to a results file/folder, "
         f"got {type(obj).__name__}"
     )
+
+
+# ---------------------------------------------------------------------------- YOLO predictions
+def _yolo_label_files(path: Path) -> list[Path]:
+    """Label files of a YOLO predictions folder (``*.txt`` in it or under ``labels/``), else []."""
+    if path.is_file():
+        return [path] if path.suffix == ".txt" and path.name != "classes.txt" else []
+    folder = path / "labels" if (path / "labels").is_dir() else path
+    files = sorted(p for p in folder.rglob("*.txt") if p.name != "classes.txt")
+    if not files or ((path / "data.yaml").is_file() and not _has_confidence(files)):
+        return []
+    return files
+
+
+def _has_confidence(files: list[Path]) -> bool:
+    for f in files[:50]:
+        for line in f.read_text(encoding="utf-8").splitlines():
+            n = len(line.split())
+            if n:
+                return n == 6 or (n >= 8 and n % 2 == 0)
+    return False
+
+
+def predictions_from_yolo_labels(
+    files: list[Path], gt: GroundTruth, *, iou_type: str, source: str = "<predictions>"
+) -> Predictions:
+    """YOLO prediction label files (``class cx cy w h conf`` or ``class x1 y1 ... xn yn conf``, normalised).
+
+    Each file ``<stem>.txt`` belongs to the ground-truth image with that file stem; its size
+    turns the normalised coordinates into pixels. YOLO class index ``i`` is the ``i``-th
+    ground-truth category in id order (the convention of ``detectkit.formats`` YOLO files).
+    """
+    cat_ids = sorted(gt.categories)
+    mu = _mask_utils("segmentation evaluation") if iou_type == "segm" else None
+    img_l: list[int] = []
+    cat_l: list[int] = []
+    box_l: list[list[float]] = []
+    score_l: list[float] = []
+    segm: list[Any] | None = [] if mu is not None else None
+    missing: list[str] = []
+    for f in files:
+        iid = gt.file_names.get(f.stem)
+        text = f.read_text(encoding="utf-8")
+        if iid is None:
+            if text.strip():
+                missing.append(f.name)
+            continue
+        h, w = gt.image_sizes_hw.get(iid, (0, 0))
+        if h <= 0 or w <= 0:
+            raise AnnotationParseError(f, "the ground truth does not give this image's size (needed for YOLO)")
+        for lineno, line in enumerate(text.splitlines(), 1):
+            parts = line.split()
+            if not parts:
+                continue
+            try:
+                values = [float(v) for v in parts]
+            except ValueError:
+                raise AnnotationParseError(f, f"expected numbers, got {line!r}", line=lineno) from None
+            n = len(values)
+            if n == 6:
+                cls, cx, cy, bw, bh, conf = values
+                x1, y1 = (cx - bw / 2) * w, (cy - bh / 2) * h
+                box = [x1, y1, bw * w, bh * h]
+                poly = None
+            elif n >= 8 and n % 2 == 0:
+                cls, conf = values[0], values[-1]
+                xs = np.asarray(values[1:-1:2]) * w
+                ys = np.asarray(values[2:-1:2]) * h
+                box = [float(xs.min()), float(ys.min()), float(xs.max() - xs.min()), float(ys.max() - ys.min())]
+                poly = np.stack([xs, ys], 1).ravel().tolist()
+            else:
+                raise AnnotationParseError(
+                    f,
+                    f"expected 'class cx cy w h confidence' or a polygon with a confidence, got {n} numbers",
+                    line=lineno,
+                )
+            idx = int(cls)
+            if idx != cls or idx < 0:
+                raise AnnotationParseError(f, f"class must be a non-negative integer, got {parts[0]}", line=lineno)
+            img_l.append(iid)
+            cat_l.append(cat_ids[idx] if idx < len(cat_ids) else -1 - idx)
+            box_l.append(box)
+            score_l.append(conf)
+            if segm is not None:
+                x1, y1, bw_, bh_ = box
+                shape = poly if poly is not None else [x1, y1, x1, y1 + bh_, x1 + bw_, y1 + bh_, x1 + bw_, y1]
+                segm.append(_to_rle([shape], h, w, mu))
+    if missing:
+        raise InvalidInputError(
+            f"predictions hold {len(missing)} label file(s) for images not in the ground truth: "
+            + ", ".join(missing[:10])
+            + (" ..." if len(missing) > 10 else "")
+        )
+    n_all = len(img_l)
+    xywh = np.asarray(box_l, dtype=np.float64).reshape(n_all, 4)
+    arrays = EvalArrays(
+        image_id=np.asarray(img_l, dtype=np.int64),
+        category_id=np.asarray(cat_l, dtype=np.int64),
+        xywh=xywh,
+        area=xywh[:, 2] * xywh[:, 3],
+        iscrowd=np.zeros(n_all, bool),
+        score=np.asarray(score_l, dtype=np.float64),
+        ann_id=np.arange(1, n_all + 1, dtype=np.int64),
+        segmentation=segm,
+    )
+    return Predictions(arrays=arrays, source=source)
 
 
 # ---------------------------------------------------------------------------- Dataset bridge
@@ -280,12 +391,6 @@ def _read_dataset(path: Path, argument: str) -> Any:
     except ImportError:  # pragma: no cover - formats not available
         raise InvalidInputError(f"{argument}: cannot read {path}: only COCO JSON is supported here") from None
     return formats.read(path)
-
-
-def _dataset_from_coco_dict(data: Mapping[str, Any]) -> Any:
-    from detectkit.dataset import Dataset
-
-    return Dataset.from_coco(data)  # type: ignore[arg-type]
 
 
 def _dataset_rows(ds: Any, argument: str) -> list[tuple[Any, Any]]:
@@ -335,8 +440,11 @@ def ground_truth_from_dataset(ds: Any, *, iou_type: str) -> GroundTruth:
         parts["img"].append(np.full(n, int(rec.id), np.int64))
         parts["cat"].append(np.asarray(dets.class_id, np.int64))
         parts["xywh"].append(xywh)
-        if "area" in data:
+        rles = _segm_from_detections(dets, int(rec.height), int(rec.width), mu) if mu is not None else None
+        if "area" in data and not np.isnan(np.asarray(data["area"], np.float64)).any():
             parts["area"].append(np.asarray(data["area"], np.float64))
+        elif rles is not None and mu is not None:
+            parts["area"].append(np.asarray(mu.area(rles), np.float64).reshape(n))
         elif dets.mask is not None:
             parts["area"].append(dets.mask.reshape(n, -1).sum(axis=1).astype(np.float64))
         else:
@@ -347,8 +455,8 @@ def ground_truth_from_dataset(ds: Any, *, iou_type: str) -> GroundTruth:
         else:
             parts["aid"].append(np.arange(next_id, next_id + n, dtype=np.int64))
         next_id += n
-        if segm is not None:
-            segm.extend(_segm_from_detections(dets, int(rec.height), int(rec.width), mu))
+        if segm is not None and rles is not None:
+            segm.extend(rles)
 
     def cat(key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         return np.concatenate(parts[key]) if parts[key] else np.zeros(shape, dtype)

@@ -1,0 +1,89 @@
+"""``detectkit eval``: COCO-exact evaluation of predictions against ground truth.
+
+    detectkit eval GROUND_TRUTH PREDICTIONS [--iou-type bbox|segm] [--json] [--plots DIR] [--per-class]
+
+``GROUND_TRUTH`` is a COCO JSON file or any dataset :func:`detectkit.formats.read` reads;
+``PREDICTIONS`` a COCO results JSON list, or a dataset with confidences (e.g. YOLO labels with a
+sixth confidence column). Prints the 12 COCO numbers and per-class AP (sorted); ``--json`` prints
+one JSON object instead (``stats`` in pycocotools order plus the named numbers). Predictions on
+images the ground truth does not have are an error naming how many and which; prediction
+categories the ground truth does not have are reported on stderr and ignored (as pycocotools).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``eval`` subcommand."""
+    parser = subparsers.add_parser(
+        "eval",
+        help="evaluate predictions against ground truth (COCO mAP/AR)",
+        description="COCO-exact evaluation: the 12 COCO numbers, per-class AP, optional plots.",
+    )
+    parser.add_argument("ground_truth", metavar="GROUND_TRUTH", help="COCO JSON or dataset folder/file")
+    parser.add_argument("predictions", metavar="PREDICTIONS", help="COCO results JSON or dataset with confidences")
+    parser.add_argument("--iou-type", choices=("bbox", "segm"), default="bbox", help="box or mask IoU (default bbox)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--plots", metavar="DIR", help="save PR curves, confusion matrix and per-class AP as PNG")
+    parser.add_argument("--per-class", action="store_true", help="full per-class table (AP, AP50, AP75, AR, GT)")
+    parser.add_argument("--conf", type=float, default=0.25, help="confidence cut for the confusion matrix (0.25)")
+    parser.add_argument("--iou", type=float, default=0.5, help="IoU for the confusion matrix (0.5)")
+    parser.set_defaults(func=run)
+
+
+def _short_table(metrics: Any) -> str:
+    rows = metrics.per_class(sort=True)
+    if not rows:
+        return ""
+    width = max(8, *(len(str(r["name"])) for r in rows))
+    lines = ["", f" {'class':<{width}}  {'AP':>6}"]
+    for r in rows:
+        ap = "     -" if r["ap"] != r["ap"] else f"{r['ap']:6.3f}"
+        lines.append(f" {r['name']:<{width}}  {ap}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate and print; returns 0 (errors surface as ``DetectkitError`` -> exit 1)."""
+    from detectkit.errors import InvalidInputError
+    from detectkit.metrics import evaluate
+
+    if not 0.0 <= args.iou <= 1.0:
+        err = InvalidInputError(f"--iou must be in [0, 1], got {args.iou}")
+        err.usage = True  # type: ignore[attr-defined]
+        raise err
+    metrics = evaluate(args.ground_truth, args.predictions, iou_type=args.iou_type)
+    for note in metrics.warnings:
+        print(f"detectkit eval: warning: {note}", file=sys.stderr)
+    plots = []
+    if args.plots:
+        plots = metrics.plot(args.plots, conf_threshold=args.conf, iou_threshold=args.iou)
+    if args.json:
+        payload = metrics.to_dict(per_class=True)
+        payload["confusion_matrix"] = metrics.confusion_matrix(
+            iou_threshold=args.iou, conf_threshold=args.conf
+        ).to_dict()
+        if plots:
+            payload["plots"] = [str(p) for p in plots]
+        import json
+
+        print(json.dumps(payload))
+        return 0
+    print(metrics.summary(per_class=args.per_class))
+    if not args.per_class:
+        print(_short_table(metrics))
+    best = metrics.f1_threshold()
+    if best["threshold"] == best["threshold"]:  # not NaN
+        print(
+            f"\n best F1 {best['f1']:.3f} at confidence >= {best['threshold']:.4g} "
+            f"(precision {best['precision']:.3f}, recall {best['recall']:.3f}, IoU 0.5)"
+        )
+    for p in plots:
+        print(f" saved {p}")
+    return 0
