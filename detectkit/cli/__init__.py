@@ -21,7 +21,7 @@ from detectkit.errors import DetectkitError, InvalidInputError
 __all__ = ["main"]
 
 # Subcommand modules, in the order they appear in --help.
-COMMANDS: tuple[str, ...] = ("detect", "annotate")
+COMMANDS: tuple[str, ...] = ("detect", "annotate", "eval")
 
 
 def build_parser() -> argparse.ArgumentParser:
