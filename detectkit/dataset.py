@@ -703,6 +703,102 @@ class Dataset:
             "splits": dict(Counter(r.split for r in self.images if r.split is not None)),
         }
 
+    # ------------------------------------------------------------------ validation
+    def validate(self, *, check_images: bool = True, tolerance: float = 1.0) -> list[Issue]:
+        """List problems: the records skipped while reading, plus boxes outside the image or
+        of zero area, missing / unreadable images or sizes that differ from the file,
+        duplicate annotation ids and file names, and unknown class ids.
+
+        Args:
+            check_images: check that every image file exists and its header is readable
+                (header only, nothing is decoded) and matches the recorded size.
+            tolerance: pixels a box may extend past the image border before it is reported.
+
+        >>> ds = Dataset(categories=[Category(0, "a")], images=[ImageRecord(1, "x.jpg", 10, 10)],
+        ...              annotations={1: Detections(xyxy=[[0, 0, 0, 5], [5, 5, 30, 9]])})
+        >>> for issue in ds.validate(check_images=False):
+        ...     print(issue)
+        x.jpg [object 0]: error: box has zero area: [0.0, 0.0, 0.0, 5.0]
+        x.jpg [object 1]: error: box extends outside the 10x10 image: [5.0, 5.0, 30.0, 9.0]
+        """
+        issues = list(self.issues)
+        t = self._table
+        loc = t.data.get("_loc")
+        ann_ids = t.data.get("annotation_id")
+        names = self.names
+
+        def where(i: int) -> tuple[str, str | None]:
+            if loc is not None and isinstance(loc[i], str):
+                text = loc[i]
+                if " [" in text:
+                    path, rec = text.split(" [", 1)
+                    return path, rec.rstrip("]")
+                return text, None
+            rec = self.images[int(t.image_index[i])]
+            label = f"annotation id {int(ann_ids[i])}" if ann_ids is not None and ann_ids[i] >= 0 else None
+            if label is None:
+                label = f"object {i - int(self._offsets[int(t.image_index[i])])}"
+            return rec.file_name, label
+
+        def add(i: int, message: str) -> None:
+            path, rec = where(i)
+            line = None
+            if rec is None and ":" in path and path.rsplit(":", 1)[1].isdigit():
+                path, ln = path.rsplit(":", 1)
+                line = int(ln)
+            issues.append(Issue("error", path, message, line=line, record=rec))
+
+        sizes = np.array([[r.width, r.height] for r in self.images], dtype=np.float64).reshape(-1, 2)
+        wh = sizes[t.image_index] if len(t) else np.zeros((0, 2))
+        x = t.xyxy
+        for i in range(len(t)):
+            box = x[i]
+            if box[2] - box[0] <= 0 or box[3] - box[1] <= 0:
+                add(i, f"box has zero area: {box.tolist()}")
+            elif (
+                box[0] < -tolerance
+                or box[1] < -tolerance
+                or box[2] > wh[i, 0] + tolerance
+                or box[3] > wh[i, 1] + tolerance
+            ):
+                add(i, f"box extends outside the {int(wh[i, 0])}x{int(wh[i, 1])} image: {box.tolist()}")
+            if int(t.class_id[i]) not in names:
+                add(i, f"unknown class id {int(t.class_id[i])}; known: {sorted(names)}")
+        if ann_ids is not None:
+            valid = ann_ids[ann_ids >= 0]
+            dup = [int(v) for v, n in Counter(valid.tolist()).items() if n > 1]
+            for v in dup[:50]:
+                first = int(np.flatnonzero(ann_ids == v)[1])
+                add(first, f"duplicate annotation id {v}")
+        counts = Counter(r.file_name for r in self.images)
+        for name, n in counts.items():
+            if n > 1:
+                issues.append(Issue("error", name, f"file name used by {n} image records"))
+        if check_images:
+            for rec in self.images:
+                if rec.path is None:
+                    issues.append(Issue("error", rec.file_name, "image file not found (pass the image folder)"))
+                    continue
+                if not rec.path.is_file():
+                    issues.append(Issue("error", os.fspath(rec.path), "image file is missing"))
+                    continue
+                from detectkit.formats._common import image_size_of
+
+                try:
+                    size = image_size_of(rec.path)
+                except InvalidInputError as exc:
+                    issues.append(Issue("error", os.fspath(rec.path), f"unreadable image: {exc}"))
+                    continue
+                if size != (rec.width, rec.height):
+                    issues.append(
+                        Issue(
+                            "error",
+                            os.fspath(rec.path),
+                            f"image is {size[0]}x{size[1]} but annotated as {rec.width}x{rec.height}",
+                        )
+                    )
+        return issues
+
     # ------------------------------------------------------------------ construction from predictions
     @classmethod
     def from_predictions(

@@ -194,6 +194,7 @@ def _annotations_table(
     loc = np.empty(m, dtype=object)
     keep = np.ones(m, bool)
     any_extra = False
+    src = os.fspath(path)
     for k, a in enumerate(raw):
         where = f"annotations[{k}]" if not results else f"[{k}]"
         try:
@@ -237,7 +238,7 @@ def _annotations_table(
         img[k] = ip
         cls[k] = cid
         seg[k] = a.get("segmentation")
-        loc[k] = where
+        loc[k] = f"{src} [{where}]"
         if len(a) > 7 or any(key not in _ANN_KEYS for key in a):
             ex = {key: v for key, v in a.items() if key not in _ANN_KEYS and not (results and key == "score")}
             if ex:

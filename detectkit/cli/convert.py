@@ -1,0 +1,70 @@
+"""``detectkit convert SRC DST --to FORMAT``: convert an annotated dataset between formats.
+
+For COCO and CVAT the path is the annotation file; for YOLO the dataset folder (or its
+``data.yaml``); for VOC and LabelMe a folder. When image files are available (``--images``
+or beside the source) folder targets get them linked in (copied with ``--copy-images``),
+so a YOLO result trains as is. What the target format cannot hold (crowd regions, RLE
+masks, ...) is reported, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from detectkit.cli._data import FORMATS, add_class_options, add_read_options, apply_classes, load, print_issues
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``convert`` subcommand."""
+    p = subparsers.add_parser("convert", help="convert a dataset between annotation formats", description=__doc__)
+    p.add_argument("src", metavar="SRC", help="source dataset (file or folder)")
+    p.add_argument("dst", metavar="DST", help="destination file (coco, cvat) or folder (yolo, voc, labelme)")
+    p.add_argument("--to", required=True, choices=FORMATS, help="target format")
+    add_read_options(p)
+    p.add_argument("--copy-images", action="store_true", help="copy image files instead of linking them")
+    p.add_argument("--no-images", action="store_true", help="do not place image files in the output")
+    p.add_argument("--task", choices=("detect", "segment", "obb", "auto"), default="detect", help="YOLO task")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing destination")
+    add_class_options(p)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Convert; exit 0 on success, 1 on a bad input."""
+    from pathlib import Path
+
+    from detectkit.errors import InvalidInputError
+    from detectkit.formats import write
+
+    if Path(args.src).resolve() == Path(args.dst).resolve():
+        raise InvalidInputError(f"DST must differ from SRC, got {args.dst} for both")
+    ds = load(args.src, args)
+    ds = apply_classes(ds, args)
+    options: dict[str, Any] = {}
+    if args.to in ("yolo", "voc", "labelme"):
+        options = {"overwrite": args.overwrite, "copy_images": args.copy_images, "link_images": not args.no_images}
+        if args.images:
+            options["images"] = args.images
+    if args.to == "yolo":
+        options["task"] = args.task
+    if args.to in ("coco", "cvat") and Path(args.dst).exists() and not args.overwrite:
+        raise InvalidInputError(f"output {args.dst} exists (use --overwrite)")
+    try:
+        summary = write(ds, args.dst, format=args.to, **options)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write {args.dst}: {exc.strerror or exc}") from None
+    if not args.quiet:
+        print_issues(ds)
+    if args.json:
+        payload = summary.to_dict()
+        payload["skipped_source_records"] = [str(i) for i in ds.issues if i.severity == "error"]
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+    elif not args.quiet:
+        print(summary)
+    return 0

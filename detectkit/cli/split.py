@@ -1,0 +1,88 @@
+"""``detectkit split DATASET OUT``: split images into train / val / test (stratified by class).
+
+YOLO and VOC outputs hold the splits in one dataset (``images/<split>/``,
+``ImageSets/Main/<split>.txt``); COCO and CVAT write ``OUT/<split>.json`` / ``.xml``;
+LabelMe writes ``OUT/<split>/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from detectkit.cli._data import FORMATS, add_class_options, add_read_options, apply_classes, load, print_issues
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``split`` subcommand."""
+    p = subparsers.add_parser("split", help="split a dataset into train/val/test", description=__doc__)
+    p.add_argument("dataset", metavar="DATASET", help="dataset file or folder")
+    p.add_argument("out", metavar="OUT", help="output folder")
+    p.add_argument("--to", choices=FORMATS, default=None, help="output format (default: the source's)")
+    p.add_argument("--train", type=float, default=0.8, help="train fraction (default: 0.8)")
+    p.add_argument("--val", type=float, default=0.2, help="val fraction (default: 0.2)")
+    p.add_argument("--test", type=float, default=0.0, help="test fraction (default: 0)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--no-stratify", action="store_true", help="plain random split")
+    p.add_argument("--copy-images", action="store_true", help="copy image files instead of linking them")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    add_read_options(p)
+    add_class_options(p)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Split and write; exit 0."""
+    from pathlib import Path
+
+    from detectkit.dataset import Dataset
+    from detectkit.formats import detect_format, write
+    from detectkit.formats._common import atomic_dir
+
+    ds = apply_classes(load(args.dataset, args), args)
+    fmt = args.to or args.from_ or detect_format(args.dataset)
+    parts = ds.split(train=args.train, val=args.val, test=args.test, stratify=not args.no_stratify, seed=args.seed)
+    out = Path(args.out)
+    summaries = []
+    if fmt in ("yolo", "voc"):
+        merged = Dataset._from_table(
+            ds.categories,
+            [r for p in parts.values() for r in p.images],
+            _concat_tables(list(parts.values())),
+            info=ds.info,
+            licenses=ds.licenses,
+            source_format=ds.source_format,
+        )
+        summaries.append(write(merged, out, format=fmt, overwrite=args.overwrite, copy_images=args.copy_images))
+    else:
+        with atomic_dir(out, overwrite=args.overwrite) as tmp:
+            for name, part in parts.items():
+                target = tmp / (f"{name}.json" if fmt == "coco" else f"{name}.xml" if fmt == "cvat" else name)
+                s = write(part, target, format=fmt, **({"copy_images": args.copy_images} if fmt == "labelme" else {}))
+                s.path = out / target.name
+                summaries.append(s)
+    print_issues(ds)
+    counts = {k: len(v) for k, v in parts.items()}
+    if args.json:
+        print(json.dumps({"splits": counts, "outputs": [s.to_dict() for s in summaries]}, indent=2))
+    else:
+        print("split: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+        for s in summaries:
+            print(s)
+    return 0
+
+
+def _concat_tables(parts: list[Any]) -> Any:
+    from detectkit.dataset import _Table
+
+    tables = []
+    offset = 0
+    for p in parts:
+        t = p._table
+        tables.append(_Table(t.xyxy, t.class_id, t.image_index + offset, t.confidence, dict(t.data)))
+        offset += len(p.images)
+    return _Table.concat(tables)

@@ -1,0 +1,337 @@
+"""COCO read/write: exact round trip, ids, pycocotools and supervision interop, bad input, atomic output."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detectkit import AnnotationParseError, Detections, InvalidInputError
+from detectkit.dataset import Category, Dataset, ImageRecord
+from detectkit.formats import coco
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "formats"
+GOLDEN = DATA / "coco_golden.json"
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _write_json(path: Path, doc: object) -> Path:
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def _rows(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    return a[np.lexsort(a.T[::-1])]
+
+
+def _minimal(**overrides: object) -> dict:
+    doc = {
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 80}],
+        "categories": [{"id": 1, "name": "cat"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "area": 12, "iscrowd": 0}],
+    }
+    doc.update(overrides)
+    return doc
+
+
+def test_coco_to_coco_rewrites_exactly_what_it_read(tmp_path: Path) -> None:
+    source = _load(GOLDEN)
+    ds = coco.read(GOLDEN)
+    coco.write(ds, tmp_path / "out.json")
+    out = _load(tmp_path / "out.json")
+    assert out == source  # boxes, polygons, RLE (both kinds), crowd flags, ids, categories, info, licenses, extras
+    # ints stay ints, floats stay the same floats
+    assert out["annotations"][1]["bbox"] == [30, 10, 15, 10]
+    assert all(isinstance(v, int) for v in out["annotations"][1]["bbox"])
+    assert out["annotations"][3]["bbox"] == [1234.5678, 999.125, 100.3333, 20.5]
+
+
+def test_coco_round_trip_pretty_and_twice_is_stable(tmp_path: Path) -> None:
+    ds = coco.read(GOLDEN)
+    coco.write(ds, tmp_path / "a.json", indent=2)
+    coco.write(coco.read(tmp_path / "a.json"), tmp_path / "b.json")
+    assert _load(tmp_path / "b.json") == _load(GOLDEN)
+
+
+def test_read_exposes_contract_fields() -> None:
+    ds = coco.read(GOLDEN)
+    assert [c.id for c in ds.categories] == [1, 18, 90]
+    assert ds.categories[1] == Category(18, "dog", "animal")
+    assert [r.id for r in ds.images] == [3, 8, 11]
+    assert ds.images[0].file_name == "street/crème brûlée.jpg"
+    dets = ds.annotations[3]
+    assert dets.confidence is None
+    assert dets.class_id.tolist() == [18, 1, 1]
+    assert dets.names == {1: "person", 18: "dog", 90: "toothbrush"}
+    assert dets.data["iscrowd"].tolist() == [0, 1, 0]
+    assert dets.data["annotation_id"].tolist() == [101, 102, 103]
+    assert dets.data["area"].dtype == np.float64
+    assert isinstance(dets.data["segmentation"][1], dict)
+    np.testing.assert_allclose(dets.xyxy[0], [4.25, 6.5, 24.375, 21.5])
+    # images without annotations are kept, and iteration yields them
+    assert len(ds.annotations[8]) == 0
+    assert [(r.id, len(d)) for r, d in ds] == [(3, 3), (8, 0), (11, 2)]
+
+
+def test_pycocotools_loads_every_file_we_write(tmp_path: Path) -> None:
+    from pycocotools.coco import COCO
+
+    ds = coco.read(GOLDEN)
+    coco.write(ds, tmp_path / "out.json")
+    with open(os.devnull, "w") as devnull:
+        import contextlib
+
+        with contextlib.redirect_stdout(devnull):
+            api = COCO(str(tmp_path / "out.json"))
+    assert sorted(api.getCatIds()) == [1, 18, 90]
+    assert sorted(api.getImgIds()) == [3, 8, 11]
+    for ann in api.loadAnns(api.getAnnIds()):
+        if ann["segmentation"]:
+            mask = api.annToMask(ann)  # polygons, compressed and uncompressed RLE all decode
+            assert mask.shape == (api.imgs[ann["image_id"]]["height"], api.imgs[ann["image_id"]]["width"])
+    # a dataset built from Detections (no COCO extras) loads too
+    built = Dataset(
+        categories=[Category(0, "a")],
+        images=[ImageRecord(1, "x.jpg", 10, 10)],
+        annotations={1: Detections(xyxy=[[1, 1, 5, 5]])},
+    )
+    coco.write(built, tmp_path / "built.json")
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+        api = COCO(str(tmp_path / "built.json"))
+    assert api.loadAnns(api.getAnnIds())[0]["bbox"] == [1, 1, 4, 4]
+
+
+def test_supervision_loads_our_coco_with_the_same_boxes(tmp_path: Path) -> None:
+    import cv2
+    import supervision as sv
+
+    images = tmp_path / "images"
+    ds = coco.read(GOLDEN)
+    for rec in ds.images:
+        (images / rec.file_name).parent.mkdir(parents=True, exist_ok=True)
+        ok, buf = cv2.imencode(Path(rec.file_name).suffix, np.zeros((rec.height, rec.width, 3), np.uint8))
+        assert ok
+        (images / rec.file_name).write_bytes(buf.tobytes())
+    coco.write(ds, tmp_path / "out.json")
+    sds = sv.DetectionDataset.from_coco(str(images), str(tmp_path / "out.json"))
+    by_name = {Path(p).name: d for p, _, d in sds}
+    for rec, dets in ds:
+        theirs = by_name[Path(rec.file_name).name]
+        np.testing.assert_allclose(_rows(theirs.xyxy), _rows(dets.xyxy), atol=1e-3)
+
+
+def test_zero_based_source_exported_to_coco_starts_at_one(tmp_path: Path) -> None:
+    ds = Dataset(
+        categories=[Category(0, "cat"), Category(1, "dog")],
+        images=[ImageRecord(1, "a.jpg", 10, 10)],
+        annotations={1: Detections(xyxy=[[0, 0, 1, 1], [1, 1, 2, 2]], class_id=[0, 1])},
+    )
+    summary = coco.write(ds, tmp_path / "out.json")
+    out = _load(tmp_path / "out.json")
+    assert [c["id"] for c in out["categories"]] == [1, 2]
+    assert [c["name"] for c in out["categories"]] == ["cat", "dog"]
+    assert [a["category_id"] for a in out["annotations"]] == [1, 2]
+    assert any("start at 1" in n for n in summary.notes)
+    coco.write(ds, tmp_path / "keep.json", category_ids="keep")
+    assert [c["id"] for c in _load(tmp_path / "keep.json")["categories"]] == [0, 1]
+
+
+def test_non_contiguous_ids_survive(tmp_path: Path) -> None:
+    doc = _minimal(
+        categories=[{"id": 7, "name": "a"}, {"id": 91, "name": "b"}],
+        annotations=[
+            {"id": 1, "image_id": 1, "category_id": 91, "bbox": [1, 2, 3, 4], "area": 12, "iscrowd": 0},
+            {"id": 2, "image_id": 1, "category_id": 7, "bbox": [1, 2, 3, 4], "area": 12, "iscrowd": 0},
+        ],
+    )
+    ds = coco.read(_write_json(tmp_path / "in.json", doc))
+    assert ds.names == {7: "a", 91: "b"}
+    coco.write(ds, tmp_path / "out.json")
+    assert [a["category_id"] for a in _load(tmp_path / "out.json")["annotations"]] == [91, 7]
+
+
+def test_annotation_ids_are_unique_across_the_file(tmp_path: Path) -> None:
+    anns = [
+        {"id": 5, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "area": 12, "iscrowd": 0},
+        {"id": 5, "image_id": 2, "category_id": 1, "bbox": [1, 2, 3, 4], "area": 12, "iscrowd": 0},
+        {"image_id": 2, "category_id": 1, "bbox": [1, 2, 3, 4], "area": 12, "iscrowd": 0},
+    ]
+    images = [
+        {"id": 1, "file_name": "a.jpg", "width": 10, "height": 10},
+        {"id": 2, "file_name": "b.jpg", "width": 10, "height": 10},
+    ]
+    ds = coco.read(_write_json(tmp_path / "in.json", _minimal(images=images, annotations=anns)))
+    summary = coco.write(ds, tmp_path / "out.json")
+    ids = [a["id"] for a in _load(tmp_path / "out.json")["annotations"]]
+    assert len(set(ids)) == 3
+    assert ids[0] == 5
+    assert any("renumbered" in n for n in summary.notes)
+    # a dataset built per image from Detections gets 1..N, unique across images
+    built = Dataset(
+        categories=[Category(1, "a")],
+        images=[ImageRecord(i, f"{i}.jpg", 10, 10) for i in (1, 2)],
+        annotations={i: Detections(xyxy=[[0, 0, 1, 1]] * 2, class_id=[1, 1]) for i in (1, 2)},
+    )
+    coco.write(built, tmp_path / "built.json")
+    assert [a["id"] for a in _load(tmp_path / "built.json")["annotations"]] == [1, 2, 3, 4]
+
+
+def test_merge_then_write_keeps_ids_unique(tmp_path: Path) -> None:
+    a = coco.read(GOLDEN)
+    merged = a.merge(coco.read(GOLDEN))
+    coco.write(merged, tmp_path / "m.json")
+    out = _load(tmp_path / "m.json")
+    ids = [x["id"] for x in out["annotations"]]
+    assert len(ids) == len(set(ids)) == 10
+    assert len({x["id"] for x in out["images"]}) == 6
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('{"images": [\n{"id": 1,,}]}', 2),
+        ('{\n\n  "images": [}', 3),
+    ],
+)
+def test_malformed_json_names_file_and_line(tmp_path: Path, text: str, line: int) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(AnnotationParseError) as info:
+        coco.read(path)
+    assert info.value.path == path
+    assert info.value.line == line
+    assert str(path) in str(info.value)
+
+
+def test_wrong_structure_is_a_parse_error(tmp_path: Path) -> None:
+    with pytest.raises(AnnotationParseError, match="'images' list"):
+        coco.read(_write_json(tmp_path / "x.json", {"foo": 1}))
+    with pytest.raises(AnnotationParseError, match="results list"):
+        coco.read(_write_json(tmp_path / "r.json", [{"image_id": 1}]))
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"image_id": 1, "category_id": 1, "bbox": [1, 2, 3]}, "bbox must have 4 numbers"),
+        ({"image_id": 1, "category_id": 1}, "missing 'bbox'"),
+        ({"image_id": 42, "category_id": 1, "bbox": [1, 2, 3, 4]}, "unknown image_id 42"),
+        ({"image_id": 1, "category_id": 9, "bbox": [1, 2, 3, 4]}, "unknown category_id 9"),
+        ({"image_id": 1, "category_id": 1, "bbox": [1, 2, -3, 4]}, "non-negative width"),
+        ({"image_id": 1, "category_id": "cat", "bbox": [1, 2, 3, 4]}, "category_id must be an integer"),
+    ],
+)
+def test_bad_record_is_skipped_with_warning_or_raises_when_strict(tmp_path: Path, bad: dict, message: str) -> None:
+    doc = _minimal()
+    doc["annotations"].append(bad)
+    path = _write_json(tmp_path / "in.json", doc)
+    with pytest.warns(UserWarning, match="skipped 1 bad record"):
+        ds = coco.read(path)
+    assert ds.num_objects == 1
+    assert len(ds.issues) == 1
+    assert ds.issues[0].record == "annotations[1]"
+    assert message in ds.issues[0].message
+    with pytest.raises(AnnotationParseError, match=message) as info:
+        coco.read(path, strict=True)
+    assert info.value.record == "annotations[1]"
+
+
+def test_file_names_cannot_escape_the_dataset(tmp_path: Path) -> None:
+    doc = _minimal(images=[{"id": 1, "file_name": "../../etc/passwd", "width": 10, "height": 10}], annotations=[])
+    path = _write_json(tmp_path / "in.json", doc)
+    with pytest.raises(AnnotationParseError, match="inside the dataset folder"):
+        coco.read(path, strict=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert len(coco.read(path)) == 0
+    with pytest.raises(InvalidInputError, match="inside"):
+        Dataset(categories=[], images=[ImageRecord(1, "/abs/x.jpg", 4, 4)]).to_yolo(tmp_path / "y")
+    assert not (tmp_path / "y").exists()
+
+
+def test_sizes_missing_from_json_come_from_the_image_header(tmp_path: Path) -> None:
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((21, 34, 3), np.uint8))
+    doc = _minimal(images=[{"id": 1, "file_name": "a.png"}])
+    ds = coco.read(_write_json(tmp_path / "in.json", doc))
+    assert ds.images[0].image_size_wh == (34, 21)
+    assert ds.images[0].path == tmp_path / "a.png"
+
+
+def test_write_is_atomic_and_never_half_written(tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    target.write_text("previous")
+    ds = coco.read(GOLDEN)
+    bad = Dataset(
+        categories=[Category(1, "a")],
+        images=[ImageRecord(1, "a.jpg", 10, 10, extra={"not_json": object()})],
+    )
+    with pytest.raises(TypeError):
+        coco.write(bad, target)
+    assert target.read_text() == "previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]  # no temp file left behind
+    coco.write(ds, target)
+    assert _load(target) == _load(GOLDEN)
+
+
+def test_reading_and_writing_do_not_mutate_inputs(tmp_path: Path) -> None:
+    before = GOLDEN.read_bytes()
+    ds = coco.read(GOLDEN)
+    snapshot = copy.deepcopy(ds.annotations[3].data["segmentation"].tolist())
+    coco.write(ds, tmp_path / "o.json")
+    ds.to_yolo(tmp_path / "y", task="segment")
+    assert GOLDEN.read_bytes() == before
+    assert ds.annotations[3].data["segmentation"].tolist() == snapshot
+
+
+def test_results_round_trip(tmp_path: Path) -> None:
+    gt = coco.read(GOLDEN)
+    results = [
+        {"image_id": 3, "category_id": 18, "bbox": [4, 6, 20, 15], "score": 0.9},
+        {"image_id": 11, "category_id": 90, "bbox": [1, 2, 3, 4], "score": 0.25},
+    ]
+    preds = coco.read_results(_write_json(tmp_path / "res.json", results), dataset=gt)
+    assert preds.is_predictions
+    assert len(preds) == 3
+    np.testing.assert_allclose(preds.annotations[3].confidence, [0.9])
+    coco.write_results(preds, tmp_path / "again.json")
+    assert _load(tmp_path / "again.json") == results
+    with pytest.raises(InvalidInputError, match="predictions"):
+        coco.write_results(gt, tmp_path / "x.json")
+
+
+def test_pycocotools_evaluates_our_results_file(tmp_path: Path) -> None:
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    gt = coco.read(GOLDEN)
+    coco.write(gt, tmp_path / "gt.json")
+    # predictions equal to the non-crowd ground truth -> AP 1
+    items = []
+    for rec, dets in gt:
+        keep = dets.data["iscrowd"] == 0
+        d = dets[keep]
+        items.append((rec, Detections(xyxy=d.xyxy, confidence=np.full(len(d), 0.9), class_id=d.class_id)))
+    preds = Dataset.from_predictions(items, names=gt.names)
+    preds.source_format = "coco"
+    coco.write_results(preds, tmp_path / "res.json")
+    with contextlib.redirect_stdout(io.StringIO()):
+        api = COCO(str(tmp_path / "gt.json"))
+        ev = COCOeval(api, api.loadRes(str(tmp_path / "res.json")), "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    assert ev.stats[0] == pytest.approx(1.0)
