@@ -528,3 +528,22 @@ class Detector:
                 batch = []
         if batch:
             yield from zip((i for i, _ in batch), self._predict([img for _, img in batch]))
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, dataset: Any, *, iou_type: str = "bbox") -> Any:
+        """Run the detector over every image of ``dataset`` and evaluate it the COCO way.
+
+        Classes are matched to the dataset's categories by name (else by id). mAP integrates
+        over all confidences, so for COCO-comparable numbers build the detector with a low
+        ``conf`` (e.g. ``Detector(conf=0.001)``).
+
+        Args:
+            dataset: a ``Dataset`` whose image records point at readable image files.
+            iou_type: ``"bbox"``, or ``"segm"`` for segmentation models.
+
+        Returns:
+            :class:`detectkit.metrics.Metrics` (see :func:`detectkit.metrics.evaluate_detector`).
+        """
+        from detectkit.metrics import evaluate_detector
+
+        return evaluate_detector(self, dataset, iou_type=iou_type)  # type: ignore[arg-type]
