@@ -409,3 +409,54 @@ def test_dataset_inputs_equal_pycocotools(tmp_path: Path, iou_type: str) -> None
     np.testing.assert_allclose(evaluate(gt_ds, pred_ds, iou_type=iou_type).stats, ref.stats, atol=1e-6, rtol=0)
     mixed = evaluate(tmp_path / "gt.json", pred_ds, iou_type=iou_type)  # path + Dataset
     np.testing.assert_allclose(mixed.stats, ref.stats, atol=1e-6, rtol=0)
+
+
+def test_evaluate_detector_maps_classes_by_name(tmp_path: Path) -> None:
+    """``Detector.evaluate`` path: run a detector over a Dataset; classes matched by name."""
+    import cv2
+
+    from detectkit import Detections
+    from detectkit.dataset import Dataset
+    from detectkit.models.detector import Detector
+
+    images = tmp_path / "images"
+    images.mkdir()
+    gt = {
+        "images": [{"id": i, "file_name": f"f{i}.png", "width": 64, "height": 48} for i in (1, 2, 3)],
+        "categories": [{"id": 5, "name": "a"}, {"id": 9, "name": "b"}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 5, "bbox": [4, 4, 20, 20], "area": 400, "iscrowd": 0},
+            {"id": 2, "image_id": 2, "category_id": 9, "bbox": [10, 8, 30, 30], "area": 900, "iscrowd": 0},
+            {"id": 3, "image_id": 2, "category_id": 5, "bbox": [40, 2, 10, 10], "area": 100, "iscrowd": 0},
+        ],
+    }
+    for im in gt["images"]:
+        cv2.imwrite(str(images / im["file_name"]), np.zeros((48, 64, 3), np.uint8))
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    ds = Dataset.from_coco(tmp_path / "gt.json", images=images)
+    boxes = {
+        "f1.png": ([[4, 4, 24, 24]], [0]),
+        "f2.png": ([[10, 8, 40, 38], [0, 0, 5, 5]], [1, 0]),  # one hit, one false positive
+        "f3.png": ([], []),
+    }
+
+    class FakeDetector:
+        names = {0: "a", 1: "b"}  # detector class ids differ from the dataset's category ids
+        calls: list[str] = []
+
+        def detect(self, source: Any) -> Detections:
+            name = Path(source).name
+            self.calls.append(name)
+            xyxy, cls = boxes[name]
+            return Detections(xyxy=np.array(xyxy, float).reshape(-1, 4), confidence=[0.9] * len(cls), class_id=cls)
+
+    fake = FakeDetector()
+    m = Detector.evaluate(fake, ds)  # type: ignore[arg-type]
+    assert sorted(fake.calls) == ["f1.png", "f2.png", "f3.png"]
+    results = [
+        {"image_id": 1, "category_id": 5, "bbox": [4, 4, 20, 20], "score": 0.9},
+        {"image_id": 2, "category_id": 9, "bbox": [10, 8, 30, 30], "score": 0.9},
+        {"image_id": 2, "category_id": 5, "bbox": [0, 0, 5, 5], "score": 0.9},
+    ]
+    np.testing.assert_allclose(m.stats, reference(gt, results).stats, atol=1e-6, rtol=0)
+    assert m.names == {5: "a", 9: "b"}

@@ -35,7 +35,6 @@ from detectkit.metrics._engine import (
     IOU_THRESHOLDS,
     RECALL_THRESHOLDS,
     EvalResult,
-    box_iou_pairs,
     run_coco_eval,
 )
 from detectkit.metrics._inputs import GroundTruth, Predictions, load_ground_truth, load_predictions
@@ -567,13 +566,11 @@ def _evaluate_loaded(
         )
     except ValueError as exc:
         raise InvalidInputError(str(exc)) from None
-    a_all = raw.area_labels.index("all")
     ignore_all = gt.arrays.iscrowd
     in_eval = np.isin(gt.arrays.image_id, gt.image_ids) & np.isin(gt.arrays.category_id, cat_ids)
     num_gt = np.bincount(
         np.searchsorted(cat_ids, gt.arrays.category_id[in_eval & ~ignore_all]), minlength=len(cat_ids)
     ).astype(np.int64)
-    del a_all
     names = {int(c): gt.categories.get(int(c), str(c)) for c in cat_ids}
     return Metrics(
         stats=raw.stats,
@@ -594,62 +591,72 @@ def _evaluate_loaded(
     )
 
 
-def evaluate_detector(detector: Any, dataset: Any, *, iou_type: IouType = "bbox", **predict_kwargs: Any) -> Metrics:
-    """Run ``detector`` over every image of ``dataset`` and evaluate the predictions against it.
+def evaluate_detector(detector: Any, dataset: Any, *, iou_type: IouType = "bbox") -> Metrics:
+    """Run ``detector`` over every image of ``dataset`` and evaluate its detections against it.
+
+    This is what ``Detector.evaluate(dataset)`` calls. Detector classes are mapped to the
+    dataset's categories by name when every detector class name is a category name, else class
+    ids are taken as category ids. For COCO-comparable numbers build the detector with a low
+    ``conf`` (e.g. ``Detector(conf=0.001)``): mAP integrates over all confidences.
 
     Args:
-        detector: anything with ``predict(image, **kwargs) -> Detections`` (a ``Detector``).
+        detector: anything with ``detect(path) -> Detections`` and ``names`` (a ``Detector``).
         dataset: a ``Dataset`` whose image records point at readable files (``record.path``).
-        iou_type: ``"bbox"`` or ``"segm"``.
-        **predict_kwargs: passed to ``detector.predict`` (e.g. ``conf=0.001``).
+        iou_type: ``"bbox"`` or ``"segm"`` (segmentation models: their masks are evaluated).
 
-    Class ids of the detector must be the dataset's category ids (match names beforehand).
+    Raises:
+        InvalidInputError: an image record has no file to read.
     """
-    from detectkit.metrics._inputs import ground_truth_from_dataset
+    from detectkit import boxes as box_ops
+    from detectkit.metrics._engine import EvalArrays
+    from detectkit.metrics._inputs import _mask_utils, _segm_from_detections, ground_truth_from_dataset
 
+    iou_type = check_choice(iou_type, "iou_type", ("bbox", "segm"))  # type: ignore[assignment]
     gt = ground_truth_from_dataset(dataset, iou_type=iou_type)
-    parts: dict[str, list[Any]] = {"img": [], "cat": [], "xyxy": [], "score": []}
-    segm: list[Any] | None = [] if iou_type == "segm" else None
+    by_name = {name: cid for cid, name in gt.categories.items()}
+    det_names = dict(getattr(detector, "names", {}) or {})
+    mapping = {int(k): by_name[v] for k, v in det_names.items() if v in by_name}
+    use_names = bool(det_names) and len(mapping) == len(det_names)
+    mu = _mask_utils("segmentation evaluation") if iou_type == "segm" else None
+    parts: dict[str, list[np.ndarray]] = {"img": [], "cat": [], "xyxy": [], "score": []}
+    segm: list[Any] | None = [] if mu is not None else None
     for record, _ in dataset:
-        source = getattr(record, "path", None) or record.file_name
-        dets = detector.predict(str(source), **predict_kwargs)
-        if isinstance(dets, list):
-            dets = dets[0]
+        source = getattr(record, "path", None)
+        if source is None:
+            raise InvalidInputError(f"image {record.file_name!r} has no file path to run the detector on")
+        dets = detector.detect(source)
         n = len(dets)
         if n == 0:
             continue
+        cls = np.asarray(dets.class_id, np.int64)
+        if use_names:
+            cls = np.array([mapping[int(c)] for c in cls], dtype=np.int64)
         parts["img"].append(np.full(n, int(record.id), np.int64))
-        parts["cat"].append(np.asarray(dets.class_id, np.int64))
+        parts["cat"].append(cls)
         parts["xyxy"].append(np.asarray(dets.xyxy, np.float64))
         parts["score"].append(np.asarray(dets.confidence, np.float64))
         if segm is not None:
-            from detectkit.metrics._inputs import _mask_utils, _segm_from_detections
+            segm.extend(_segm_from_detections(dets, int(record.height), int(record.width), mu))
 
-            segm.extend(_segm_from_detections(dets, int(record.height), int(record.width), _mask_utils("segm")))
-    from detectkit import boxes as box_ops
-    from detectkit.metrics._engine import EvalArrays
+    def cat(key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        return np.concatenate(parts[key]) if parts[key] else np.zeros(shape, dtype)
 
-    xyxy = np.concatenate(parts["xyxy"]) if parts["xyxy"] else np.zeros((0, 4))
-    xywh = box_ops.convert(xyxy, "xyxy", "xywh")
+    xywh = box_ops.convert(cat("xyxy", (0, 4), np.float64), "xyxy", "xywh")
     n_all = len(xywh)
     arrays = EvalArrays(
-        image_id=np.concatenate(parts["img"]) if parts["img"] else np.zeros(0, np.int64),
-        category_id=np.concatenate(parts["cat"]) if parts["cat"] else np.zeros(0, np.int64),
+        image_id=cat("img", (0,), np.int64),
+        category_id=cat("cat", (0,), np.int64),
         xywh=xywh,
         area=xywh[:, 2] * xywh[:, 3],
         iscrowd=np.zeros(n_all, bool),
-        score=np.concatenate(parts["score"]) if parts["score"] else np.zeros(0),
+        score=cat("score", (0,), np.float64),
         ann_id=np.arange(1, n_all + 1, dtype=np.int64),
         segmentation=segm,
     )
     return _evaluate_loaded(
         gt,
-        Predictions(arrays=arrays, source="<detector>"),
+        Predictions(arrays=arrays, source=f"<{type(detector).__name__}>"),
         iou_type=iou_type,
         max_dets=(1, 10, 100),
         area_ranges=dict(AREA_RANGES),
     )
-
-
-# keep box_iou_pairs importable from here for the confusion-matrix module and users
-_ = box_iou_pairs
