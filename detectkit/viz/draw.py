@@ -260,24 +260,56 @@ def _dashed_rect(out: np.ndarray, rect: tuple[int, int, int, int], color: tuple[
             cv2.line(out, p1, p2, color, thickness)
 
 
-def _blend(out: np.ndarray, overlay: np.ndarray, region: np.ndarray, alpha: float) -> None:
-    blended = cv2.addWeighted(overlay, alpha, out, 1.0 - alpha, 0.0)
-    np.copyto(out, blended, where=region[:, :, None])
+def _blend(out: np.ndarray, overlay: np.ndarray, alpha: float) -> None:
+    """``out = alpha * overlay + (1 - alpha) * out`` in place.
+
+    ``overlay`` is a copy of ``out`` painted only inside the shapes, and the weighted sum of
+    two equal values rounds back to that value exactly, so pixels outside stay unchanged.
+    """
+    cv2.addWeighted(overlay, alpha, out, 1.0 - alpha, 0.0, dst=out)
 
 
-def _draw_masks(out: np.ndarray, mask: np.ndarray, colors: Sequence[tuple[int, ...]], alpha: float, line: int) -> None:
+def _mask_window(mask: np.ndarray, area: int, xyxy: Sequence[float], w_img: int, h_img: int) -> tuple[slice, slice]:
+    """The box (plus a pixel) when the whole mask lies inside it, else the full image."""
+    x1, y1 = max(0, int(xyxy[0]) - 1), max(0, int(xyxy[1]) - 1)
+    x2, y2 = min(w_img, int(np.ceil(xyxy[2])) + 2), min(h_img, int(np.ceil(xyxy[3])) + 2)
+    window = (slice(y1, max(y1, y2)), slice(x1, max(x1, x2)))
+    if np.count_nonzero(mask[window]) == area:
+        return window
+    return (slice(0, h_img), slice(0, w_img))
+
+
+def _draw_masks(
+    out: np.ndarray,
+    mask: np.ndarray,
+    xyxy: np.ndarray,
+    colors: Sequence[tuple[int, ...]],
+    alpha: float,
+    line: int,
+) -> None:
     h_img, w_img = out.shape[:2]
     if mask.shape[1:] != (h_img, w_img):
         raise InvalidInputError(
             f"detections.mask must match the image size (N, {h_img}, {w_img}), got {tuple(mask.shape)}"
         )
+    areas = [int(np.count_nonzero(m)) for m in mask]
+    boxes = xyxy.tolist()
+    windows = [_mask_window(mask[i], areas[i], boxes[i], w_img, h_img) for i in range(len(mask))]
     overlay = out.copy()
-    areas = mask.reshape(len(mask), -1).sum(axis=1)
-    for i in np.argsort(-areas, kind="stable").tolist():  # large first, small ones stay visible on top
-        overlay[mask[i]] = colors[i]
-    _blend(out, overlay, np.asarray(mask.any(axis=0)), alpha)
+    for i in sorted(range(len(mask)), key=lambda k: -areas[k]):  # large first, small ones stay on top
+        ys, xs = windows[i]
+        overlay[ys, xs][mask[i, ys, xs]] = colors[i]
+    _blend(out, overlay, alpha)
     for i in range(len(mask)):
-        contours, _ = cv2.findContours(mask[i].view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        if not areas[i]:
+            continue
+        ys, xs = windows[i]
+        contours, _ = cv2.findContours(
+            np.ascontiguousarray(mask[i, ys, xs]).view(np.uint8),
+            cv2.RETR_EXTERNAL,
+            cv2.CHAIN_APPROX_SIMPLE,
+            offset=(xs.start, ys.start),
+        )
         cv2.drawContours(out, contours, -1, colors[i], line, cv2.LINE_AA)
 
 
@@ -314,25 +346,22 @@ def _draw_polygons(
 ) -> None:
     h_img, w_img = out.shape[:2]
     overlay = out.copy()
-    region = np.zeros((h_img, w_img), dtype=np.uint8)
     outlines: list[tuple[list[np.ndarray], tuple[int, ...]]] = []
     drew = False
     for seg, color in zip(segs.tolist(), colors, strict=True):
         polys, m = _segmentation_polygons(seg, h_img, w_img)
         if m is not None:
             overlay[m] = color
-            region[m] = 1
             contours, _ = cv2.findContours(m.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
             outlines.append((list(contours), color))
             drew = True
         elif polys:
             cv2.fillPoly(overlay, polys, color)
-            cv2.fillPoly(region, polys, 1)
             outlines.append((polys, color))
             drew = True
     if not drew:
         return
-    _blend(out, overlay, region.view(bool), alpha)
+    _blend(out, overlay, alpha)
     for polys, color in outlines:
         cv2.polylines(out, polys, True, color, line, cv2.LINE_AA)
 
@@ -463,7 +492,7 @@ def annotate(
         _apply_heatmaps(out, list(data["heatmap"]), 0.6, cv2.COLORMAP_JET, channels)
     if masks:
         if dets.mask is not None:
-            _draw_masks(out, dets.mask, colors, float(alpha), line)
+            _draw_masks(out, dets.mask, dets.xyxy, colors, float(alpha), line)
         elif "segmentation" in data:
             _draw_polygons(out, data["segmentation"], colors, float(alpha), line)
     half = st.thickness // 2

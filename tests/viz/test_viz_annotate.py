@@ -355,3 +355,16 @@ def test_golden_images(name: str) -> None:
     # small tolerance for anti-aliasing differences between OpenCV builds
     assert (diff.max(axis=2) > 40).mean() < 0.01, f"{name}: {(diff.max(axis=2) > 40).mean():.3%} pixels differ"
     assert diff.mean() < 1.5
+
+
+def test_mask_fill_leaves_other_pixels_exact_and_handles_masks_outside_their_box() -> None:
+    image = _gradient()
+    mask = np.zeros((1, 90, 120), bool)
+    mask[0, 5:15, 100:118] = True  # far outside its box
+    dets = Detections(xyxy=[[10, 10, 30, 30]], mask=mask)
+    out = annotate(image, dets, boxes=False, labels=False, alpha=0.5)
+    changed = (out != image).any(axis=2)
+    assert changed[5:15, 100:118].all()  # filled (and outlined) where the mask is
+    grown = np.zeros_like(changed)
+    grown[3:17, 98:120] = True  # outline anti-aliasing may touch a pixel around it
+    assert not changed[~grown].any()  # every other pixel bit-exact
