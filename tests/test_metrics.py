@@ -441,8 +441,9 @@ def test_evaluate_detector_maps_classes_by_name(tmp_path: Path) -> None:
     }
 
     class FakeDetector:
-        names = {0: "a", 1: "b"}  # detector class ids differ from the dataset's category ids
-        calls: list[str] = []
+        def __init__(self) -> None:
+            self.names = {0: "a", 1: "b"}  # detector class ids differ from the dataset's category ids
+            self.calls: list[str] = []
 
         def detect(self, source: Any) -> Detections:
             name = Path(source).name
