@@ -375,6 +375,118 @@ class Detections:
             keep = batched_nms(self.xyxy, self.confidence, self.class_id, iou_threshold)
         return self[keep]
 
+    def with_soft_nms(
+        self,
+        *,
+        iou_threshold: float = 0.5,
+        sigma: float = 0.5,
+        score_threshold: float = 0.001,
+        method: str = "gaussian",
+        class_agnostic: bool = False,
+    ) -> Detections:
+        """Soft-NMS (:func:`detectkit.nms.soft_nms`): kept boxes with their *decayed* confidence, best first.
+
+        >>> d = Detections(xyxy=[[0, 0, 10, 10], [0, 0, 10, 8]], confidence=[0.9, 0.8])
+        >>> d.with_soft_nms().confidence.astype(float).round(3).tolist()
+        [0.9, 0.222]
+        """
+        from detectkit.nms import soft_nms
+
+        conf = self._scores("with_soft_nms")
+        keep, new = soft_nms(
+            self.xyxy,
+            conf,
+            None if class_agnostic else self.class_id,
+            iou_threshold=iou_threshold,
+            sigma=sigma,
+            score_threshold=score_threshold,
+            method=method,
+        )
+        kept = self[keep]
+        return Detections(
+            xyxy=kept.xyxy,
+            confidence=new,
+            class_id=kept.class_id,
+            mask=kept.mask,
+            tracker_id=kept.tracker_id,
+            data=kept.data,
+            names=self.names,
+            image_size_wh=self.image_size_wh,
+        )
+
+    def with_wbf(self, *, iou_threshold: float = 0.55, skip_box_threshold: float = 0.0) -> Detections:
+        """Weighted boxes fusion (:func:`detectkit.nms.weighted_boxes_fusion`) per class.
+
+        Fused boxes are new objects: ``mask``, ``tracker_id`` and ``data`` are dropped.
+
+        >>> d = Detections(xyxy=[[0, 0, 10, 10], [1, 1, 11, 11]], confidence=[0.9, 0.6])
+        >>> d.with_wbf().xyxy.astype(float).round(2).tolist()
+        [[0.4, 0.4, 10.4, 10.4]]
+        """
+        from detectkit.nms import weighted_boxes_fusion
+
+        conf = self._scores("with_wbf")
+        boxes, scores, class_id = weighted_boxes_fusion(
+            self.xyxy, conf, self.class_id, iou_threshold=iou_threshold, skip_box_threshold=skip_box_threshold
+        )
+        return Detections(
+            xyxy=boxes,
+            confidence=scores,
+            class_id=class_id,
+            names=self.names,
+            image_size_wh=self.image_size_wh,
+        )
+
+    def with_nmm(
+        self,
+        *,
+        iou_threshold: float = 0.5,
+        match_metric: str = "iou",
+        merge: str = "union",
+        class_agnostic: bool = False,
+    ) -> Detections:
+        """Non-maximum merging (:func:`detectkit.nms.non_max_merge`), e.g. to stitch tiled detections.
+
+        Each group keeps its leader's confidence, class, tracker id and ``data``; masks
+        of a group are OR-ed together.
+
+        >>> d = Detections(xyxy=[[0, 0, 10, 10], [5, 0, 20, 10]], confidence=[0.9, 0.8])
+        >>> d.with_nmm(iou_threshold=0.3, match_metric="ios").xyxy.tolist()
+        [[0.0, 0.0, 20.0, 10.0]]
+        """
+        from detectkit.nms import non_max_merge
+
+        conf = self._scores("with_nmm")
+        res = non_max_merge(
+            self.xyxy,
+            conf,
+            self.class_id,
+            iou_threshold=iou_threshold,
+            match_metric=match_metric,
+            merge=merge,
+            class_agnostic=class_agnostic,
+        )
+        kept = self[res.keep]
+        mask = None
+        if self.mask is not None:
+            mask = np.zeros((len(res.keep), *self.mask.shape[1:]), dtype=bool)
+            np.logical_or.at(mask, res.group, self.mask)
+        return Detections(
+            xyxy=res.boxes,
+            confidence=kept.confidence,
+            class_id=kept.class_id,
+            mask=mask,
+            tracker_id=kept.tracker_id,
+            data=kept.data,
+            names=self.names,
+            image_size_wh=self.image_size_wh,
+        )
+
+    def _scores(self, method: str) -> np.ndarray:
+        if self.confidence is None:
+            raise InvalidInputError(f"{method} needs confidence scores, got ground truth (confidence=None)")
+        return self.confidence
+
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (plain lists, masks as COCO-style uncompressed RLE).

@@ -38,8 +38,13 @@ from detectkit._checks import as_boxes, as_vector, check_choice, check_fraction,
 from detectkit.errors import InvalidInputError
 
 __all__ = [
+    "MergeResult",
     "batched_nms",
     "nms",
+    "non_max_merge",
+    "soft_nms",
+    "weighted_boxes_fusion",
+    "weighted_boxes_fusion_multi",
 ]
 
 Backend = Literal["auto", "torchvision", "numpy"]
@@ -830,3 +835,111 @@ def weighted_boxes_fusion_multi(
         score = conf * np.minimum(t_models, count) / w_sum
     out = np.argsort(-score, kind="stable")
     return cl_box[:nc][out], score[out], cl_cls[:nc][out]
+
+
+# ---------------------------------------------------------------------------- NMM
+MatchMetric = Literal["iou", "ios"]
+MergeMode = Literal["union", "weighted"]
+
+
+class MergeResult(NamedTuple):
+    """Output of :func:`non_max_merge`.
+
+    Attributes:
+        keep: int64 ``(K,)`` index of the box that leads each merged group (the group's
+            highest score), by descending score.
+        boxes: float64 ``(K, 4)`` merged boxes.
+        scores: float64 ``(K,)`` the leaders' scores.
+        group: int64 ``(N,)`` the output row each input box was merged into.
+    """
+
+    keep: np.ndarray
+    boxes: np.ndarray
+    scores: np.ndarray
+    group: np.ndarray
+
+
+def non_max_merge(
+    boxes: Any,
+    scores: Any,
+    class_ids: Any = None,
+    *,
+    iou_threshold: float = 0.5,
+    match_metric: MatchMetric | str = "iou",
+    merge: MergeMode | str = "union",
+    class_agnostic: bool = False,
+) -> MergeResult:
+    """Non-maximum *merging* (NMM): like NMS, but suppressed boxes are merged into their suppressor.
+
+    Used to stitch detections from overlapping tiles, where one object is cut into
+    several partial boxes. Semantics, per class (unless ``class_agnostic``):
+
+    1. Boxes are visited by descending score (ties: lower index first), exactly as
+       greedy NMS does with ``match_metric`` instead of IoU: a box whose metric with an
+       already kept box is greater than ``iou_threshold`` is not kept. The kept boxes
+       are the *leaders* — the same set :func:`batched_nms` keeps when ``match_metric="iou"``.
+    2. Each other box joins the group of the first (highest-scoring) leader that
+       matches it — the one that suppressed it in step 1.
+    3. A group's box is the enclosing box of its members (``merge="union"``) or the
+       score-weighted mean of their coordinates (``"weighted"``); its score and class
+       are the leader's.
+
+    ``match_metric="ios"`` (intersection over the smaller box) suits tiles, where a cut
+    box lies inside the full one and has a low IoU with it.
+
+    Args:
+        boxes: ``(N, 4)`` absolute xyxy boxes.
+        scores: ``(N,)`` scores.
+        class_ids: ``(N,)`` class ids, or ``None`` for one class.
+        iou_threshold: merge when the metric is greater than this, in ``[0, 1]``.
+        match_metric: ``"iou"`` or ``"ios"``.
+        merge: ``"union"`` or ``"weighted"``.
+        class_agnostic: merge across classes.
+
+    Returns:
+        A :class:`MergeResult` ``(keep, boxes, scores, group)``.
+
+    >>> r = non_max_merge([[0, 0, 10, 10], [5, 0, 20, 10], [50, 50, 60, 60]], [0.9, 0.8, 0.7],
+    ...                   iou_threshold=0.3, match_metric="ios")
+    >>> r.keep.tolist(), r.boxes.tolist(), r.group.tolist()
+    ([0, 2], [[0.0, 0.0, 20.0, 10.0], [50.0, 50.0, 60.0, 60.0]], [0, 0, 1])
+    """
+    b, s, c = _check_inputs(boxes, scores, class_ids)
+    thr = _check_iou_threshold(iou_threshold)
+    check_choice(match_metric, "match_metric", ("iou", "ios"))
+    check_choice(merge, "merge", ("union", "weighted"))
+    n = len(b)
+    if n == 0:
+        e = np.zeros(0, np.int64)
+        return MergeResult(e, np.zeros((0, 4)), np.zeros(0), e.copy())
+    order = _score_order(s)
+    rank = np.empty(n, np.int64)
+    rank[order] = np.arange(n)
+    u, v, _ = _overlap_pairs(b, None if class_agnostic else c, thr, metric=match_metric)
+    leader = _greedy_suppress(rank, u, v)
+    # each follower joins the best-ranked leader that matches it (that leader comes first)
+    lead_rank = np.where(leader, rank, n)
+    for a, z in ((u, v), (v, u)):
+        sel = leader[a] & ~leader[z] & (rank[a] < rank[z])
+        np.minimum.at(lead_rank, z[sel], rank[a[sel]])
+    head = order[lead_rank]  # the leader's index for every box
+    keep = order[leader[order]]
+    row = np.empty(n, np.int64)
+    row[keep] = np.arange(len(keep))
+    group = row[head]
+    k = len(keep)
+    if merge == "union":
+        out = np.empty((k, 4))
+        out[:, :2] = np.inf
+        out[:, 2:] = -np.inf
+        np.minimum.at(out[:, 0], group, b[:, 0])
+        np.minimum.at(out[:, 1], group, b[:, 1])
+        np.maximum.at(out[:, 2], group, b[:, 2])
+        np.maximum.at(out[:, 3], group, b[:, 3])
+    else:
+        wsum = np.bincount(group, weights=s, minlength=k)
+        out = np.stack([np.bincount(group, weights=s * b[:, i], minlength=k) for i in range(4)], axis=1)
+        pos = wsum > 0
+        out[pos] /= wsum[pos, None]
+        out[~pos] = b[keep[~pos]]  # all-zero scores: keep the leader's box
+    return MergeResult(keep.astype(np.int64), out, s[keep], group)
