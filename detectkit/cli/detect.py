@@ -5,7 +5,9 @@ Each SOURCE is an image file, a folder (its images, sorted), a video file, or a 
 when every input succeeded, 1 when any failed, 2 for usage errors.
 
 Outputs: ``--out DIR`` writes ``DIR/detections.jsonl`` (one JSON record per image) and, with
-``--save-images``, annotated images under ``DIR/images/``; ``--json`` prints one JSON document
+``--save-images``, annotated images under ``DIR/images/`` and, with ``--save-video``, each video
+source annotated under ``DIR/videos/<name>.mp4`` (same frame size; frame rate divided by
+``--vid-stride`` so the duration is kept); ``--json`` prints one JSON document
 ``{"results": [...], "failures": [...], "summary": {...}}`` on stdout (the human summary then
 goes to stderr). A progress bar (stderr) shows for folders and videos unless ``--quiet``.
 """
@@ -52,6 +54,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
     p.add_argument("--out", type=Path, default=None, help="output folder for detections.jsonl and images")
     p.add_argument("--save-images", action="store_true", help="write annotated images to OUT/images/")
+    p.add_argument(
+        "--save-video", action="store_true", help="write annotated videos (same size and duration) to OUT/videos/"
+    )
     p.add_argument("--json", action="store_true", help="print machine-readable results on stdout")
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
     p.add_argument("--vid-stride", type=int, default=1, help="process every n-th video frame")
@@ -112,9 +117,12 @@ def _record(info: FrameInfo, dets: Detections) -> dict[str, Any]:
 class _Output:
     """Streams records to OUT/detections.jsonl (atomically renamed at the end) and saves images."""
 
-    def __init__(self, out: Path | None, save_images: bool) -> None:
+    def __init__(self, out: Path | None, save_images: bool, save_video: bool = False, vid_stride: int = 1) -> None:
         self.out = out
         self.save_images = save_images
+        self.save_video = save_video
+        self.vid_stride = vid_stride
+        self._videos: dict[str, Any] = {}
         self._fh: Any = None
         self._used_names: set[str] = set()
         if out is not None:
@@ -128,22 +136,54 @@ class _Output:
     def write(self, record: dict[str, Any], info: FrameInfo, image: np.ndarray | None, dets: Detections) -> None:
         if self._fh is None or self.out is None:
             return
+        picture = None
         if self.save_images and image is not None:
-            import cv2
+            from detectkit.viz import save
 
             name = _image_name(info)
             if name in self._used_names:  # same file name from two folders
                 name = f"{Path(name).stem}_{info.index}{Path(name).suffix}"
             self._used_names.add(name)
             target = self.out / "images" / name
-            tmp = target.with_name(f".{target.stem}.tmp{target.suffix}")
-            if not cv2.imwrite(str(tmp), draw(image, dets)):
-                raise DetectkitError(f"could not write {target}")
-            os.replace(tmp, target)
+            picture = draw(image, dets)
+            save(picture, target)
             record = {**record, "annotated_image": str(target)}
+        if self.save_video and image is not None and info.frame_index is not None:
+            writer = self._video_writer(info, image)
+            writer.write(draw(image, dets) if picture is None else picture)
+            record = {**record, "annotated_video": str(writer.path)}
         self._fh.write(json.dumps(record) + "\n")
 
+    def _video_writer(self, info: FrameInfo, image: np.ndarray) -> Any:
+        """One writer per video/camera source, opened at its first frame (atomic on close)."""
+        writer = self._videos.get(info.source)
+        if writer is None and self.out is not None:
+            import cv2
+
+            from detectkit.viz import VideoWriter
+
+            fps = 0.0
+            if info.path is not None:
+                cap = cv2.VideoCapture(str(info.path))
+                fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+                cap.release()
+            fps = (fps if fps > 0 else 30.0) / self.vid_stride
+            stem = Path(info.source).stem if info.path is not None else info.source.replace(":", "_")
+            name = f"{stem}.mp4"
+            while name in self._used_names:  # same video name from two folders
+                name = f"{stem}_{info.index}.mp4"
+                stem = f"{stem}_{info.index}"
+            self._used_names.add(name)
+            (self.out / "videos").mkdir(exist_ok=True)
+            size_wh = (int(image.shape[1]), int(image.shape[0]))
+            writer = VideoWriter(self.out / "videos" / name, fps=fps, size_wh=size_wh)
+            self._videos[info.source] = writer
+        return writer
+
     def close(self) -> None:
+        for writer in self._videos.values():
+            writer.close()
+        self._videos.clear()
         if self._fh is not None:
             self._fh.close()
             os.replace(self.tmp, self.final)
@@ -170,6 +210,8 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
 
     if args.save_images and args.out is None:
         raise _usage("--save-images needs --out DIR")
+    if getattr(args, "save_video", False) and args.out is None:
+        raise _usage("--save-video needs --out DIR")
     if args.vid_stride < 1:
         raise _usage(f"--vid-stride must be >= 1, got {args.vid_stride}")
     try:
@@ -196,7 +238,7 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
         dynamic_ncols=True,
         leave=False,
     )
-    output = _Output(args.out, args.save_images)
+    output = _Output(args.out, args.save_images, getattr(args, "save_video", False), args.vid_stride)
     summary_out = sys.stderr if args.json else stdout
     results: list[dict[str, Any]] = []
     failures: list[dict[str, str]] = []

@@ -113,6 +113,9 @@ class VideoWriter:
         size_wh: ``(width, height)``; every frame must have it.
         codec: a FourCC overriding the default for the extension.
 
+    The codecs store even sizes only: an odd width or height loses its last column/row
+    (``encoded_size_wh``), as OpenCV's encoders would do anyway — here explicitly.
+
     >>> import numpy as np, tempfile, pathlib
     >>> target = pathlib.Path(tempfile.mkdtemp()) / "clip.avi"
     >>> with VideoWriter(target, fps=5, size_wh=(32, 24)) as writer:
@@ -147,12 +150,13 @@ class VideoWriter:
         if w <= 0 or h <= 0:
             raise InvalidInputError(f"size_wh must be two positive integers, got {size_wh!r}")
         self.fps, self.size_wh, self.frames = fps_value, (w, h), 0
+        self.encoded_size_wh = (w - w % 2, h - h % 2)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=ext, dir=self.path.parent)
         os.close(fd)
         self._tmp = Path(tmp)
         code = cv2.VideoWriter_fourcc(*fourcc)  # type: ignore[attr-defined]
-        self._writer: Any = cv2.VideoWriter(str(self._tmp), code, fps_value, (w, h))
+        self._writer: Any = cv2.VideoWriter(str(self._tmp), code, fps_value, self.encoded_size_wh)
         if not self._writer.isOpened():
             self._tmp.unlink(missing_ok=True)
             raise InvalidInputError(f"could not open a {fourcc} video writer for {str(path)!r}")
@@ -168,7 +172,8 @@ class VideoWriter:
             arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2BGR)
         if (arr.shape[1], arr.shape[0]) != self.size_wh:
             raise InvalidInputError(f"frame must have size_wh {self.size_wh}, got {(arr.shape[1], arr.shape[0])}")
-        self._writer.write(np.ascontiguousarray(arr))
+        ew, eh = self.encoded_size_wh
+        self._writer.write(np.ascontiguousarray(arr[:eh, :ew]))
         self.frames += 1
 
     def close(self) -> Path:

@@ -103,3 +103,17 @@ def test_video_writer_checks_and_abort(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="size_wh"):
         write_wrong_size()
     assert list(tmp_path.iterdir()) == []  # the partial file was removed
+
+
+def test_video_odd_size_is_cropped_to_even(tmp_path: Path) -> None:
+    target = tmp_path / "odd.avi"
+    with VideoWriter(target, fps=10, size_wh=(101, 75)) as writer:
+        for _ in range(3):
+            writer.write(np.full((75, 101, 3), 200, np.uint8))
+    assert writer.encoded_size_wh == (100, 74)
+    cap = cv2.VideoCapture(str(target))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok
+    assert frame.shape == (74, 100, 3)
+    assert np.abs(frame.astype(int) - 200).max() < 10
