@@ -105,8 +105,11 @@ def _yaml_scalar(text: str) -> str:
 
 
 def _decimals_for(max_side: int) -> int:
-    """Decimals so that rounding stays below 1e-3 px on an image of this size (at least 6)."""
-    return max(6, math.ceil(math.log10(max(max_side, 1) / 2e-3)))
+    """Decimals so that box corners stay within 1e-3 px on an image of this size (at least 6).
+
+    A corner ``cx - w / 2`` carries 1.5 rounding errors of ``0.5 * 10**-d * side`` each.
+    """
+    return max(6, math.ceil(math.log10(max(max_side, 1) * 750)))
 
 
 def write(
