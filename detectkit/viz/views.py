@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from detectkit._checks import check_fraction
+from detectkit.boxes import box_iou
 from detectkit.detections import Detections
 from detectkit.errors import InvalidInputError
 from detectkit.viz._common import FONT, as_detections, ascii_text, canvas, ink, style_for, text_box
@@ -28,24 +29,6 @@ from detectkit.viz.palette import ColorLike, as_palette, parse_color, text_color
 __all__ = ["Match", "compare", "crops_gallery", "grid", "match_detections"]
 
 COMPARE_COLORS: dict[str, str] = {"tp": "#2EC448", "fp": "#F0323C", "fn": "#1E90FF"}
-
-
-def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    from detectkit import boxes
-
-    fn = getattr(boxes, "box_iou", None)
-    if fn is not None:
-        return np.asarray(fn(a, b), dtype=np.float64)
-    a = a.astype(np.float64)
-    b = b.astype(np.float64)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
 class Match(NamedTuple):
@@ -105,7 +88,7 @@ def match_detections(
     pred_gt = np.full(n_pred, -1, dtype=np.int64)
     gt_matched = np.zeros(n_gt, dtype=bool)
     if n_gt and n_pred:
-        iou = _box_iou(pred.xyxy, gt.xyxy)
+        iou = box_iou(pred.xyxy, gt.xyxy).astype(np.float64)
         if class_aware:
             iou = np.where(pred.class_id[:, None] == gt.class_id[None, :], iou, -1.0)
         order = np.argsort(-pred.confidence, kind="stable") if pred.confidence is not None else np.arange(n_pred)
