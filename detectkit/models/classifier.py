@@ -196,8 +196,13 @@ def _build_torchvision(
             )
     num_classes = _head_classes(state) or 1000
     try:
-        model = torchvision.models.get_model(architecture, weights=None, num_classes=num_classes)
-        model.load_state_dict(state, strict=True)
+        # build on the meta device (no random initialisation to throw away), then adopt the tensors
+        with torch.device("meta"):
+            model = torchvision.models.get_model(architecture, weights=None, num_classes=num_classes)
+        model.load_state_dict(state, strict=True, assign=True)
+        if any(t.is_meta for t in (*model.parameters(), *model.buffers())):  # non-persistent buffers
+            model = torchvision.models.get_model(architecture, weights=None, num_classes=num_classes)
+            model.load_state_dict(state, strict=True)
     except Exception as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         detail = "; ".join(lines[:3])
