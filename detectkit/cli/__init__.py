@@ -21,7 +21,7 @@ from detectkit.errors import DetectkitError, InvalidInputError
 __all__ = ["main"]
 
 # Subcommand modules, in the order they appear in --help.
-COMMANDS: tuple[str, ...] = ("detect", "annotate", "eval", "convert", "validate", "stats", "split", "merge")
+COMMANDS: tuple[str, ...] = ("detect", "classify", "annotate", "eval", "convert", "validate", "stats", "split", "merge")
 
 
 def build_parser() -> argparse.ArgumentParser:
