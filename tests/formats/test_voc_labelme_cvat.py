@@ -75,7 +75,7 @@ def test_voc_bad_object_is_skipped_or_strict(tmp_path: Path) -> None:
         "<object><name>x</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>2</xmax><ymax>3</ymax></bndbox></object>"
         "</annotation>"
     )
-    with pytest.warns(UserWarning):
+    with pytest.warns(UserWarning, match="skipped 1 bad record"):
         ds = voc.read(tmp_path)
     assert ds.num_objects == 1
     assert ds.issues[0].record == "object[0]"
