@@ -255,7 +255,7 @@ def crop_image(image: Any, box: Any, *, margin: float = 0.0) -> np.ndarray:
 class LetterboxParams(NamedTuple):
     """How an image was letterboxed: ``new = old * ratio + pad`` per axis."""
 
-    ratio: float
+    ratio: tuple[float, float]
     pad_wh: tuple[float, float]
     new_unpad_wh: tuple[int, int]
 
@@ -269,57 +269,62 @@ def letterbox_params(
 ) -> LetterboxParams:
     """Ratio and padding of an Ultralytics-style letterbox from ``src_size_wh`` to ``dst_size_wh``.
 
-    The image is scaled by ``ratio = min(dst_w / src_w, dst_h / src_h)`` (capped at 1 unless
-    ``scale_up``), resized to ``round(src * ratio)`` and padded; with ``center`` the left/top
-    padding is ``round(total / 2 - 0.1)`` as Ultralytics does, else 0.
+    The image is scaled by ``r = min(dst_w / src_w, dst_h / src_h)`` (capped at 1 unless
+    ``scale_up``) and resized to ``new = max(round(src * r), 1)`` per side, so the exact
+    per-axis ratio is ``new / src``; with ``center`` the left/top padding is
+    ``round((dst - new) / 2 - 0.1)`` as Ultralytics does, else 0.
 
     >>> letterbox_params((1280, 720), (640, 640))
-    LetterboxParams(ratio=0.5, pad_wh=(0.0, 140.0), new_unpad_wh=(640, 360))
+    LetterboxParams(ratio=(0.5, 0.5), pad_wh=(0.0, 140.0), new_unpad_wh=(640, 360))
     """
     sw, sh = check_image_size_wh(src_size_wh, "src_size_wh")
     dw, dh = check_image_size_wh(dst_size_wh, "dst_size_wh")
     r = min(dw / sw, dh / sh)
     if not scale_up:
         r = min(r, 1.0)
-    new_w, new_h = round(sw * r), round(sh * r)
+    new_w, new_h = max(round(sw * r), 1), max(round(sh * r), 1)
     if center:
         left, top = float(round((dw - new_w) / 2 - 0.1)), float(round((dh - new_h) / 2 - 0.1))
     else:
         left, top = 0.0, 0.0
-    return LetterboxParams(r, (left, top), (new_w, new_h))
+    return LetterboxParams((new_w / sw, new_h / sh), (left, top), (new_w, new_h))
 
 
-def letterbox(boxes: Any, *, ratio: float, pad_wh: tuple[float, float]) -> np.ndarray:
+def letterbox(boxes: Any, *, ratio: float | tuple[float, float], pad_wh: tuple[float, float]) -> np.ndarray:
     """Map xyxy boxes from the original image into letterboxed coordinates (``box * ratio + pad``).
+
+    ``ratio`` is one number or a per-axis ``(rx, ry)`` pair (as :func:`letterbox_params` gives).
 
     >>> p = letterbox_params((1280, 720), (640, 640))
     >>> letterbox([[100, 100, 200, 300]], ratio=p.ratio, pad_wh=p.pad_wh).tolist()
     [[50.0, 190.0, 100.0, 290.0]]
     """
     b = as_boxes(boxes, "boxes")
-    r = _positive(ratio, "ratio")
+    rx, ry = _pair(ratio, "ratio", positive=True)
     px, py = _pair(pad_wh, "pad_wh")
-    out: np.ndarray = b * r + np.array([px, py, px, py])
+    out: np.ndarray = b * np.array([rx, ry, rx, ry]) + np.array([px, py, px, py])
     return out
 
 
 def unletterbox(
     boxes: Any,
     *,
-    ratio: float,
+    ratio: float | tuple[float, float],
     pad_wh: tuple[float, float],
     image_size_wh: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Undo :func:`letterbox`: ``(box - pad) / ratio``, clipped to ``image_size_wh`` when given.
+
+    Equal to Ultralytics' ``scale_boxes`` for the parameters of :func:`letterbox_params`.
 
     >>> p = letterbox_params((1280, 720), (640, 640))
     >>> unletterbox([[50, 190, 100, 290]], ratio=p.ratio, pad_wh=p.pad_wh, image_size_wh=(1280, 720)).tolist()
     [[100.0, 100.0, 200.0, 300.0]]
     """
     b = as_boxes(boxes, "boxes")
-    r = _positive(ratio, "ratio")
+    rx, ry = _pair(ratio, "ratio", positive=True)
     px, py = _pair(pad_wh, "pad_wh")
-    out = (b - np.array([px, py, px, py])) / r
+    out = (b - np.array([px, py, px, py])) / np.array([rx, ry, rx, ry])
     return clip(out, image_size_wh) if image_size_wh is not None else out
 
 
@@ -337,16 +342,6 @@ def _pair(value: Any, name: str, *, positive: bool = False) -> tuple[float, floa
     if positive and min(pair) <= 0:
         raise InvalidInputError(f"{name} must be positive, got {value!r}")
     return pair
-
-
-def _positive(value: Any, name: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"{name} must be a positive number, got {value!r}") from None
-    if not np.isfinite(number) or number <= 0:
-        raise InvalidInputError(f"{name} must be a positive number, got {value!r}")
-    return number
 
 
 # ---------------------------------------------------------------------------- pairwise IoU family
