@@ -260,6 +260,11 @@ class Detector:
         device: ``"cpu"``, ``"cuda:0"``, ... (torch backend).
         backend: ``"torch"``, ``"onnx"`` or ``"auto"`` (see the module docs).
         max_det: at most this many boxes per image.
+        classifier: optional second stage: a :class:`~detectkit.models.classifier.Classifier`
+            or a classifier model name/path. Every detected box is then cropped (10 % padding) and
+            classified in batches; ``data["crop_class_id"]``, ``data["crop_confidence"]`` and
+            ``data["crop_label"]`` hold the top-1 label per box. For more options (padding,
+            top-k) use :class:`~detectkit.models.pipeline.Pipeline`.
 
     Raises:
         InvalidInputError: a bad option.
@@ -280,6 +285,7 @@ class Detector:
         device: str = "cpu",
         backend: Backend | str = "torch",
         max_det: int = 300,
+        classifier: Any = None,
     ) -> None:
         self.conf = check_fraction(conf, "conf")
         self.iou = check_fraction(iou, "iou")
@@ -329,6 +335,14 @@ class Detector:
         self._task = self._read_task()
         self.imgsz: int | tuple[int, int] = self._resolve_imgsz()
         self.classes: list[int] | None = None if classes is None else self._class_ids(classes)
+        # optional second stage: classify every detected box (see detectkit.models.pipeline)
+        self._crop_stage: Any = None
+        self.classifier: Any = None
+        if classifier is not None:
+            from detectkit.models.pipeline import Pipeline
+
+            self._crop_stage = Pipeline(self, classifier)
+            self.classifier = self._crop_stage.classifier
 
     # ------------------------------------------------------------------ loading
     def _load_yolo(self, source: str | None = None, task: str | None = None) -> Any:
@@ -437,6 +451,12 @@ class Detector:
         return self._predict(images)
 
     def _predict(self, images: list[np.ndarray]) -> list[Detections]:
+        out = self._predict_boxes(images)
+        if self._crop_stage is not None:
+            out = [self._crop_stage.classify_boxes(img, d) for img, d in zip(images, out, strict=True)]
+        return out
+
+    def _predict_boxes(self, images: list[np.ndarray]) -> list[Detections]:
         if not images:
             return []
         if self._onnx is not None:
