@@ -14,7 +14,7 @@ is renamed into place (``os.replace``), so a crash never leaves a truncated pict
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -31,15 +31,26 @@ _IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 _VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 
 
-def _atomic_write(path: Path, payload: bytes) -> None:
+def _temp_beside(path: Path, suffix: str) -> tuple[int, Path]:
+    """Create a fresh temporary file next to ``path`` with the usual permissions (umask applies)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    for _ in range(100):
+        tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}{suffix}")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:  # pragma: no cover - 32 random bits
+            continue
+    raise OSError(f"could not create a temporary file beside {path}")  # pragma: no cover
+
+
+def _atomic_write(path: Path, payload: bytes) -> None:
+    fd, tmp = _temp_beside(path, ".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -151,10 +162,8 @@ class VideoWriter:
             raise InvalidInputError(f"size_wh must be two positive integers, got {size_wh!r}")
         self.fps, self.size_wh, self.frames = fps_value, (w, h), 0
         self.encoded_size_wh = (w - w % 2, h - h % 2)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=ext, dir=self.path.parent)
+        fd, self._tmp = _temp_beside(self.path, ext)
         os.close(fd)
-        self._tmp = Path(tmp)
         code = cv2.VideoWriter_fourcc(*fourcc)  # type: ignore[attr-defined]
         self._writer: Any = cv2.VideoWriter(str(self._tmp), code, fps_value, self.encoded_size_wh)
         if not self._writer.isOpened():

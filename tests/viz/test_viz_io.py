@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -117,3 +118,15 @@ def test_video_odd_size_is_cropped_to_even(tmp_path: Path) -> None:
     assert ok
     assert frame.shape == (74, 100, 3)
     assert np.abs(frame.astype(int) - 200).max() < 10
+
+
+def test_written_files_get_normal_permissions(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        image = save(_image(), tmp_path / "p.png")
+        with VideoWriter(tmp_path / "v.avi", fps=5, size_wh=(16, 16)) as writer:
+            writer.write(np.zeros((16, 16, 3), np.uint8))
+    finally:
+        os.umask(old)
+    assert image.stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "v.avi").stat().st_mode & 0o777 == 0o644
