@@ -57,6 +57,13 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--save-video", action="store_true", help="write annotated videos (same size and duration) to OUT/videos/"
     )
+    p.add_argument(
+        "--classifier",
+        default=None,
+        metavar="MODEL",
+        help="two-stage: classify every box with this classifier (manifest name such as mobilenet_v2-imagenet, "
+        "or a checkpoint); labels go to data crop_label/crop_class_id/crop_confidence",
+    )
     p.add_argument("--json", action="store_true", help="print machine-readable results on stdout")
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
     p.add_argument("--vid-stride", type=int, default=1, help="process every n-th video frame")
@@ -223,6 +230,7 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
             classes=_parse_classes(args.classes),
             device=args.device,
             backend=args.backend,
+            classifier=getattr(args, "classifier", None),
         )
     except InvalidInputError as exc:
         raise _usage(str(exc)) from None
