@@ -480,6 +480,12 @@ def annotate(
             raise InvalidInputError(f"labels must have one string per box ({len(dets)}), got {len(custom)}")
     h_img, w_img = out.shape[:2]
     st = style_for((w_img, h_img), thickness=thickness, text_scale=text_scale)
+    box = dets.xyxy
+    visible = (box[:, 2] >= 0) & (box[:, 3] >= 0) & (box[:, 0] < w_img) & (box[:, 1] < h_img)
+    if not visible.all():  # boxes wholly outside the frame are not drawn (nor their labels)
+        dets = dets[visible]
+        if custom is not None:
+            custom = [t for t, keep in zip(custom, visible.tolist(), strict=True) if keep]
     n = len(dets)
     if n == 0:
         return out

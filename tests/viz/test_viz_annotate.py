@@ -368,3 +368,12 @@ def test_mask_fill_leaves_other_pixels_exact_and_handles_masks_outside_their_box
     grown = np.zeros_like(changed)
     grown[3:17, 98:120] = True  # outline anti-aliasing may touch a pixel around it
     assert not changed[~grown].any()  # every other pixel bit-exact
+
+
+def test_boxes_wholly_outside_the_frame_are_not_drawn() -> None:
+    black = np.zeros((90, 120, 3), np.uint8)
+    outside = Detections(xyxy=[[130, 10, 160, 40], [10, -50, 40, -5]], confidence=[0.9, 0.8])
+    np.testing.assert_array_equal(annotate(black, outside, labels=["a", "b"]), black)
+    mixed = Detections(xyxy=[[130, 10, 160, 40], [10, 10, 40, 40]], confidence=[0.9, 0.8])
+    out = annotate(black, mixed, labels=["hidden", "shown"])
+    np.testing.assert_array_equal(out, annotate(black, mixed[1:], labels=["shown"]))
