@@ -130,3 +130,21 @@ def test_written_files_get_normal_permissions(tmp_path: Path) -> None:
         os.umask(old)
     assert image.stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "v.avi").stat().st_mode & 0o777 == 0o644
+
+
+def test_show_displays_rgb_with_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown: list[np.ndarray] = []
+    monkeypatch.setattr(plt, "show", lambda: shown.append(plt.gca().get_images()[0].get_array()))
+    image = np.zeros((20, 30, 3), np.uint8)
+    image[:, :, 0] = 255  # blue in BGR
+    from detectkit.viz import show
+
+    show(image, title="blue")
+    plt.close("all")
+    assert len(shown) == 1
+    assert tuple(shown[0][0, 0]) == (0, 0, 255)  # displayed as RGB blue
