@@ -49,7 +49,7 @@ __all__ = [
 
 Backend = Literal["auto", "torchvision", "numpy"]
 _BACKENDS = ("auto", "torchvision", "numpy")
-_CHUNK_PAIRS = 1 << 19  # candidate pairs are tested in chunks of about this many
+_CHUNK_PAIRS = 1 << 17  # candidate pairs are tested in chunks of about this many
 
 
 # ---------------------------------------------------------------------------- validation
