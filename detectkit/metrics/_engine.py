@@ -215,35 +215,52 @@ def run_coco_eval(
     det_pair_start = np.r_[0, np.cumsum(gcount_of[by_rank])[:-1]] if n_dt else np.zeros(0, np.int64)
     within = np.arange(len(pr_det)) - np.repeat(det_pair_start, gcount_of[by_rank])
     pr_gt = gstart_of[pr_det] + within
+    pair_start = np.empty(n_dt, dtype=np.int64)  # first pair of each detection (d order)
+    pair_start[by_rank] = det_pair_start
     if iou_type == "segm":
-        pair_start = np.empty(n_dt, dtype=np.int64)
-        pair_start[by_rank] = det_pair_start
         ious = _segm_pairs(
             dt.segmentation, gt.segmentation, d_idx, d_group, g_order, g_group, pair_start, g_crowd, len(pr_det)
         )
     else:
         ious = box_iou_pairs(d_xywh[pr_det], g_xywh[pr_gt], g_crowd[pr_gt])
 
-    # ---------------------------------------------------------------- greedy matching, rank by rank
+    # ---------------------------------------------------------------- greedy matching
     thr = np.minimum(iou_thr, 1 - 1e-10)[None, :, None]  # (1, T, 1)
-    taken = np.zeros((A, T, n_gt), dtype=bool)
     match = np.full((A, T, n_dt), -1, dtype=np.int64)
-    has_pairs = gcount_of[by_rank] > 0
-    ranks_by = d_rank[by_rank]
-    # block boundaries per rank among detections that have pairs
+    # groups with exactly one ground truth (the common case) need no greedy search: at each
+    # threshold the best-ranked detection reaching it takes the ground truth (every such
+    # detection, if the ground truth is crowd); the area range cannot change the outcome
+    single = np.flatnonzero(gcount_of == 1)  # d order: grouped, by rank
+    if len(single):
+        gt1 = gstart_of[single]
+        ok = ious[pair_start[single]][None, :] >= thr[0]  # (T, n_single)
+        runs = np.r_[0, np.flatnonzero(np.diff(d_group[single])) + 1]
+        run_of = np.repeat(np.arange(len(runs)), np.diff(np.r_[runs, len(single)]))
+        pos1 = np.arange(len(single))
+        first = np.minimum.reduceat(np.where(ok, pos1[None, :], len(single)), runs, axis=1)  # (T, n_runs)
+        won = ok & (g_crowd[gt1][None, :] | (pos1[None, :] == first[:, run_of]))
+        match[:, :, single] = np.where(won, gt1[None, :], -1)[None, :, :]
+    # groups with several ground truths: COCOeval's greedy rule, one detection rank at a time
+    multi = gcount_of[by_rank] > 1
+    by_rank_m = by_rank[multi]
+    keep_pair = gcount_of[pr_det] > 1
+    pr_gt_m, ious_m = pr_gt[keep_pair], ious[keep_pair]
+    cnt_m = gcount_of[by_rank_m]
+    start_m = np.r_[0, np.cumsum(cnt_m)].astype(np.int64)
+    ranks_m = d_rank[by_rank_m]
+    taken = np.zeros((A, T, n_gt), dtype=bool)
     for r in range(max_det):
-        lo_d, hi_d = np.searchsorted(ranks_by, [r, r + 1])
-        if lo_d >= n_dt:
+        lo_d, hi_d = np.searchsorted(ranks_m, [r, r + 1])
+        if lo_d >= len(by_rank_m):
             break
-        dets_r = by_rank[lo_d:hi_d][has_pairs[lo_d:hi_d]]
-        if len(dets_r) == 0:
+        if lo_d == hi_d:
             continue
-        p_lo = det_pair_start[lo_d] if lo_d < n_dt else len(pr_det)
-        p_hi = det_pair_start[hi_d] if hi_d < n_dt else len(pr_det)
-        gg = pr_gt[p_lo:p_hi]
-        v = ious[p_lo:p_hi]
-        seg_len = gcount_of[dets_r]
-        seg_start = np.r_[0, np.cumsum(seg_len)[:-1]]
+        dets_r = by_rank_m[lo_d:hi_d]
+        p_lo, p_hi = start_m[lo_d], start_m[hi_d]
+        gg = pr_gt_m[p_lo:p_hi]
+        v = ious_m[p_lo:p_hi]
+        seg_len = cnt_m[lo_d:hi_d]
+        seg_start = start_m[lo_d:hi_d] - p_lo
         seg_of = np.repeat(np.arange(len(dets_r)), seg_len)
         cand = (v[None, None, :] >= thr) & ~taken[:, :, gg]  # (A, T, P)
         reg = ~g_ig[:, gg][:, None, :]  # (A, 1, P)
@@ -282,56 +299,79 @@ def run_coco_eval(
     for a in range(A):
         npig[:, a] = np.bincount(g_cat[~g_ig[a]], minlength=K)
     acc = np.lexsort((d_rank, d_img, -d_score, d_cat))
-    cat_sorted = d_cat[acc]
-    c_start = np.searchsorted(cat_sorted, np.arange(K), side="left")
-    c_end = np.searchsorted(cat_sorted, np.arange(K), side="right")
-    tps_acc = tps[:, :, acc]
-    fps_acc = fps[:, :, acc]
+    AT = A * T
+    # (A*T, n) layouts, one row per (area range, IoU threshold), detections in accumulation order
+    tps_acc = tps[:, :, acc].reshape(AT, n_dt)
+    fps_acc = fps[:, :, acc].reshape(AT, n_dt)
+    cat_acc = d_cat[acc]
     rank_acc = d_rank[acc]
     score_acc = d_score[acc]
-    row_offset = (np.arange(A * T, dtype=np.int64) * (int(npig.max(initial=0)) + 2)).reshape(A, T, 1)
-    for k in range(K):
-        pos_a = npig[k] > 0  # (A,) area ranges with positives; others stay -1
-        if not pos_a.any():
-            continue
-        lo, hi = int(c_start[k]), int(c_end[k])
-        # c[a, r]: the smallest true-positive count whose recall tp / npig reaches recall threshold r
-        c_r = np.zeros((A, R), dtype=np.int64)
-        for ai in np.flatnonzero(pos_a):
-            n_pos = int(npig[k, ai])
-            c_r[ai] = np.searchsorted(np.arange(n_pos + 1, dtype=np.float64) / n_pos, RECALL_THRESHOLDS, side="left")
-        denom = np.where(pos_a, npig[k], 1).astype(np.float64)[:, None, None]
-        for m, md in enumerate(mdets):
-            if md >= max_det:
-                tp_b, fp_b, sc = tps_acc[:, :, lo:hi], fps_acc[:, :, lo:hi], score_acc[lo:hi]
-            else:
-                sel = rank_acc[lo:hi] < md
-                tp_b, fp_b, sc = tps_acc[:, :, lo:hi][:, :, sel], fps_acc[:, :, lo:hi][:, :, sel], score_acc[lo:hi][sel]
-            nd = len(sc)
-            if nd == 0:
-                recall[:, k, pos_a, m] = 0.0
-                precision[:, :, k, pos_a, m] = 0.0
-                scores[:, :, k, pos_a, m] = 0.0
-                continue
-            tp = np.cumsum(tp_b, axis=2, dtype=np.int64)  # (A, T, nd)
-            fp = np.cumsum(fp_b, axis=2, dtype=np.int64)
-            tp_f = tp.astype(np.float64)
-            rc_last = tp_f[:, :, -1] / denom[:, :, 0]  # (A, T)
-            pr = tp_f / (fp.astype(np.float64) + tp_f + np.spacing(1))
-            env = np.maximum.accumulate(pr[:, :, ::-1], axis=2)[:, :, ::-1]
-            # first index with rc >= r  <=>  first index with tp >= c[a, r] (rc is monotone in tp);
-            # one search over all (A, T) rows at once, kept apart by integer offsets
-            flat = (tp + row_offset).ravel()
-            queries = c_r[:, None, :] + row_offset  # (A, T, R)
-            inds = np.searchsorted(flat, queries.ravel(), side="left").reshape(A, T, R)
-            inds -= (np.arange(A * T, dtype=np.int64) * nd).reshape(A, T, 1)
-            valid = inds < nd
-            safe_i = np.minimum(inds, nd - 1)
-            q = np.where(valid, np.take_along_axis(env, safe_i, axis=2), 0.0)  # (A, T, R)
-            s = np.where(valid, sc[safe_i], 0.0)
-            recall[:, k, pos_a, m] = rc_last[pos_a].T
-            precision[:, :, k, pos_a, m] = q[pos_a].transpose(1, 2, 0)
-            scores[:, :, k, pos_a, m] = s[pos_a].transpose(1, 2, 0)
+    # c[k, a, r]: the smallest true-positive count whose recall tp / npig reaches recall threshold r
+    # (pycocotools searches rc = tp / npig; rc is monotone in tp, so searching tp is the same)
+    c_r = np.zeros((K, A, R), dtype=np.int64)
+    for k, ai in zip(*np.nonzero(npig > 0)):
+        n_pos = int(npig[k, ai])
+        c_r[k, ai] = np.searchsorted(np.arange(n_pos + 1, dtype=np.float64) / n_pos, RECALL_THRESHOLDS, side="left")
+    c = np.repeat(c_r, T, axis=1)  # (K, A*T, R), rows ordered a-major like tps_acc
+    npig_col = np.repeat(npig, T, axis=1)  # (K, A*T)
+    valid_cell = npig_col > 0
+    rows_at = np.arange(AT)
+    for m, md in enumerate(mdets):
+        if md >= max_det:
+            tp_b, fp_b, sc, cat_m = tps_acc, fps_acc, score_acc, cat_acc
+        else:
+            keep_m = rank_acc < md
+            tp_b, fp_b = tps_acc[:, keep_m], fps_acc[:, keep_m]
+            sc, cat_m = score_acc[keep_m], cat_acc[keep_m]
+        n_m = len(sc)
+        c_lo = np.searchsorted(cat_m, np.arange(K), side="left")
+        c_hi = np.searchsorted(cat_m, np.arange(K), side="right")
+        nd_k = c_hi - c_lo
+        # running counts per (row, category): one flat cumsum, minus the count before each category
+        tp_cum = np.cumsum(tp_b.ravel(), dtype=np.int64).reshape(AT, n_m)
+        fp_cum = np.cumsum(fp_b.ravel(), dtype=np.int64).reshape(AT, n_m)
+        tp_pad = np.concatenate([np.zeros((AT, 1), np.int64), tp_cum], axis=1)
+        fp_pad = np.concatenate([np.zeros((AT, 1), np.int64), fp_cum], axis=1)
+        tp_pad[1:, 0] = tp_cum[:-1, -1] if n_m else 0
+        fp_pad[1:, 0] = fp_cum[:-1, -1] if n_m else 0
+        tp_before = tp_pad[:, c_lo]  # (AT, K)
+        fp_before = fp_pad[:, c_lo]
+        tp_total = tp_pad[:, c_hi] - tp_before
+        tp_seg = tp_cum - np.repeat(tp_before, nd_k, axis=1)
+        fp_seg = fp_cum - np.repeat(fp_before, nd_k, axis=1)
+        tp_f = tp_seg.astype(np.float64)
+        pr = tp_f / (fp_seg.astype(np.float64) + tp_f + np.spacing(1))
+        env = np.empty_like(pr)  # precision envelope: running max from the end of each category
+        for k in np.flatnonzero(nd_k):
+            lo, hi = int(c_lo[k]), int(c_hi[k])
+            env[:, lo:hi] = np.maximum.accumulate(pr[:, lo:hi][:, ::-1], axis=1)[:, ::-1]
+        tp_total = tp_total.T  # (K, AT)
+        # recall: final tp / npig; 0 when the category has no detections
+        rec = np.where(valid_cell, tp_total / np.maximum(npig_col, 1), -1.0)
+        # the first detection with tp >= c is the c-th true positive of that row within the category
+        nz_row, nz_col = np.nonzero(tp_b)  # ordered by row (A*T), then detection
+        row_start = np.concatenate([[0], np.cumsum(np.bincount(nz_row, minlength=AT))])[:-1]
+        first_tp = row_start[None, :] + (tp_before.T - tp_pad[:, 0][None, :])  # (K, AT) index into nz_col
+        has_tp = (c >= 1) & (c <= tp_total[:, :, None])
+        if len(nz_col):
+            at = np.where(has_tp, nz_col[np.clip(first_tp[:, :, None] + c - 1, 0, len(nz_col) - 1)], 0)
+        else:
+            at = np.zeros(c.shape, dtype=np.int64)
+        at = np.where(c == 0, c_lo[:, None, None], at)
+        found = (has_tp | (c == 0)) & (nd_k[:, None, None] > 0)
+        if n_m:
+            at = np.where(found, at, 0)
+            q = np.where(found, env[rows_at[None, :, None], at], 0.0)
+            sv = np.where(found, sc[at], 0.0)
+        else:
+            q = np.zeros(found.shape)
+            sv = np.zeros(found.shape)
+        q = np.where(valid_cell[:, :, None], q, -1.0)
+        sv = np.where(valid_cell[:, :, None], sv, -1.0)
+        # (K, A*T, R) -> (T, R, K, A)
+        precision[..., m] = q.reshape(K, A, T, R).transpose(2, 3, 0, 1)
+        scores[..., m] = sv.reshape(K, A, T, R).transpose(2, 3, 0, 1)
+        recall[..., m] = rec.reshape(K, A, T).transpose(2, 0, 1)
 
     stats = _summarize(precision, recall, area_labels, mdets)
     # the "all"-area, largest-max_dets view kept for curves and thresholds
