@@ -700,10 +700,20 @@ def normalize(
     if (s == 0).any():
         raise InvalidInputError(f"std must be non-zero, got {s.tolist()}")
     x = img[:, :, ::-1] if to_rgb else img
-    out = (x.astype(np.float32) * np.float32(scale) - m) / s
-    if layout == "chw":
-        out = out.transpose(2, 0, 1)
-    return np.ascontiguousarray(out, dtype=np.float32)
+    if layout == "chw":  # reorder the (small) uint8 data first, then convert in place
+        out = np.ascontiguousarray(x.transpose(2, 0, 1)).astype(np.float32)
+        m, s = m[:, None, None], s[:, None, None]
+    else:
+        out = np.ascontiguousarray(x).astype(np.float32)
+    if scale == 1.0 / 255.0:
+        out /= np.float32(255.0)  # bit-identical to Ultralytics' ``im / 255``
+    elif scale != 1.0:
+        out *= np.float32(scale)
+    if m.any():
+        out -= m
+    if (s != 1).any():
+        out /= s
+    return out
 
 
 def clahe(
