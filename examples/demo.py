@@ -100,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         f"labelled objects found: {found}/{labelled}; {ms:.1f} ms/image median ({detector.backend}); "
         f"results in {args.out}"
     )
+
+    # Whole-image recognition on a real photo: ImageNet top-5 + CAM box and heatmap (out/classify/).
+    from classify_and_localize import run as classify_and_localize  # examples/ is the script's folder
+
+    classify_and_localize(args.out.parent / "classify")
     return 0
 
 
