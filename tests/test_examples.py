@@ -46,3 +46,5 @@ def test_demo(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.glob("*.jpg")) == ["val_00000.jpg", "val_00001.jpg", "val_00002.jpg"]
     assert len(list(out.glob("val_*.json"))) == 3
     assert "labelled objects found" in proc.stdout
+    # make demo also classifies and localises a real photo (examples/classify_and_localize.py)
+    assert (tmp_path / "classify" / "bus_cam.jpg").stat().st_size > 0
