@@ -377,3 +377,30 @@ def test_boxes_wholly_outside_the_frame_are_not_drawn() -> None:
     mixed = Detections(xyxy=[[130, 10, 160, 40], [10, 10, 40, 40]], confidence=[0.9, 0.8])
     out = annotate(black, mixed, labels=["hidden", "shown"])
     np.testing.assert_array_equal(out, annotate(black, mixed[1:], labels=["shown"]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    boxes=st.lists(
+        st.tuples(st.floats(-80, 200), st.floats(-80, 150), st.floats(0, 120), st.floats(0, 90)),
+        max_size=15,
+    ),
+    kind=st.sampled_from(sorted(IMAGE_TYPES)),
+    with_conf=st.booleans(),
+)
+def test_any_boxes_any_image_never_touch_the_input(
+    boxes: list[tuple[float, float, float, float]], kind: str, with_conf: bool
+) -> None:
+    image = IMAGE_TYPES[kind]()
+    before = image.copy()
+    xyxy = np.array([[x, y, x + w, y + h] for x, y, w, h in boxes]).reshape(-1, 4)
+    n = len(xyxy)
+    dets = Detections(
+        xyxy=xyxy,
+        confidence=np.linspace(1, 0, n) if with_conf else None,
+        class_id=np.arange(n) * 7,
+        names={0: "zero"},
+    )
+    out = annotate(image, dets)
+    np.testing.assert_array_equal(image, before)
+    assert out.shape[:2] == image.shape[:2]
