@@ -461,3 +461,35 @@ def test_evaluate_detector_maps_classes_by_name(tmp_path: Path) -> None:
     ]
     np.testing.assert_allclose(m.stats, reference(gt, results).stats, atol=1e-6, rtol=0)
     assert m.names == {5: "a", 9: "b"}
+
+
+def test_custom_area_ranges_equal_pycocotools() -> None:
+    gt, results = make_set(6)
+    ranges = {"all": (0.0, 1e10), "small": (0.0, 500.0), "medium": (500.0, 5000.0), "large": (5000.0, 1e10)}
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO()
+        coco.dataset = copy.deepcopy(gt)
+        coco.createIndex()
+        ref = COCOeval(coco, coco.loadRes(copy.deepcopy(results)), "bbox")
+        ref.params.areaRng = [list(v) for v in ranges.values()]
+        ref.params.areaRngLbl = list(ranges)
+        ref.evaluate()
+        ref.accumulate()
+        ref.summarize()
+    assert_same(evaluate(gt, results, area_ranges=ranges), ref)
+
+
+@pytest.mark.slow
+def test_real_detector_evaluate_on_shapes() -> None:
+    """A real (untrained, offline-built) YOLO through Detector.evaluate on the shipped shapes set."""
+    from detectkit.dataset import Dataset
+    from detectkit.models.detector import Detector
+
+    root = Path(__file__).resolve().parents[1] / "datasets" / "shapes"
+    ds = Dataset.from_coco(root / "annotations" / "instances_val.json", images=root / "images" / "val")
+    subset = ds.select([r.id for r in ds.images[:2]])
+    m = Detector("yolov8n.yaml", conf=0.001, imgsz=320).evaluate(subset)
+    assert isinstance(m, Metrics)
+    assert m.num_images == 2
+    assert m.category_ids == tuple(sorted(c.id for c in ds.categories))
+    assert all(-1.0 <= v <= 1.0 for v in m.stats)

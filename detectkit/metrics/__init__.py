@@ -623,7 +623,10 @@ def evaluate_detector(detector: Any, dataset: Any, *, iou_type: IouType = "bbox"
     for record, _ in dataset:
         source = getattr(record, "path", None)
         if source is None:
-            raise InvalidInputError(f"image {record.file_name!r} has no file path to run the detector on")
+            raise InvalidInputError(
+                f"image {record.file_name!r} has no file path to run the detector on "
+                "(read the dataset with its images folder, e.g. Dataset.from_coco(path, images=...))"
+            )
         dets = detector.detect(source)
         n = len(dets)
         if n == 0:
