@@ -18,6 +18,7 @@ classifier's CAM heatmap.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeAlias
 
@@ -469,7 +470,7 @@ def annotate(
     """
     out, channels = canvas(image, channels=channels)
     dets = as_detections(detections)
-    if not (isinstance(alpha, (int, float)) and 0.0 <= float(alpha) <= 1.0):
+    if isinstance(alpha, bool) or not (isinstance(alpha, numbers.Real) and 0.0 <= float(alpha) <= 1.0):
         raise InvalidInputError(f"alpha must be a number in [0, 1], got {alpha!r}")
     custom: list[str] | None = None
     if not isinstance(labels, bool):
