@@ -109,7 +109,7 @@ def test_demo_finds_the_labelled_shapes() -> None:
         label = path.parents[2] / "labels" / "val" / (path.stem + ".txt")
         rows = np.loadtxt(label, ndmin=2)
         size = Image.open(path).size
-        gt = convert(rows[:, 1:], "cxcywh_norm", "xyxy", image_size_wh=size) if len(rows) else np.zeros((0, 4))
+        gt = convert(rows[:, 1:], "cxcywhn", "xyxy", image_size_wh=size) if len(rows) else np.zeros((0, 4))
         dets = det.detect(path)
         for box, cls in zip(gt, rows[:, 0].astype(int)):
             same = dets[dets.class_id == cls]
@@ -378,3 +378,17 @@ def test_import_detectkit_does_not_load_ultralytics() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ)
     assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.slow
+def test_onnx_segment_runs_through_ultralytics_onnx_backend(tmp_path_factory: pytest.TempPathFactory) -> None:
+    ckpt = _build("yolov8n-seg.yaml", tmp_path_factory.mktemp("seg-onnx"))
+    torch_det = Detector(ckpt, conf=1e-5, imgsz=320)
+    onnx_det = Detector(ckpt, conf=1e-5, imgsz=320, backend="onnx")
+    assert onnx_det.task == "segment"
+    assert onnx_det.names == torch_det.names
+    path = _assets() / "bus.jpg"
+    ours, ref = onnx_det.detect(path), torch_det.detect(path)
+    _assert_same(ours, ref, atol=1.0)
+    assert ours.mask is not None
+    assert ours.mask.shape == (len(ours), 1080, 810)

@@ -138,3 +138,28 @@ def test_shipped_manifest_is_consistent() -> None:
     assert demo.task == "detect"
     assert demo.path is not None
     assert demo.path.stat().st_size <= 7 * 1024 * 1024
+
+
+def test_prepare_ultralytics_sets_offline_defaults(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YOLO_")}
+    env["DETECTKIT_CACHE"] = str(tmp_path)
+    code = (
+        "import os; from detectkit.models import prepare_ultralytics; prepare_ultralytics(); "
+        "print(os.environ['YOLO_OFFLINE'], os.environ['YOLO_AUTOINSTALL'], os.environ['YOLO_CONFIG_DIR'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, cwd=tmp_path
+    )
+    offline, autoinstall, config = out.stdout.split()[-3:]
+    assert (offline, autoinstall) == ("1", "false")
+    assert Path(config) == tmp_path / "ultralytics"
+    assert (tmp_path / "ultralytics" / "Ultralytics" / "Arial.ttf").is_file()
+    env["YOLO_OFFLINE"] = "0"  # the user's choice wins
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, cwd=tmp_path
+    )
+    assert out.stdout.split()[-3] == "0"
