@@ -148,6 +148,16 @@ def _quiet_ultralytics() -> Iterator[None]:
         LOGGER.setLevel(level)
 
 
+def _onnx_threads() -> int:
+    """onnxruntime threads: ``$DETECTKIT_ORT_THREADS``, else Ultralytics' own CPU rule
+    (cores - 1, between 1 and 8), which leaves a core free and avoids oversubscribing shared
+    machines, where ORT's spinning worker threads otherwise lose badly."""
+    env = os.environ.get("DETECTKIT_ORT_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return min(8, max(1, (os.cpu_count() or 1) - 1))
+
+
 class _OnnxRunner:
     """onnxruntime session + our pre/post-processing for Ultralytics detect exports."""
 
@@ -155,6 +165,7 @@ class _OnnxRunner:
         ort = _import_onnxruntime()
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        options.intra_op_num_threads = _onnx_threads()
         try:
             self.session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
         except Exception as exc:
