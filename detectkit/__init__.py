@@ -29,6 +29,11 @@ __version__ = "0.1.0"
 _LAZY: dict[str, tuple[str, str | None]] = {
     "boxes": ("detectkit.boxes", None),
     "nms": ("detectkit.nms", None),
+    "box_iou": ("detectkit.boxes", "box_iou"),
+    "batched_nms": ("detectkit.nms", "batched_nms"),
+    "soft_nms": ("detectkit.nms", "soft_nms"),
+    "weighted_boxes_fusion": ("detectkit.nms", "weighted_boxes_fusion"),
+    "non_max_merge": ("detectkit.nms", "non_max_merge"),
     "viz": ("detectkit.viz", None),
     "annotate": ("detectkit.viz", "annotate"),
     "Dataset": ("detectkit.dataset", "Dataset"),
@@ -43,12 +48,14 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 
 if TYPE_CHECKING:  # pragma: no cover
     from detectkit import boxes, nms, viz
+    from detectkit.boxes import box_iou
     from detectkit.dataset import Dataset
     from detectkit.formats import convert
     from detectkit.metrics import Metrics, evaluate
     from detectkit.models.classifier import Classifier
     from detectkit.models.detector import Detector
     from detectkit.models.pipeline import Pipeline
+    from detectkit.nms import batched_nms, non_max_merge, soft_nms, weighted_boxes_fusion
     from detectkit.viz import annotate
 
 __all__ = [
@@ -66,12 +73,17 @@ __all__ = [
     "Pipeline",
     "__version__",
     "annotate",
+    "batched_nms",
+    "box_iou",
     "boxes",
     "convert",
     "evaluate",
     "metrics",
     "nms",
+    "non_max_merge",
+    "soft_nms",
     "viz",
+    "weighted_boxes_fusion",
 ]
 
 
