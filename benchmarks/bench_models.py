@@ -1,5 +1,8 @@
 """Detector speed: native Ultralytics predict vs detectkit Detector (torch) vs detectkit ONNX.
 
+A fourth column runs the same cached .onnx through Ultralytics' own ONNX backend
+(``YOLO("x.onnx").predict``), the alternative to detectkit's own ONNX pre/post-processing.
+
 Per-image medians, one run, the three peers interleaved round-robin so machine load hits them
 alike. Cases: an untrained yolov8n (built offline from its yaml) on Ultralytics' bus.jpg at
 imgsz 640, and the shipped demo detector on the shapes sample images at its own imgsz.
@@ -71,17 +74,19 @@ def _case(
         elif len(b) != len(ref):
             worst_onnx = float("inf")
 
+    ul_onnx = YOLO(str(dk_onnx.onnx_path), task="detect")  # Ultralytics' own ONNX AutoBackend, same file
     paths = [str(p) for p in images]
     runners: dict[str, Callable[[int], object]] = {
         "native": lambda i: native.predict(paths[i], conf=conf, imgsz=imgsz, verbose=False),
         "detectkit-torch": lambda i: dk_torch.detect(paths[i]),
         "detectkit-onnx": lambda i: dk_onnx.detect(paths[i]),
+        "ultralytics-onnx": lambda i: ul_onnx.predict(paths[i], conf=conf, imgsz=imgsz, verbose=False),
     }
     med = _interleaved(runners, args.runs, args.warmup, len(paths))
-    n, t_, o = med["native"], med["detectkit-torch"], med["detectkit-onnx"]
+    n, t_, o, u = med["native"], med["detectkit-torch"], med["detectkit-onnx"], med["ultralytics-onnx"]
     print(
         f"| {label:<34} | {1000 * n:8.1f} | {1000 * t_:8.1f} | {t_ / n:6.3f} | {1000 * o:8.1f} | {n / o:6.2f}x |"
-        f" {worst_torch:.1e} / {worst_onnx:.1e} |"
+        f" {1000 * u:8.1f} | {n / u:6.2f}x | {worst_torch:.1e} / {worst_onnx:.1e} |"
     )
     print(f"    (ONNX export + session set-up, once, cached afterwards: {setup_onnx:.1f} s)", file=sys.stderr)
     return med
@@ -105,11 +110,14 @@ def main() -> int:
         YOLO("yolov8n.yaml").save(str(yolov8n))
 
         print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; {args.runs} runs, medians per image")
+        from detectkit.models.detector import _onnx_threads
+
+        print(f"onnxruntime threads {_onnx_threads()}")
         print(
-            "| case                               | native ms | dk-torch ms | torch/native | dk-onnx ms | native/onnx |"
-            " max |Δbox| px torch / onnx |"
+            "| case | native ms | dk-torch ms | dk-torch/native | dk-onnx ms | native/dk-onnx |"
+            " ul-onnx ms | native/ul-onnx | max |Δbox| px dk-torch / dk-onnx |"
         )
-        print("|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|")
         # untrained: scores are tiny, so a low conf keeps NMS and decoding busy like a real model
         _case("yolov8n (untrained) bus.jpg @640", yolov8n, [Path(ASSETS) / "bus.jpg"], 640, 1e-4, args)
         demo = weights.resolve("demo-shapes")
