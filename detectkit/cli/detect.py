@@ -212,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, stdout: Any) -> int:
     from tqdm import tqdm
 
-    from detectkit.image import count_images, iter_images
+    from detectkit.image import count_images, iter_images, list_images
     from detectkit.models.detector import Detector
 
     if args.save_images and args.out is None:
@@ -263,6 +263,9 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
     for s in sources:
         if isinstance(s, Path) and not s.exists():
             report(str(s), f"{s} does not exist")
+        elif isinstance(s, Path) and s.is_dir() and not list_images(s, recursive=args.recursive):
+            hint = "" if args.recursive else " (use --recursive for sub-folders)"
+            report(str(s), f"folder {s} holds no images{hint}")
         else:
             existing.append(s)
     try:

@@ -111,3 +111,9 @@ def test_unknown_model_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err
     assert "unknown model 'nope-model'" in err
     assert "demo-shapes" in err
+
+
+def test_empty_folder_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty").mkdir()
+    assert main(["detect", str(tmp_path / "empty"), "--quiet"]) == 1
+    assert "holds no images (use --recursive for sub-folders)" in capsys.readouterr().err
