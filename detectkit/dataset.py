@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["Category", "Dataset", "ImageRecord", "Issue"]
 
 #: Default fill for a per-object column that some objects lack, by column name then dtype kind.
-_FILL_BY_NAME: dict[str, Any] = {"annotation_id": -1, "area": np.nan, "iscrowd": 0}
+_FILL_BY_NAME: dict[str, Any] = {"annotation_id": -1, "area": np.nan, "iscrowd": 0, "_coco_index": -1}
 _FILL_BY_KIND: dict[str, Any] = {"f": np.nan, "i": 0, "u": 0, "b": False, "O": None, "U": "", "S": b""}
 
 
@@ -288,6 +288,7 @@ class Dataset:
         self.licenses: list[Any] = list(licenses or [])
         self.issues: list[Issue] = list(issues or [])
         self.source_format = source_format
+        self._record_file: str | None = None  # the annotation file "_coco_index" rows refer to
         self._offsets = np.searchsorted(table.image_index, np.arange(len(images) + 1), side="left")
         self._index = {rid: i for i, rid in enumerate(image_ids)}
 
@@ -302,9 +303,11 @@ class Dataset:
         licenses: Sequence[Any] | None = None,
         issues: Iterable[Issue] | None = None,
         source_format: str | None = None,
+        record_file: str | None = None,
     ) -> Dataset:
         ds = cls.__new__(cls)
         ds._init(categories, images, table.sorted(), info, licenses, issues, source_format)
+        ds._record_file = record_file
         return ds
 
     def _derive(
@@ -322,6 +325,7 @@ class Dataset:
             licenses=self.licenses,
             issues=self.issues,
             source_format=self.source_format,
+            record_file=self._record_file,
         )
 
     # ------------------------------------------------------------------ access
@@ -724,10 +728,13 @@ class Dataset:
         issues = list(self.issues)
         t = self._table
         loc = t.data.get("_loc")
+        coco_index = t.data.get("_coco_index") if self._record_file is not None else None
         ann_ids = t.data.get("annotation_id")
         names = self.names
 
         def where(i: int) -> tuple[str, str | None]:
+            if coco_index is not None and coco_index[i] >= 0 and self._record_file is not None:
+                return self._record_file, f"annotations[{int(coco_index[i])}]"
             if loc is not None and isinstance(loc[i], str):
                 text = loc[i]
                 if " [" in text:

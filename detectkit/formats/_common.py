@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -24,6 +25,8 @@ __all__ = [
     "safe_relpath",
 ]
 
+_PLAIN_NAME = re.compile(r"[^/\\:\x00.][^\\:\x00]*")
+_PLAIN_NAME_PARTS = re.compile(r"(^|/)\.{1,2}(/|$)|//|/$")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".dng", ".mpo", ".pfm")
 
 
@@ -120,6 +123,8 @@ def safe_relpath(name: str, *, argument: str = "file_name") -> str:
     """
     if not isinstance(name, str) or not name.strip():
         raise InvalidInputError(f"{argument} must be a non-empty relative path, got {name!r}")
+    if _PLAIN_NAME.fullmatch(name) and not _PLAIN_NAME_PARTS.search(name):  # fast path: a plain relative name
+        return name
     text = name.replace("\\", "/")
     pure = PurePosixPath(text)
     if pure.is_absolute() or ".." in pure.parts or (len(text) > 1 and text[1] == ":") or "\x00" in text:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -168,6 +169,7 @@ def read(
         licenses=doc.get("licenses"),
         issues=issues,
         source_format="coco",
+        record_file=os.fspath(path),
     )
 
 
@@ -180,7 +182,87 @@ def _annotations_table(
     *,
     results: bool,
 ) -> tuple[_Table, list[Any]]:
-    """Vectorised parse of the annotation list into a column table."""
+    """The annotation list as a column table: a vectorised pass, or a checking pass on bad input."""
+    fast = _fast_table(raw, position, known_cats, results=results)
+    if fast is not None:
+        return fast, []
+    return _checked_table(path, raw, position, known_cats, log, results=results)
+
+
+def _columns(raw: list[Any], keys: tuple[str, ...], defaults: tuple[Any, ...]) -> list[Any]:
+    """Per-key value tuples over all records: one C-level pass when every record has every key."""
+    try:
+        return [list(map(itemgetter(k), raw)) for k in keys]
+    except KeyError:
+        return [[a.get(k, d) for a in raw] for k, d in zip(keys, defaults)]
+
+
+def _fast_table(raw: list[Any], position: Mapping[int, int], known_cats: set[int], *, results: bool) -> _Table | None:
+    """Column-wise extraction for well-formed input; ``None`` sends the caller to the checking pass."""
+    m = len(raw)
+    if results:
+        keys: tuple[str, ...] = ("image_id", "category_id", "bbox", "score", "segmentation")
+        defaults: tuple[Any, ...] = (None, None, None, None, None)
+    else:
+        keys = ("image_id", "category_id", "bbox", "id", "iscrowd", "area", "segmentation")
+        defaults = (None, None, None, -1, 0, np.nan, None)
+    try:
+        cols = _columns(raw, keys, defaults)
+        if results:
+            image_ids, cls_list, boxes, scores, segs = cols
+        else:
+            image_ids, cls_list, boxes, ids, crowd, area, segs = cols
+        if None in image_ids or None in cls_list or None in boxes or (results and None in scores):
+            return None
+        img = np.array(list(map(position.__getitem__, image_ids)), dtype=np.int64).reshape(m)
+        bbox = np.array(boxes, dtype=np.float64).reshape(m, 4) if m else np.zeros((0, 4))
+        score = np.array(scores, dtype=np.float32).reshape(m) if results else None
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    cls = np.array(cls_list)
+    if m and (cls.dtype.kind != "i" or set(map(type, cls_list)) != {int}):
+        return None
+    cls = cls.astype(np.int64).reshape(m)
+    if not np.isfinite(bbox).all() or (bbox[:, 2:] < 0).any():
+        return None
+    if known_cats and m and not np.isin(cls, list(known_cats)).all():
+        return None
+    if score is not None and not np.isfinite(score).all():
+        return None
+    xyxy = bbox.copy()
+    xyxy[:, 2:] += xyxy[:, :2]
+    seg = np.empty(m, dtype=object)
+    seg[:] = segs
+    data: dict[str, np.ndarray] = {"segmentation": seg, "_coco_bbox": bbox, "_coco_index": np.arange(m, dtype=np.int64)}
+    if not results:
+        try:
+            ann_id = np.array(ids, dtype=np.int64).reshape(m)
+            iscrowd = np.array(crowd, dtype=np.int64).reshape(m)
+            area_arr = np.array(area, dtype=np.float64).reshape(m)
+        except (TypeError, ValueError):
+            return None
+        if not set(map(type, ids)) <= {int} or not set(map(type, crowd)) <= {int, bool}:
+            return None
+        data = {"annotation_id": ann_id, "iscrowd": iscrowd, "area": area_arr, **data}
+    present: set[str] = set().union(*raw) if m else set()
+    allowed = _ANN_KEYS | {"score"} if results else _ANN_KEYS
+    if not present <= allowed:
+        extra = np.empty(m, dtype=object)
+        extra[:] = [None if allowed.issuperset(a) else {k: v for k, v in a.items() if k not in allowed} for a in raw]
+        data["_coco_extra"] = extra
+    return _Table(xyxy, cls, img, score, data)
+
+
+def _checked_table(
+    path: Path,
+    raw: list[Any],
+    position: Mapping[int, int],
+    known_cats: set[int],
+    log: IssueLog,
+    *,
+    results: bool,
+) -> tuple[_Table, list[Any]]:
+    """Record-by-record parse that reports (or, when strict, raises on) every bad annotation."""
     m = len(raw)
     img = np.empty(m, np.int64)
     cls = np.empty(m, np.int64)
@@ -191,10 +273,8 @@ def _annotations_table(
     score = np.zeros(m, np.float32)
     seg = np.empty(m, dtype=object)
     extra = np.empty(m, dtype=object)
-    loc = np.empty(m, dtype=object)
     keep = np.ones(m, bool)
     any_extra = False
-    src = os.fspath(path)
     for k, a in enumerate(raw):
         where = f"annotations[{k}]" if not results else f"[{k}]"
         try:
@@ -238,8 +318,7 @@ def _annotations_table(
         img[k] = ip
         cls[k] = cid
         seg[k] = a.get("segmentation")
-        loc[k] = f"{src} [{where}]"
-        if len(a) > 7 or any(key not in _ANN_KEYS for key in a):
+        if not _ANN_KEYS.issuperset(a):
             ex = {key: v for key, v in a.items() if key not in _ANN_KEYS and not (results and key == "score")}
             if ex:
                 extra[k] = ex
@@ -258,7 +337,8 @@ def _annotations_table(
     rows = np.flatnonzero(keep) if not keep.all() else slice(None)
     xyxy = bbox[rows].copy()
     xyxy[:, 2:] += xyxy[:, :2]
-    data: dict[str, np.ndarray] = {"segmentation": seg[rows], "_coco_bbox": bbox[rows], "_loc": loc[rows]}
+    index = np.arange(m, dtype=np.int64)
+    data: dict[str, np.ndarray] = {"segmentation": seg[rows], "_coco_bbox": bbox[rows], "_coco_index": index[rows]}
     if not results:
         data = {"annotation_id": ann_id[rows], "iscrowd": crowd[rows], "area": area[rows], **data}
     if any_extra:

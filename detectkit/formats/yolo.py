@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,6 +40,7 @@ __all__ = ["META_FILE", "join_parts", "read", "split_parts", "write"]
 META_FILE = "detectkit.json"
 YOLOTask = Literal["detect", "segment", "obb"]
 _SPLITS = ("train", "val", "test")
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
 
 
 # ---------------------------------------------------------------------------------------- polygons
@@ -181,7 +182,7 @@ def write(
         if ann_ids is not None and ann_ids[i] >= 0:
             where += f" (annotation id {int(ann_ids[i])})"
         summary.drop(str(reasons[i]), where)
-    if task == "detect" and seg_list is not None and any(isinstance(s, (list, dict)) and s for s in seg_list):
+    if task == "detect" and seg_list is not None and any(seg_list):
         summary.notes.append("segmentation not written (task=detect keeps boxes only; use task='segment')")
 
     # normalised coordinates for all objects at once
@@ -192,21 +193,21 @@ def write(
     cy = (xyxy[:, 1] + xyxy[:, 3]) / 2 / wh_obj[:, 1]
     bw = (xyxy[:, 2] - xyxy[:, 0]) / wh_obj[:, 0]
     bh = (xyxy[:, 3] - xyxy[:, 1]) / wh_obj[:, 1]
-    cls_idx = np.array([index_of.get(k, -1) for k in t.class_id.tolist()], dtype=np.int64)
+    sorted_ids = np.array([c.id for c in cats], dtype=np.int64)
+    cls_idx = np.searchsorted(sorted_ids, t.class_id).astype(np.int64)
+    cls_idx[~known] = -1
     max_side = int(sizes.max()) if len(sizes) else 1
     dec = _decimals_for(max_side)
     conf = t.confidence
-    lines: list[str]
+    lines: list[str] = []
     if task == "detect":
-        fmt = f"%d %.{dec}f %.{dec}f %.{dec}f %.{dec}f"
-        if conf is not None:
-            fmt += " %.6f"
-            cols: Iterable[Any] = zip(
-                cls_idx.tolist(), cx.tolist(), cy.tolist(), bw.tolist(), bh.tolist(), conf.tolist()
-            )
-        else:
-            cols = zip(cls_idx.tolist(), cx.tolist(), cy.tolist(), bw.tolist(), bh.tolist())
-        lines = [fmt % row for row in cols]
+        # one %-format per image over a flat list of values: no per-object Python work
+        row_fmt = f"%d %.{dec}f %.{dec}f %.{dec}f %.{dec}f" + (" %.6f" if conf is not None else "") + "\n"
+        columns = [cls_idx, cx, cy, bw, bh] + ([conf] if conf is not None else [])
+        kept = np.flatnonzero(ok)
+        width = len(columns)
+        flat = np.column_stack([np.asarray(c, dtype=np.float64)[kept] for c in columns]).ravel().tolist()
+        kept_offsets = np.searchsorted(t.image_index[kept], np.arange(len(ds.images) + 1)).tolist()
     else:
         obb = t.data.get("obb_polygon")
         lines = []
@@ -242,43 +243,49 @@ def write(
     has_split = any(r.split for r in ds.images)
     stems: dict[str, str] = {}
     rel_images: list[str] = []
+    label_names: list[str] = []
     for r in ds.images:
         fname = safe_relpath(r.file_name)
-        sub = f"{r.split or 'train'}/" if has_split else ""
-        rel = sub + fname
-        stem = rel.rsplit(".", 1)[0] if "." in rel.rsplit("/", 1)[-1] else rel
+        rel = f"{r.split or 'train'}/{fname}" if has_split else fname
+        head, _, tail = rel.rpartition("/")
+        stem = ((head + "/" if head else "") + tail.rsplit(".", 1)[0]) if "." in tail else rel
         if stem in stems:
             raise InvalidInputError(
                 f"images {stems[stem]!r} and {rel!r} share the label file {stem}.txt; rename one of them"
             )
         stems[stem] = rel
         rel_images.append(rel)
+        label_names.append(f"labels/{stem}.txt")
 
     offsets = ds._offsets.tolist()
     written = 0
     with atomic_dir(out, overwrite=overwrite) as tmp:
+        base = os.fspath(tmp)
         made: set[str] = set()
         for pos, r in enumerate(ds.images):
-            rel = rel_images[pos]
-            stem = rel.rsplit(".", 1)[0] if "." in rel.rsplit("/", 1)[-1] else rel
-            label = f"labels/{stem}.txt"
-            folder = label.rsplit("/", 1)[0]
+            label = f"{base}/{label_names[pos]}"
+            folder = label.rpartition("/")[0]
             if folder not in made:
-                (tmp / folder).mkdir(parents=True, exist_ok=True)
+                os.makedirs(folder, exist_ok=True)
                 made.add(folder)
-            a, b = offsets[pos], offsets[pos + 1]
-            if a == b:
-                text = ""
+            if task == "detect":
+                a, b = kept_offsets[pos], kept_offsets[pos + 1]
+                text = (row_fmt * (b - a)) % tuple(flat[a * width : b * width]) if b > a else ""
+                written += b - a
             else:
+                a, b = offsets[pos], offsets[pos + 1]
                 sel = [lines[i] for i in range(a, b) if ok[i]]
                 written += len(sel)
                 text = "\n".join(sel) + "\n" if sel else ""
-            with open(tmp / label, "w", encoding="utf-8", newline="\n") as fh:
-                fh.write(text)
+            fd = os.open(label, _WRITE_FLAGS, 0o666)
+            try:
+                os.write(fd, text.encode("utf-8"))
+            finally:
+                os.close(fd)
             if link_images or copy_images:
                 src = r.path if r.path is not None else (image_root / r.file_name if image_root else None)
                 if src is not None and src.is_file():
-                    link_or_copy(src, tmp / "images" / rel, copy=copy_images)
+                    link_or_copy(src, tmp / "images" / rel_images[pos], copy=copy_images)
                     summary.images_linked += 1
         if not has_split:
             (tmp / "images").mkdir(exist_ok=True)
@@ -311,24 +318,16 @@ def write(
                 {"index": i, "id": c.id, "name": c.name, "supercategory": c.supercategory, "extra": dict(c.extra)}
                 for i, c in enumerate(cats)
             ],
+            "image_fields": ["label", "id", "file_name", "width", "height", "split", "extra"],
             "images": [
-                {
-                    "label": f"labels/{(rel.rsplit('.', 1)[0] if '.' in rel.rsplit('/', 1)[-1] else rel)}.txt",
-                    "id": r.id,
-                    "file_name": r.file_name,
-                    "width": r.width,
-                    "height": r.height,
-                    "split": r.split,
-                    "extra": dict(r.extra),
-                }
-                for r, rel in zip(ds.images, rel_images)
+                [label, r.id, r.file_name, r.width, r.height, r.split, dict(r.extra) if r.extra else None]
+                for r, label in zip(ds.images, label_names)
             ],
             "info": ds.info,
             "licenses": ds.licenses,
             "source_format": ds.source_format,
         }
-        with open(tmp / META_FILE, "w", encoding="utf-8") as fh:
-            json.dump(meta, fh, ensure_ascii=False, separators=(",", ":"))
+        (tmp / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
     summary.images = len(ds.images)
     summary.objects = written
     return summary
@@ -528,7 +527,10 @@ def read(
 
     # records: detectkit.json first (ids, sizes, order, file names), then files found
     meta_images: dict[str, dict[str, Any]] = {}
+    fields = meta.get("image_fields")
     for m in meta.get("images", []):
+        if isinstance(m, list) and isinstance(fields, list) and len(m) == len(fields):
+            m = dict(zip(fields, m))
         if isinstance(m, dict) and isinstance(m.get("label"), str):
             meta_images[m["label"]] = m
     records: list[ImageRecord] = []

@@ -1,0 +1,257 @@
+"""Dataset conversion speed and memory: detectkit's CLI vs Ultralytics and supervision, side by side.
+
+COCO -> YOLO on a generated dataset (default 5k images / 50k boxes, sizes in the JSON):
+
+* ``detectkit convert`` as a fresh process (Python + detectkit start-up included),
+* ``ultralytics.data.converter.convert_coco`` in-process (its import is *not* counted),
+  and as a fresh process (import counted),
+* supervision ``DetectionDataset.from_coco(...).as_yolo(...)`` in-process (it decodes every
+  image for its size, so small real JPEGs are generated for it).
+
+YOLO -> COCO on the same data: detectkit reading image headers only (no ``detectkit.json``),
+detectkit with its recorded sizes, and supervision ``from_yolo(...).as_coco(...)``.
+
+Memory: peak RSS of the detectkit COCO -> YOLO process at 1x and 4x the dataset size.
+
+Run: ``.venv/bin/python benchmarks/bench_convert.py [--images 5000] [--boxes 50000] [--repeat 5]``.
+Everything is generated in a temporary folder (``--tmp``); nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = dict(
+    os.environ,
+    YOLO_OFFLINE="1",
+    YOLO_AUTOINSTALL="false",
+    YOLO_VERBOSE="false",
+    YOLO_CONFIG_DIR=str(ROOT / ".cache" / "ultralytics"),
+)
+
+
+def make_coco(path: Path, n_images: int, n_boxes: int, *, size_wh: tuple[int, int], seed: int = 0) -> None:
+    """A COCO file with 80 non-contiguous categories, some crowd boxes and 5% empty images."""
+    rng = np.random.default_rng(seed)
+    w, h = size_wh
+    cat_ids = sorted(rng.choice(np.arange(1, 91), 80, replace=False).tolist())
+    images = [{"id": i + 1, "file_name": f"{i:06d}.jpg", "width": w, "height": h} for i in range(n_images)]
+    non_empty = rng.choice(n_images, int(n_images * 0.95), replace=False) + 1
+    img_of = np.sort(rng.choice(non_empty, n_boxes))
+    x = rng.uniform(0, w * 0.8, n_boxes)
+    y = rng.uniform(0, h * 0.8, n_boxes)
+    bw = rng.uniform(1, w * 0.2, n_boxes)
+    bh = rng.uniform(1, h * 0.2, n_boxes)
+    cls = rng.choice(cat_ids, n_boxes)
+    crowd = (rng.uniform(size=n_boxes) < 0.01).astype(int)
+    anns = [
+        {
+            "id": k + 1,
+            "image_id": int(img_of[k]),
+            "category_id": int(cls[k]),
+            "bbox": [round(float(x[k]), 2), round(float(y[k]), 2), round(float(bw[k]), 2), round(float(bh[k]), 2)],
+            "area": round(float(bw[k] * bh[k]), 2),
+            "iscrowd": int(crowd[k]),
+            "segmentation": [],
+        }
+        for k in range(n_boxes)
+    ]
+    cats = [{"id": c, "name": f"class{c}", "supercategory": "thing"} for c in cat_ids]
+    path.write_text(json.dumps({"images": images, "annotations": anns, "categories": cats}))
+
+
+def make_images(folder: Path, n: int, size_wh: tuple[int, int]) -> None:
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 255, (size_wh[1], size_wh[0], 3), dtype=np.uint8)
+    ok, buf = cv2.imencode(".jpg", base)
+    assert ok
+    data = buf.tobytes()
+    for i in range(n):
+        (folder / f"{i:06d}.jpg").write_bytes(data)
+
+
+def timed(fn: Callable[[], object], repeat: int, cleanup: Callable[[], None]) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        cleanup()
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    cleanup()
+    return times
+
+
+def run_cli(args: list[str]) -> None:
+    subprocess.run([sys.executable, "-m", "detectkit", *args], check=True, env=ENV, stdout=subprocess.DEVNULL)
+
+
+def peak_rss_mb(args: list[str]) -> float:
+    proc = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "detectkit", *args],
+        check=True,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return int(proc.stderr.strip().splitlines()[-1]) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=5000)
+    parser.add_argument("--boxes", type=int, default=50000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--skip-supervision", action="store_true")
+    parser.add_argument(
+        "--tmp",
+        default="/dev/shm" if Path("/dev/shm").is_dir() else str(ROOT / ".cache"),
+        help="where to generate the data (default: /dev/shm, so disk write-back does not swamp the figures)",
+    )
+    opts = parser.parse_args()
+    Path(opts.tmp).mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="bench_convert_", dir=opts.tmp))
+    size = (160, 120)
+    try:
+        ann_dir = tmp / "annotations"
+        ann_dir.mkdir()
+        src = ann_dir / "instances.json"
+        make_coco(src, opts.images, opts.boxes, size_wh=size)
+        images = tmp / "images"
+        make_images(images, opts.images, size)
+        print(f"data: {opts.images} images, {opts.boxes} boxes, COCO file {src.stat().st_size / 1e6:.1f} MB")
+        rows: list[tuple[str, list[float]]] = []
+
+        out = tmp / "out_dk"
+
+        def clean_dk() -> None:
+            shutil.rmtree(out, ignore_errors=True)
+
+        rows.append(
+            (
+                "detectkit convert (CLI process, start-up included)",
+                timed(lambda: run_cli(["convert", str(src), str(out), "--to", "yolo", "-q"]), opts.repeat, clean_dk),
+            )
+        )
+        os.environ.update({k: v for k, v in ENV.items() if k.startswith("YOLO_")})
+        from ultralytics.data.converter import convert_coco
+
+        ul_out = tmp / "out_ul"
+
+        def clean_ul() -> None:
+            shutil.rmtree(ul_out, ignore_errors=True)
+
+        def ul() -> None:
+            import contextlib
+            import io
+
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                convert_coco(labels_dir=str(ann_dir), save_dir=str(ul_out), use_segments=False, cls91to80=False)
+
+        rows.append(("ultralytics convert_coco (in-process, import excluded)", timed(ul, max(3, opts.repeat // 2), clean_ul)))
+        script = (
+            "import contextlib, io\n"
+            "from ultralytics.data.converter import convert_coco\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+            f"    convert_coco(labels_dir={str(ann_dir)!r}, save_dir={str(ul_out)!r}, use_segments=False, cls91to80=False)\n"
+        )
+        rows.append(
+            (
+                "ultralytics convert_coco (fresh process, import included)",
+                timed(lambda: subprocess.run([sys.executable, "-c", script], check=True, env=ENV), 3, clean_ul),
+            )
+        )
+        sv_out = tmp / "out_sv"
+
+        def clean_sv() -> None:
+            shutil.rmtree(sv_out, ignore_errors=True)
+
+        if not opts.skip_supervision:
+            import supervision as sv
+
+            def sv_run() -> None:
+                ds = sv.DetectionDataset.from_coco(str(images), str(src))
+                ds.as_yolo(annotations_directory_path=str(sv_out / "labels"), data_yaml_path=str(sv_out / "data.yaml"))
+
+            rows.append(("supervision from_coco().as_yolo() (in-process, decodes images)", timed(sv_run, 1, clean_sv)))
+
+        base = statistics.median(rows[0][1])
+        print("\nCOCO -> YOLO")
+        print(f"{'method':<66} {'median s':>9} {'runs':>5} {'x detectkit':>12}")
+        for name, times in rows:
+            med = statistics.median(times)
+            print(f"{name:<66} {med:>9.3f} {len(times):>5} {med / base:>11.1f}x")
+
+        # YOLO -> COCO
+        yolo_dir = tmp / "yolo"
+        run_cli(["convert", str(src), str(yolo_dir), "--to", "yolo", "--images", str(images), "-q"])
+        bare = tmp / "yolo_bare"
+        shutil.copytree(yolo_dir, bare, symlinks=True)
+        (bare / "detectkit.json").unlink()
+        rows2: list[tuple[str, list[float]]] = []
+        back = tmp / "back.json"
+
+        def clean_back() -> None:
+            back.unlink(missing_ok=True)
+
+        rows2.append(
+            (
+                "detectkit convert, sizes from image headers (CLI process)",
+                timed(lambda: run_cli(["convert", str(bare), str(back), "--to", "coco", "-q"]), opts.repeat, clean_back),
+            )
+        )
+        rows2.append(
+            (
+                "detectkit convert, sizes from detectkit.json (CLI process)",
+                timed(lambda: run_cli(["convert", str(yolo_dir), str(back), "--to", "coco", "-q"]), opts.repeat, clean_back),
+            )
+        )
+        if not opts.skip_supervision:
+            import supervision as sv
+
+            def sv_back() -> None:
+                ds = sv.DetectionDataset.from_yolo(
+                    str(bare / "images"), str(bare / "labels"), str(bare / "data.yaml")
+                )
+                ds.as_coco(annotations_path=str(back))
+
+            rows2.append(("supervision from_yolo().as_coco() (in-process, decodes images)", timed(sv_back, 1, clean_back)))
+        base2 = statistics.median(rows2[0][1])
+        print("\nYOLO -> COCO")
+        print(f"{'method':<66} {'median s':>9} {'runs':>5} {'x detectkit':>12}")
+        for name, times in rows2:
+            med = statistics.median(times)
+            print(f"{name:<66} {med:>9.3f} {len(times):>5} {med / base2:>11.1f}x")
+
+        # memory as the dataset grows
+        print("\nPeak RSS of `detectkit convert` COCO -> YOLO (MB)")
+        for factor in (1, 4):
+            big = ann_dir / f"x{factor}.json"
+            make_coco(big, opts.images * factor, opts.boxes * factor, size_wh=size, seed=factor)
+            clean_dk()
+            rss = peak_rss_mb(["convert", str(big), str(out), "--to", "yolo", "-q"])
+            print(f"  {opts.images * factor:>7} images / {opts.boxes * factor:>7} boxes: {rss:7.1f} MB "
+                  f"(input JSON {big.stat().st_size / 1e6:.1f} MB)")
+            clean_dk()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
