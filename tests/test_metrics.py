@@ -163,6 +163,44 @@ def test_bbox_equals_pycocotools(seed: int) -> None:
     assert_same(evaluate(gt, results), reference(gt, results))
 
 
+def make_crowded(seed: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Few images packed with overlapping objects: many ground truths per (image, category), up
+    to 160 predictions per image, 20% crowd, areas unrelated to the boxes, 5 score levels."""
+    rng = np.random.default_rng(seed)
+    images, anns, results = [], [], []
+    for i in range(1, 6):
+        images.append({"id": i, "width": 100, "height": 100})
+        for _ in range(int(rng.integers(0, 25))):
+            x, y = (int(v) for v in rng.integers(0, 60, 2))
+            w, h = (int(v) for v in rng.integers(2, 40, 2))
+            area = float(w * h) if rng.random() < 0.5 else float(rng.uniform(0, 12000))
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": i,
+                    "category_id": int(rng.integers(1, 3)),
+                    "bbox": [x, y, w, h],
+                    "area": area,
+                    "iscrowd": int(rng.random() < 0.2),
+                }
+            )
+        for _ in range(int(rng.integers(1, 160))):
+            x, y = (int(v) for v in rng.integers(0, 60, 2))
+            w, h = (int(v) for v in rng.integers(2, 40, 2))
+            score = float(rng.integers(0, 5)) / 4
+            results.append(
+                {"image_id": i, "category_id": int(rng.integers(1, 3)), "bbox": [x, y, w, h], "score": score}
+            )
+    cats = [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]
+    return {"images": images, "annotations": anns, "categories": cats}, results
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_crowded_images_equal_pycocotools(seed: int) -> None:
+    gt, results = make_crowded(seed)
+    assert_same(evaluate(gt, results), reference(gt, results))
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_segm_equals_pycocotools(seed: int) -> None:
     gt, results = make_set(100 + seed, n_images=14, segm=True)

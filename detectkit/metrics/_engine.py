@@ -87,8 +87,10 @@ class EvalResult:
     """Raw output of :func:`run_coco_eval`, shaped like ``COCOeval.eval``.
 
     ``precision`` is ``(T, R, K, A, M)``, ``recall`` ``(T, K, A, M)``, ``scores`` like
-    ``precision``; -1 marks "no ground truth". ``matches`` keeps the per-detection matching
-    (kept for confusion-free curves and the F1 threshold).
+    ``precision``; -1 marks "no ground truth". The ``det_*`` fields keep the per-detection
+    outcome for the "all" area range at the largest ``max_dets`` (category position, score,
+    true positive / ignored per IoU threshold), in accumulation order, and ``num_gt`` the
+    non-ignored ground truth per category: enough for F1 / threshold analyses.
     """
 
     image_ids: np.ndarray
