@@ -434,6 +434,13 @@ def soft_nms(
     else:
         with np.errstate(divide="ignore"):
             cost = -np.log1p(-iou)  # weight = 1 - iou
+    if len(u):  # small connected groups: sequential soft-NMS on dense per-group matrices
+        comp = _components(n, u, v)
+        small_pair = (np.bincount(comp) <= _DENSE_MAX)[comp[u]]
+        if small_pair.any():
+            done_nodes = _soft_nms_dense(cur, comp, u[small_pair], v[small_pair], cost[small_pair])
+            active[done_nodes] = False
+            u, v, cost = u[~small_pair], v[~small_pair], cost[~small_pair]
     blocked = np.zeros(n, dtype=bool)
     while active.any():
         # a box is visited before all its active neighbours if its score is the highest
@@ -459,6 +466,52 @@ def soft_nms(
     keep = np.flatnonzero(cur > score_thr)
     keep = keep[np.argsort(-cur[keep], kind="stable")]
     return keep.astype(np.int64), cur[keep]
+
+
+_DENSE_MAX = 64  # soft-NMS groups up to this size run sequentially on dense matrices
+
+
+def _soft_nms_dense(cur: np.ndarray, comp: np.ndarray, u: np.ndarray, v: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """Soft-NMS inside small connected groups, all groups of similar size at once; updates ``cur``.
+
+    Groups are padded to ``K`` (a power of two) and run the sequential algorithm for ``K``
+    steps: each step visits every group's highest current score (ties: lowest index) and
+    multiplies the group's unvisited scores by ``exp(-cost)`` from the dense ``(G, K, K)``
+    cost matrix. Returns the nodes handled.
+    """
+    nodes = np.unique(np.concatenate([u, v]))
+    c_of = comp[nodes]
+    o = np.lexsort((nodes, c_of))
+    nodes, c_of = nodes[o], c_of[o]
+    _, c_start, c_size = np.unique(c_of, return_index=True, return_counts=True)
+    g_of = np.repeat(np.arange(len(c_size)), c_size)  # dense group id per node (in `nodes` order)
+    pos = np.arange(len(nodes)) - c_start[g_of]
+    where_node = np.empty(len(cur), np.int64)
+    where_node[nodes] = np.arange(len(nodes))
+    bucket = np.maximum(2, 1 << np.ceil(np.log2(np.maximum(c_size, 2))).astype(np.int64))
+    pair_g = g_of[where_node[u]]
+    for k in np.unique(bucket).tolist():
+        groups = np.flatnonzero(bucket == k)
+        local = np.full(len(c_size), -1, np.int64)
+        local[groups] = np.arange(len(groups))
+        sel = local[g_of] >= 0
+        sn, sl, sp = nodes[sel], local[g_of[sel]], pos[sel]
+        score = np.full((len(groups), k), -np.inf)
+        score[sl, sp] = cur[sn]
+        mat = np.zeros((len(groups), k, k))
+        ps = local[pair_g] >= 0
+        pl, pu, pv = local[pair_g[ps]], pos[where_node[u[ps]]], pos[where_node[v[ps]]]
+        mat[pl, pu, pv] = cost[ps]
+        mat[pl, pv, pu] = cost[ps]
+        done = np.isneginf(score)
+        rows = np.arange(len(groups))
+        for _ in range(int(c_size[groups].max())):
+            j = np.where(done, -np.inf, score).argmax(axis=1)
+            done[rows, j] = True
+            with np.errstate(invalid="ignore"):
+                score = np.where(done, score, score * np.exp(-mat[rows, j]))
+        cur[sn] = score[sl, sp]
+    return nodes
 
 
 def _check_number(value: Any, name: str) -> float:

@@ -217,7 +217,9 @@ def reference_soft_nms(boxes, scores, classes, *, thr, sigma, score_thr, method)
 
 
 @pytest.mark.parametrize("method", ["gaussian", "linear"])
-def test_soft_nms_equals_ensemble_boxes(method):
+@pytest.mark.parametrize("dense_max", [0, 64, 100_000], ids=["rounds", "mixed", "dense"])
+def test_soft_nms_equals_ensemble_boxes(method, dense_max, monkeypatch):
+    monkeypatch.setattr(N, "_DENSE_MAX", dense_max)  # both strategies must give the same result
     rng = np.random.default_rng(11)
     m = 2 if method == "gaussian" else 1
     for trial in range(20):
