@@ -868,6 +868,21 @@ class Dataset:
             ds._table.confidence = np.zeros(0, np.float32)  # predictions, all images empty
         return ds
 
+    def as_ground_truth(self) -> Dataset:
+        """The same objects without confidence (scores kept in the ``"score"`` data column).
+
+        >>> d = Detections(xyxy=[[0, 0, 1, 1]], confidence=[0.5])
+        >>> gt = Dataset.from_predictions([(ImageRecord(1, "a.jpg", 4, 4), d)]).as_ground_truth()
+        >>> gt.is_predictions, gt.detections(1).data["score"].tolist()
+        (False, [0.5])
+        """
+        t = self._table
+        if t.confidence is None:
+            return self
+        data = dict(t.data)
+        data["score"] = t.confidence.copy()
+        return self._derive(table=_Table(t.xyxy, t.class_id, t.image_index, None, data))
+
     # ------------------------------------------------------------------ formats
     @classmethod
     def read(cls, path: str | os.PathLike[str], *, format: str | None = None, **options: Any) -> Dataset:

@@ -10,6 +10,8 @@ source annotated under ``DIR/videos/<name>.mp4`` (same frame size; frame rate di
 ``--vid-stride`` so the duration is kept); ``--json`` prints one JSON document
 ``{"results": [...], "failures": [...], "summary": {...}}`` on stdout (the human summary then
 goes to stderr). A progress bar (stderr) shows for folders and videos unless ``--quiet``.
+Auto-labelling: ``--save-dataset OUT --format coco|yolo|voc|labelme|cvat`` writes the image
+files' predictions as a dataset in OUT plus ``OUT/results.json`` with the scores.
 """
 
 from __future__ import annotations
@@ -63,6 +65,21 @@ def register(subparsers: Any) -> None:
         metavar="MODEL",
         help="two-stage: classify every box with this classifier (manifest name such as mobilenet_v2-imagenet, "
         "or a checkpoint); labels go to data crop_label/crop_class_id/crop_confidence",
+    )
+    p.add_argument(
+        "--save-dataset",
+        type=Path,
+        default=None,
+        metavar="OUT",
+        help="auto-label: write the predictions as a dataset in folder OUT (see --format), "
+        "plus OUT/results.json with the scores (COCO results format)",
+    )
+    p.add_argument(
+        "--format",
+        dest="dataset_format",
+        choices=("coco", "yolo", "voc", "labelme", "cvat"),
+        default="coco",
+        help="annotation format for --save-dataset (default: %(default)s)",
     )
     p.add_argument("--json", action="store_true", help="print machine-readable results on stdout")
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
@@ -251,6 +268,8 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
     results: list[dict[str, Any]] = []
     failures: list[dict[str, str]] = []
     per_class: Counter[str] = Counter()
+    save_dataset = getattr(args, "save_dataset", None)
+    labelled: list[tuple[Path, Detections]] = []  # --save-dataset: image files and their predictions
     n_images = 0
     started = time.perf_counter()
 
@@ -285,12 +304,26 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
             per_class.update(dets.labels)
             record = _record(frame.info, dets)
             output.write(record, frame.info, frame.image, dets)
+            if save_dataset is not None and frame.info.path is not None and frame.info.frame_index is None:
+                labelled.append((frame.info.path, dets))
             if args.json:
                 results.append(record)
     finally:
         bar.close()
         output.close()
     elapsed = time.perf_counter() - started
+    if save_dataset is not None:
+        from detectkit.formats.autolabel import save_predictions
+
+        model_names = getattr(detector, "names", None)
+        dataset_summary = save_predictions(
+            labelled,
+            save_dataset,
+            format=args.dataset_format,
+            names=dict(model_names) if isinstance(model_names, dict) and model_names else None,
+        )
+        if not args.quiet:
+            print(dataset_summary, file=summary_out)
 
     n_boxes = sum(per_class.values())
     summary = {
