@@ -429,6 +429,7 @@ def test_plots_written(tmp_path: Path) -> None:
     for p in paths:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(q.name for q in (tmp_path / "plots").iterdir()) == sorted(p.name for p in paths)  # no temp files
+    assert all(p.stat().st_mode & 0o077 == 0o066 & ~_umask() for p in paths)  # not mkstemp's 0600
 
 
 @pytest.mark.parametrize("iou_type", ["bbox", "segm"])
@@ -531,3 +532,11 @@ def test_real_detector_evaluate_on_shapes() -> None:
     assert m.num_images == 2
     assert m.category_ids == tuple(sorted(c.id for c in ds.categories))
     assert all(-1.0 <= v <= 1.0 for v in m.stats)
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask & 0o077

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,8 +17,8 @@ __all__ = ["save_plots"]
 
 def _save(fig: Any, path: Path) -> Path:
     """Write ``fig`` to ``path`` atomically (temp file in the same folder, then ``os.replace``)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png", dir=path.parent)
-    os.close(fd)
+    # a fresh name in the same folder (not mkstemp: the file keeps the umask's permissions)
+    tmp = path.with_name(f".{path.stem}-{uuid.uuid4().hex}.png")
     try:
         fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
         os.replace(tmp, path)
