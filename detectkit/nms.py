@@ -281,6 +281,20 @@ def _resolve_backend(backend: str) -> Any:
     return tv
 
 
+def _scores_as(scores: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
+    """Scores in the boxes' dtype (torchvision needs one dtype) without changing their order.
+
+    Casting float64 scores to float32 could turn distinct scores into ties; then their dense
+    ranks (exact in float32 below 2**24 boxes) are passed instead.
+    """
+    if scores.dtype == dtype:
+        return scores
+    cast = scores.astype(dtype)
+    if len(np.unique(cast)) == len(np.unique(scores)) or len(scores) >= 1 << 24:
+        return cast
+    return np.unique(scores, return_inverse=True)[1].astype(dtype)
+
+
 def _sorted_keep(keep: np.ndarray, scores: np.ndarray) -> np.ndarray:
     keep = np.sort(keep.astype(np.int64, copy=False))
     return keep[np.argsort(-scores[keep], kind="stable")]
@@ -321,8 +335,7 @@ def nms(boxes: Any, scores: Any, iou_threshold: float = 0.5, *, backend: Backend
     if tv is None:
         return _numpy_nms(b, s, None, thr)
     torch, ops = tv
-    s = s.astype(b.dtype, copy=False)
-    keep = ops.nms(torch.from_numpy(b), torch.from_numpy(s), thr).numpy()
+    keep = ops.nms(torch.from_numpy(b), torch.from_numpy(_scores_as(s, b.dtype)), thr).numpy()
     return _sorted_keep(keep, s)
 
 
@@ -367,9 +380,8 @@ def batched_nms(
     if tv is None:
         return _numpy_nms(b, s, c, thr)
     torch, ops = tv
-    s = s.astype(b.dtype, copy=False)
-    keep = ops.batched_nms(torch.from_numpy(b), torch.from_numpy(s), torch.from_numpy(c), thr).numpy()
-    return _sorted_keep(keep, s)
+    keep = ops.batched_nms(torch.from_numpy(b), torch.from_numpy(_scores_as(s, b.dtype)), torch.from_numpy(c), thr)
+    return _sorted_keep(keep.numpy(), s)
 
 
 # ---------------------------------------------------------------------------- soft-NMS

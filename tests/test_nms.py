@@ -454,3 +454,11 @@ def test_no_dense_n_by_n_matrix_at_20k_boxes():
         tracemalloc.stop()
     dense_per_class = (20_000 // 10) ** 2 * 8  # one class's float64 N x N matrix: 32 MB
     assert peak < dense_per_class, f"peak {peak / 1e6:.1f} MB"
+
+
+def test_float64_scores_keep_their_order_with_float32_boxes():
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 10]], dtype=np.float32)
+    scores = np.array([0.9, 0.9 + 1e-12])  # equal once cast to float32
+    assert N.nms(boxes, scores, 0.5).tolist() == [1]
+    assert N.batched_nms(boxes, scores, [0, 0], 0.5).tolist() == [1]
+    assert N.nms(boxes, scores, 0.5, backend="numpy").tolist() == [1]
