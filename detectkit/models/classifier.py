@@ -19,10 +19,15 @@ Weights files are PyTorch pickles: manifest names are verified by sha256 before 
 plain state dicts load with ``torch.load(weights_only=True)``; an Ultralytics checkpoint
 executes code when unpickled, so load only checkpoints you trust.
 
->>> from detectkit.models.classifier import Classifier
->>> clf = Classifier()  # doctest: +SKIP
->>> clf.classify("photo.jpg", top_k=3)  # doctest: +SKIP
-Classification(tabby: 0.512, tiger cat: 0.201, Egyptian cat: 0.154)
+>>> from pathlib import Path
+>>> import skimage.data
+>>> coffee = Path(skimage.data.__file__).parent / "coffee.png"
+>>> clf = Classifier()
+>>> clf.classify(coffee, top_k=2)
+Classification(espresso: 0.992, consomme: 0.005)
+>>> box = clf.localize(coffee)
+>>> box.labels, box.data["heatmap"].shape
+(['espresso'], (1, 256, 384))
 """
 
 from __future__ import annotations
