@@ -143,7 +143,8 @@ def _overlap_pairs(
     """All pairs ``(u, v)``, ``u < v``, of the same class whose metric exceeds ``threshold``.
 
     A sweep: boxes sorted by class then ``x1``; box ``i`` meets only the following boxes
-    of its class whose ``x1`` is at most its ``x2`` (found with one ``searchsorted``).
+    of its class whose ``x1`` is at most its ``x2`` (found with one ``searchsorted``), or
+    for IoU at most ``x2 - threshold * width`` (IoU <= x-overlap / width).
     Those candidates are generated and tested in chunks of ``_CHUNK_PAIRS``, so the work is
     the number of x-overlapping pairs and memory is bounded, never ``N x N``.
 
@@ -159,7 +160,9 @@ def _overlap_pairs(
     order, rank = _sorted_key(boxes, class_ids, span)
     sb = np.ascontiguousarray(boxes[order])
     key = rank * span + sb[:, 0].astype(np.float64)
-    reach = rank * span + sb[:, 2].astype(np.float64) + span * 1e-6  # slack for rounding
+    # IoU <= iw / max(w_i, w_j), so IoU > t needs an x-overlap iw > t * w_i: a shorter reach
+    shrink = threshold * (sb[:, 2] - sb[:, 0]).astype(np.float64) if metric == "iou" else 0.0
+    reach = rank * span + sb[:, 2].astype(np.float64) - shrink + span * 1e-6  # slack for rounding
     group_end = np.searchsorted(rank, rank, side="right")
     stop = np.minimum(np.searchsorted(key, reach, side="right"), group_end)
     area = (sb[:, 2] - sb[:, 0]) * (sb[:, 3] - sb[:, 1])
