@@ -437,11 +437,13 @@ class Classifier:
         from torchvision.transforms import functional as tvf
 
         pre = self.preprocess
-        rgb = torch.from_numpy(np.ascontiguousarray(image[:, :, ::-1])).permute(2, 0, 1)
-        x = tvf.resize(rgb, [pre.resize_size], interpolation=tvf.InterpolationMode.BILINEAR, antialias=True)
+        # resizing works per channel, so resize the BGR view (no full-size copy) and swap the
+        # channels of the small result: identical to resizing the RGB image
+        bgr = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
+        x = tvf.resize(bgr, [pre.resize_size], interpolation=tvf.InterpolationMode.BILINEAR, antialias=True)
         if crop:
             x = tvf.center_crop(x, [pre.crop_size, pre.crop_size])
-        x = tvf.convert_image_dtype(x, torch.float)
+        x = tvf.convert_image_dtype(x.flip(0), torch.float)
         return tvf.normalize(x, mean=list(pre.mean), std=list(pre.std))  # type: ignore[no-any-return]
 
     def _batches(self, images: Iterable[Any], batch_size: int) -> Iterator[list[np.ndarray]]:
