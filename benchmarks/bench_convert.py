@@ -102,8 +102,9 @@ def run_cli(args: list[str]) -> None:
 
 
 def peak_rss_mb(args: list[str]) -> float:
+    """Peak RSS of ``python ARGS`` (``-m detectkit ...`` or ``-c script``)."""
     proc = subprocess.run(
-        ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "detectkit", *args],
+        ["/usr/bin/time", "-f", "%M", sys.executable, *args],
         check=True,
         env=ENV,
         stdout=subprocess.DEVNULL,
@@ -164,12 +165,15 @@ def main() -> None:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 convert_coco(labels_dir=str(ann_dir), save_dir=str(ul_out), use_segments=False, cls91to80=False)
 
-        rows.append(("ultralytics convert_coco (in-process, import excluded)", timed(ul, max(3, opts.repeat // 2), clean_ul)))
+        rows.append(
+            ("ultralytics convert_coco (in-process, import excluded)", timed(ul, max(3, opts.repeat // 2), clean_ul))
+        )
         script = (
             "import contextlib, io\n"
             "from ultralytics.data.converter import convert_coco\n"
             "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
-            f"    convert_coco(labels_dir={str(ann_dir)!r}, save_dir={str(ul_out)!r}, use_segments=False, cls91to80=False)\n"
+            f"    convert_coco(labels_dir={str(ann_dir)!r}, save_dir={str(ul_out)!r},\n"
+            "                 use_segments=False, cls91to80=False)\n"
         )
         rows.append(
             (
@@ -213,25 +217,31 @@ def main() -> None:
         rows2.append(
             (
                 "detectkit convert, sizes from image headers (CLI process)",
-                timed(lambda: run_cli(["convert", str(bare), str(back), "--to", "coco", "-q"]), opts.repeat, clean_back),
+                timed(
+                    lambda: run_cli(["convert", str(bare), str(back), "--to", "coco", "-q"]), opts.repeat, clean_back
+                ),
             )
         )
         rows2.append(
             (
                 "detectkit convert, sizes from detectkit.json (CLI process)",
-                timed(lambda: run_cli(["convert", str(yolo_dir), str(back), "--to", "coco", "-q"]), opts.repeat, clean_back),
+                timed(
+                    lambda: run_cli(["convert", str(yolo_dir), str(back), "--to", "coco", "-q"]),
+                    opts.repeat,
+                    clean_back,
+                ),
             )
         )
         if not opts.skip_supervision:
             import supervision as sv
 
             def sv_back() -> None:
-                ds = sv.DetectionDataset.from_yolo(
-                    str(bare / "images"), str(bare / "labels"), str(bare / "data.yaml")
-                )
+                ds = sv.DetectionDataset.from_yolo(str(bare / "images"), str(bare / "labels"), str(bare / "data.yaml"))
                 ds.as_coco(annotations_path=str(back))
 
-            rows2.append(("supervision from_yolo().as_coco() (in-process, decodes images)", timed(sv_back, 1, clean_back)))
+            rows2.append(
+                ("supervision from_yolo().as_coco() (in-process, decodes images)", timed(sv_back, 1, clean_back))
+            )
         base2 = statistics.median(rows2[0][1])
         print("\nYOLO -> COCO")
         print(f"{'method':<66} {'median s':>9} {'runs':>5} {'x detectkit':>12}")
@@ -240,14 +250,22 @@ def main() -> None:
             print(f"{name:<66} {med:>9.3f} {len(times):>5} {med / base2:>11.1f}x")
 
         # memory as the dataset grows
-        print("\nPeak RSS of `detectkit convert` COCO -> YOLO (MB)")
+        print("\nPeak RSS, COCO -> YOLO as a fresh process (MB): detectkit | ultralytics convert_coco")
         for factor in (1, 4):
-            big = ann_dir / f"x{factor}.json"
+            big_dir = tmp / f"x{factor}"
+            big_dir.mkdir()
+            big = big_dir / "instances.json"
             make_coco(big, opts.images * factor, opts.boxes * factor, size_wh=size, seed=factor)
             clean_dk()
-            rss = peak_rss_mb(["convert", str(big), str(out), "--to", "yolo", "-q"])
-            print(f"  {opts.images * factor:>7} images / {opts.boxes * factor:>7} boxes: {rss:7.1f} MB "
-                  f"(input JSON {big.stat().st_size / 1e6:.1f} MB)")
+            rss = peak_rss_mb(["-m", "detectkit", "convert", str(big), str(out), "--to", "yolo", "-q"])
+            clean_ul()
+            ul_script = script.replace(repr(str(ann_dir)), repr(str(big_dir)))
+            rss_ul = peak_rss_mb(["-c", ul_script])
+            clean_ul()
+            print(
+                f"  {opts.images * factor:>7} images / {opts.boxes * factor:>7} boxes: {rss:7.1f} | {rss_ul:7.1f} MB "
+                f"(input JSON {big.stat().st_size / 1e6:.1f} MB)"
+            )
             clean_dk()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -639,6 +639,8 @@ class Dataset:
             None if t.confidence is None else t.confidence.copy(),
             {k: v.copy() for k, v in t.data.items()},
         )
+        if "_coco_index" in moved.data and "_coco_index" in self._table.data and len(self._table):
+            moved.data["_coco_index"] = moved.data["_coco_index"] + int(self._table.data["_coco_index"].max()) + 1
         if "annotation_id" in moved.data and "annotation_id" in self._table.data and len(self._table):
             mine = self._table.data["annotation_id"]
             theirs = moved.data["annotation_id"]

@@ -483,7 +483,13 @@ def write(
         area_l = area.tolist() if area is not None else None
         crowd_l = crowd.tolist() if crowd is not None else None
         conf_l = conf.tolist() if conf is not None else None
-        for i in range(len(box_list)):
+        # the order annotations had in the source file, when they came from one
+        source_index = t.data.get("_coco_index")
+        if source_index is not None and len(source_index) and (source_index >= 0).all():
+            order = np.argsort(source_index, kind="stable").tolist()
+        else:
+            order = range(len(box_list))
+        for i in order:
             b = box_list[i]
             a: dict[str, Any] = {
                 "id": ids_l[i],

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from detectkit import AnnotationParseError, Detections, InvalidInputError
 from detectkit.dataset import Category, Dataset, ImageRecord
@@ -335,3 +337,59 @@ def test_pycocotools_evaluates_our_results_file(tmp_path: Path) -> None:
         ev.accumulate()
         ev.summarize()
     assert ev.stats[0] == pytest.approx(1.0)
+
+
+def test_fast_and_checked_parsers_agree() -> None:
+    from detectkit.formats._common import IssueLog
+
+    doc = _load(GOLDEN)
+    position = {im["id"]: i for i, im in enumerate(doc["images"])}
+    cats = {c["id"] for c in doc["categories"]}
+    fast = coco._fast_table(doc["annotations"], position, cats, results=False)
+    checked, _ = coco._checked_table(GOLDEN, doc["annotations"], position, cats, IssueLog(True), results=False)
+    assert fast is not None
+    np.testing.assert_array_equal(fast.xyxy, checked.xyxy)
+    np.testing.assert_array_equal(fast.class_id, checked.class_id)
+    np.testing.assert_array_equal(fast.image_index, checked.image_index)
+    assert fast.data.keys() == checked.data.keys()
+    for key in fast.data:
+        assert fast.data[key].tolist() == checked.data[key].tolist() or key == "area"
+    np.testing.assert_array_equal(fast.data["area"], checked.data["area"])
+
+
+_number = st.one_of(
+    st.integers(0, 10_000),
+    st.floats(0, 10_000, allow_nan=False, allow_infinity=False),
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    boxes=st.lists(st.tuples(_number, _number, _number, _number, st.sampled_from([0, 1])), max_size=15),
+    cat_ids=st.sets(st.integers(1, 1000), min_size=1, max_size=4),
+    image_ids=st.sets(st.integers(0, 10**9), min_size=1, max_size=4),
+)
+def test_coco_round_trip_property(tmp_path: Path, boxes: list, cat_ids: set, image_ids: set) -> None:
+    cats = sorted(cat_ids)
+    imgs = sorted(image_ids)
+    doc = {
+        "info": {},
+        "licenses": [],
+        "images": [{"id": i, "file_name": f"{i}.jpg", "width": 640, "height": 480} for i in imgs],
+        "annotations": [
+            {
+                "id": k + 1,
+                "image_id": imgs[k % len(imgs)],
+                "category_id": cats[k % len(cats)],
+                "bbox": [x, y, w, h],
+                "area": w * h,
+                "iscrowd": c,
+                "segmentation": [],
+            }
+            for k, (x, y, w, h, c) in enumerate(boxes)
+        ],
+        "categories": [{"id": c, "name": f"c{c}"} for c in cats],
+    }
+    src = _write_json(tmp_path / "p.json", doc)
+    coco.write(coco.read(src), tmp_path / "q.json")
+    assert _load(tmp_path / "q.json") == doc
