@@ -18,7 +18,7 @@ on construction and made read-only: no caller's array is ever changed through a
 >>> dets[dets.confidence > 0.75].labels
 ['cat', 'cat']
 >>> dets.with_nms(iou_threshold=0.5).confidence.tolist()
-[0.8999999761581543, 0.699999988079071]
+[0.8999999761581421, 0.699999988079071]
 """
 
 from __future__ import annotations
@@ -229,7 +229,7 @@ class Detections:
 
         >>> d = Detections(xyxy=[[0, 0, 1, 1], [0, 0, 2, 2]], confidence=[0.1, 0.9])
         >>> d[1].confidence.tolist(), len(d[[True, False]]), len(d[::-1])
-        ([0.8999999761581543], 1, 2)
+        ([0.8999999761581421], 1, 2)
         """
         n = len(self)
         if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
