@@ -332,21 +332,29 @@ def run_coco_eval(
         # running counts per (row, category): one flat cumsum, minus the count before each category
         tp_cum = np.cumsum(tp_b.ravel(), dtype=np.int64).reshape(AT, n_m)
         fp_cum = np.cumsum(fp_b.ravel(), dtype=np.int64).reshape(AT, n_m)
-        tp_pad = np.concatenate([np.zeros((AT, 1), np.int64), tp_cum], axis=1)
-        fp_pad = np.concatenate([np.zeros((AT, 1), np.int64), fp_cum], axis=1)
-        tp_pad[1:, 0] = tp_cum[:-1, -1] if n_m else 0
-        fp_pad[1:, 0] = fp_cum[:-1, -1] if n_m else 0
+        tp_pad = np.zeros((AT, n_m + 1), np.int64)
+        tp_pad[:, 1:] = tp_cum
+        fp_pad = np.zeros((AT, n_m + 1), np.int64)
+        fp_pad[:, 1:] = fp_cum
+        if n_m:
+            tp_pad[1:, 0] = tp_cum[:-1, -1]
+            fp_pad[1:, 0] = fp_cum[:-1, -1]
         tp_before = tp_pad[:, c_lo]  # (AT, K)
         fp_before = fp_pad[:, c_lo]
         tp_total = tp_pad[:, c_hi] - tp_before
-        tp_seg = tp_cum - np.repeat(tp_before, nd_k, axis=1)
-        fp_seg = fp_cum - np.repeat(fp_before, nd_k, axis=1)
-        tp_f = tp_seg.astype(np.float64)
-        pr = tp_f / (fp_seg.astype(np.float64) + tp_f + np.spacing(1))
-        env = np.empty_like(pr)  # precision envelope: running max from the end of each category
+        tp_cum -= np.repeat(tp_before, nd_k, axis=1)  # now per-category running counts
+        fp_cum -= np.repeat(fp_before, nd_k, axis=1)
+        pr = tp_cum.astype(np.float64)
+        den = fp_cum.astype(np.float64)
+        den += pr
+        den += np.spacing(1)
+        pr /= den  # tp / (fp + tp + eps), as pycocotools
+        del den
+        env = pr  # precision envelope: running max from the end of each category, in place
         for k in np.flatnonzero(nd_k):
             lo, hi = int(c_lo[k]), int(c_hi[k])
-            env[:, lo:hi] = np.maximum.accumulate(pr[:, lo:hi][:, ::-1], axis=1)[:, ::-1]
+            seg = env[:, lo:hi][:, ::-1]
+            np.maximum.accumulate(seg, axis=1, out=seg)
         tp_total = tp_total.T  # (K, AT)
         # recall: final tp / npig; 0 when the category has no detections
         rec = np.where(valid_cell, tp_total / np.maximum(npig_col, 1), -1.0)
