@@ -137,6 +137,19 @@ def _column(values: Sequence[Any], name: str) -> np.ndarray:
     return np.asarray(values)
 
 
+def _object_rows(name: str, values: np.ndarray) -> np.ndarray:
+    """A data column as given, except per-object structures (polygons, attributes) as 1-D object arrays."""
+    arr = np.array(values, copy=True)
+    if name in _OBJECT_COLUMNS and (arr.dtype != object or arr.ndim != 1):
+        out = np.empty(len(arr), dtype=object)
+        out[:] = [v.tolist() if isinstance(v, np.ndarray) else v for v in arr]
+        return out
+    return arr
+
+
+_OBJECT_COLUMNS = frozenset({"segmentation", "attributes", "pose"})
+
+
 @dataclass
 class _Table:
     """All objects of a dataset as parallel columns, grouped by image (``image_index`` sorted)."""
@@ -258,7 +271,7 @@ class Dataset:
                         dets.class_id.copy(),
                         np.full(len(dets), index[image_id], np.int64),
                         None if dets.confidence is None else dets.confidence.copy(),
-                        {k: np.array(v, copy=True) for k, v in dets.data.items()},
+                        {k: _object_rows(k, v) for k, v in dets.data.items()},
                     )
                 )
         self._init(list(categories), images, _Table.concat(parts).sorted(), info, licenses, issues)

@@ -473,6 +473,9 @@ def write(
     area = t.data.get("area")
     extra = t.data.get("_coco_extra")
     conf = t.confidence
+    attribute_columns = [
+        (k, t.data[k].tolist()) for k in ("difficult", "truncated", "occluded", "pose", "attributes") if k in t.data
+    ]
     given_bbox = t.data.get("_coco_bbox")
     # objects read from COCO without a 'segmentation' key are written without one
     from_coco = np.isfinite(given_bbox).all(axis=1).tolist() if given_bbox is not None else [False] * len(t)
@@ -512,6 +515,11 @@ def write(
                 a["score"] = round(conf_l[i], 6)
             if extra is not None and extra[i]:
                 a.update(extra[i])
+            elif not from_coco[i]:
+                for key, column in attribute_columns:  # VOC / CVAT / LabelMe per-object attributes
+                    value = column[i]
+                    if value is not None and not (key in ("pose", "attributes") and not value):
+                        a[key] = int(value) if key in ("difficult", "truncated", "occluded") else value
             yield a
 
     def image_dicts() -> Iterable[dict[str, Any]]:
