@@ -462,3 +462,38 @@ def test_float64_scores_keep_their_order_with_float32_boxes():
     assert N.nms(boxes, scores, 0.5).tolist() == [1]
     assert N.batched_nms(boxes, scores, [0, 0], 0.5).tolist() == [1]
     assert N.nms(boxes, scores, 0.5, backend="numpy").tolist() == [1]
+
+
+small_sets = st.integers(1, 12).flatmap(
+    lambda n: st.tuples(
+        st.lists(
+            st.tuples(
+                st.floats(0, 900, allow_nan=False),
+                st.floats(0, 700, allow_nan=False),
+                st.floats(5, 100, allow_nan=False),
+                st.floats(5, 100, allow_nan=False),
+            ),
+            min_size=n,
+            max_size=n,
+        ),
+        st.lists(st.floats(0.05, 1.0, allow_nan=False), min_size=n, max_size=n, unique=True),
+        st.lists(st.integers(0, 1), min_size=n, max_size=n),
+    )
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=small_sets, thr=st.sampled_from([0.2, 0.45, 0.7]))
+def test_soft_nms_and_wbf_match_ensemble_boxes_on_small_sets(data, thr):
+    rows, scores, classes = data
+    boxes = np.array([[x, y, x + w, y + h] for x, y, w, h in rows])
+    scores = np.array(scores)
+    classes = np.array(classes)
+    keep, new = N.soft_nms(boxes, scores, classes, iou_threshold=thr, method="linear", score_threshold=0.01)
+    ref = reference_soft_nms(boxes, scores, classes, thr=thr, sigma=0.5, score_thr=0.01, method=1)
+    assert set(keep.tolist()) == set(ref)
+    np.testing.assert_allclose(new, [ref[i] for i in keep.tolist()], atol=1e-6)
+    ours = N.weighted_boxes_fusion(boxes, scores, classes, iou_threshold=thr)
+    with quiet():
+        expected = eb_wbf([boxes / SCALE], [scores], [classes], iou_thr=thr)
+    assert_same_wbf(ours, expected)
