@@ -337,3 +337,18 @@ def test_ultralytics_trains_one_epoch_on_a_dataset_we_wrote(tmp_path: Path) -> N
     found, missing, empty, corrupt = info["results"][:4]
     assert (found, missing, empty, corrupt) == (7, 0, 1, 0)
     assert os.environ.get("YOLO_OFFLINE") == "1"
+
+
+def test_obb_round_trip(tmp_path: Path) -> None:
+    corners = np.array([[[20, 10], [100, 30], [90, 70], [10, 50]]], dtype=np.float64)
+    ds = Dataset(
+        categories=[Category(0, "plane")],
+        images=[ImageRecord(1, "a.jpg", 200, 100)],
+        annotations={1: Detections(xyxy=[[10, 10, 100, 70]], data={"obb_polygon": corners})},
+    )
+    ds.to_yolo(tmp_path / "y", task="obb")
+    assert "task: obb" in (tmp_path / "y" / "data.yaml").read_text()
+    assert len((tmp_path / "y" / "labels" / "a.txt").read_text().split()) == 9
+    back = yolo.read(tmp_path / "y")
+    np.testing.assert_allclose(back.annotations[1].data["obb_polygon"], corners, atol=1e-3)
+    np.testing.assert_allclose(back.boxes(1), [[10, 10, 100, 70]], atol=1e-3)
