@@ -483,7 +483,7 @@ def soft_nms(
     return keep.astype(np.int64), cur[keep]
 
 
-_DENSE_MAX = 64  # soft-NMS groups up to this size run sequentially on dense matrices
+_DENSE_MAX = 128  # soft-NMS groups up to this size run sequentially on dense matrices
 
 
 def _soft_nms_dense(cur: np.ndarray, comp: np.ndarray, u: np.ndarray, v: np.ndarray, cost: np.ndarray) -> np.ndarray:
