@@ -494,12 +494,17 @@ def _soft_nms_dense(cur: np.ndarray, comp: np.ndarray, u: np.ndarray, v: np.ndar
     multiplies the group's unvisited scores by ``exp(-cost)`` from the dense ``(G, K, K)``
     cost matrix. Returns the nodes handled.
     """
-    nodes = np.unique(np.concatenate([u, v]))
+    seen = np.zeros(len(cur), dtype=bool)
+    seen[u] = True
+    seen[v] = True
+    nodes = np.flatnonzero(seen)
     c_of = comp[nodes]
-    o = np.lexsort((nodes, c_of))
+    o = np.argsort(c_of, kind="stable")  # by group, then index
     nodes, c_of = nodes[o], c_of[o]
-    _, c_start, c_size = np.unique(c_of, return_index=True, return_counts=True)
-    g_of = np.repeat(np.arange(len(c_size)), c_size)  # dense group id per node (in `nodes` order)
+    first = np.concatenate([[True], c_of[1:] != c_of[:-1]])
+    c_start = np.flatnonzero(first)
+    c_size = np.diff(np.append(c_start, len(nodes)))
+    g_of = np.cumsum(first) - 1  # dense group id per node (in `nodes` order)
     pos = np.arange(len(nodes)) - c_start[g_of]
     where_node = np.empty(len(cur), np.int64)
     where_node[nodes] = np.arange(len(nodes))
@@ -520,11 +525,13 @@ def _soft_nms_dense(cur: np.ndarray, comp: np.ndarray, u: np.ndarray, v: np.ndar
         mat[pl, pv, pu] = cost[ps]
         done = np.isneginf(score)
         rows = np.arange(len(groups))
+        weight = np.exp(-mat)
+        todo = ~done
         for _ in range(int(c_size[groups].max())):
             j = np.where(done, -np.inf, score).argmax(axis=1)
             done[rows, j] = True
-            with np.errstate(invalid="ignore"):
-                score = np.where(done, score, score * np.exp(-mat[rows, j]))
+            todo[rows, j] = False
+            np.multiply(score, weight[rows, j], out=score, where=todo)
         cur[sn] = score[sl, sp]
     return nodes
 
@@ -566,7 +573,8 @@ def _components(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
             if (jumped == label).all():
                 break
             label = jumped
-    _, dense = np.unique(label, return_inverse=True)
+    is_root = label == np.arange(n)  # after convergence every label is its component's smallest node
+    dense: np.ndarray = (np.cumsum(is_root) - 1)[label]
     return dense.astype(np.int64)
 
 
