@@ -34,9 +34,9 @@ import os
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -54,8 +54,10 @@ _FILL_BY_NAME: dict[str, Any] = {"annotation_id": -1, "area": np.nan, "iscrowd":
 _FILL_BY_KIND: dict[str, Any] = {"f": np.nan, "i": 0, "u": 0, "b": False, "O": None, "U": "", "S": b""}
 
 
-@dataclass(frozen=True)
-class Category:
+_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+
+
+class Category(NamedTuple):
     """One class of a dataset.
 
     Attributes:
@@ -68,11 +70,10 @@ class Category:
     id: int
     name: str
     supercategory: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = _NO_EXTRA
 
 
-@dataclass(frozen=True)
-class ImageRecord:
+class ImageRecord(NamedTuple):
     """One image of a dataset.
 
     Attributes:
@@ -91,7 +92,7 @@ class ImageRecord:
     height: int
     path: Path | None = None
     split: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = _NO_EXTRA
 
     @property
     def image_size_wh(self) -> tuple[int, int]:
@@ -99,8 +100,7 @@ class ImageRecord:
         return (self.width, self.height)
 
 
-@dataclass(frozen=True)
-class Issue:
+class Issue(NamedTuple):
     """A problem found while reading or validating a dataset.
 
     >>> str(Issue("error", "labels/a.txt", "expected 5 numbers, got 3", line=4))
@@ -150,15 +150,29 @@ def _object_rows(name: str, values: np.ndarray) -> np.ndarray:
 _OBJECT_COLUMNS = frozenset({"segmentation", "attributes", "pose"})
 
 
-@dataclass
 class _Table:
-    """All objects of a dataset as parallel columns, grouped by image (``image_index`` sorted)."""
+    """All objects of a dataset as parallel columns, grouped by image (``image_index`` sorted).
 
-    xyxy: np.ndarray  # float64 (M, 4)
-    class_id: np.ndarray  # int64 (M,)
-    image_index: np.ndarray  # int64 (M,), non-decreasing
-    confidence: np.ndarray | None  # float32 (M,) or None
-    data: dict[str, np.ndarray]
+    ``xyxy`` float64 (M, 4), ``class_id`` int64 (M,), ``image_index`` int64 (M,) non-decreasing,
+    ``confidence`` float32 (M,) or None, ``data`` name -> per-object column.
+    (A plain class: dataclasses would cost start-up time the CLI does not have.)
+    """
+
+    __slots__ = ("class_id", "confidence", "data", "image_index", "xyxy")
+
+    def __init__(
+        self,
+        xyxy: np.ndarray,
+        class_id: np.ndarray,
+        image_index: np.ndarray,
+        confidence: np.ndarray | None,
+        data: dict[str, np.ndarray],
+    ) -> None:
+        self.xyxy = xyxy
+        self.class_id = class_id
+        self.image_index = image_index
+        self.confidence = confidence
+        self.data = data
 
     @staticmethod
     def empty() -> _Table:
@@ -489,7 +503,7 @@ class Dataset:
             seen.add(name)
             new_id = name_to_id[name]
             base = next(x for x in self.categories if x.id == new_id)
-            cats.append(replace(base, id=new_id, name=name))
+            cats.append(base._replace(id=new_id, name=name))
         lut = {cid: (name_to_id[n] if n is not None else None) for cid, n in new_name.items()}
         old_ids = self._table.class_id
         keep = np.array([lut.get(int(k)) is not None for k in old_ids.tolist()], dtype=bool).reshape(-1)
@@ -524,7 +538,7 @@ class Dataset:
             raise InvalidInputError("images: an image id is listed twice")
         recs = [self.images[p] for p in positions]
         if split is not None:
-            recs = [replace(r, split=split) for r in recs]
+            recs = [r._replace(split=split) for r in recs]
         counts = np.diff(self._offsets)
         pos = np.asarray(positions, dtype=np.int64)
         rows = (
@@ -626,7 +640,7 @@ class Dataset:
             if c.name in by_name:
                 lut[c.id] = by_name[c.name]
             else:
-                cats.append(replace(c, id=next_id))
+                cats.append(c._replace(id=next_id))
                 by_name[c.name] = next_id
                 lut[c.id] = next_id
                 next_id += 1
@@ -638,7 +652,7 @@ class Dataset:
         for r in other.images:
             new = r
             if r.id in used:
-                new = replace(r, id=next_image)
+                new = r._replace(id=next_image)
                 next_image += 1
             used.add(new.id)
             if r.file_name in names_here:

@@ -8,7 +8,6 @@ import re
 import secrets
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -30,7 +29,6 @@ _PLAIN_NAME_PARTS = re.compile(r"(^|/)\.{1,2}(/|$)|//|/$")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".dng", ".mpo", ".pfm")
 
 
-@dataclass
 class ConvertSummary:
     """What a write did and what the target format could not hold.
 
@@ -39,20 +37,24 @@ class ConvertSummary:
         format: the target format.
         images: images written.
         objects: objects written.
-        dropped: objects the target cannot hold, by reason -> count (e.g. ``"crowd/RLE"``).
+        dropped: objects the target cannot hold, by reason -> count (e.g. ``"crowd"``).
         dropped_where: reason -> a few ``"file_name (annotation id N)"`` locators.
         notes: other remarks (lost attributes, converted polygons, ...).
         images_linked: image files linked or copied into the output.
     """
 
-    path: Path
-    format: str
-    images: int = 0
-    objects: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)
-    dropped_where: dict[str, list[str]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    images_linked: int = 0
+    def __init__(self, path: Path, format: str, images: int = 0, objects: int = 0) -> None:
+        self.path = path
+        self.format = format
+        self.images = images
+        self.objects = objects
+        self.dropped: dict[str, int] = {}
+        self.dropped_where: dict[str, list[str]] = {}
+        self.notes: list[str] = []
+        self.images_linked = 0
+
+    def __repr__(self) -> str:
+        return f"ConvertSummary({self.to_dict()!r})"
 
     def drop(self, reason: str, where: str) -> None:
         """Count one object the target format cannot hold."""

@@ -273,13 +273,12 @@ def test_write_read_round_trip_property(
 
 
 def test_supervision_loads_our_yolo_with_the_same_boxes(tmp_path: Path) -> None:
-    from dataclasses import replace
 
     import supervision as sv
 
     src = coco.read(GOLDEN)
     # supervision lists one flat image folder: use flat file names
-    src = src.with_images([replace(r, file_name=Path(r.file_name).name) for r in src.images])
+    src = src.with_images([r._replace(file_name=Path(r.file_name).name) for r in src.images])
     _make_images(src, tmp_path / "imgs")
     src.to_yolo(tmp_path / "y", images=tmp_path / "imgs")
     sds = sv.DetectionDataset.from_yolo(
