@@ -221,3 +221,13 @@ def test_dataset_commands_start_without_heavy_imports(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=dict(os.environ)
     )
     assert proc.stdout.strip() == "0 []"
+
+
+def test_images_beside_the_source_are_found_and_linked(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copy(GOLDEN, tmp_path / "instances.json")
+    _images_for(GOLDEN, tmp_path / "images")
+    assert main(["convert", str(tmp_path / "instances.json"), str(tmp_path / "y"), "--to", "yolo", "-q"]) == 0
+    assert (tmp_path / "y" / "images" / "wide.jpg").is_symlink()
+    assert main(["validate", str(tmp_path / "y")]) == 0  # every image found and its header matches
