@@ -101,6 +101,74 @@ def split_parts(flat: list[float]) -> list[list[float]]:
 
 
 # ---------------------------------------------------------------------------------------- write
+def render_rows(
+    class_index: np.ndarray, values: np.ndarray, decimals: int, *, last_decimals: int | None = None
+) -> tuple[bytes, np.ndarray]:
+    """Label lines ``"<class> <v1> <v2> ..."`` for all rows at once, vectorised.
+
+    The text equals ``"%d %.{decimals}f ...\\n" % row`` for every row (rounded, never
+    truncated; ``-0.000000`` kept like printf) without a Python loop over objects.
+    ``last_decimals`` formats the last column with other decimals (a confidence column).
+
+    Returns:
+        The lines as UTF-8 bytes and the byte length of each line (int64 ``(K,)``).
+
+    >>> text, lengths = render_rows(np.array([3, 12]), np.array([[0.5, 0.25], [1.0, 0.1234567]]), 6)
+    >>> text.decode(), lengths.tolist()
+    ('3 0.500000 0.250000\\n12 1.000000 0.123457\\n', [20, 21])
+    """
+    k = len(class_index)
+    if k == 0:
+        return b"", np.zeros(0, np.int64)
+    cls = np.asarray(class_index, dtype=np.int64)
+    cd = max(1, len(str(int(cls.max()))))
+    cpow = 10 ** np.arange(cd - 1, -1, -1, dtype=np.int64)
+    c = np.empty((k, cd + 1), np.uint8)
+    c[:, :cd] = 48 + (cls[:, None] // cpow) % 10
+    c[:, cd] = 32
+    ck = np.ones((k, cd + 1), bool)
+    ck[:, : cd - 1] = cls[:, None] >= cpow[:-1]
+    vals = np.asarray(values, dtype=np.float64).reshape(k, -1)
+    if last_decimals is None:
+        f, fk = _field_chars(vals, decimals, newline=True)
+        chars = np.concatenate([c, f], axis=1)
+        keep = np.concatenate([ck, fk], axis=1)
+    else:
+        f, fk = _field_chars(vals[:, :-1], decimals, newline=False)
+        g, gk = _field_chars(vals[:, -1:], last_decimals, newline=True)
+        chars = np.concatenate([c, f, g], axis=1)
+        keep = np.concatenate([ck, fk, gk], axis=1)
+    return chars[keep].tobytes(), keep.sum(axis=1).astype(np.int64)
+
+
+def _field_chars(vals: np.ndarray, decimals: int, *, newline: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Characters and keep-mask of ``%.{decimals}f`` fields, each followed by a space (or, for the
+    last one with ``newline``, a line feed)."""
+    k, ncol = vals.shape
+    scale = 10**decimals
+    q = np.rint(np.abs(vals) * scale).astype(np.int64)
+    ip, fp = np.divmod(q, scale)
+    nd = max(1, len(str(int(ip.max())))) if k else 1
+    field = 1 + nd + 1 + decimals + 1  # sign, integer digits, '.', decimals, separator
+    f = np.empty((k, ncol, field), np.uint8)
+    fk = np.ones((k, ncol, field), bool)
+    f[:, :, 0] = 45
+    fk[:, :, 0] = np.signbit(vals)
+    ipow = 10 ** np.arange(nd - 1, -1, -1, dtype=np.int64)
+    f[:, :, 1 : 1 + nd] = 48 + (ip[:, :, None] // ipow) % 10
+    fk[:, :, 1:nd] = ip[:, :, None] >= ipow[:-1]
+    f[:, :, 1 + nd] = 46
+    if decimals:
+        fpow = 10 ** np.arange(decimals - 1, -1, -1, dtype=np.int64)
+        f[:, :, 2 + nd : 2 + nd + decimals] = 48 + (fp[:, :, None] // fpow) % 10
+    else:
+        fk[:, :, 1 + nd] = False
+    f[:, :, -1] = 32
+    if newline:
+        f[:, -1, -1] = 10
+    return f.reshape(k, -1), fk.reshape(k, -1)
+
+
 def _yaml_scalar(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # JSON strings are valid YAML scalars
 
@@ -201,13 +269,16 @@ def write(
     conf = t.confidence
     lines: list[str] = []
     if task == "detect":
-        # one %-format per image over a flat list of values: no per-object Python work
-        row_fmt = f"%d %.{dec}f %.{dec}f %.{dec}f %.{dec}f" + (" %.6f" if conf is not None else "") + "\n"
-        columns = [cls_idx, cx, cy, bw, bh] + ([conf] if conf is not None else [])
+        # all label lines rendered at once (no per-object Python work); a file is a byte slice
         kept = np.flatnonzero(ok)
-        width = len(columns)
-        flat = np.column_stack([np.asarray(c, dtype=np.float64)[kept] for c in columns]).ravel().tolist()
-        kept_offsets = np.searchsorted(t.image_index[kept], np.arange(len(ds.images) + 1)).tolist()
+        values = np.column_stack([cx, cy, bw, bh])[kept]
+        if conf is not None:
+            values = np.column_stack([values, conf[kept].astype(np.float64)])
+        rendered, row_lengths = render_rows(cls_idx[kept], values, dec, last_decimals=6 if conf is not None else None)
+        row_ends = np.concatenate([[0], np.cumsum(row_lengths)])
+        kept_offsets = np.searchsorted(t.image_index[kept], np.arange(len(ds.images) + 1))
+        byte_offsets = row_ends[kept_offsets].tolist()
+        kept_counts = np.diff(kept_offsets).tolist()
     else:
         obb = t.data.get("obb_polygon")
         lines = []
@@ -269,17 +340,16 @@ def write(
                 os.makedirs(folder, exist_ok=True)
                 made.add(folder)
             if task == "detect":
-                a, b = kept_offsets[pos], kept_offsets[pos + 1]
-                text = (row_fmt * (b - a)) % tuple(flat[a * width : b * width]) if b > a else ""
-                written += b - a
+                content = rendered[byte_offsets[pos] : byte_offsets[pos + 1]]
+                written += kept_counts[pos]
             else:
                 a, b = offsets[pos], offsets[pos + 1]
                 sel = [lines[i] for i in range(a, b) if ok[i]]
                 written += len(sel)
-                text = "\n".join(sel) + "\n" if sel else ""
+                content = ("\n".join(sel) + "\n").encode("utf-8") if sel else b""
             fd = os.open(label, _WRITE_FLAGS, 0o666)
             try:
-                os.write(fd, text.encode("utf-8"))
+                os.write(fd, content)
             finally:
                 os.close(fd)
             if link_images or copy_images:

@@ -351,3 +351,32 @@ def test_obb_round_trip(tmp_path: Path) -> None:
     back = yolo.read(tmp_path / "y")
     np.testing.assert_allclose(back.annotations[1].data["obb_polygon"], corners, atol=1e-3)
     np.testing.assert_allclose(back.boxes(1), [[10, 10, 100, 70]], atol=1e-3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 999), *[st.floats(-50, 50, allow_nan=False, allow_infinity=False)] * 4),
+        min_size=1,
+        max_size=30,
+    ),
+    decimals=st.integers(6, 9),
+    with_conf=st.booleans(),
+)
+def test_vectorised_label_lines_equal_printf(rows: list, decimals: int, with_conf: bool) -> None:
+    cls = np.array([r[0] for r in rows])
+    vals = np.array([r[1:] for r in rows], dtype=np.float64)
+    fmt = "%d" + f" %.{decimals}f" * (3 if with_conf else 4) + (" %.6f" if with_conf else "") + "\n"
+    expected = "".join(fmt % (c, *v) for c, v in zip(cls.tolist(), vals.tolist()))
+    text, lengths = yolo.render_rows(cls, vals, decimals, last_decimals=6 if with_conf else None)
+    got_lines = text.decode().splitlines()
+    assert lengths.tolist() == [len(line) + 1 for line in got_lines]
+    assert text.decode().endswith("\n")
+    for got, want in zip(got_lines, expected.splitlines(), strict=True):
+        if got == want:
+            continue
+        # printf rounds the exact binary value; a product that is not exact in float may land on
+        # the other side of a tie: at most one unit in the last place, never a truncation
+        g, w = got.split(), want.split()
+        assert g[0] == w[0]
+        np.testing.assert_allclose([float(x) for x in g[1:]], [float(x) for x in w[1:]], rtol=0, atol=1.01 * 10**-6)
