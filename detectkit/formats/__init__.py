@@ -177,6 +177,8 @@ def convert(
         check_choice(from_, "from_", FORMATS)
     if Path(src).resolve() == Path(dst).resolve():
         raise InvalidInputError(f"dst must differ from src, got {os.fspath(dst)} for both")
+    if to in ("coco", "cvat") and Path(dst).is_file() and not overwrite:
+        raise InvalidInputError(f"dst {os.fspath(dst)} exists (pass overwrite=True to replace it)")
     fmt = from_ or detect_format(src)
     read_options: dict[str, Any] = {"strict": strict}
     if images is not None:

@@ -393,3 +393,15 @@ def test_coco_round_trip_property(tmp_path: Path, boxes: list, cat_ids: set, ima
     src = _write_json(tmp_path / "p.json", doc)
     coco.write(coco.read(src), tmp_path / "q.json")
     assert _load(tmp_path / "q.json") == doc
+
+
+def test_convert_to_an_existing_file_needs_overwrite(tmp_path: Path) -> None:
+    from detectkit.formats import convert
+
+    target = tmp_path / "out.json"
+    target.write_text("keep")
+    with pytest.raises(InvalidInputError, match="overwrite"):
+        convert(GOLDEN, target, to="coco")
+    assert target.read_text() == "keep"
+    convert(GOLDEN, target, to="coco", overwrite=True)
+    assert _load(target) == _load(GOLDEN)
