@@ -332,7 +332,10 @@ class Classifier:
                     f"model must be None, a name, a path or a torch.nn.Module, got {type(model).__name__}"
                 )
             net, loaded_names, default_pre = self._load(str(model), weights)
-        self.model = net.to(self.device).eval()
+        try:
+            self.model = net.to(self.device).eval()
+        except (RuntimeError, AssertionError) as exc:  # e.g. "cuda" on a machine without a GPU
+            raise InvalidInputError(f"device {device!r} is not available here: {exc}") from None
         for param in self.model.parameters():
             param.requires_grad_(False)
         self.preprocess = preprocess or default_pre

@@ -283,6 +283,9 @@ def test_bad_constructor_arguments() -> None:
         Classifier(3.5)  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="resize_size must be a positive int"):
         Preprocess(0, 224)
+    if not torch.cuda.is_available():
+        with pytest.raises(InvalidInputError, match="device 'cuda' is not available here"):
+            Classifier(device="cuda")
 
 
 # ---------------------------------------------------------------------------- Ultralytics -cls
