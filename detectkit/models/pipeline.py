@@ -23,15 +23,18 @@ The detector's own ``class_id``/``confidence``/``names`` are left as they are.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from typing import Any, Literal, Protocol
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
 from detectkit._checks import as_boxes, check_choice
 from detectkit.detections import Detections
-from detectkit.errors import InvalidInputError
+from detectkit.errors import DetectkitError, InvalidInputError
 from detectkit.models.classifier import Classifier
+
+if TYPE_CHECKING:
+    from detectkit.image import FrameInfo
 
 __all__ = ["Pipeline", "SupportsDetect", "crop_boxes"]
 
@@ -229,3 +232,42 @@ class Pipeline:
     def detect_many(self, sources: Iterable[Any]) -> list[Detections]:
         """``detect`` for every image of an iterable, in order."""
         return [self.detect(s) for s in sources]
+
+    def detect_stream(
+        self,
+        source: Any,
+        *,
+        recursive: bool = False,
+        vid_stride: int = 1,
+        on_error: Callable[[FrameInfo, DetectkitError], None] | None = None,
+    ) -> Iterator[tuple[FrameInfo, Detections]]:
+        """Both stages lazily over a folder, video, camera index, list or single image.
+
+        Args:
+            source: anything :func:`detectkit.image.iter_images` accepts.
+            recursive: descend into sub-folders.
+            vid_stride: keep every n-th video frame.
+            on_error: called with ``(info, error)`` for an input that fails to load, which is
+                then skipped. Without it the first failure raises.
+
+        Yields:
+            ``(FrameInfo, Detections)`` per image, in source order, with the crop labels attached.
+        """
+        from detectkit.image import iter_images
+
+        frames = iter_images(source, recursive=recursive, vid_stride=vid_stride)
+        return self._stream(frames, on_error)
+
+    def _stream(
+        self, frames: Iterator[Any], on_error: Callable[[FrameInfo, DetectkitError], None] | None
+    ) -> Iterator[tuple[FrameInfo, Detections]]:
+        for frame in frames:
+            if frame.error is not None:
+                if on_error is None:
+                    raise frame.error
+                on_error(frame.info, frame.error)
+                continue
+            detections = self.detector.detect(frame.image)
+            if not isinstance(detections, Detections):
+                raise InvalidInputError(f"detector.detect must return Detections, got {type(detections).__name__}")
+            yield frame.info, self.classify_boxes(frame.image, detections)

@@ -119,6 +119,23 @@ def test_empty_detections_and_lists(clf: Classifier) -> None:
     assert len(many) == 2
 
 
+def test_detect_stream_over_a_folder(clf: Classifier, tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copy(SKIMAGE / "coffee.png", tmp_path / "a.png")
+    (tmp_path / "b.png").write_bytes(b"not an image")
+    shutil.copy(SKIMAGE / "chelsea.png", tmp_path / "c.png")
+    boxes = Detections(xyxy=[[0, 0, 300, 300]], confidence=[0.5])
+    pipe = Pipeline(FixedDetector(boxes), clf)
+    errors: list[str] = []
+    results = list(pipe.detect_stream(tmp_path, on_error=lambda info, exc: errors.append(Path(info.source).name)))
+    assert [Path(info.source).name for info, _ in results] == ["a.png", "c.png"]
+    assert errors == ["b.png"]
+    assert all(d.data["crop_label"].shape == (1, 1) for _, d in results)
+    with pytest.raises(InvalidInputError):
+        list(pipe.detect_stream(tmp_path))
+
+
 def test_results_serialise(clf: Classifier, scene: tuple[np.ndarray, Detections]) -> None:
     image, boxes = scene
     out = Pipeline(FixedDetector(boxes), clf, top_k=2).classify_boxes(image, boxes)
