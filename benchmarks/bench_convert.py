@@ -101,6 +101,21 @@ def timed(fn: Callable[[], object], repeat: int, cleanup: Callable[[], None]) ->
     return times
 
 
+def measured(fn: Callable[[], object], *, child: bool) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of ``fn``; CPU of child processes when ``child``."""
+    import resource
+
+    def cpu_now() -> float:
+        if child:
+            r = resource.getrusage(resource.RUSAGE_CHILDREN)
+            return r.ru_utime + r.ru_stime
+        return time.process_time()
+
+    c0, t0 = cpu_now(), time.perf_counter()
+    fn()
+    return time.perf_counter() - t0, cpu_now() - c0
+
+
 def run_cli(args: list[str]) -> None:
     subprocess.run([sys.executable, "-m", "detectkit", *args], check=True, env=ENV, stdout=subprocess.DEVNULL)
 
@@ -142,20 +157,11 @@ def main() -> None:
         images = tmp / "images"
         make_images(images, opts.images, size)
         print(f"data: {opts.images} images, {opts.boxes} boxes, COCO file {src.stat().st_size / 1e6:.1f} MB")
-        rows: list[tuple[str, list[float]]] = []
-
         out = tmp / "out_dk"
 
         def clean_dk() -> None:
             shutil.rmtree(out, ignore_errors=True)
 
-        run_cli(["convert", "--help"])  # warm-up: writes the bytecode caches
-        rows.append(
-            (
-                "detectkit convert (CLI process, start-up included)",
-                timed(lambda: run_cli(["convert", str(src), str(out), "--to", "yolo", "-q"]), opts.repeat, clean_dk),
-            )
-        )
         os.environ.update({k: v for k, v in ENV.items() if k.startswith("YOLO_")})
         from ultralytics.data.converter import convert_coco
 
@@ -171,9 +177,6 @@ def main() -> None:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 convert_coco(labels_dir=str(ann_dir), save_dir=str(ul_out), use_segments=False, cls91to80=False)
 
-        rows.append(
-            ("ultralytics convert_coco (in-process, import excluded)", timed(ul, max(3, opts.repeat // 2), clean_ul))
-        )
         script = (
             "import contextlib, io\n"
             "from ultralytics.data.converter import convert_coco\n"
@@ -181,12 +184,31 @@ def main() -> None:
             f"    convert_coco(labels_dir={str(ann_dir)!r}, save_dir={str(ul_out)!r},\n"
             "                 use_segments=False, cls91to80=False)\n"
         )
-        rows.append(
-            (
-                "ultralytics convert_coco (fresh process, import included)",
-                timed(lambda: subprocess.run([sys.executable, "-c", script], check=True, env=ENV), 3, clean_ul),
-            )
-        )
+        run_cli(["convert", "--help"])  # warm-up: writes the bytecode caches
+        # detectkit and Ultralytics alternate run by run, so load changes on a shared machine hit both
+        wall: dict[str, list[float]] = {"dk": [], "ul": [], "ul_proc": []}
+        cpu: dict[str, list[float]] = {"dk": [], "ul": [], "ul_proc": []}
+        for i in range(opts.repeat):
+            clean_dk()
+            w, c = measured(lambda: run_cli(["convert", str(src), str(out), "--to", "yolo", "-q"]), child=True)
+            wall["dk"].append(w)
+            cpu["dk"].append(c)
+            clean_ul()
+            w, c = measured(ul, child=False)
+            wall["ul"].append(w)
+            cpu["ul"].append(c)
+            if i < 3:
+                clean_ul()
+                w, c = measured(lambda: subprocess.run([sys.executable, "-c", script], check=True, env=ENV), child=True)
+                wall["ul_proc"].append(w)
+                cpu["ul_proc"].append(c)
+        clean_dk()
+        clean_ul()
+        rows: list[tuple[str, list[float], list[float] | None]] = [
+            ("detectkit convert (CLI process, start-up included)", wall["dk"], cpu["dk"]),
+            ("ultralytics convert_coco (in-process, import excluded)", wall["ul"], cpu["ul"]),
+            ("ultralytics convert_coco (fresh process, import included)", wall["ul_proc"], cpu["ul_proc"]),
+        ]
         sv_out = tmp / "out_sv"
 
         def clean_sv() -> None:
@@ -199,14 +221,17 @@ def main() -> None:
                 ds = sv.DetectionDataset.from_coco(str(images), str(src))
                 ds.as_yolo(annotations_directory_path=str(sv_out / "labels"), data_yaml_path=str(sv_out / "data.yaml"))
 
-            rows.append(("supervision from_coco().as_yolo() (in-process, decodes images)", timed(sv_run, 1, clean_sv)))
+            clean_sv()
+            w, c = measured(sv_run, child=False)
+            clean_sv()
+            rows.append(("supervision from_coco().as_yolo() (in-process, decodes images)", [w], [c]))
 
-        base = statistics.median(rows[0][1])
-        print("\nCOCO -> YOLO")
-        print(f"{'method':<66} {'median s':>9} {'runs':>5} {'x detectkit':>12}")
-        for name, times in rows:
-            med = statistics.median(times)
-            print(f"{name:<66} {med:>9.3f} {len(times):>5} {med / base:>11.1f}x")
+        print("\nCOCO -> YOLO (wall = elapsed, cpu = user+sys of the work; ratios vs detectkit)")
+        print(f"{'method':<62} {'wall s':>7} {'cpu s':>7} {'runs':>5} {'x wall':>7} {'x cpu':>6}")
+        base_w, base_c = statistics.median(rows[0][1]), statistics.median(rows[0][2] or [1.0])
+        for name, ws, cs in rows:
+            mw, mc = statistics.median(ws), statistics.median(cs or [float("nan")])
+            print(f"{name:<62} {mw:>7.3f} {mc:>7.3f} {len(ws):>5} {mw / base_w:>6.1f}x {mc / base_c:>5.1f}x")
 
         # YOLO -> COCO
         yolo_dir = tmp / "yolo"
