@@ -417,6 +417,15 @@ def _dump_list(fh: IO[str], items: Iterable[Any]) -> None:
     fh.write("]")
 
 
+def _plain_rows(values: np.ndarray) -> list[list[float | int]]:
+    """Rows as Python lists with integral values as ints (so ``[30, 10, 15, 10]`` stays that way)."""
+    rows: list[list[float | int]] = values.tolist()
+    integral = (values == np.round(values)) & (np.abs(values) < 2**53)
+    for i in np.flatnonzero(integral.any(axis=1)).tolist():
+        rows[i] = [_plain(v) for v in rows[i]]
+    return rows
+
+
 def _plain(value: float) -> float | int:
     return int(value) if float(value).is_integer() and abs(value) < 2**53 else float(value)
 
@@ -481,7 +490,7 @@ def write(
     from_coco = np.isfinite(given_bbox).all(axis=1).tolist() if given_bbox is not None else [False] * len(t)
 
     def annotations() -> Iterable[dict[str, Any]]:
-        box_list = boxes.tolist()
+        box_list = _plain_rows(boxes)
         ids_l, img_l, cls_l = ann_ids.tolist(), img_of.tolist(), cls.tolist()
         area_l = area.tolist() if area is not None else None
         crowd_l = crowd.tolist() if crowd is not None else None
@@ -498,7 +507,7 @@ def write(
                 "id": ids_l[i],
                 "image_id": img_l[i],
                 "category_id": cls_l[i],
-                "bbox": [_plain(v) for v in b],
+                "bbox": b,
             }
             s = seg[i] if seg is not None else None
             if s is not None:
@@ -595,12 +604,11 @@ def write_results(
     summary = ConvertSummary(path=path, format="coco-results", images=len(ds.images), objects=ds.num_objects)
     lut = _category_lut(ds, category_ids)
     t = ds._table
-    boxes = _coco_boxes(ds).tolist()
+    boxes = _plain_rows(_coco_boxes(ds))
     image_ids = [r.id for r in ds.images]
     img_l = [image_ids[i] for i in t.image_index.tolist()]
     cls_l = [lut.get(k, k) for k in t.class_id.tolist()]
-    assert t.confidence is not None
-    conf_l = t.confidence.tolist()
+    conf_l = t.confidence.tolist() if t.confidence is not None else []
     seg = t.data.get("segmentation")
 
     def items() -> Iterable[dict[str, Any]]:
@@ -608,7 +616,7 @@ def write_results(
             d: dict[str, Any] = {
                 "image_id": img_l[i],
                 "category_id": cls_l[i],
-                "bbox": [_plain(v) for v in b],
+                "bbox": b,
                 "score": round(conf_l[i], 6),
             }
             if seg is not None and seg[i] is not None:
