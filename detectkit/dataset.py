@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["Category", "Dataset", "ImageRecord", "Issue"]
 
 #: Default fill for a per-object column that some objects lack, by column name then dtype kind.
-_FILL_BY_NAME: dict[str, Any] = {"annotation_id": -1, "area": np.nan, "iscrowd": 0, "_coco_index": -1}
+_FILL_BY_NAME: dict[str, Any] = {"annotation_id": -1, "area": np.nan, "iscrowd": 0, "_coco_index": -1, "_line": 0}
 _FILL_BY_KIND: dict[str, Any] = {"f": np.nan, "i": 0, "u": 0, "b": False, "O": None, "U": "", "S": b""}
 
 
@@ -761,27 +761,29 @@ class Dataset:
         ann_ids = t.data.get("annotation_id")
         names = self.names
 
-        def where(i: int) -> tuple[str, str | None]:
+        src = t.data.get("_src")
+        line_col = t.data.get("_line")
+
+        def where(i: int) -> tuple[str, str | None, int | None]:
             if coco_index is not None and coco_index[i] >= 0 and self._record_file is not None:
-                return self._record_file, f"annotations[{int(coco_index[i])}]"
+                return self._record_file, f"annotations[{int(coco_index[i])}]", None
+            if src is not None and isinstance(src[i], str):
+                line = int(line_col[i]) if line_col is not None and line_col[i] > 0 else None
+                return src[i], None, line
             if loc is not None and isinstance(loc[i], str):
                 text = loc[i]
                 if " [" in text:
                     path, rec = text.split(" [", 1)
-                    return path, rec.rstrip("]")
-                return text, None
+                    return path, rec.rstrip("]"), None
+                return text, None, None
             rec = self.images[int(t.image_index[i])]
             label = f"annotation id {int(ann_ids[i])}" if ann_ids is not None and ann_ids[i] >= 0 else None
             if label is None:
                 label = f"object {i - int(self._offsets[int(t.image_index[i])])}"
-            return rec.file_name, label
+            return rec.file_name, label, None
 
         def add(i: int, message: str) -> None:
-            path, rec = where(i)
-            line = None
-            if rec is None and ":" in path and path.rsplit(":", 1)[1].isdigit():
-                path, ln = path.rsplit(":", 1)
-                line = int(ln)
+            path, rec, line = where(i)
             issues.append(Issue("error", path, message, line=line, record=rec))
 
         sizes = np.array([[r.width, r.height] for r in self.images], dtype=np.float64).reshape(-1, 2)

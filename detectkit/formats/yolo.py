@@ -675,25 +675,118 @@ def _parse_labels(
     task: str,
     log: IssueLog,
 ) -> _Table:
+    """All label files as one table: a vectorised pass over plain detect files, line by line otherwise."""
+    texts: list[tuple[int, Path, str]] = []
+    for pos, label in enumerate(label_files):
+        try:
+            text = label.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            log.bad(label, f"unreadable label file: {exc}")
+            continue
+        if text.strip():
+            texts.append((pos, label, text))
+    fast_rows: list[list[str]] = []
+    fast_files: list[tuple[int, Path, int]] = []
+    slow: list[tuple[int, Path, str]] = []
+    for pos, label, text in texts:
+        rows = [line.split() for line in text.splitlines()]
+        if task != "obb" and set(map(len, rows)) == {5}:
+            fast_rows += rows
+            fast_files.append((pos, label, len(rows)))
+        else:
+            slow.append((pos, label, text))
+    tables: list[_Table] = []
+    if fast_files:
+        table, rejected = _fast_labels(fast_rows, fast_files, records, id_of)
+        if table is not None:
+            tables.append(table)
+        slow += [(pos, label, text) for pos, label, text in texts if (pos, label) in rejected]
+    slow.sort(key=lambda x: x[0])
+    tables.append(_slow_labels(slow, records, id_of, task, log))
+    tables = [t for t in tables if len(t)]
+    if any(t.confidence is not None for t in tables) and any(t.confidence is None for t in tables):
+        log.warn(files_hint(texts), "some label files have a confidence column and some not (missing = 1.0)")
+        for t in tables:
+            if t.confidence is None:
+                t.confidence = np.ones(len(t), np.float32)
+    return _Table.concat(tables).sorted()
+
+
+def files_hint(texts: list[tuple[int, Path, str]]) -> str:
+    """A path to name in a dataset-wide warning."""
+    return str(texts[0][1].parent) if texts else "labels"
+
+
+def _fast_labels(
+    rows: list[list[str]],
+    files: list[tuple[int, Path, int]],
+    records: list[ImageRecord],
+    id_of: Mapping[int, int],
+) -> tuple[_Table | None, set[tuple[int, Path]]]:
+    """Vectorised parse of ``class cx cy w h`` rows; files with any bad row are returned for the slow pass."""
+    counts = np.array([n for _, _, n in files], dtype=np.int64)
+    file_of_row = np.repeat(np.arange(len(files)), counts)
+    try:
+        arr = np.array(rows, dtype=np.float64).reshape(-1, 5)
+    except ValueError:  # a token that is not a number: let the slow pass name the line
+        return None, {(pos, label) for pos, label, _ in files}
+    ids_sorted = np.array(sorted(id_of), dtype=np.int64)
+    k = arr[:, 0]
+    good = np.isfinite(arr).all(axis=1) & (k == np.round(k)) & (arr[:, 3] >= 0) & (arr[:, 4] >= 0)
+    ki = np.where(good, k, -1).astype(np.int64)
+    where = np.searchsorted(ids_sorted, ki).clip(0, max(len(ids_sorted) - 1, 0))
+    good &= len(ids_sorted) > 0
+    if len(ids_sorted):
+        good &= ids_sorted[where] == ki
+    bad_files = set(np.unique(file_of_row[~good]).tolist())
+    rejected = {(files[i][0], files[i][1]) for i in bad_files}
+    keep_file = np.ones(len(files), bool)
+    keep_file[list(bad_files)] = False
+    sel = keep_file[file_of_row]
+    arr = arr[sel]
+    fr = file_of_row[sel]
+    if not len(arr):
+        return None, rejected
+    positions = np.array([pos for pos, _, _ in files], dtype=np.int64)[fr]
+    sizes = np.array([[r.width, r.height] for r in records], dtype=np.float64).reshape(-1, 2)[positions]
+    cx, cy, bw, bh = arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4]
+    w, h = sizes[:, 0], sizes[:, 1]
+    xyxy = np.column_stack([(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h])
+    lut = np.array([id_of[int(i)] for i in ids_sorted], dtype=np.int64)
+    cls = lut[np.searchsorted(ids_sorted, arr[:, 0].astype(np.int64))]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    line = (np.arange(len(file_of_row)) - np.repeat(starts, counts) + 1)[sel]
+    src = np.empty(len(files), dtype=object)
+    src[:] = [str(label) for _, label, _ in files]
+    data = {"_src": src[fr], "_line": line.astype(np.int64)}
+    return _Table(xyxy, cls, positions, None, data), rejected
+
+
+def _slow_labels(
+    files: list[tuple[int, Path, str]],
+    records: list[ImageRecord],
+    id_of: Mapping[int, int],
+    task: str,
+    log: IssueLog,
+) -> _Table:
+    """Line-by-line parse that reports every bad line (or raises when strict)."""
     img_idx: list[int] = []
     cls: list[int] = []
     boxes: list[tuple[float, float, float, float]] = []
     conf: list[float] = []
     segs: list[Any] = []
     obbs: list[Any] = []
-    locs: list[str] = []
+    srcs: list[str] = []
+    lines: list[int] = []
     any_conf = False
     any_seg = False
     any_obb = False
     known = set(id_of)
-    for pos, (label, rec) in enumerate(zip(label_files, records)):
-        if not label.is_file():
-            continue
-        try:
-            text = label.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            log.bad(label, f"unreadable label file: {exc}")
-            continue
+    for pos, label, text in files:
+        rec = records[pos]
+        label_str = str(label)
         w, h = rec.width, rec.height
         for ln, line in enumerate(text.splitlines(), start=1):
             parts = line.split()
@@ -750,7 +843,8 @@ def _parse_labels(
             cls.append(id_of[k])
             boxes.append(box)
             conf.append(score if score is not None else np.nan)
-            locs.append(f"{label}:{ln}")
+            srcs.append(label_str)
+            lines.append(ln)
     m = len(cls)
     data: dict[str, np.ndarray] = {}
     if any_seg:
@@ -763,14 +857,15 @@ def _parse_labels(
             if o is not None:
                 arr[i] = o
         data["obb_polygon"] = arr
-    loc = np.empty(m, dtype=object)
-    loc[:] = locs
-    data["_loc"] = loc
+    src_col = np.empty(m, dtype=object)
+    src_col[:] = srcs
+    data["_src"] = src_col
+    data["_line"] = np.asarray(lines, dtype=np.int64)
     confidence = None
     if any_conf:
         c = np.asarray(conf, dtype=np.float32)
         if np.isnan(c).any():
-            log.warn(label_files[0] if label_files else "labels", "some lines have a confidence column and some not")
+            log.warn(files[0][1] if files else "labels", "some lines have a confidence column and some not")
         confidence = np.nan_to_num(c, nan=1.0)
     return _Table(
         np.asarray(boxes, dtype=np.float64).reshape(-1, 4),

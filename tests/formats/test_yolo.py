@@ -380,3 +380,19 @@ def test_vectorised_label_lines_equal_printf(rows: list, decimals: int, with_con
         g, w = got.split(), want.split()
         assert g[0] == w[0]
         np.testing.assert_allclose([float(x) for x in g[1:]], [float(x) for x in w[1:]], rtol=0, atol=1.01 * 10**-6)
+
+
+def test_vectorised_and_line_by_line_label_parsing_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    convert(GOLDEN, tmp_path / "y", to="yolo")
+    fast = yolo.read(tmp_path / "y")
+
+    def reject_all(rows: list, files: list, records: list, id_of: dict) -> tuple[None, set]:
+        return None, {(pos, label) for pos, label, _ in files}
+
+    monkeypatch.setattr(yolo, "_fast_labels", reject_all)
+    slow = yolo.read(tmp_path / "y")
+    for rec in fast.images:
+        np.testing.assert_array_equal(fast.boxes(rec.id), slow.boxes(rec.id))
+        assert fast.annotations[rec.id].class_id.tolist() == slow.annotations[rec.id].class_id.tolist()
+    assert fast._table.data["_line"].tolist() == slow._table.data["_line"].tolist()
+    assert fast._table.data["_src"].tolist() == slow._table.data["_src"].tolist()
