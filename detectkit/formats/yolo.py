@@ -455,26 +455,20 @@ def _label_path(image: Path) -> Path:
     return Path(*parts).with_suffix(".txt")
 
 
-def _list_images(folder: Path) -> list[Path]:
+def _walk_rel(folder: Path, suffixes: tuple[str, ...], *, follow: bool) -> list[str]:
+    """Sorted ``/``-separated paths, relative to ``folder``, of the files with these suffixes
+    (hidden files and folders skipped)."""
     if not folder.is_dir():
         return []
-    out = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+    top = os.fspath(folder)
+    out: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=follow):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for f in filenames:
-            if not f.startswith(".") and os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES:
-                out.append(Path(dirpath) / f)
-    return sorted(out)
-
-
-def _list_labels(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    out = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        out += [Path(dirpath) / f for f in filenames if f.endswith(".txt") and not f.startswith(".")]
-    return sorted(out)
+        sub = os.path.relpath(dirpath, top).replace(os.sep, "/")
+        prefix = "" if sub == "." else sub + "/"
+        out += [prefix + f for f in filenames if not f.startswith(".") and os.path.splitext(f)[1].lower() in suffixes]
+    out.sort()
+    return out
 
 
 def read(
@@ -546,7 +540,9 @@ def read(
         id_of = {i: i for i in names}
 
     # image / label pairs, by split
-    pairs: list[tuple[Path, Path | None, str | None, str]] = []  # label, image, split, rel image name
+    # (label file, image file or None, split, image name relative to its folder), as strings:
+    # path objects per image would cost more than the parsing
+    pairs: list[tuple[str, str | None, str | None, str]] = []
     split_dirs: list[tuple[str | None, Path]] = []
     base = root
     if isinstance(doc.get("path"), str) and doc["path"]:
@@ -568,7 +564,7 @@ def read(
             split_dirs = [(None, root / "images")]
         else:
             split_dirs = [(None, root)]
-    seen_labels: set[Path] = set()
+    seen_labels: set[str] = set()
     multi = len({s for s, _ in split_dirs}) > 1
     for split, d in split_dirs:
         split_name = split if multi else None
@@ -576,24 +572,25 @@ def read(
         if d.suffix == ".txt" and d.is_file():  # a list of image paths
             listed = [(d.parent / ln.strip()) for ln in d.read_text(encoding="utf-8").splitlines() if ln.strip()]
             for listed_img in listed:
-                label = _label_path(listed_img)
-                if label not in seen_labels:
-                    seen_labels.add(label)
-                    pairs.append((label, listed_img, split_name, listed_img.name))
+                label_s = os.fspath(_label_path(listed_img))
+                if label_s not in seen_labels:
+                    seen_labels.add(label_s)
+                    pairs.append((label_s, os.fspath(listed_img), split_name, listed_img.name))
             continue
-        for found in _list_images(d):
-            rel_path = found.relative_to(d)
-            label = label_dir / rel_path.with_suffix(".txt")
-            if label in seen_labels:
+        d_s, label_dir_s = os.fspath(d), os.fspath(label_dir)
+        for rel in _walk_rel(d, IMAGE_SUFFIXES, follow=True):
+            label_s = f"{label_dir_s}/{rel.rsplit('.', 1)[0]}.txt"
+            if label_s in seen_labels:
                 continue
-            seen_labels.add(label)
-            pairs.append((label, found, split_name, rel_path.as_posix()))
+            seen_labels.add(label_s)
+            pairs.append((label_s, f"{d_s}/{rel}", split_name, rel))
         # labels without image files (e.g. a COCO -> YOLO conversion without images)
-        for label in _list_labels(label_dir):
-            if label in seen_labels or label.name == "classes.txt":
+        for rel in _walk_rel(label_dir, (".txt",), follow=False):
+            label_s = f"{label_dir_s}/{rel}"
+            if label_s in seen_labels or rel == "classes.txt":
                 continue
-            seen_labels.add(label)
-            pairs.append((label, None, split_name, label.relative_to(label_dir).as_posix()))
+            seen_labels.add(label_s)
+            pairs.append((label_s, None, split_name, rel))
 
     # records: detectkit.json first (ids, sizes, order, file names), then files found
     meta_images: dict[str, dict[str, Any]] = {}
@@ -604,19 +601,20 @@ def read(
         if isinstance(m, dict) and isinstance(m.get("label"), str):
             meta_images[m["label"]] = m
     records: list[ImageRecord] = []
-    label_files: list[Path] = []
+    label_files: list[str] = []
     used_ids: set[int] = set()
-    order: list[tuple[int, tuple[Path, Path | None, str | None, str], dict[str, Any] | None]] = []
+    order: list[tuple[int, tuple[str, str | None, str | None, str], dict[str, Any] | None]] = []
     meta_rank = {k: i for i, k in enumerate(meta_images)}
+    root_prefix = os.fspath(root) + "/"
     for pair in pairs:
-        label = pair[0]
-        key = label.relative_to(root).as_posix() if _is_under(label, root) else label.name
+        label_s = pair[0]
+        key = label_s[len(root_prefix) :] if label_s.startswith(root_prefix) else label_s.rsplit("/", 1)[-1]
         m = meta_images.get(key)
         order.append((meta_rank.get(key, len(meta_rank)), pair, m))
     order.sort(key=lambda x: x[0])
     next_id = 1 + max([int(m["id"]) for m in meta_images.values() if isinstance(m.get("id"), int)], default=0)
-    for _, (label, img_found, split, rel), m in order:
-        img: Path | None = img_found
+    for _, (label_s, img_found, split, rel), m in order:
+        img: Path | None = Path(img_found) if img_found is not None else None
         if m is not None:
             rid = int(m["id"])
             fname = str(m["file_name"])
@@ -627,7 +625,7 @@ def read(
             rid = next_id
             next_id += 1
             if img is None:
-                log.bad(label, "label file has no image and no recorded size; skipped (pass images=)")
+                log.bad(label_s, "label file has no image and no recorded size; skipped (pass images=)")
                 continue
             fname = rel
             try:
@@ -645,7 +643,7 @@ def read(
             cand = Path(images) / fname
             img = cand if cand.is_file() else None
         records.append(ImageRecord(rid, fname, w, h, path=img, split=rsplit, extra=extra))
-        label_files.append(label)
+        label_files.append(label_s)
 
     table = _parse_labels(label_files, records, id_of, task, log)
     _warn_issues([i for i in log.issues if i.severity == "error"], os.fspath(path))
@@ -660,26 +658,19 @@ def read(
     )
 
 
-def _is_under(p: Path, root: Path) -> bool:
-    try:
-        p.relative_to(root)
-    except ValueError:
-        return False
-    return True
-
-
 def _parse_labels(
-    label_files: list[Path],
+    label_files: list[str],
     records: list[ImageRecord],
     id_of: Mapping[int, int],
     task: str,
     log: IssueLog,
 ) -> _Table:
     """All label files as one table: a vectorised pass over plain detect files, line by line otherwise."""
-    texts: list[tuple[int, Path, str]] = []
+    texts: list[tuple[int, str, str]] = []
     for pos, label in enumerate(label_files):
         try:
-            text = label.read_text(encoding="utf-8")
+            with open(label, encoding="utf-8") as fh:
+                text = fh.read()
         except FileNotFoundError:
             continue
         except (OSError, UnicodeDecodeError) as exc:
@@ -688,8 +679,8 @@ def _parse_labels(
         if text.strip():
             texts.append((pos, label, text))
     fast_rows: list[list[str]] = []
-    fast_files: list[tuple[int, Path, int]] = []
-    slow: list[tuple[int, Path, str]] = []
+    fast_files: list[tuple[int, str, int]] = []
+    slow: list[tuple[int, str, str]] = []
     for pos, label, text in texts:
         rows = [line.split() for line in text.splitlines()]
         if task != "obb" and set(map(len, rows)) == {5}:
@@ -714,17 +705,17 @@ def _parse_labels(
     return _Table.concat(tables).sorted()
 
 
-def files_hint(texts: list[tuple[int, Path, str]]) -> str:
+def files_hint(texts: list[tuple[int, str, str]]) -> str:
     """A path to name in a dataset-wide warning."""
-    return str(texts[0][1].parent) if texts else "labels"
+    return os.path.dirname(texts[0][1]) if texts else "labels"
 
 
 def _fast_labels(
     rows: list[list[str]],
-    files: list[tuple[int, Path, int]],
+    files: list[tuple[int, str, int]],
     records: list[ImageRecord],
     id_of: Mapping[int, int],
-) -> tuple[_Table | None, set[tuple[int, Path]]]:
+) -> tuple[_Table | None, set[tuple[int, str]]]:
     """Vectorised parse of ``class cx cy w h`` rows; files with any bad row are returned for the slow pass."""
     counts = np.array([n for _, _, n in files], dtype=np.int64)
     file_of_row = np.repeat(np.arange(len(files)), counts)
@@ -765,7 +756,7 @@ def _fast_labels(
 
 
 def _slow_labels(
-    files: list[tuple[int, Path, str]],
+    files: list[tuple[int, str, str]],
     records: list[ImageRecord],
     id_of: Mapping[int, int],
     task: str,
