@@ -54,6 +54,7 @@ def _write_text_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -120,6 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights-dir", default=str(ROOT / "weights"))
     parser.add_argument("--no-install", action="store_true", help="do not write weights/ or the manifest")
     parser.add_argument(
+        "--init",
+        default="yolov8n.yaml",
+        help="model to start from: yolov8n.yaml (from scratch, the default) or a checkpoint to train further",
+    )
+    parser.add_argument("--hours", type=float, default=None, help="train for this long (Ultralytics `time`)")
+    parser.add_argument("--lr0", type=float, default=None, help="initial learning rate (default: Ultralytics auto)")
+    parser.add_argument(
         "--from-run",
         action="store_true",
         help="skip training: validate and install best.pt of an earlier run (same --project/--run-name)",
@@ -144,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
 
     run_dir = Path(args.project) / args.run_name
     if not args.from_run:
-        model = YOLO("yolov8n.yaml")
+        model = YOLO(args.init)
+        extra: dict[str, Any] = {} if args.lr0 is None else {"optimizer": "AdamW", "lr0": args.lr0, "warmup_epochs": 0}
+        if args.hours is not None:
+            extra["time"] = args.hours
         model.train(
             data=str(data_dir / "data.yaml"),
             epochs=args.epochs,
@@ -169,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             flipud=0.5,
             degrees=0.0,
             verbose=False,
+            **extra,
         )
 
     train_seconds, epochs_done = _train_progress(run_dir)
@@ -201,8 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=weights_dir)
     os.close(fd)
     shutil.copyfile(best, tmp)  # best.pt is already stripped by Ultralytics (fp16, no optimizer)
+    os.chmod(tmp, 0o644)  # mkstemp creates 0600
     os.replace(tmp, target)
     size = target.stat().st_size
+    how = "yolov8n.yaml from scratch" if args.init == "yolov8n.yaml" else f"trained further from {args.init}"
     entry = {
         "file": target.name,
         "sha256": _sha256(target),
@@ -214,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         "source": (
             f"trained by detectkit from datasets/generate.py (seed {args.seed}, "
             f"generator v{meta['generator_version']}, "
-            f"{args.train} train / {args.val} val images) with datasets/train_demo.py: yolov8n.yaml from scratch, "
+            f"{args.train} train / {args.val} val images) with datasets/train_demo.py: {how}, "
             f"{epochs_done} epochs at imgsz {args.imgsz} on CPU"
         ),
         "licence": "AGPL-3.0 (Ultralytics model code); trained weights and synthetic data by detectkit",
