@@ -31,18 +31,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _median_pair(a: Callable[[], Any], b: Callable[[], Any], repeat: int) -> tuple[float, float]:
-    """Median seconds of ``a`` and ``b``, interleaved (a, b, a, b, ...) after one warm-up each."""
+    """Median seconds of ``a`` and ``b``, interleaved after one warm-up each; who goes first alternates."""
     a()
     b()
-    ta, tb = [], []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        a()
-        ta.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        b()
-        tb.append(time.perf_counter() - start)
-    return statistics.median(ta), statistics.median(tb)
+    times: dict[int, list[float]] = {0: [], 1: []}
+    for i in range(repeat):
+        order = ((0, a), (1, b)) if i % 2 == 0 else ((1, b), (0, a))
+        for key, fn in order:
+            start = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def main(argv: list[str] | None = None) -> int:
