@@ -126,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         help="model to start from: yolov8n.yaml (from scratch, the default) or a checkpoint to train further",
     )
     parser.add_argument("--hours", type=float, default=None, help="train for this long (Ultralytics `time`)")
+    parser.add_argument("--prior-minutes", type=float, default=0.0, help="training time of the --init run (minutes)")
+    parser.add_argument("--note", default="", help="appended to the manifest's source text")
     parser.add_argument("--lr0", type=float, default=None, help="initial learning rate (default: Ultralytics auto)")
     parser.add_argument(
         "--from-run",
@@ -165,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             device="cpu",
             amp=False,
             plots=False,
-            pretrained=False,
+            pretrained=args.init.endswith(".pt"),  # load the weights when training further
             project=args.project,
             name=args.run_name,
             exist_ok=True,
@@ -229,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
             f"trained by detectkit from datasets/generate.py (seed {args.seed}, "
             f"generator v{meta['generator_version']}, "
             f"{args.train} train / {args.val} val images) with datasets/train_demo.py: {how}, "
-            f"{epochs_done} epochs at imgsz {args.imgsz} on CPU"
+            f"{epochs_done} epochs at imgsz {args.imgsz} on CPU{args.note}"
         ),
         "licence": "AGPL-3.0 (Ultralytics model code); trained weights and synthetic data by detectkit",
         "quality": {
@@ -240,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             "objects": meta["counts"]["val"]["objects"],
             "per_class_map50_95": per_class,
             "measured_with": "ultralytics val (conf=0.001, iou=0.7)",
-            "train_minutes": round(train_seconds / 60, 1),
+            "train_minutes": round(args.prior_minutes + train_seconds / 60, 1),
             "file_bytes": size,
         },
         "default": True,
