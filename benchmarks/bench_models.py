@@ -3,9 +3,12 @@
 A fourth column runs the same cached .onnx through Ultralytics' own ONNX backend
 (``YOLO("x.onnx").predict``), the alternative to detectkit's own ONNX pre/post-processing.
 
-Per-image medians, one run, the three peers interleaved round-robin so machine load hits them
-alike. Cases: an untrained yolov8n (built offline from its yaml) on Ultralytics' bus.jpg at
-imgsz 640, and the shipped demo detector on the shapes sample images at its own imgsz.
+Per-image medians, one run. Each detectkit/ONNX peer is timed interleaved with native
+predict (rotating who goes first), so machine load hits both sides of every ratio alike; the
+ratio columns come from those pairs.
+
+Cases: an untrained yolov8n (built offline from its yaml) on Ultralytics' bus.jpg at imgsz 640,
+and the shipped demo detector on the shapes sample images at its own imgsz.
 Every call includes image decoding from the file path, as a user would call it.
 
     python benchmarks/bench_models.py [--runs 30] [--warmup 3]
@@ -38,10 +41,13 @@ def _interleaved(
         for i in range(warmup):
             fn(i % n_images)
     times: dict[str, list[float]] = {name: [] for name in runners}
+    names = list(runners)
     for i in range(runs):
-        for name, fn in runners.items():
+        # rotate who goes first: a runner right after an ONNX one otherwise pays for
+        # onnxruntime's still-spinning worker threads
+        for name in names[i % len(names) :] + names[: i % len(names)]:
             t = time.perf_counter()
-            fn(i % n_images)
+            runners[name](i % n_images)
             times[name].append(time.perf_counter() - t)
     return {name: statistics.median(v) for name, v in times.items()}
 
@@ -76,17 +82,30 @@ def _case(
 
     ul_onnx = YOLO(str(dk_onnx.onnx_path), task="detect")  # Ultralytics' own ONNX AutoBackend, same file
     paths = [str(p) for p in images]
-    runners: dict[str, Callable[[int], object]] = {
-        "native": lambda i: native.predict(paths[i], conf=conf, imgsz=imgsz, verbose=False),
+
+    def native_fn(i: int) -> object:
+        return native.predict(paths[i], conf=conf, imgsz=imgsz, verbose=False)
+
+    peers: dict[str, Callable[[int], object]] = {
         "detectkit-torch": lambda i: dk_torch.detect(paths[i]),
         "detectkit-onnx": lambda i: dk_onnx.detect(paths[i]),
         "ultralytics-onnx": lambda i: ul_onnx.predict(paths[i], conf=conf, imgsz=imgsz, verbose=False),
     }
-    med = _interleaved(runners, args.runs, args.warmup, len(paths))
-    n, t_, o, u = med["native"], med["detectkit-torch"], med["detectkit-onnx"], med["ultralytics-onnx"]
+    # Each peer is timed interleaved with native predict, one pair at a time: with all four in one
+    # loop, onnxruntime's spinning worker threads (Ultralytics' session) slow whoever runs next.
+    med: dict[str, float] = {}
+    ratio: dict[str, float] = {}
+    for name, fn in peers.items():
+        pair = _interleaved({"native": native_fn, name: fn}, args.runs, args.warmup, len(paths))
+        med[name] = pair[name]
+        ratio[name] = pair[name] / pair["native"]
+        med.setdefault("native", pair["native"])
+    n = med["native"]
+    t_, o, u = med["detectkit-torch"], med["detectkit-onnx"], med["ultralytics-onnx"]
     print(
-        f"| {label:<34} | {1000 * n:8.1f} | {1000 * t_:8.1f} | {t_ / n:6.3f} | {1000 * o:8.1f} | {n / o:6.2f}x |"
-        f" {1000 * u:8.1f} | {n / u:6.2f}x | {worst_torch:.1e} / {worst_onnx:.1e} |"
+        f"| {label:<34} | {1000 * n:8.1f} | {1000 * t_:8.1f} | {ratio['detectkit-torch']:6.3f} | {1000 * o:8.1f} |"
+        f" {1 / ratio['detectkit-onnx']:6.2f}x | {1000 * u:8.1f} | {1 / ratio['ultralytics-onnx']:6.2f}x |"
+        f" {worst_torch:.1e} / {worst_onnx:.1e} |"
     )
     print(f"    (ONNX export + session set-up, once, cached afterwards: {setup_onnx:.1f} s)", file=sys.stderr)
     return med
