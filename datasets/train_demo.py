@@ -6,7 +6,7 @@ the CPU, validate it with Ultralytics' own ``val`` on the val split, then write
 ``weights/demo-shapes.pt`` (half-precision, optimizer state stripped) and its entry in
 ``weights/manifest.json`` (sha256, classes, imgsz, measured mAP50 / mAP50-95, training time).
 
-Usage (about half an hour on a busy 2-core machine)::
+Usage (35 epochs took 65 min on a busy shared 2-core machine; see datasets/README.md)::
 
     nice -n 5 .venv/bin/python datasets/train_demo.py --train 400 --val 60 --epochs 35
 
