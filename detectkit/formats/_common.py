@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from detectkit.dataset import Issue
+from detectkit.dataset import Category, Dataset, ImageRecord, Issue, _warn_issues
 from detectkit.errors import AnnotationParseError, InvalidInputError
 
 __all__ = [
@@ -273,6 +273,40 @@ class TableBuilder:
             None,
             data,
         )
+
+
+NamedObject = tuple[int, str, tuple[float, float, float, float], dict[str, Any]]
+"""One object of a name-labelled format: (image position, class name, xyxy box, data columns)."""
+
+
+def dataset_from_named_objects(
+    objects: list[NamedObject],
+    records: list[ImageRecord],
+    log: IssueLog,
+    *,
+    path: str | os.PathLike[str],
+    source_format: str,
+    names: list[str] | None = None,
+) -> Dataset:
+    """Finish a reader whose objects carry class *names* (VOC, LabelMe, CVAT) into a ``Dataset``.
+
+    Category ids are 0-based: the declared ``names`` in their order first, then any further
+    names the objects use, sorted. The skipped records are summarised in one warning.
+    """
+    declared = list(names or [])
+    ordered = declared + sorted({o[1] for o in objects} - set(declared))
+    ids = {n: i for i, n in enumerate(ordered)}
+    builder = TableBuilder()
+    for pos, name, box, cols in objects:
+        builder.add(pos, ids[name], box, **cols)
+    _warn_issues([i for i in log.issues if i.severity == "error"], os.fspath(path))
+    return Dataset._from_table(
+        [Category(i, n) for i, n in enumerate(ordered)],
+        records,
+        builder.build(),
+        issues=log.issues,
+        source_format=source_format,
+    )
 
 
 def number_text(value: float) -> str:

@@ -29,13 +29,14 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from detectkit.dataset import Category, Dataset, ImageRecord, _warn_issues
+from detectkit.dataset import Dataset, ImageRecord
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
     ConvertSummary,
     IssueLog,
-    TableBuilder,
+    NamedObject,
     atomic_file,
+    dataset_from_named_objects,
     image_size_of,
     locate,
     number_text,
@@ -84,7 +85,7 @@ def read(
         if n and n not in names:
             names.append(n)
     records: list[ImageRecord] = []
-    objects: list[tuple[int, str, tuple[float, float, float, float], dict[str, Any]]] = []
+    objects: list[NamedObject] = []
     used_ids: set[int] = set()
     for k, im in enumerate(root_el.iter("image")):
         where = f"image[{k}]"
@@ -162,20 +163,7 @@ def read(
                     log.warn(p, f"<{shape.tag}> is not a box or polygon; skipped", record=swhere)
             except ValueError as exc:
                 log.bad(p, str(exc), record=swhere)
-    for extra in sorted({o[1] for o in objects} - set(names)):
-        names.append(extra)
-    ids = {n: i for i, n in enumerate(names)}
-    builder = TableBuilder()
-    for pos, name, box, cols in objects:
-        builder.add(pos, ids[name], box, **cols)
-    _warn_issues([i for i in log.issues if i.severity == "error"], os.fspath(path))
-    return Dataset._from_table(
-        [Category(i, n) for i, n in enumerate(names)],
-        records,
-        builder.build(),
-        issues=log.issues,
-        source_format="cvat",
-    )
+    return dataset_from_named_objects(objects, records, log, path=path, source_format="cvat", names=names)
 
 
 def write(ds: Dataset, path: str | os.PathLike[str], **_: Any) -> ConvertSummary:

@@ -31,13 +31,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from detectkit.dataset import Category, Dataset, ImageRecord, _warn_issues
+from detectkit.dataset import Dataset, ImageRecord
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
     ConvertSummary,
     IssueLog,
-    TableBuilder,
+    NamedObject,
     atomic_dir,
+    dataset_from_named_objects,
     image_size_of,
     link_or_copy,
     locate,
@@ -79,7 +80,7 @@ def read(
     files = [p] if p.is_file() else sorted(x for x in p.rglob("*.json") if not x.name.startswith("."))
     log = IssueLog(strict)
     records: list[ImageRecord] = []
-    objects: list[tuple[int, str, tuple[float, float, float, float], dict[str, Any]]] = []
+    objects: list[NamedObject] = []
     for f in files:
         doc = _load(f)
         if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
@@ -154,19 +155,7 @@ def read(
                 objects.append((pos, label, box, cols))
             else:
                 log.warn(f, f"shape_type {kind!r} is not a box or polygon; skipped", record=where)
-    names = sorted({o[1] for o in objects})
-    ids = {n: i for i, n in enumerate(names)}
-    builder = TableBuilder()
-    for pos, name, box, cols in objects:
-        builder.add(pos, ids[name], box, **cols)
-    _warn_issues([i for i in log.issues if i.severity == "error"], os.fspath(path))
-    return Dataset._from_table(
-        [Category(i, n) for i, n in enumerate(names)],
-        records,
-        builder.build(),
-        issues=log.issues,
-        source_format="labelme",
-    )
+    return dataset_from_named_objects(objects, records, log, path=path, source_format="labelme")
 
 
 def write(

@@ -33,13 +33,14 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from detectkit.dataset import Category, Dataset, ImageRecord, _warn_issues
+from detectkit.dataset import Dataset, ImageRecord
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
     ConvertSummary,
     IssueLog,
-    TableBuilder,
+    NamedObject,
     atomic_dir,
+    dataset_from_named_objects,
     find_image,
     image_size_of,
     link_or_copy,
@@ -123,7 +124,7 @@ def read(
     splits = _split_of(root)
     log = IssueLog(strict)
     records: list[ImageRecord] = []
-    objects: list[tuple[int, str, tuple[float, float, float, float], dict[str, Any]]] = []
+    objects: list[NamedObject] = []
     for f in files:
         el = _parse_xml(f)
         if el.tag != "annotation":
@@ -185,20 +186,8 @@ def read(
                 cols["pose"] = pose
             cols["_loc"] = f"{f} [{where}]"
             objects.append((pos, name, (x1, y1, x2, y2), cols))
-    names = list(labels) if labels is not None else sorted({o[1] for o in objects})
-    for extra in sorted({o[1] for o in objects} - set(names)):
-        names.append(extra)
-    ids = {n: i for i, n in enumerate(names)}
-    builder = TableBuilder()
-    for pos, name, box, cols in objects:
-        builder.add(pos, ids[name], box, **cols)
-    _warn_issues([i for i in log.issues if i.severity == "error"], os.fspath(path))
-    return Dataset._from_table(
-        [Category(i, n) for i, n in enumerate(names)],
-        records,
-        builder.build(),
-        issues=log.issues,
-        source_format="voc",
+    return dataset_from_named_objects(
+        objects, records, log, path=path, source_format="voc", names=list(labels) if labels is not None else None
     )
 
 
