@@ -14,11 +14,28 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from detectkit import __version__
 from detectkit.errors import DetectkitError, InvalidInputError
 
-__all__ = ["main"]
+__all__ = ["UsageError", "expand_source", "main"]
+
+
+class UsageError(InvalidInputError):
+    """A bad command-line argument: reported in one line, exit code 2."""
+
+
+def expand_source(text: str) -> int | Path:
+    """A source argument: a camera index for pure digits that are not an existing file, else a path.
+
+    >>> expand_source("0"), expand_source("photos/")
+    (0, PosixPath('photos'))
+    """
+    if text.isdigit() and not Path(text).exists():
+        return int(text)
+    return Path(text)
+
 
 # Subcommand modules, in the order they appear in --help.
 COMMANDS: tuple[str, ...] = ("detect", "classify", "annotate", "eval", "convert", "validate", "stats", "split", "merge")
@@ -55,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(func(args))
     except InvalidInputError as exc:
         print(f"detectkit {args.command}: error: {exc}", file=sys.stderr)
-        return 2 if getattr(exc, "usage", False) else 1
+        return 2 if isinstance(exc, UsageError) else 1
     except DetectkitError as exc:
         print(f"detectkit {args.command}: error: {exc}", file=sys.stderr)
         return 1

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from detectkit.cli import UsageError
 from detectkit.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -21,11 +22,9 @@ if TYPE_CHECKING:
 FORMATS = ("coco", "yolo", "voc", "labelme", "cvat")
 
 
-def usage(message: str) -> InvalidInputError:
-    """An InvalidInputError the CLI reports with exit code 2."""
-    err = InvalidInputError(message)
-    err.usage = True  # type: ignore[attr-defined]
-    return err
+def usage(message: str) -> UsageError:
+    """A usage error the CLI reports with exit code 2."""
+    return UsageError(message)
 
 
 def add_read_options(p: argparse.ArgumentParser) -> None:

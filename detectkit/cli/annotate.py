@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from detectkit.cli import UsageError
+
 __all__ = ["register", "run"]
 
 _KEEP_EXT = {".png", ".jpg", ".jpeg"}
@@ -56,9 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from detectkit.viz import annotate, save
 
     if args.limit is not None and args.limit < 0:
-        err = InvalidInputError(f"--limit must be >= 0, got {args.limit}")
-        err.usage = True  # type: ignore[attr-defined]
-        raise err
+        raise UsageError(f"--limit must be >= 0, got {args.limit}")
     options: dict[str, Any] = {}
     if args.images is not None:
         if not Path(args.images).is_dir():

@@ -24,6 +24,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from detectkit.cli import UsageError, expand_source
 from detectkit.errors import DetectkitError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -69,19 +70,6 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _usage(message: str) -> InvalidInputError:
-    exc = InvalidInputError(message)
-    exc.usage = True  # type: ignore[attr-defined]  # main() maps this to exit code 2
-    return exc
-
-
-def _expand_source(text: str) -> Any:
-    """A camera index for pure digits that are not an existing file, else a path."""
-    if text.isdigit() and not Path(text).exists():
-        return int(text)
-    return Path(text)
-
-
 def _image_name(info: FrameInfo) -> str:
     base = Path(info.source).name if info.path is not None else info.source.replace(":", "_")
     stem = Path(base).stem or "image"
@@ -116,11 +104,11 @@ def _check_args(args: argparse.Namespace) -> None:
         ("--localize-top-k", args.localize_top_k),
     ):
         if value < 1:
-            raise _usage(f"{flag} must be >= 1, got {value}")
+            raise UsageError(f"{flag} must be >= 1, got {value}")
     if not 0.0 < args.threshold <= 1.0:
-        raise _usage(f"--threshold must be in (0, 1], got {args.threshold}")
+        raise UsageError(f"--threshold must be in (0, 1], got {args.threshold}")
     if args.weights is not None and args.model is None:
-        raise _usage("--weights needs --model ARCHITECTURE (e.g. --model resnet50 --weights file.pth)")
+        raise UsageError("--weights needs --model ARCHITECTURE (e.g. --model resnet50 --weights file.pth)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -175,7 +163,7 @@ def _load_classifier(args: argparse.Namespace) -> Classifier:
     try:
         return Classifier(args.model, weights=args.weights, device=args.device)
     except InvalidInputError as exc:
-        raise _usage(str(exc)) from None
+        raise UsageError(str(exc)) from None
 
 
 def _run(args: argparse.Namespace, stdout: Any) -> int:
@@ -185,7 +173,7 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
 
     _check_args(args)
     clf = _load_classifier(args)
-    sources = [_expand_source(s) for s in args.sources]
+    sources = [expand_source(s) for s in args.sources]
     total = count_images(sources, recursive=args.recursive, vid_stride=args.vid_stride)
     single = total == 1 and not any(isinstance(s, int) for s in sources)
     bar = tqdm(total=total, unit="img", file=sys.stderr, disable=args.quiet or single, dynamic_ncols=True, leave=False)

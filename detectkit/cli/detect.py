@@ -26,6 +26,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from detectkit.cli import UsageError, expand_source
 from detectkit.errors import DetectkitError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -96,26 +97,13 @@ def draw(image: np.ndarray, detections: Detections) -> np.ndarray:
     return out
 
 
-def _usage(message: str) -> InvalidInputError:
-    exc = InvalidInputError(message)
-    exc.usage = True  # type: ignore[attr-defined]  # main() maps this to exit code 2
-    return exc
-
-
 def _parse_classes(text: str | None) -> list[int | str] | None:
     if text is None:
         return None
     items = [t.strip() for t in text.split(",") if t.strip()]
     if not items:
-        raise _usage(f"--classes must list class ids or names, got {text!r}")
+        raise UsageError(f"--classes must list class ids or names, got {text!r}")
     return [int(t) if t.lstrip("-").isdigit() else t for t in items]
-
-
-def _expand_source(text: str) -> Any:
-    """A camera index for pure digits that are not an existing file, else a path."""
-    if text.isdigit() and not Path(text).exists():
-        return int(text)
-    return Path(text)
 
 
 def _image_name(info: FrameInfo) -> str:
@@ -233,11 +221,11 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
     from detectkit.models.detector import Detector
 
     if args.save_images and args.out is None:
-        raise _usage("--save-images needs --out DIR")
+        raise UsageError("--save-images needs --out DIR")
     if getattr(args, "save_video", False) and args.out is None:
-        raise _usage("--save-video needs --out DIR")
+        raise UsageError("--save-video needs --out DIR")
     if args.vid_stride < 1:
-        raise _usage(f"--vid-stride must be >= 1, got {args.vid_stride}")
+        raise UsageError(f"--vid-stride must be >= 1, got {args.vid_stride}")
     try:
         detector = Detector(
             args.model,
@@ -250,9 +238,9 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
             classifier=getattr(args, "classifier", None),
         )
     except InvalidInputError as exc:
-        raise _usage(str(exc)) from None
+        raise UsageError(str(exc)) from None
 
-    sources = [_expand_source(s) for s in args.sources]
+    sources = [expand_source(s) for s in args.sources]
     total = count_images(sources, recursive=args.recursive, vid_stride=args.vid_stride)
     single = total == 1 and not any(isinstance(s, int) for s in sources)
     bar = tqdm(

@@ -16,6 +16,8 @@ import argparse
 import sys
 from typing import Any
 
+from detectkit.cli import UsageError
+
 __all__ = ["register", "run"]
 
 
@@ -51,13 +53,10 @@ def _short_table(metrics: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print; returns 0 (errors surface as ``DetectkitError`` -> exit 1)."""
-    from detectkit.errors import InvalidInputError
     from detectkit.metrics import evaluate
 
     if not 0.0 <= args.iou <= 1.0:
-        err = InvalidInputError(f"--iou must be in [0, 1], got {args.iou}")
-        err.usage = True  # type: ignore[attr-defined]
-        raise err
+        raise UsageError(f"--iou must be in [0, 1], got {args.iou}")
     metrics = evaluate(args.ground_truth, args.predictions, iou_type=args.iou_type)
     for note in metrics.warnings:
         print(f"detectkit eval: warning: {note}", file=sys.stderr)
