@@ -131,7 +131,7 @@ def main() -> int:
         print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; {args.runs} runs, medians per image")
         from detectkit.models.detector import _onnx_threads
 
-        print(f"onnxruntime threads {_onnx_threads()}")
+        print(f"onnxruntime threads {_onnx_threads() or 'default (one per physical core)'}")
         print(
             "| case | native ms | dk-torch ms | dk-torch/native | dk-onnx ms | native/dk-onnx |"
             " ul-onnx ms | native/ul-onnx | max |Δbox| px dk-torch / dk-onnx |"

@@ -13,7 +13,8 @@ Two backends:
 * ``backend="onnx"`` exports the checkpoint once with Ultralytics' exporter (dynamic input
   shapes), caches the ``.onnx`` under ``cache_dir()/onnx`` keyed by the checkpoint's sha256 and
   ``imgsz``, and runs it with onnxruntime: our own letterbox (rectangular, like the PyTorch
-  default), decoding and NMS — no torch needed at inference. Usually ~2x faster on CPU; boxes
+  default), decoding and NMS — no torch needed at inference. 1.8x (640) to 2.1x (320) faster
+  than native PyTorch predict on a quiet 2-core CPU (``benchmarks/bench_models.py``); boxes
   agree with the PyTorch path to well under a pixel. Segmentation/OBB ``.onnx`` models run
   through Ultralytics' ONNX backend.
 * ``backend="auto"`` picks ONNX on CPU when onnxruntime is installed and the model is a file
@@ -149,13 +150,14 @@ def _quiet_ultralytics() -> Iterator[None]:
 
 
 def _onnx_threads() -> int:
-    """onnxruntime threads: ``$DETECTKIT_ORT_THREADS``, else Ultralytics' own CPU rule
-    (cores - 1, between 1 and 8), which leaves a core free and avoids oversubscribing shared
-    machines, where ORT's spinning worker threads otherwise lose badly."""
+    """onnxruntime intra-op threads: ``$DETECTKIT_ORT_THREADS`` when set, else 0 (onnxruntime's
+    own default, one per physical core, as Ultralytics' ONNX backend uses). On a quiet 2-core
+    machine 2 threads ran yolov8n@640 1.8x faster than native PyTorch and 1 thread only 1.2x;
+    on an oversubscribed machine (parallel test workers) set it to 1."""
     env = os.environ.get("DETECTKIT_ORT_THREADS", "").strip()
     if env.isdigit() and int(env) > 0:
         return int(env)
-    return min(8, max(1, (os.cpu_count() or 1) - 1))
+    return 0
 
 
 class _OnnxRunner:
@@ -165,7 +167,7 @@ class _OnnxRunner:
         ort = _import_onnxruntime()
         options = ort.SessionOptions()
         options.log_severity_level = 3
-        options.intra_op_num_threads = _onnx_threads()
+        options.intra_op_num_threads = _onnx_threads()  # 0 = onnxruntime's default
         try:
             self.session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
         except Exception as exc:
