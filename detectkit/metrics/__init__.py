@@ -607,9 +607,7 @@ def evaluate_detector(detector: Any, dataset: Any, *, iou_type: IouType = "bbox"
     Raises:
         InvalidInputError: an image record has no file to read.
     """
-    from detectkit import boxes as box_ops
-    from detectkit.metrics._engine import EvalArrays
-    from detectkit.metrics._inputs import _mask_utils, _segm_from_detections, ground_truth_from_dataset
+    from detectkit.metrics._inputs import PredictionRows, _mask_utils, _segm_from_detections, ground_truth_from_dataset
 
     iou_type = check_choice(iou_type, "iou_type", ("bbox", "segm"))  # type: ignore[assignment]
     gt = ground_truth_from_dataset(dataset, iou_type=iou_type)
@@ -618,8 +616,7 @@ def evaluate_detector(detector: Any, dataset: Any, *, iou_type: IouType = "bbox"
     mapping = {int(k): by_name[v] for k, v in det_names.items() if v in by_name}
     use_names = bool(det_names) and len(mapping) == len(det_names)
     mu = _mask_utils("segmentation evaluation") if iou_type == "segm" else None
-    parts: dict[str, list[np.ndarray]] = {"img": [], "cat": [], "xyxy": [], "score": []}
-    segm: list[Any] | None = [] if mu is not None else None
+    rows = PredictionRows(with_segm=mu is not None)
     for record, _ in dataset:
         source = getattr(record, "path", None)
         if source is None:
@@ -634,28 +631,10 @@ def evaluate_detector(detector: Any, dataset: Any, *, iou_type: IouType = "bbox"
         cls = np.asarray(dets.class_id, np.int64)
         if use_names:
             cls = np.array([mapping[int(c)] for c in cls], dtype=np.int64)
-        parts["img"].append(np.full(n, int(record.id), np.int64))
-        parts["cat"].append(cls)
-        parts["xyxy"].append(np.asarray(dets.xyxy, np.float64))
-        parts["score"].append(np.asarray(dets.confidence, np.float64))
-        if segm is not None:
-            segm.extend(_segm_from_detections(dets, int(record.height), int(record.width), mu))
-
-    def cat(key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-        return np.concatenate(parts[key]) if parts[key] else np.zeros(shape, dtype)
-
-    xywh = box_ops.convert(cat("xyxy", (0, 4), np.float64), "xyxy", "xywh")
-    n_all = len(xywh)
-    arrays = EvalArrays(
-        image_id=cat("img", (0,), np.int64),
-        category_id=cat("cat", (0,), np.int64),
-        xywh=xywh,
-        area=xywh[:, 2] * xywh[:, 3],
-        iscrowd=np.zeros(n_all, bool),
-        score=cat("score", (0,), np.float64),
-        ann_id=np.arange(1, n_all + 1, dtype=np.int64),
-        segmentation=segm,
-    )
+        rows.add(int(record.id), cls, dets.xyxy, dets.confidence)
+        if rows.segm is not None:
+            rows.segm.extend(_segm_from_detections(dets, int(record.height), int(record.width), mu))
+    arrays = rows.arrays()
     return _evaluate_loaded(
         gt,
         Predictions(arrays=arrays, source=f"<{type(detector).__name__}>"),

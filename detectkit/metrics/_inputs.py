@@ -414,6 +414,46 @@ def _segm_from_detections(dets: Any, h: int, w: int, mu: Any) -> list[Any]:
     return out
 
 
+class PredictionRows:
+    """Collects predictions image by image and packs them as :class:`EvalArrays`.
+
+    Rows keep the order they were added in; annotation ids are 1..N; ``segmentation`` is a
+    list (one RLE per row) only when built ``with_segm``.
+    """
+
+    def __init__(self, *, with_segm: bool) -> None:
+        self._parts: dict[str, list[np.ndarray]] = {k: [] for k in ("img", "cat", "xyxy", "score")}
+        self.segm: list[Any] | None = [] if with_segm else None
+
+    def add(self, image_id: int, class_id: np.ndarray, xyxy: np.ndarray, score: np.ndarray) -> None:
+        """One image's boxes (absolute xyxy), category ids and scores."""
+        self._parts["img"].append(np.full(len(class_id), image_id, np.int64))
+        self._parts["cat"].append(np.asarray(class_id, np.int64))
+        self._parts["xyxy"].append(np.asarray(xyxy, np.float64))
+        self._parts["score"].append(np.asarray(score, np.float64))
+
+    def _cat(self, key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        parts = self._parts[key]
+        return np.concatenate(parts) if parts else np.zeros(shape, dtype)
+
+    def arrays(self) -> EvalArrays:
+        """Everything added so far, as the engine's input arrays."""
+        from detectkit import boxes as box_ops
+
+        xywh = box_ops.convert(self._cat("xyxy", (0, 4), np.float64), "xyxy", "xywh")
+        n_all = len(xywh)
+        return EvalArrays(
+            image_id=self._cat("img", (0,), np.int64),
+            category_id=self._cat("cat", (0,), np.int64),
+            xywh=xywh,
+            area=xywh[:, 2] * xywh[:, 3],
+            iscrowd=np.zeros(n_all, bool),
+            score=self._cat("score", (0,), np.float64),
+            ann_id=np.arange(1, n_all + 1, dtype=np.int64),
+            segmentation=self.segm,
+        )
+
+
 def ground_truth_from_dataset(ds: Any, *, iou_type: str) -> GroundTruth:
     """A ``Dataset`` (categories, image records, per-image ``Detections``) -> :class:`GroundTruth`."""
     from detectkit import boxes as box_ops
@@ -486,7 +526,6 @@ def predictions_from_dataset(ds: Any, gt: GroundTruth, *, iou_type: str) -> Pred
 
     Images are matched to the ground truth by id when the ids agree, otherwise by file name.
     """
-    from detectkit import boxes as box_ops
 
     rows = _dataset_rows(ds, "predictions")
     mu = _mask_utils("segmentation evaluation") if iou_type == "segm" else None
@@ -500,8 +539,7 @@ def predictions_from_dataset(ds: Any, gt: GroundTruth, *, iou_type: str) -> Pred
                 return by_name[key]
         return int(rec.id) if int(rec.id) in gt_ids and not by_name else None
 
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("img", "cat", "xywh", "score")}
-    segm: list[Any] | None = [] if mu is not None else None
+    rows_out = PredictionRows(with_segm=mu is not None)
     missing: list[str] = []
     for rec, dets in rows:
         n = len(dets)
@@ -514,14 +552,10 @@ def predictions_from_dataset(ds: Any, gt: GroundTruth, *, iou_type: str) -> Pred
             continue
         if dets.confidence is None:
             raise InvalidInputError(f"predictions for image {rec.file_name!r} have no confidence (ground truth given?)")
-        xywh = box_ops.convert(np.asarray(dets.xyxy, dtype=np.float64), "xyxy", "xywh")
-        parts["img"].append(np.full(n, iid, np.int64))
-        parts["cat"].append(np.asarray(dets.class_id, np.int64))
-        parts["xywh"].append(xywh)
-        parts["score"].append(np.asarray(dets.confidence, np.float64))
-        if segm is not None:
+        rows_out.add(iid, dets.class_id, dets.xyxy, dets.confidence)
+        if rows_out.segm is not None:
             h, w = gt.image_sizes_hw.get(iid, (int(rec.height), int(rec.width)))
-            segm.extend(_segm_from_detections(dets, h, w, mu))
+            rows_out.segm.extend(_segm_from_detections(dets, h, w, mu))
     if missing:
         raise InvalidInputError(
             f"predictions hold {len(missing)} image(s) not in the ground truth: "
@@ -529,21 +563,7 @@ def predictions_from_dataset(ds: Any, gt: GroundTruth, *, iou_type: str) -> Pred
             + (" ..." if len(missing) > 10 else "")
         )
 
-    def cat(key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-        return np.concatenate(parts[key]) if parts[key] else np.zeros(shape, dtype)
-
-    xywh = cat("xywh", (0, 4), np.float64)
-    n_all = len(xywh)
-    arrays = EvalArrays(
-        image_id=cat("img", (0,), np.int64),
-        category_id=cat("cat", (0,), np.int64),
-        xywh=xywh,
-        area=xywh[:, 2] * xywh[:, 3],
-        iscrowd=np.zeros(n_all, bool),
-        score=cat("score", (0,), np.float64),
-        ann_id=np.arange(1, n_all + 1, dtype=np.int64),
-        segmentation=segm,
-    )
+    arrays = rows_out.arrays()
     names = {int(c.id): str(c.name) for c in getattr(ds, "categories", [])}
     return Predictions(
         arrays=arrays, source=str(getattr(ds, "path", None) or "<predictions dataset>"), category_names=names
