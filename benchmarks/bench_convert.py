@@ -140,6 +140,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--skip-supervision", action="store_true")
     parser.add_argument(
+        "--memory-factors",
+        type=lambda text: [int(x) for x in text.split(",")],
+        default=[1, 4, 16],
+        help="dataset sizes (multiples of --images/--boxes) for the peak-memory table",
+    )
+    parser.add_argument(
         "--tmp",
         default="/dev/shm" if Path("/dev/shm").is_dir() else str(ROOT / ".cache"),
         help="where to generate the data (default: /dev/shm, so disk write-back does not swamp the figures)",
@@ -280,9 +286,16 @@ def main() -> None:
             med = statistics.median(times)
             print(f"{name:<66} {med:>9.3f} {len(times):>5} {med / base2:>11.1f}x")
 
-        # memory as the dataset grows
-        print("\nPeak RSS, COCO -> YOLO as a fresh process (MB): detectkit | ultralytics convert_coco")
-        for factor in (1, 4):
+        # memory as the dataset grows: peak RSS of a fresh process, and that peak minus the same
+        # process's peak after its imports only (the memory the conversion itself needs)
+        base_dk = peak_rss_mb(["-c", "import detectkit.cli.convert, detectkit.formats.coco, detectkit.formats.yolo"])
+        base_ul = peak_rss_mb(["-c", "from ultralytics.data.converter import convert_coco"])
+        print(
+            "\nPeak RSS, COCO -> YOLO as a fresh process (MB; in brackets: above the process's import-only peak "
+            f"of {base_dk:.0f} MB for detectkit, {base_ul:.0f} MB for ultralytics)"
+        )
+        print(f"{'images':>8} {'boxes':>8} {'JSON MB':>8} {'detectkit':>16} {'ultralytics':>16} {'ratio above':>12}")
+        for factor in opts.memory_factors:
             big_dir = tmp / f"x{factor}"
             big_dir.mkdir()
             big = big_dir / "instances.json"
@@ -293,11 +306,13 @@ def main() -> None:
             ul_script = script.replace(repr(str(ann_dir)), repr(str(big_dir)))
             rss_ul = peak_rss_mb(["-c", ul_script])
             clean_ul()
-            print(
-                f"  {opts.images * factor:>7} images / {opts.boxes * factor:>7} boxes: {rss:7.1f} | {rss_ul:7.1f} MB "
-                f"(input JSON {big.stat().st_size / 1e6:.1f} MB)"
-            )
             clean_dk()
+            above, above_ul = rss - base_dk, rss_ul - base_ul
+            print(
+                f"{opts.images * factor:>8} {opts.boxes * factor:>8} {big.stat().st_size / 1e6:>8.1f} "
+                f"{rss:>7.0f} ({above:>5.0f}) {rss_ul:>7.0f} ({above_ul:>5.0f}) {above_ul / max(above, 1e-9):>11.1f}x"
+            )
+            shutil.rmtree(big_dir, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -41,15 +41,15 @@ def expand_source(text: str) -> int | Path:
 COMMANDS: tuple[str, ...] = ("detect", "classify", "annotate", "eval", "convert", "validate", "stats", "split", "merge")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every subcommand registered."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser with every subcommand registered (or just ``only``, which starts faster)."""
     parser = argparse.ArgumentParser(
         prog="detectkit",
         description="Image recognition and object detection: detect, classify, convert, evaluate, annotate.",
     )
     parser.add_argument("--version", action="version", version=f"detectkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         importlib.import_module(f"detectkit.cli.{name}").register(sub)
     return parser
 
@@ -62,7 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ...
     SystemExit: 0
     """
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Only the named subcommand's module is imported (its parser is all that is needed).
+    parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:

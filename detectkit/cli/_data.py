@@ -56,13 +56,14 @@ def quiet_library_warnings() -> Iterator[None]:
 
 def load(path: str, args: argparse.Namespace) -> Dataset:
     """Read a dataset with the common options."""
+    from detectkit._progress import progress_enabled
     from detectkit.formats import read
 
     options: dict[str, Any] = {"strict": bool(getattr(args, "strict", False))}
     if getattr(args, "images", None):
         options["images"] = args.images
     try:
-        with quiet_library_warnings():
+        with quiet_library_warnings(), progress_enabled(not getattr(args, "quiet", False)):
             return read(path, format=getattr(args, "from_", None), **options)
     except OSError as exc:
         raise InvalidInputError(f"cannot read {path}: {exc.strerror or exc}") from None

@@ -4,7 +4,8 @@ For COCO and CVAT the path is the annotation file; for YOLO the dataset folder (
 ``data.yaml``); for VOC and LabelMe a folder. When image files are available (``--images``
 or beside the source) folder targets get them linked in (copied with ``--copy-images``),
 so a YOLO result trains as is. What the target format cannot hold (crowd regions, RLE
-masks, ...) is reported, never silently dropped.
+masks, ...) is reported, never silently dropped. Reading or writing that takes longer than
+half a second shows a progress bar on stderr (not with ``--quiet``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing destination")
     add_class_options(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars; print nothing on success")
     p.set_defaults(func=run)
 
 
@@ -39,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     """Convert; exit 0 on success, 1 on a bad input."""
     from pathlib import Path
 
+    from detectkit._progress import progress_enabled
     from detectkit.errors import InvalidInputError
     from detectkit.formats import write
 
@@ -56,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     if args.to in ("coco", "cvat") and Path(args.dst).exists() and not args.overwrite:
         raise InvalidInputError(f"output {args.dst} exists (use --overwrite)")
     try:
-        summary = write(ds, args.dst, format=args.to, **options)
+        with progress_enabled(not args.quiet):
+            summary = write(ds, args.dst, format=args.to, **options)
     except OSError as exc:
         raise InvalidInputError(f"cannot write {args.dst}: {exc.strerror or exc}") from None
     if not args.quiet:

@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     """Merge and write; exit 0."""
     from pathlib import Path
 
+    from detectkit._progress import progress_enabled
     from detectkit.errors import InvalidInputError
     from detectkit.formats import write
 
@@ -47,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
         options = {"overwrite": args.overwrite, "copy_images": args.copy_images}
     elif Path(args.out).exists() and not args.overwrite:
         raise InvalidInputError(f"output {args.out} exists (use --overwrite)")
-    summary = write(merged, args.out, format=args.to, **options)
+    with progress_enabled():
+        summary = write(merged, args.out, format=args.to, **options)
     print_issues(merged)
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2))

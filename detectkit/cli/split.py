@@ -39,9 +39,15 @@ def run(args: argparse.Namespace) -> int:
     """Split and write; exit 0."""
     from pathlib import Path
 
+    from detectkit._progress import progress_enabled
     from detectkit.dataset import Dataset
-    from detectkit.formats import detect_format, write
+    from detectkit.formats import detect_format
+    from detectkit.formats import write as write_format
     from detectkit.formats._common import atomic_dir
+
+    def write(*a: Any, **kw: Any) -> Any:
+        with progress_enabled():
+            return write_format(*a, **kw)
 
     ds = apply_classes(load(args.dataset, args), args)
     fmt = args.to or args.from_ or detect_format(args.dataset)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from detectkit._checks import check_choice
+from detectkit._progress import progress_enabled
 from detectkit.errors import InvalidInputError
 from detectkit.formats._common import ConvertSummary
 
@@ -153,6 +154,7 @@ def convert(
     copy_images: bool = False,
     strict: bool = False,
     overwrite: bool = False,
+    progress: bool = False,
     **options: Any,
 ) -> ConvertSummary:
     """Convert the dataset at ``src`` to format ``to`` at ``dst``; returns what was written/dropped.
@@ -166,6 +168,8 @@ def convert(
         copy_images: for folder targets, copy image files instead of linking them.
         strict: fail on the first malformed record instead of skipping it with a warning.
         overwrite: replace an existing destination.
+        progress: show progress bars on stderr for reading and writing that take longer
+            than half a second.
         **options: passed to the target's ``write`` (e.g. ``task="segment"`` for YOLO).
 
     Raises:
@@ -183,12 +187,13 @@ def convert(
     read_options: dict[str, Any] = {"strict": strict}
     if images is not None:
         read_options["images"] = images
-    ds = _module(fmt).read(src, **read_options)
     write_options = dict(options)
     if to in ("yolo", "voc", "labelme"):
         write_options.setdefault("overwrite", overwrite)
         write_options.setdefault("copy_images", copy_images)
-    summary: ConvertSummary = _module(to).write(ds, dst, **write_options)
+    with progress_enabled(progress):
+        ds = _module(fmt).read(src, **read_options)
+        summary: ConvertSummary = _module(to).write(ds, dst, **write_options)
     summary.notes[:0] = [str(i) for i in ds.issues if i.severity == "error"][:20]
     if len([i for i in ds.issues if i.severity == "error"]) > 20:
         summary.notes.insert(20, "... more skipped records (run `detectkit validate`)")

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
+from detectkit._progress import track
 from detectkit.dataset import Dataset, ImageRecord
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
@@ -87,7 +88,7 @@ def read(
     records: list[ImageRecord] = []
     objects: list[NamedObject] = []
     used_ids: set[int] = set()
-    for k, im in enumerate(root_el.iter("image")):
+    for k, im in enumerate(track(root_el.iter("image"), total=None, desc="read cvat", unit="img")):
         where = f"image[{k}]"
         try:
             rid = int(im.get("id", k))
@@ -190,7 +191,7 @@ def write(ds: Dataset, path: str | os.PathLike[str], **_: Any) -> ConvertSummary
                 f"        <label>\n          <name>{_esc(c.name)}</name>\n          <attributes/>\n        </label>\n"
             )
         fh.write("      </labels>\n    </task>\n  </meta>\n")
-        for pos, rec in enumerate(ds.images):
+        for pos, rec in enumerate(track(ds.images, total=len(ds.images), desc="write cvat", unit="img")):
             name = safe_relpath(rec.file_name)
             fh.write(
                 f"  <image id={quoteattr(str(rec.id))} name={quoteattr(name)} "

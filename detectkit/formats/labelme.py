@@ -31,6 +31,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from detectkit._progress import track
 from detectkit.dataset import Dataset, ImageRecord
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
@@ -81,7 +82,7 @@ def read(
     log = IssueLog(strict)
     records: list[ImageRecord] = []
     objects: list[NamedObject] = []
-    for f in files:
+    for f in track(files, total=len(files), desc="read labelme"):
         doc = _load(f)
         if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
             if p.is_file():
@@ -190,7 +191,7 @@ def write(
     written = 0
     with atomic_dir(out, overwrite=overwrite) as tmp:
         seen: set[str] = set()
-        for pos, rec in enumerate(ds.images):
+        for pos, rec in enumerate(track(ds.images, total=len(ds.images), desc="write labelme", unit="img")):
             rel = safe_relpath(rec.file_name)
             stem = rel.rsplit(".", 1)[0] if "." in rel.rsplit("/", 1)[-1] else rel
             if stem in seen:

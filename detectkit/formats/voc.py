@@ -33,6 +33,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
+from detectkit._progress import track
 from detectkit.dataset import Dataset, ImageRecord
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
@@ -125,7 +126,7 @@ def read(
     log = IssueLog(strict)
     records: list[ImageRecord] = []
     objects: list[NamedObject] = []
-    for f in files:
+    for f in track(files, total=len(files), desc="read voc"):
         el = _parse_xml(f)
         if el.tag != "annotation":
             log.bad(f, f"expected an <annotation> root element, got <{el.tag}>")
@@ -232,7 +233,7 @@ def write(
         (tmp / "Annotations").mkdir()
         (tmp / "JPEGImages").mkdir()
         seen: set[str] = set()
-        for pos, rec in enumerate(ds.images):
+        for pos, rec in enumerate(track(ds.images, total=len(ds.images), desc="write voc", unit="img")):
             rel = safe_relpath(rec.file_name)
             stem = rel.rsplit(".", 1)[0] if "." in rel.rsplit("/", 1)[-1] else rel
             if stem in seen:

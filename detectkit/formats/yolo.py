@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from detectkit._progress import track
 from detectkit.dataset import Category, Dataset, ImageRecord, _Table, _warn_issues
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
@@ -101,6 +102,9 @@ def split_parts(flat: list[float]) -> list[list[float]]:
 
 
 # ---------------------------------------------------------------------------------------- write
+_RENDER_CHUNK = 16384  # rows rendered per vectorised pass
+
+
 def render_rows(
     class_index: np.ndarray, values: np.ndarray, decimals: int, *, last_decimals: int | None = None
 ) -> tuple[bytes, np.ndarray]:
@@ -120,6 +124,14 @@ def render_rows(
     k = len(class_index)
     if k == 0:
         return b"", np.zeros(0, np.int64)
+    if k > _RENDER_CHUNK:  # bounded temporaries: about 1 KB of scratch per row at a time
+        parts = [
+            render_rows(
+                class_index[a : a + _RENDER_CHUNK], values[a : a + _RENDER_CHUNK], decimals, last_decimals=last_decimals
+            )
+            for a in range(0, k, _RENDER_CHUNK)
+        ]
+        return b"".join(t for t, _ in parts), np.concatenate([n for _, n in parts])
     cls = np.asarray(class_index, dtype=np.int64)
     cd = max(1, len(str(int(cls.max()))))
     cpow = 10 ** np.arange(cd - 1, -1, -1, dtype=np.int64)
@@ -333,7 +345,7 @@ def write(
     with atomic_dir(out, overwrite=overwrite) as tmp:
         base = os.fspath(tmp)
         made: set[str] = set()
-        for pos, r in enumerate(ds.images):
+        for pos, r in enumerate(track(ds.images, total=len(ds.images), desc="write yolo", unit="img")):
             label = f"{base}/{label_names[pos]}"
             folder = label.rpartition("/")[0]
             if folder not in made:
@@ -613,7 +625,7 @@ def read(
         order.append((meta_rank.get(key, len(meta_rank)), pair, m))
     order.sort(key=lambda x: x[0])
     next_id = 1 + max([int(m["id"]) for m in meta_images.values() if isinstance(m.get("id"), int)], default=0)
-    for _, (label_s, img_found, split, rel), m in order:
+    for _, (label_s, img_found, split, rel), m in track(order, total=len(order), desc="index yolo", unit="img"):
         img: Path | None = Path(img_found) if img_found is not None else None
         if m is not None:
             rid = int(m["id"])
@@ -667,7 +679,7 @@ def _parse_labels(
 ) -> _Table:
     """All label files as one table: a vectorised pass over plain detect files, line by line otherwise."""
     texts: list[tuple[int, str, str]] = []
-    for pos, label in enumerate(label_files):
+    for pos, label in enumerate(track(label_files, total=len(label_files), desc="read yolo")):
         try:
             with open(label, encoding="utf-8") as fh:
                 text = fh.read()

@@ -405,3 +405,113 @@ def test_convert_to_an_existing_file_needs_overwrite(tmp_path: Path) -> None:
     assert target.read_text() == "keep"
     convert(GOLDEN, target, to="coco", overwrite=True)
     assert _load(target) == _load(GOLDEN)
+
+
+def _snapshot(ds: Dataset) -> tuple:
+    """Everything a reader produced, in comparable form."""
+    t = ds._table
+    data = {k: [repr(v) for v in np.asarray(a).tolist()] for k, a in t.data.items()}
+    return (
+        [(c.id, c.name, c.supercategory, dict(c.extra)) for c in ds.categories],
+        [(r.id, r.file_name, r.width, r.height, r.path, dict(r.extra), list(r.extra)) for r in ds.images],
+        t.xyxy.tolist(),
+        t.class_id.tolist(),
+        t.image_index.tolist(),
+        None if t.confidence is None else t.confidence.tolist(),
+        data,
+        ds.info,
+        ds.licenses,
+        [str(i) for i in ds.issues],
+    )
+
+
+_DECODER_CASES = {
+    "golden": _load(GOLDEN),
+    "minimal": _minimal(),
+    "coco-release image keys": _minimal(
+        images=[
+            {
+                "license": 4,
+                "file_name": "a.jpg",
+                "coco_url": "http://x/a.jpg",
+                "height": 80,
+                "width": 100,
+                "date_captured": "2013-11-14 17:02:52",
+                "flickr_url": "http://y/a.jpg",
+                "id": 1,
+            }
+        ]
+    ),
+    "unknown annotation key": _minimal(
+        annotations=[{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "attributes": {"occluded": 1}}]
+    ),
+    "bool crowd, no id/area": _minimal(
+        annotations=[{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "iscrowd": True}]
+    ),
+    "float width": _minimal(images=[{"id": 1, "file_name": "a.jpg", "width": 100.0, "height": 80}]),
+    "unknown image id": _minimal(
+        annotations=[
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]},
+            {"id": 2, "image_id": 9, "category_id": 1, "bbox": [1, 2, 3, 4]},
+        ]
+    ),
+    "negative width box": _minimal(annotations=[{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, -3, 4]}]),
+    "short bbox": _minimal(annotations=[{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3]}]),
+    "no annotations key": {"images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}], "categories": []},
+    "empty": {"images": [], "annotations": [], "categories": []},
+}
+
+
+@pytest.mark.parametrize("case", list(_DECODER_CASES))
+def test_typed_fast_decoder_reads_exactly_what_the_json_path_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    import msgspec
+
+    src = _write_json(tmp_path / "in.json", _DECODER_CASES[case])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fast = _snapshot(coco.read(src))
+
+        class Refuse:
+            def decode(self, data: bytes) -> None:
+                raise msgspec.ValidationError("forced")
+
+        monkeypatch.setattr(coco, "_typed_decoders", lambda: (Refuse(), Refuse()))
+        plain = _snapshot(coco.read(src))
+    assert fast == plain
+
+
+def test_common_coco_shapes_take_the_typed_path(tmp_path: Path) -> None:
+    for case in ("minimal", "coco-release image keys", "negative width box", "unknown image id"):
+        src = _write_json(tmp_path / "in.json", _DECODER_CASES[case])
+        assert coco._decode(src, results=False)[1] is True, case
+    for case in ("golden", "unknown annotation key", "bool crowd, no id/area", "float width", "short bbox"):
+        src = _write_json(tmp_path / "in.json", _DECODER_CASES[case])
+        assert coco._decode(src, results=False)[1] is False, case
+    res = _write_json(tmp_path / "res.json", [{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5}])
+    assert coco._decode(res, results=True)[1] is True
+
+
+def test_typed_and_json_results_readers_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import msgspec
+
+    gt = coco.read(_write_json(tmp_path / "gt.json", _minimal()))
+    rows = [
+        {"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.9},
+        {"image_id": 1, "category_id": 1, "bbox": [5.5, 2, 3, 4], "score": 0.25, "segmentation": [[0, 0, 1, 0, 1, 1]]},
+        {"image_id": 7, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5},  # unknown image: skipped
+    ]
+    src = _write_json(tmp_path / "res.json", rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fast = _snapshot(coco.read_results(src, dataset=gt))
+
+        class Refuse:
+            def decode(self, data: bytes) -> None:
+                raise msgspec.ValidationError("forced")
+
+        monkeypatch.setattr(coco, "_typed_decoders", lambda: (Refuse(), Refuse()))
+        plain = _snapshot(coco.read_results(src, dataset=gt))
+    assert fast == plain
+    assert len(fast[3]) == 2

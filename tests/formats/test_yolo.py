@@ -396,3 +396,15 @@ def test_vectorised_and_line_by_line_label_parsing_agree(tmp_path: Path, monkeyp
         assert fast.annotations[rec.id].class_id.tolist() == slow.annotations[rec.id].class_id.tolist()
     assert fast._table.data["_line"].tolist() == slow._table.data["_line"].tolist()
     assert fast._table.data["_src"].tolist() == slow._table.data["_src"].tolist()
+
+
+def test_chunked_rendering_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(3)
+    cls = rng.integers(0, 120, 1000)
+    vals = rng.uniform(0, 1, (1000, 5))
+    vals[::7, 0] = 123.456  # wider integer part in some rows only
+    whole = yolo.render_rows(cls, vals, 6, last_decimals=3)
+    monkeypatch.setattr(yolo, "_RENDER_CHUNK", 97)
+    chunked = yolo.render_rows(cls, vals, 6, last_decimals=3)
+    assert chunked[0] == whole[0]
+    np.testing.assert_array_equal(chunked[1], whole[1])
