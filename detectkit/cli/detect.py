@@ -51,6 +51,9 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--conf", type=float, default=0.25, help="minimum score (default: %(default)s)")
     p.add_argument("--iou", type=float, default=0.7, help="NMS IoU threshold (default: %(default)s)")
+    p.add_argument(
+        "--agnostic-nms", action="store_true", help="suppress overlapping boxes across classes (one box per object)"
+    )
     p.add_argument("--imgsz", type=int, default=None, help="network input size (default: the model's)")
     p.add_argument("--classes", default=None, help="comma-separated class ids or names to keep")
     p.add_argument("--backend", choices=("torch", "onnx", "auto"), default="torch", help="inference backend")
@@ -236,6 +239,7 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
             device=args.device,
             backend=args.backend,
             classifier=getattr(args, "classifier", None),
+            agnostic_nms=args.agnostic_nms,
         )
     except InvalidInputError as exc:
         raise UsageError(str(exc)) from None

@@ -273,6 +273,8 @@ class Detector:
         device: ``"cpu"``, ``"cuda:0"``, ... (torch backend).
         backend: ``"torch"``, ``"onnx"`` or ``"auto"`` (see the module docs).
         max_det: at most this many boxes per image.
+        agnostic_nms: suppress overlapping boxes across classes too (one box per object even
+            when the model hesitates between two classes), as Ultralytics' ``agnostic_nms``.
         classifier: optional second stage: a :class:`~detectkit.models.classifier.Classifier`
             or a classifier model name/path. Every detected box is then cropped (10 % padding) and
             classified in batches; ``data["crop_class_id"]``, ``data["crop_confidence"]`` and
@@ -299,6 +301,7 @@ class Detector:
         backend: Backend | str = "torch",
         max_det: int = 300,
         classifier: Any = None,
+        agnostic_nms: bool = False,
     ) -> None:
         self.conf = check_fraction(conf, "conf")
         self.iou = check_fraction(iou, "iou")
@@ -310,6 +313,9 @@ class Detector:
         if isinstance(max_det, bool) or not isinstance(max_det, int) or max_det < 1:
             raise InvalidInputError(f"max_det must be a positive int, got {max_det!r}")
         self.max_det = max_det
+        if not isinstance(agnostic_nms, bool):
+            raise InvalidInputError(f"agnostic_nms must be True or False, got {agnostic_nms!r}")
+        self.agnostic_nms = agnostic_nms
         if classes is not None and (isinstance(classes, (str, int)) or not isinstance(classes, Sequence)):
             raise InvalidInputError(f"classes must be a list of class ids or names, got {classes!r}")
 
@@ -475,7 +481,13 @@ class Detector:
         if self._onnx is not None:
             return [
                 self._onnx(
-                    img, imgsz=self.imgsz, conf=self.conf, iou=self.iou, classes=self.classes, max_det=self.max_det
+                    img,
+                    imgsz=self.imgsz,
+                    conf=self.conf,
+                    iou=self.iou,
+                    classes=self.classes,
+                    max_det=self.max_det,
+                    agnostic=self.agnostic_nms,
                 )
                 for img in images
             ]
@@ -487,6 +499,7 @@ class Detector:
             classes=self.classes,
             device=self.device,
             max_det=self.max_det,
+            agnostic_nms=self.agnostic_nms,
             verbose=False,
             save=False,
         )

@@ -117,3 +117,17 @@ def test_empty_folder_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[
     (tmp_path / "empty").mkdir()
     assert main(["detect", str(tmp_path / "empty"), "--quiet"]) == 1
     assert "holds no images (use --recursive for sub-folders)" in capsys.readouterr().err
+
+
+def test_agnostic_nms_flag_reaches_the_detector(capsys: pytest.CaptureFixture[str]) -> None:
+    from detectkit import Detector
+
+    args = ["--conf", "0.05", "--iou", "0.5", "--json", "--quiet"]
+    counts = {}
+    for flag in ([], ["--agnostic-nms"]):
+        assert main(["detect", *map(str, SAMPLES[:8]), *args, *flag]) == 0
+        results = json.loads(capsys.readouterr().out)["results"]
+        counts[bool(flag)] = sum(len(item["detections"]["class_id"]) for item in results)
+    det = Detector(conf=0.05, iou=0.5, agnostic_nms=True)
+    assert counts[True] == sum(len(det.detect(p)) for p in SAMPLES[:8])
+    assert counts[True] < counts[False]

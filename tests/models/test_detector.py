@@ -129,6 +129,32 @@ def test_demo_finds_the_labelled_shapes() -> None:
     assert hits / n_gt >= 0.55, f"{hits}/{n_gt}"
 
 
+def test_agnostic_nms_matches_native_and_keeps_one_box_per_object(cache: Path) -> None:
+    """``agnostic_nms=True`` equals Ultralytics' ``agnostic_nms=True`` (torch and ONNX backends) and
+    leaves no pair of boxes of different classes above the IoU threshold."""
+    from detectkit.boxes import box_iou
+
+    kwargs = {"conf": 0.05, "iou": 0.5}
+    torch_det = Detector("demo-shapes", agnostic_nms=True, **kwargs)  # type: ignore[arg-type]
+    onnx_det = Detector("demo-shapes", agnostic_nms=True, backend="onnx", **kwargs)  # type: ignore[arg-type]
+    plain = Detector("demo-shapes", **kwargs)  # type: ignore[arg-type]
+    fewer = 0
+    for path in SAMPLES[:8]:
+        ours = torch_det.detect(path)
+        _assert_same(ours, _native(_demo_path(), path, agnostic_nms=True, imgsz=torch_det.imgsz, **kwargs), atol=1e-2)
+        _assert_same(onnx_det.detect(path), ours, atol=1.0)
+        overlap = box_iou(ours.xyxy, ours.xyxy)
+        np.fill_diagonal(overlap, 0)
+        assert (overlap <= kwargs["iou"] + 1e-6).all()
+        fewer += len(plain.detect(path)) - len(ours)
+    assert fewer > 0  # at a low threshold some objects get boxes of two classes without it
+
+
+def test_agnostic_nms_must_be_a_bool() -> None:
+    with pytest.raises(InvalidInputError, match="agnostic_nms"):
+        Detector("demo-shapes", agnostic_nms="yes")  # type: ignore[arg-type]
+
+
 @pytest.mark.slow
 def test_demo_onnx_parity_with_torch(cache: Path) -> None:
     torch_det = Detector("demo-shapes", conf=0.1)
