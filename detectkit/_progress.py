@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-__all__ = ["DELAY", "progress_enabled", "track"]
+__all__ = ["DELAY", "Progress", "progress_enabled", "track"]
 
 T = TypeVar("T")
 
@@ -31,7 +31,6 @@ T = TypeVar("T")
 DELAY = 0.5
 
 _ENABLED: ContextVar[bool] = ContextVar("detectkit_progress", default=False)
-_CHECK_EVERY = 32  # items between clock reads before the bar exists
 
 
 @contextmanager
@@ -44,32 +43,57 @@ def progress_enabled(on: bool = True) -> Iterator[None]:
         _ENABLED.reset(token)
 
 
+class Progress:
+    """A counter whose bar appears once the work has run longer than :data:`DELAY` (progress on).
+
+    >>> with Progress(total=10, desc="chunks") as bar:
+    ...     bar.update(10)
+    """
+
+    def __init__(self, *, total: int | None, desc: str, unit: str = "file") -> None:
+        self.enabled = _ENABLED.get()
+        self.total, self.desc, self.unit = total, desc, unit
+        self.done = 0
+        self._start = time.monotonic()
+        self._bar: Any = None
+
+    def update(self, n: int = 1) -> None:
+        """Count ``n`` more items done."""
+        self.done += n
+        if self._bar is not None:
+            self._bar.update(n)
+        elif self.enabled and time.monotonic() - self._start > DELAY:
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=self.total,
+                initial=self.done,
+                desc=self.desc,
+                unit=self.unit,
+                file=sys.stderr,
+                leave=False,
+                dynamic_ncols=True,
+            )
+
+    def close(self) -> None:
+        """Remove the bar (if it appeared)."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def track(items: Iterable[T], *, total: int | None, desc: str, unit: str = "file") -> Iterator[T]:
     """Yield ``items``; with progress on, show a bar once this has taken longer than :data:`DELAY`."""
     if not _ENABLED.get():
         yield from items
         return
-    start = time.monotonic()
-    bar: Any = None
-    done = 0
-    try:
+    with Progress(total=total, desc=desc, unit=unit) as bar:
         for item in items:
             yield item
-            done += 1
-            if bar is not None:
-                bar.update(1)
-            elif done % _CHECK_EVERY == 0 and time.monotonic() - start > DELAY:
-                from tqdm import tqdm
-
-                bar = tqdm(
-                    total=total,
-                    initial=done,
-                    desc=desc,
-                    unit=unit,
-                    file=sys.stderr,
-                    leave=False,
-                    dynamic_ncols=True,
-                )
-    finally:
-        if bar is not None:
-            bar.close()
+            bar.update()

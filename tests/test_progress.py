@@ -87,3 +87,18 @@ def test_cli_convert_quiet_prints_nothing(
     assert "write voc" in captured.err
     assert "/100" in captured.err
     assert "wrote 100 images" in captured.out
+
+
+def test_coco_writer_counts_objects_in_chunks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from detectkit.formats import convert
+
+    monkeypatch.setattr(_progress, "DELAY", 0.0)
+    src = _coco(tmp_path / "in.json", 50)
+    convert(src, tmp_path / "out.json", to="coco", progress=True)
+    err = capsys.readouterr().err
+    assert "write coco" in err
+    assert "/50" in err
+    out, source = json.loads((tmp_path / "out.json").read_text()), json.loads(src.read_text())
+    assert {k: out[k] for k in source} == source

@@ -33,7 +33,7 @@ from typing import IO, Any, Literal
 
 import numpy as np
 
-from detectkit._progress import track
+from detectkit._progress import Progress, track
 from detectkit.dataset import _NO_EXTRA, Category, Dataset, ImageRecord, _Table, _warn_issues
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import ConvertSummary, IssueLog, atomic_file, image_size_of, safe_relpath
@@ -503,18 +503,40 @@ def _annotation_ids(ds: Dataset, summary: ConvertSummary) -> np.ndarray:
     return ids
 
 
-def _dump_list(fh: IO[str], items: Iterable[Any]) -> None:
-    """Stream a JSON list in chunks (memory stays flat)."""
-    fh.write("[")
+def _numpy_to_python(value: Any) -> Any:
+    """msgspec ``enc_hook``: numpy scalars and arrays (e.g. in user-made extras) as Python values."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+@functools.cache
+def _encoder() -> Any:
+    """A msgspec JSON encoder (UTF-8 as is; NaN/inf become null, which JSON has)."""
+    import msgspec
+
+    return msgspec.json.Encoder(enc_hook=_numpy_to_python)
+
+
+def _encode(value: Any) -> bytes:
+    return _encoder().encode(value)  # type: ignore[no-any-return]
+
+
+def _dump_list(fh: IO[bytes], items: Iterable[Any], progress: Progress | None = None) -> None:
+    """Stream a JSON list in chunks (memory stays flat), counting them on ``progress``."""
+    fh.write(b"[")
     first = True
     chunk: list[Any] = []
+    encode = _encoder().encode
 
     def flush() -> None:
         nonlocal first
         if chunk:
-            text = json.dumps(chunk, ensure_ascii=False, separators=(",", ":"))[1:-1]
-            fh.write(text if first else "," + text)
+            text = encode(chunk)[1:-1]
+            fh.write(text if first else b"," + text)
             first = False
+            if progress is not None:
+                progress.update(len(chunk))
             chunk.clear()
 
     for item in items:
@@ -522,7 +544,7 @@ def _dump_list(fh: IO[str], items: Iterable[Any]) -> None:
         if len(chunk) >= _CHUNK:
             flush()
     flush()
-    fh.write("]")
+    fh.write(b"]")
 
 
 def _plain_rows(values: np.ndarray) -> list[list[float | int]]:
@@ -536,6 +558,23 @@ def _plain_rows(values: np.ndarray) -> list[list[float | int]]:
 
 def _plain(value: float) -> float | int:
     return int(value) if float(value).is_integer() and abs(value) < 2**53 else float(value)
+
+
+def _areas(boxes: np.ndarray, given: np.ndarray | None, seg: np.ndarray | None) -> list[float | int]:
+    """``area`` per object: as given, else the polygon's area, else the box's (6 decimals)."""
+    n = len(boxes)
+    values: list[float | int] = given.tolist() if given is not None else [float("nan")] * n
+    missing = np.flatnonzero(np.isnan(given)) if given is not None else np.arange(n)
+    if len(missing):
+        box_area = (boxes[missing, 2] * boxes[missing, 3]).tolist()
+        segs = seg[missing].tolist() if seg is not None else [None] * len(missing)
+        for i, ba, s in zip(missing.tolist(), box_area, segs):
+            poly = _polygon_area(s) if type(s) is list and s else None
+            values[i] = round(poly if poly is not None else ba, 6)
+    v = np.asarray(values, dtype=np.float64)
+    for i in np.flatnonzero((v == np.round(v)) & (np.abs(v) < 2**53)).tolist():
+        values[i] = int(values[i])
+    return values
 
 
 def _coco_boxes(ds: Dataset) -> np.ndarray:
@@ -600,39 +639,31 @@ def write(
     def annotations() -> Iterable[dict[str, Any]]:
         box_list = _plain_rows(boxes)
         ids_l, img_l, cls_l = ann_ids.tolist(), img_of.tolist(), cls.tolist()
-        area_l = area.tolist() if area is not None else None
-        crowd_l = crowd.tolist() if crowd is not None else None
-        conf_l = conf.tolist() if conf is not None else None
+        area_l = _areas(boxes, area, seg)
+        crowd_l = crowd.astype(np.int64).tolist() if crowd is not None else [0] * len(box_list)
+        conf_l = [round(c, 6) for c in conf.tolist()] if conf is not None else None
+        seg_l = seg.tolist() if seg is not None else [None] * len(box_list)
         # the order annotations had in the source file, when they came from one
         source_index = t.data.get("_coco_index")
         if source_index is not None and len(source_index) and (source_index >= 0).all():
             order = np.argsort(source_index, kind="stable").tolist()
         else:
             order = range(len(box_list))
+        empty: list[Any] = []
         for i in order:
-            b = box_list[i]
-            a: dict[str, Any] = {
-                "id": ids_l[i],
-                "image_id": img_l[i],
-                "category_id": cls_l[i],
-                "bbox": b,
-            }
-            s = seg[i] if seg is not None else None
+            a: dict[str, Any] = {"id": ids_l[i], "image_id": img_l[i], "category_id": cls_l[i], "bbox": box_list[i]}
+            s = seg_l[i]
             if s is not None:
                 a["segmentation"] = s
             elif not from_coco[i]:
-                a["segmentation"] = []
-            ar = area_l[i] if area_l is not None else float("nan")
-            if ar != ar:  # NaN: not given -> polygon area, else box area
-                poly = _polygon_area(s)
-                ar = round(poly if poly is not None else b[2] * b[3], 6)
-            a["area"] = _plain(ar)
-            a["iscrowd"] = int(crowd_l[i]) if crowd_l is not None else 0
+                a["segmentation"] = empty
+            a["area"] = area_l[i]
+            a["iscrowd"] = crowd_l[i]
             if conf_l is not None:
-                a["score"] = round(conf_l[i], 6)
+                a["score"] = conf_l[i]
             if extra is not None and extra[i]:
                 a.update(extra[i])
-            elif not from_coco[i]:
+            elif attribute_columns and not from_coco[i]:
                 for key, column in attribute_columns:  # VOC / CVAT / LabelMe per-object attributes
                     value = column[i]
                     if value is not None and not (key in ("pose", "attributes") and not value):
@@ -652,7 +683,7 @@ def write(
             d["supercategory"] = c.supercategory
         d.update(c.extra)
         cats.append(d)
-    with atomic_file(path) as fh:
+    with atomic_file(path, "wb") as fh:
         if indent is not None:
             doc = {
                 "info": ds.info,
@@ -661,15 +692,18 @@ def write(
                 "annotations": list(annotations()),
                 "categories": cats,
             }
-            json.dump(doc, fh, ensure_ascii=False, indent=indent)
+            import msgspec
+
+            fh.write(msgspec.json.format(_encode(doc), indent=indent))
             return summary
-        fh.write('{"info":' + json.dumps(ds.info, ensure_ascii=False))
-        fh.write(',"licenses":' + json.dumps(ds.licenses, ensure_ascii=False))
-        fh.write(',"images":')
+        fh.write(b'{"info":' + _encode(ds.info))
+        fh.write(b',"licenses":' + _encode(ds.licenses))
+        fh.write(b',"images":')
         _dump_list(fh, image_dicts())
-        fh.write(',"annotations":')
-        _dump_list(fh, track(annotations(), total=len(ds._table), desc="write coco", unit="obj"))
-        fh.write(',"categories":' + json.dumps(cats, ensure_ascii=False) + "}")
+        fh.write(b',"annotations":')
+        with Progress(total=len(ds._table), desc="write coco", unit="obj") as bar:
+            _dump_list(fh, annotations(), bar)
+        fh.write(b',"categories":' + _encode(cats) + b"}")
     return summary
 
 
@@ -732,6 +766,6 @@ def write_results(
                 d["segmentation"] = seg[i]
             yield d
 
-    with atomic_file(path) as fh:
-        _dump_list(fh, track(items(), total=len(t), desc="write results", unit="obj"))
+    with atomic_file(path, "wb") as fh, Progress(total=len(t), desc="write results", unit="obj") as bar:
+        _dump_list(fh, items(), bar)
     return summary

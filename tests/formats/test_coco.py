@@ -286,6 +286,22 @@ def test_write_is_atomic_and_never_half_written(tmp_path: Path) -> None:
     assert _load(target) == _load(GOLDEN)
 
 
+def test_numpy_values_and_nan_in_extras_are_written_as_plain_json(tmp_path: Path) -> None:
+    ds = Dataset(
+        categories=[Category(1, "a", extra={"weight": np.float32(0.5), "ids": np.arange(3)})],
+        images=[ImageRecord(1, "a.jpg", 10, 10, extra={"score": float("nan"), "n": np.int64(4)})],
+    )
+    coco.write(ds, tmp_path / "out.json")
+    text = (tmp_path / "out.json").read_text(encoding="utf-8")
+    doc = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    assert doc["categories"][0]["weight"] == 0.5
+    assert doc["categories"][0]["ids"] == [0, 1, 2]
+    assert doc["images"][0]["score"] is None
+    assert doc["images"][0]["n"] == 4
+    coco.write(ds, tmp_path / "pretty.json", indent=2)
+    assert json.loads((tmp_path / "pretty.json").read_text(encoding="utf-8")) == doc
+
+
 def test_reading_and_writing_do_not_mutate_inputs(tmp_path: Path) -> None:
     before = GOLDEN.read_bytes()
     ds = coco.read(GOLDEN)
