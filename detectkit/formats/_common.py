@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -145,7 +144,7 @@ def image_size_of(path: str | os.PathLike[str]) -> tuple[int, int]:
 
 
 def _temp_sibling(target: Path) -> Path:
-    return target.parent / f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    return target.parent / f".{target.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
 
 
 @contextlib.contextmanager

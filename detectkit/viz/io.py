@@ -14,7 +14,6 @@ is renamed into place (``os.replace``), so a crash never leaves a truncated pict
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -35,7 +34,7 @@ def _temp_beside(path: Path, suffix: str) -> tuple[int, Path]:
     """Create a fresh temporary file next to ``path`` with the usual permissions (umask applies)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for _ in range(100):
-        tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}{suffix}")
+        tmp = path.with_name(f".{path.stem}.{os.urandom(4).hex()}{suffix}")
         try:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
         except FileExistsError:  # pragma: no cover - 32 random bits
