@@ -47,8 +47,14 @@ ENV = dict(
 ENV.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
-def make_coco(path: Path, n_images: int, n_boxes: int, *, size_wh: tuple[int, int], seed: int = 0) -> None:
-    """A COCO file with 80 non-contiguous categories, some crowd boxes and 5% empty images."""
+def make_coco(
+    path: Path, n_images: int, n_boxes: int, *, size_wh: tuple[int, int], seed: int = 0, polygon_points: int = 0
+) -> None:
+    """A COCO file with 80 non-contiguous categories, some crowd boxes and 5% empty images.
+
+    With ``polygon_points`` every non-crowd object also gets a polygon of that many vertices
+    (an ellipse in its box) and every crowd object an uncompressed RLE, like the COCO release.
+    """
     rng = np.random.default_rng(seed)
     w, h = size_wh
     cat_ids = sorted(rng.choice(np.arange(1, 91), 80, replace=False).tolist())
@@ -73,6 +79,15 @@ def make_coco(path: Path, n_images: int, n_boxes: int, *, size_wh: tuple[int, in
         }
         for k in range(n_boxes)
     ]
+    if polygon_points:
+        t = np.linspace(0, 2 * np.pi, polygon_points, endpoint=False)
+        for k, a in enumerate(anns):
+            if a["iscrowd"]:
+                a["segmentation"] = {"size": [h, w], "counts": [int(w * h // 2), int(w * h - w * h // 2)]}
+            else:
+                px = x[k] + bw[k] * (0.5 + 0.5 * np.cos(t))
+                py = y[k] + bh[k] * (0.5 + 0.5 * np.sin(t))
+                a["segmentation"] = [np.round(np.column_stack([px, py]).reshape(-1), 2).tolist()]
     cats = [{"id": c, "name": f"class{c}", "supercategory": "thing"} for c in cat_ids]
     path.write_text(json.dumps({"images": images, "annotations": anns, "categories": cats}))
 
@@ -139,6 +154,12 @@ def main() -> None:
     parser.add_argument("--boxes", type=int, default=50000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--skip-supervision", action="store_true")
+    parser.add_argument(
+        "--polygon-points",
+        type=int,
+        default=24,
+        help="also time a COCO-like file where every object has a polygon of this many vertices (0: skip)",
+    )
     parser.add_argument(
         "--memory-factors",
         type=lambda text: [int(x) for x in text.split(",")],
@@ -215,6 +236,39 @@ def main() -> None:
             ("ultralytics convert_coco (in-process, import excluded)", wall["ul"], cpu["ul"]),
             ("ultralytics convert_coco (fresh process, import included)", wall["ul_proc"], cpu["ul_proc"]),
         ]
+        if opts.polygon_points:
+            # the same boxes, each with a polygon (crowd: RLE) as in the COCO release; both tools
+            # still write boxes only (Ultralytics with use_segments=False)
+            poly_dir = tmp / "annotations_poly"
+            poly_dir.mkdir()
+            poly_src = poly_dir / "instances.json"
+            make_coco(poly_src, opts.images, opts.boxes, size_wh=size, polygon_points=opts.polygon_points)
+            mb = poly_src.stat().st_size / 1e6
+
+            def ul_poly() -> None:
+                import contextlib
+                import io
+
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                    convert_coco(labels_dir=str(poly_dir), save_dir=str(ul_out), use_segments=False, cls91to80=False)
+
+            pw: dict[str, list[float]] = {"dk": [], "ul": []}
+            pc: dict[str, list[float]] = {"dk": [], "ul": []}
+            for _ in range(opts.repeat):
+                clean_dk()
+                w, c = measured(lambda: run_cli(["convert", str(poly_src), str(out), "--to", "yolo", "-q"]), child=True)
+                pw["dk"].append(w)
+                pc["dk"].append(c)
+                clean_ul()
+                w, c = measured(ul_poly, child=False)
+                pw["ul"].append(w)
+                pc["ul"].append(c)
+            clean_dk()
+            clean_ul()
+            rows.append(
+                (f"detectkit convert, {opts.polygon_points}-vertex polygons ({mb:.0f} MB JSON)", pw["dk"], pc["dk"])
+            )
+            rows.append(("ultralytics convert_coco, same polygon file (in-process)", pw["ul"], pc["ul"]))
         sv_out = tmp / "out_sv"
 
         def clean_sv() -> None:
@@ -236,6 +290,8 @@ def main() -> None:
         print(f"{'method':<62} {'wall s':>7} {'cpu s':>7} {'runs':>5} {'x wall':>7} {'x cpu':>6}")
         base_w, base_c = statistics.median(rows[0][1]), statistics.median(rows[0][2] or [1.0])
         for name, ws, cs in rows:
+            if name.startswith("detectkit"):  # each detectkit row is the base of the rows after it
+                base_w, base_c = statistics.median(ws), statistics.median(cs or [1.0])
             mw, mc = statistics.median(ws), statistics.median(cs or [float("nan")])
             print(f"{name:<62} {mw:>7.3f} {mc:>7.3f} {len(ws):>5} {mw / base_w:>6.1f}x {mc / base_c:>5.1f}x")
 
