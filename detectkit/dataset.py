@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -148,6 +149,28 @@ def _object_rows(name: str, values: np.ndarray) -> np.ndarray:
 
 
 _OBJECT_COLUMNS = frozenset({"segmentation", "attributes", "pose"})
+
+
+def _decoded(column: np.ndarray) -> np.ndarray:
+    """An object column with values still in encoded form decoded (a copy when any was).
+
+    The COCO reader keeps each ``segmentation`` as the JSON text it was given (a
+    ``msgspec.Raw`` view of the file) until something needs the polygon or RLE: decoding
+    millions of polygon coordinates is most of the cost of reading a COCO file, and a
+    COCO -> COCO or COCO -> YOLO-boxes conversion never needs them.
+    """
+    msgspec = sys.modules.get("msgspec")
+    if msgspec is None or column.dtype != object or not len(column):
+        return column
+    raw = msgspec.Raw
+    todo = [i for i, v in enumerate(column.tolist()) if type(v) is raw]
+    if not todo:
+        return column
+    out = column.copy()
+    decode = msgspec.json.decode
+    for i in todo:
+        out[i] = decode(out[i])
+    return out
 
 
 class _Table:
@@ -402,7 +425,7 @@ class Dataset:
             xyxy=t.xyxy[sl],
             confidence=None if t.confidence is None else t.confidence[sl],
             class_id=t.class_id[sl],
-            data={k: v[sl] for k, v in t.data.items() if not k.startswith("_")},
+            data={k: _decoded(v[sl]) if k == "segmentation" else v[sl] for k, v in t.data.items() if k[0] != "_"},
             names=names,
             image_size_wh=size,
         )

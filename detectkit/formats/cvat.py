@@ -30,7 +30,7 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from detectkit._progress import track
-from detectkit.dataset import Dataset, ImageRecord
+from detectkit.dataset import Dataset, ImageRecord, _decoded
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
     ConvertSummary,
@@ -176,7 +176,7 @@ def write(ds: Dataset, path: str | os.PathLike[str], **_: Any) -> ConvertSummary
     t = ds._table
     names = ds.names
     crowd = t.data.get("iscrowd")
-    seg = t.data["segmentation"].tolist() if "segmentation" in t.data else None
+    seg = _decoded(t.data["segmentation"]).tolist() if "segmentation" in t.data else None
     attrs = t.data["attributes"].tolist() if "attributes" in t.data else None
     occl = t.data["occluded"].tolist() if "occluded" in t.data else None
     offsets = ds._offsets.tolist()

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from detectkit._progress import track
-from detectkit.dataset import Dataset, ImageRecord
+from detectkit.dataset import Dataset, ImageRecord, _decoded
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
     ConvertSummary,
@@ -183,7 +183,7 @@ def write(
     t = ds._table
     names = ds.names
     crowd = t.data.get("iscrowd")
-    seg = t.data["segmentation"].tolist() if "segmentation" in t.data else None
+    seg = _decoded(t.data["segmentation"]).tolist() if "segmentation" in t.data else None
     attrs = t.data["attributes"].tolist() if "attributes" in t.data else None
     image_root = Path(images) if images is not None else None
     offsets = ds._offsets.tolist()

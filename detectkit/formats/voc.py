@@ -34,7 +34,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from detectkit._progress import track
-from detectkit.dataset import Dataset, ImageRecord
+from detectkit.dataset import Dataset, ImageRecord, _decoded
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
     ConvertSummary,
@@ -217,6 +217,7 @@ def write(
     names = ds.names
     crowd = t.data.get("iscrowd")
     seg = t.data.get("segmentation")
+    seg = _decoded(seg) if seg is not None else None
     attrs = t.data.get("attributes")
     if seg is not None and any(s for s in seg.tolist() if s is not None):
         summary.notes.append("segmentation (polygons/RLE) not written: VOC holds boxes only")

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from detectkit._progress import track
-from detectkit.dataset import Category, Dataset, ImageRecord, _Table, _warn_issues
+from detectkit.dataset import Category, Dataset, ImageRecord, _decoded, _Table, _warn_issues
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
     IMAGE_SUFFIXES,
@@ -226,6 +226,8 @@ def write(
     out = Path(path)
     t = ds._table
     seg = t.data.get("segmentation")
+    if seg is not None and task != "detect":  # boxes only: polygons are never decoded
+        seg = _decoded(seg)
     if task == "auto":
         has_poly = seg is not None and any(isinstance(s, list) and s for s in seg.tolist())
         task = "segment" if has_poly else "detect"

@@ -425,8 +425,10 @@ def test_convert_to_an_existing_file_needs_overwrite(tmp_path: Path) -> None:
 
 def _snapshot(ds: Dataset) -> tuple:
     """Everything a reader produced, in comparable form."""
+    from detectkit.dataset import _decoded
+
     t = ds._table
-    data = {k: [repr(v) for v in np.asarray(a).tolist()] for k, a in t.data.items()}
+    data = {k: [repr(v) for v in _decoded(np.asarray(a)).tolist()] for k, a in t.data.items()}
     return (
         [(c.id, c.name, c.supercategory, dict(c.extra)) for c in ds.categories],
         [(r.id, r.file_name, r.width, r.height, r.path, dict(r.extra), list(r.extra)) for r in ds.images],
@@ -471,6 +473,35 @@ _DECODER_CASES = {
             {"id": 2, "image_id": 9, "category_id": 1, "bbox": [1, 2, 3, 4]},
         ]
     ),
+    "polygons, RLE and null segmentation": _minimal(
+        annotations=[
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "segmentation": [[1, 2, 4, 2, 4, 6.5]]},
+            {
+                "id": 2,
+                "image_id": 1,
+                "category_id": 1,
+                "bbox": [1, 2, 3, 4],
+                "segmentation": [[1, 2, 4, 2, 4, 6], [0, 0, 1, 0, 1, 1]],
+            },
+            {
+                "id": 3,
+                "image_id": 1,
+                "category_id": 1,
+                "bbox": [0, 0, 2, 2],
+                "iscrowd": 1,
+                "segmentation": {"size": [80, 100], "counts": [0, 4, 8000]},
+            },
+            {
+                "id": 4,
+                "image_id": 1,
+                "category_id": 1,
+                "bbox": [0, 0, 2, 2],
+                "segmentation": {"size": [80, 100], "counts": "PPYo0"},
+            },
+            {"id": 5, "image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2], "segmentation": None},
+            {"id": 6, "image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2], "segmentation": []},
+        ]
+    ),
     "negative width box": _minimal(annotations=[{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, -3, 4]}]),
     "short bbox": _minimal(annotations=[{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3]}]),
     "no annotations key": {"images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}], "categories": []},
@@ -499,7 +530,7 @@ def test_typed_fast_decoder_reads_exactly_what_the_json_path_reads(
 
 
 def test_common_coco_shapes_take_the_typed_path(tmp_path: Path) -> None:
-    for case in ("minimal", "coco-release image keys", "negative width box", "unknown image id"):
+    for case in ("minimal", "coco-release image keys", "polygons, RLE and null segmentation", "negative width box"):
         src = _write_json(tmp_path / "in.json", _DECODER_CASES[case])
         assert coco._decode(src, results=False)[1] is True, case
     for case in ("golden", "unknown annotation key", "bool crowd, no id/area", "float width", "short bbox"):
@@ -531,3 +562,29 @@ def test_typed_and_json_results_readers_agree(tmp_path: Path, monkeypatch: pytes
         plain = _snapshot(coco.read_results(src, dataset=gt))
     assert fast == plain
     assert len(fast[3]) == 2
+
+
+def test_typed_path_keeps_segmentation_encoded_until_needed(tmp_path: Path) -> None:
+    """Polygons and RLE stay JSON text in the table (no Python floats), come out decoded in
+    ``Detections`` and in other formats, and are rewritten byte for byte."""
+    import msgspec
+
+    doc = _DECODER_CASES["polygons, RLE and null segmentation"]
+    src = _write_json(tmp_path / "in.json", doc)
+    ds = coco.read(src)
+    column = ds._table.data["segmentation"].tolist()
+    assert [type(v).__name__ for v in column] == ["Raw", "Raw", "Raw", "Raw", "NoneType", "list"]
+    assert ds.detections(1).data["segmentation"].tolist() == [a.get("segmentation") for a in doc["annotations"]]
+    coco.write(ds, tmp_path / "out.json")
+    written = _load(tmp_path / "out.json")["annotations"]
+    for got, source in zip(written, doc["annotations"], strict=True):
+        assert got.get("segmentation") == source.get("segmentation")  # an explicit null is written as absent
+        assert got["bbox"] == source["bbox"]
+    raw_text = (tmp_path / "out.json").read_bytes()
+    assert b'"segmentation":[[1, 2, 4, 2, 4, 6.5]]' in raw_text  # the source text, verbatim (its spaces too)
+    from detectkit.formats import yolo
+
+    yolo.write(ds, tmp_path / "y", task="segment")
+    lines = (tmp_path / "y" / "labels" / "a.txt").read_text().splitlines()
+    assert len(lines) == 4  # two polygons, and boxes as polygons for the null / empty ones; RLE reported
+    assert isinstance(msgspec.json.decode(b"[]"), list)
