@@ -20,6 +20,7 @@ __all__ = [
     "atomic_file",
     "image_size_of",
     "link_or_copy",
+    "place_file",
     "safe_relpath",
 ]
 
@@ -203,6 +204,11 @@ def link_or_copy(src: Path, dst: Path, *, copy: bool) -> None:
     Falls back to a copy where symlinks are not allowed.
     """
     dst.parent.mkdir(parents=True, exist_ok=True)
+    place_file(os.fspath(src), os.fspath(dst), copy=copy)
+
+
+def place_file(src: str, dst: str, *, copy: bool) -> None:
+    """:func:`link_or_copy` on plain strings into an existing folder (for loops over many images)."""
     if not copy:
         try:
             os.symlink(os.path.abspath(src), dst)

@@ -32,7 +32,7 @@ from detectkit.formats._common import (
     IssueLog,
     atomic_dir,
     image_size_of,
-    link_or_copy,
+    place_file,
     safe_relpath,
 )
 
@@ -368,8 +368,13 @@ def write(
                 os.close(fd)
             if link_images or copy_images:
                 src = r.path if r.path is not None else (image_root / r.file_name if image_root else None)
-                if src is not None and src.is_file():
-                    link_or_copy(src, tmp / "images" / rel_images[pos], copy=copy_images)
+                if src is not None and os.path.isfile(src):
+                    dst = f"{base}/images/{rel_images[pos]}"
+                    folder = dst.rpartition("/")[0]
+                    if folder not in made:
+                        os.makedirs(folder, exist_ok=True)
+                        made.add(folder)
+                    place_file(os.fspath(src), dst, copy=copy_images)
                     summary.images_linked += 1
         if not has_split:
             (tmp / "images").mkdir(exist_ok=True)
