@@ -219,15 +219,15 @@ def test_output_is_atomic_and_refuses_to_clobber(tmp_path: Path, monkeypatch: py
     calls = {"n": 0}
     from detectkit.formats import _common
 
-    real = _common.link_or_copy
+    real = _common.place_file
 
-    def failing(a: Path, b: Path, *, copy: bool) -> None:
+    def failing(a: str, b: str, *, copy: bool) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
             raise OSError("disk full")
         real(a, b, copy=copy)
 
-    monkeypatch.setattr(yolo, "link_or_copy", failing)
+    monkeypatch.setattr(yolo, "place_file", failing)
     with pytest.raises(OSError, match="disk full"):
         src.to_yolo(tmp_path / "out", images=images)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["imgs"]  # nothing half-written, no temp folder
