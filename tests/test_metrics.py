@@ -540,3 +540,15 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask & 0o077
+
+
+def test_files_with_nan_literals_read_like_json_does(tmp_path: Path) -> None:
+    """msgspec rejects the NaN literal that Python's json (and pycocotools) accept: the reader falls back."""
+    gt, results = make_set(11)
+    gt["info"] = {"note": float("nan")}
+    (tmp_path / "gt.json").write_text(json.dumps(gt))  # json writes NaN
+    (tmp_path / "res.json").write_text(json.dumps(results))
+    assert "NaN" in (tmp_path / "gt.json").read_text()
+    from_files = evaluate(tmp_path / "gt.json", tmp_path / "res.json")
+    in_memory = evaluate(gt, results)
+    np.testing.assert_array_equal(from_files.stats, in_memory.stats)
