@@ -126,7 +126,7 @@ def test_demo_finds_the_labelled_shapes() -> None:
                 hits += bool((inter / union >= 0.5).any())
         n_gt += len(gt)
     assert n_gt > 0
-    assert hits / n_gt >= 0.55, f"{hits}/{n_gt}"
+    assert hits / n_gt >= 0.75, f"{hits}/{n_gt}"  # 0.87 measured with the shipped weights
 
 
 def test_agnostic_nms_matches_native_and_keeps_one_box_per_object(cache: Path) -> None:
@@ -145,7 +145,7 @@ def test_agnostic_nms_matches_native_and_keeps_one_box_per_object(cache: Path) -
         _assert_same(onnx_det.detect(path), ours, atol=1.0)
         overlap = box_iou(ours.xyxy, ours.xyxy)
         np.fill_diagonal(overlap, 0)
-        assert (overlap <= kwargs["iou"] + 1e-6).all()
+        assert (overlap <= kwargs["iou"] + 0.01).all()  # NMS runs before the boxes are clipped to the image
         fewer += len(plain.detect(path)) - len(ours)
     assert fewer > 0  # at a low threshold some objects get boxes of two classes without it
 
