@@ -24,6 +24,7 @@ are 0-based (YOLO, VOC, LabelMe, CVAT sources) is written with ids starting at 1
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -335,11 +336,16 @@ def _fast_table(
             image_ids, cls_list, boxes, scores, segs = cols
         else:
             image_ids, cls_list, boxes, ids, crowd, area, segs = cols
-        if None in image_ids or None in cls_list or None in boxes or (results and None in scores):
-            return None
-        img = np.array(list(map(position.__getitem__, image_ids)), dtype=np.int64).reshape(m)
-        bbox = np.array(boxes, dtype=np.float64).reshape(m, 4) if m else np.zeros((0, 4))
-        score = np.array(scores, dtype=np.float32).reshape(m) if results else None
+        if typed:  # every field present with its type: straight into arrays
+            img = np.fromiter(map(position.__getitem__, image_ids), np.int64, m)
+            bbox = np.fromiter(itertools.chain.from_iterable(boxes), np.float64, 4 * m).reshape(m, 4)
+            score = np.fromiter(scores, np.float64, m).astype(np.float32) if results else None
+        else:
+            if None in image_ids or None in cls_list or None in boxes or (results and None in scores):
+                return None
+            img = np.array(list(map(position.__getitem__, image_ids)), dtype=np.int64).reshape(m)
+            bbox = np.array(boxes, dtype=np.float64).reshape(m, 4) if m else np.zeros((0, 4))
+            score = np.array(scores, dtype=np.float32).reshape(m) if results else None
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
     cls = np.array(cls_list)
@@ -359,9 +365,9 @@ def _fast_table(
     data: dict[str, np.ndarray] = {"segmentation": seg, "_coco_bbox": bbox, "_coco_index": np.arange(m, dtype=np.int64)}
     if not results:
         try:
-            ann_id = np.array(ids, dtype=np.int64).reshape(m)
-            iscrowd = np.array(crowd, dtype=np.int64).reshape(m)
-            area_arr = np.array(area, dtype=np.float64).reshape(m)
+            ann_id = np.fromiter(ids, np.int64, m) if typed else np.array(ids, dtype=np.int64).reshape(m)
+            iscrowd = np.fromiter(crowd, np.int64, m) if typed else np.array(crowd, dtype=np.int64).reshape(m)
+            area_arr = np.fromiter(area, np.float64, m) if typed else np.array(area, dtype=np.float64).reshape(m)
         except (TypeError, ValueError):
             return None
         if not typed and (not set(map(type, ids)) <= {int} or not set(map(type, crowd)) <= {int, bool}):
