@@ -4,8 +4,8 @@
 >>> detectkit.Detections(xyxy=[[0, 0, 10, 10]], confidence=[0.9])
 Detections(1 boxes, predictions, classes=[0])
 
-Heavy parts (models, torch, ultralytics) load lazily on first use, so ``import detectkit``
-stays fast and side-effect free.
+Everything loads lazily on first use (numpy with the first array type; models, torch and
+ultralytics with the first model), so ``import detectkit`` stays fast and side-effect free.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from detectkit.detections import Classification, Detections
 from detectkit.errors import (
     AnnotationParseError,
     DetectkitError,
@@ -27,6 +26,8 @@ __version__ = "0.1.0"
 # public name -> (module, attribute); attribute None means the module itself.
 # Imported on first attribute access so heavy dependencies load only when used.
 _LAZY: dict[str, tuple[str, str | None]] = {
+    "Detections": ("detectkit.detections", "Detections"),
+    "Classification": ("detectkit.detections", "Classification"),
     "boxes": ("detectkit.boxes", None),
     "nms": ("detectkit.nms", None),
     "box_iou": ("detectkit.boxes", "box_iou"),
@@ -50,6 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from detectkit import boxes, nms, viz
     from detectkit.boxes import box_iou
     from detectkit.dataset import Dataset
+    from detectkit.detections import Classification, Detections
     from detectkit.formats import convert
     from detectkit.metrics import Metrics, evaluate
     from detectkit.models.classifier import Classifier

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,6 +40,7 @@ def expand_source(text: str) -> int | Path:
 
 # Subcommand modules, in the order they appear in --help.
 COMMANDS: tuple[str, ...] = ("detect", "classify", "annotate", "eval", "convert", "validate", "stats", "split", "merge")
+_DATASET_COMMANDS = frozenset({"convert", "validate", "stats", "split", "merge"})
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -63,6 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     SystemExit: 0
     """
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in _DATASET_COMMANDS and "numpy" not in sys.modules:
+        # These commands do no linear algebra: one OpenBLAS thread halves numpy's start-up CPU.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     # Only the named subcommand's module is imported (its parser is all that is needed).
     parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
