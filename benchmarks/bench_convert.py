@@ -200,12 +200,27 @@ def main() -> None:
         def clean_ul() -> None:
             shutil.rmtree(ul_out, ignore_errors=True)
 
-        def ul() -> None:
-            import contextlib
-            import io
+        def ul_from(folder: Path) -> Callable[[], None]:
+            def run() -> None:
+                import contextlib
+                import io
 
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                convert_coco(labels_dir=str(ann_dir), save_dir=str(ul_out), use_segments=False, cls91to80=False)
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                    convert_coco(labels_dir=str(folder), save_dir=str(ul_out), use_segments=False, cls91to80=False)
+
+            return run
+
+        ul = ul_from(ann_dir)
+
+        def sample(
+            wall: dict[str, list[float]], cpu: dict[str, list[float]], key: str, fn: Callable[[], object], child: bool
+        ) -> None:
+            """One timed run of ``fn`` from a clean output, appended to ``wall[key]`` / ``cpu[key]``."""
+            clean_dk()
+            clean_ul()
+            w, c = measured(fn, child=child)
+            wall[key].append(w)
+            cpu[key].append(c)
 
         script = (
             "import contextlib, io\n"
@@ -218,32 +233,20 @@ def main() -> None:
         # detectkit and Ultralytics alternate run by run, so load changes on a shared machine hit both
         wall: dict[str, list[float]] = {"dk": [], "dk_labels": [], "ul": [], "ul_proc": []}
         cpu: dict[str, list[float]] = {"dk": [], "dk_labels": [], "ul": [], "ul_proc": []}
+        labels_only = ["convert", str(src), str(out), "--to", "yolo", "-q", "--no-images"]
+        fresh = [sys.executable, "-c", script]
         for i in range(opts.repeat):
-            clean_dk()
-            w, c = measured(lambda: run_cli(["convert", str(src), str(out), "--to", "yolo", "-q"]), child=True)
-            wall["dk"].append(w)
-            cpu["dk"].append(c)
-            clean_dk()
-            w, c = measured(
-                lambda: run_cli(["convert", str(src), str(out), "--to", "yolo", "-q", "--no-images"]), child=True
-            )
-            wall["dk_labels"].append(w)
-            cpu["dk_labels"].append(c)
-            clean_ul()
-            w, c = measured(ul, child=False)
-            wall["ul"].append(w)
-            cpu["ul"].append(c)
+            sample(wall, cpu, "dk", lambda: run_cli(["convert", str(src), str(out), "--to", "yolo", "-q"]), True)
+            sample(wall, cpu, "dk_labels", lambda: run_cli(labels_only), True)
+            sample(wall, cpu, "ul", ul, False)
             if i < 3:
-                clean_ul()
-                w, c = measured(lambda: subprocess.run([sys.executable, "-c", script], check=True, env=ENV), child=True)
-                wall["ul_proc"].append(w)
-                cpu["ul_proc"].append(c)
+                sample(wall, cpu, "ul_proc", lambda: subprocess.run(fresh, check=True, env=ENV), True)
         clean_dk()
         clean_ul()
         rows: list[tuple[str, list[float], list[float] | None]] = [
             ("detectkit convert --no-images (CLI process, labels only)", wall["dk_labels"], cpu["dk_labels"]),
             ("ultralytics convert_coco (in-process, import excluded)", wall["ul"], cpu["ul"]),
-            ("detectkit convert (CLI process, also links the 5k images)", wall["dk"], cpu["dk"]),
+            (f"detectkit convert (CLI process, also links the {opts.images} images)", wall["dk"], cpu["dk"]),
             ("ultralytics convert_coco (in-process, import excluded)", wall["ul"], cpu["ul"]),
             ("ultralytics convert_coco (fresh process, import included)", wall["ul_proc"], cpu["ul_proc"]),
         ]
@@ -256,24 +259,11 @@ def main() -> None:
             make_coco(poly_src, opts.images, opts.boxes, size_wh=size, polygon_points=opts.polygon_points)
             mb = poly_src.stat().st_size / 1e6
 
-            def ul_poly() -> None:
-                import contextlib
-                import io
-
-                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                    convert_coco(labels_dir=str(poly_dir), save_dir=str(ul_out), use_segments=False, cls91to80=False)
-
             pw: dict[str, list[float]] = {"dk": [], "ul": []}
             pc: dict[str, list[float]] = {"dk": [], "ul": []}
             for _ in range(opts.repeat):
-                clean_dk()
-                w, c = measured(lambda: run_cli(["convert", str(poly_src), str(out), "--to", "yolo", "-q"]), child=True)
-                pw["dk"].append(w)
-                pc["dk"].append(c)
-                clean_ul()
-                w, c = measured(ul_poly, child=False)
-                pw["ul"].append(w)
-                pc["ul"].append(c)
+                sample(pw, pc, "dk", lambda: run_cli(["convert", str(poly_src), str(out), "--to", "yolo", "-q"]), True)
+                sample(pw, pc, "ul", ul_from(poly_dir), False)
             clean_dk()
             clean_ul()
             rows.append(
