@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import cv2
 import numpy as np
 import pytest
 import yaml
+from _scripts import load_script
 
 from detectkit.boxes import convert
 from detectkit.errors import InvalidInputError
@@ -20,21 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "datasets" / "shapes"
 
 
-def _load_generator() -> ModuleType:
-    # Loaded by path: a top-level `datasets` package name would clash with Hugging Face `datasets`.
-    name = "detectkit_shapes_generate"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "datasets" / "generate.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _load_generator()
+gen = load_script("detectkit_shapes_generate", "datasets/generate.py")
 
 
 def _read_yolo(path: Path) -> tuple[np.ndarray, np.ndarray]:

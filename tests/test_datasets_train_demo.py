@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from _scripts import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load() -> ModuleType:
-    name = "detectkit_train_demo"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "datasets" / "train_demo.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-td = _load()
+td = load_script("detectkit_train_demo", "datasets/train_demo.py")
 
 OTHER = '{\n  "schema": 1,\n  "models": {\n    "other": {"file": "x.pth", "classes": {"0": "a", "1": "b"}}\n  }\n}\n'
 
