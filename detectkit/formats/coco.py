@@ -37,7 +37,14 @@ import numpy as np
 from detectkit._progress import Progress, track
 from detectkit.dataset import _NO_EXTRA, Category, Dataset, ImageRecord, _decoded, _Table, _warn_issues
 from detectkit.errors import AnnotationParseError, InvalidInputError
-from detectkit.formats._common import ConvertSummary, IssueLog, atomic_file, image_size_of, safe_relpath
+from detectkit.formats._common import (
+    ConvertSummary,
+    IssueLog,
+    atomic_file,
+    image_size_of,
+    parse_json,
+    safe_relpath,
+)
 
 __all__ = ["read", "read_results", "write", "write_results"]
 
@@ -45,18 +52,6 @@ _ANN_KEYS = frozenset({"id", "image_id", "category_id", "bbox", "area", "iscrowd
 _IMG_KEYS = frozenset({"id", "file_name", "width", "height"})
 _CAT_KEYS = frozenset({"id", "name", "supercategory"})
 _CHUNK = 2000
-
-
-def _load_json(path: Path) -> Any:
-    try:
-        with open(path, "rb") as fh:
-            return json.load(fh)
-    except FileNotFoundError:
-        raise InvalidInputError(f"COCO file {os.fspath(path)} does not exist") from None
-    except json.JSONDecodeError as exc:
-        raise AnnotationParseError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from None
-    except UnicodeDecodeError as exc:
-        raise AnnotationParseError(path, f"not UTF-8 text: {exc}") from None
 
 
 # Image keys of the COCO release besides the required ones; they decode on the typed fast path.
@@ -96,16 +91,14 @@ def _decode(path: Path, *, results: bool) -> tuple[Any, bool]:
         data = path.read_bytes()
     except FileNotFoundError:
         raise InvalidInputError(f"COCO file {os.fspath(path)} does not exist") from None
-    try:
-        import msgspec
-    except ImportError:  # pragma: no cover - msgspec is a dependency; the json path stays correct
-        return _load_json(path), False
+    import msgspec
+
     try:
         return _typed_decoders()[1 if results else 0].decode(data), True
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except msgspec.DecodeError:  # includes ValidationError: not the common shape
         pass
     try:
-        return json.loads(data), False
+        return parse_json(data), False
     except json.JSONDecodeError as exc:
         raise AnnotationParseError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from None
     except UnicodeDecodeError as exc:
@@ -592,10 +585,7 @@ def _areas(boxes: np.ndarray, given: np.ndarray | None, seg: np.ndarray | None) 
         for i, ba, s in zip(missing.tolist(), box_area, segs):
             poly = _polygon_area(s) if type(s) is list and s else None
             values[i] = round(poly if poly is not None else ba, 6)
-    v = np.asarray(values, dtype=np.float64)
-    for i in np.flatnonzero((v == np.round(v)) & (np.abs(v) < 2**53)).tolist():
-        values[i] = int(values[i])
-    return values
+    return [row[0] for row in _plain_rows(np.asarray(values, dtype=np.float64).reshape(n, 1))]
 
 
 def _coco_boxes(ds: Dataset) -> np.ndarray:
