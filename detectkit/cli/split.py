@@ -41,36 +41,34 @@ def run(args: argparse.Namespace) -> int:
 
     from detectkit._progress import progress_enabled
     from detectkit.dataset import Dataset
-    from detectkit.formats import detect_format
-    from detectkit.formats import write as write_format
+    from detectkit.formats import detect_format, write
     from detectkit.formats._common import atomic_dir
-
-    def write(*a: Any, **kw: Any) -> Any:
-        with progress_enabled():
-            return write_format(*a, **kw)
 
     ds = apply_classes(load(args.dataset, args), args)
     fmt = args.to or args.from_ or detect_format(args.dataset)
     parts = ds.split(train=args.train, val=args.val, test=args.test, stratify=not args.no_stratify, seed=args.seed)
     out = Path(args.out)
     summaries = []
-    if fmt in ("yolo", "voc"):
-        merged = Dataset._from_table(
-            ds.categories,
-            [r for p in parts.values() for r in p.images],
-            _concat_tables(list(parts.values())),
-            info=ds.info,
-            licenses=ds.licenses,
-            source_format=ds.source_format,
-        )
-        summaries.append(write(merged, out, format=fmt, overwrite=args.overwrite, copy_images=args.copy_images))
-    else:
-        with atomic_dir(out, overwrite=args.overwrite) as tmp:
-            for name, part in parts.items():
-                target = tmp / (f"{name}.json" if fmt == "coco" else f"{name}.xml" if fmt == "cvat" else name)
-                s = write(part, target, format=fmt, **({"copy_images": args.copy_images} if fmt == "labelme" else {}))
-                s.path = out / target.name
-                summaries.append(s)
+    with progress_enabled():
+        if fmt in ("yolo", "voc"):
+            merged = Dataset._from_table(
+                ds.categories,
+                [r for p in parts.values() for r in p.images],
+                _concat_tables(list(parts.values())),
+                info=ds.info,
+                licenses=ds.licenses,
+                source_format=ds.source_format,
+            )
+            summaries.append(write(merged, out, format=fmt, overwrite=args.overwrite, copy_images=args.copy_images))
+        else:
+            with atomic_dir(out, overwrite=args.overwrite) as tmp:
+                for name, part in parts.items():
+                    target = tmp / (f"{name}.json" if fmt == "coco" else f"{name}.xml" if fmt == "cvat" else name)
+                    s = write(
+                        part, target, format=fmt, **({"copy_images": args.copy_images} if fmt == "labelme" else {})
+                    )
+                    s.path = out / target.name
+                    summaries.append(s)
     print_issues(ds)
     counts = {k: len(v) for k, v in parts.items()}
     if args.json:
