@@ -16,11 +16,11 @@ from detectkit.errors import AnnotationParseError, InvalidInputError
 
 __all__ = [
     "ConvertSummary",
+    "ImagePlacer",
     "IssueLog",
     "atomic_dir",
     "atomic_file",
     "image_size_of",
-    "link_or_copy",
     "parse_json",
     "place_file",
     "safe_relpath",
@@ -217,17 +217,38 @@ def atomic_dir(target: str | os.PathLike[str], *, overwrite: bool = False) -> It
         raise
 
 
-def link_or_copy(src: Path, dst: Path, *, copy: bool) -> None:
-    """Place ``src`` at ``dst``: a symlink (absolute target) or, with ``copy``, a file copy.
+class ImagePlacer:
+    """Places the image files of a dataset's records into an output folder: symlinks (absolute
+    targets) or, with ``copy``, file copies, falling back to a copy where symlinks are not allowed.
 
-    Falls back to a copy where symlinks are not allowed.
+    A record's file is ``record.path``, else ``image_root / file_name``; records whose file does
+    not exist are skipped. Plain strings and one ``makedirs`` per folder keep this cheap on
+    datasets of many thousands of images (pathlib cost 0.3 s per 5k images).
     """
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    place_file(os.fspath(src), os.fspath(dst), copy=copy)
+
+    def __init__(self, image_root: Path | None, *, copy: bool) -> None:
+        self.image_root = image_root
+        self.copy = copy
+        self.placed = 0
+        self._made: set[str] = set()
+
+    def place(self, record: ImageRecord, dst: str) -> None:
+        """Put ``record``'s image file at ``dst`` (nothing when it has none); counted in ``placed``."""
+        src = record.path
+        if src is None and self.image_root is not None:
+            src = self.image_root / record.file_name
+        if src is None or not os.path.isfile(src):
+            return
+        folder = dst.rpartition("/")[0]
+        if folder not in self._made:
+            os.makedirs(folder, exist_ok=True)
+            self._made.add(folder)
+        place_file(os.fspath(src), dst, copy=self.copy)
+        self.placed += 1
 
 
 def place_file(src: str, dst: str, *, copy: bool) -> None:
-    """:func:`link_or_copy` on plain strings into an existing folder (for loops over many images)."""
+    """A symlink to ``src`` at ``dst`` (absolute target), or a copy with ``copy`` or where symlinks fail."""
     if not copy:
         try:
             os.symlink(os.path.abspath(src), dst)

@@ -36,12 +36,12 @@ from detectkit.dataset import Dataset, ImageRecord, _decoded
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
     ConvertSummary,
+    ImagePlacer,
     IssueLog,
     NamedObject,
     atomic_dir,
     dataset_from_named_objects,
     image_size_of,
-    link_or_copy,
     locate,
     safe_relpath,
     split_polygons,
@@ -186,6 +186,7 @@ def write(
     seg = _decoded(t.data["segmentation"]).tolist() if "segmentation" in t.data else None
     attrs = t.data["attributes"].tolist() if "attributes" in t.data else None
     image_root = Path(images) if images is not None else None
+    placer = ImagePlacer(image_root, copy=copy_images) if link_images or copy_images else None
     offsets = ds._offsets.tolist()
     xyxy = t.xyxy.tolist()
     written = 0
@@ -241,10 +242,8 @@ def write(
             target = tmp / f"{stem}.json"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8")
-            if link_images or copy_images:
-                src = rec.path if rec.path is not None else (image_root / rec.file_name if image_root else None)
-                if src is not None and src.is_file():
-                    link_or_copy(src, tmp / rel, copy=copy_images)
-                    summary.images_linked += 1
+            if placer is not None:
+                placer.place(rec, f"{tmp}/{rel}")
     summary.objects = written
+    summary.images_linked = placer.placed if placer is not None else 0
     return summary

@@ -38,13 +38,13 @@ from detectkit.dataset import Dataset, ImageRecord, _decoded
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
     ConvertSummary,
+    ImagePlacer,
     IssueLog,
     NamedObject,
     atomic_dir,
     dataset_from_named_objects,
     find_image,
     image_size_of,
-    link_or_copy,
     locate,
     number_text,
     safe_relpath,
@@ -224,6 +224,7 @@ def write(
     if attrs is not None and any(a for a in attrs.tolist() if a):
         summary.notes.append("free-form object attributes not written: VOC holds difficult/truncated/occluded/pose")
     image_root = Path(images) if images is not None else None
+    placer = ImagePlacer(image_root, copy=copy_images) if link_images or copy_images else None
     offsets = ds._offsets.tolist()
     xyxy = t.xyxy.tolist()
     flag_cols = {f: t.data[f].tolist() for f in _FLAGS if f in t.data}
@@ -275,11 +276,8 @@ def write(
             target.write_text("\n".join(parts), encoding="utf-8")
             if rec.split:
                 by_split.setdefault(rec.split, []).append(stem)
-            if link_images or copy_images:
-                src = rec.path if rec.path is not None else (image_root / rec.file_name if image_root else None)
-                if src is not None and src.is_file():
-                    link_or_copy(src, tmp / "JPEGImages" / rel, copy=copy_images)
-                    summary.images_linked += 1
+            if placer is not None:
+                placer.place(rec, f"{tmp}/JPEGImages/{rel}")
         if by_split:
             (tmp / "ImageSets" / "Main").mkdir(parents=True)
             for s, stems in by_split.items():
@@ -287,4 +285,5 @@ def write(
         cats = sorted(ds.categories, key=lambda c: c.id)
         (tmp / "labels.txt").write_text("".join(c.name + "\n" for c in cats), encoding="utf-8")
     summary.objects = written
+    summary.images_linked = placer.placed if placer is not None else 0
     return summary

@@ -29,10 +29,10 @@ from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
     IMAGE_SUFFIXES,
     ConvertSummary,
+    ImagePlacer,
     IssueLog,
     atomic_dir,
     image_size_of,
-    place_file,
     safe_relpath,
 )
 
@@ -237,6 +237,7 @@ def write(
     cats = sorted(ds.categories, key=lambda c: c.id)
     index_of = {c.id: i for i, c in enumerate(cats)}
     image_root = Path(images) if images is not None else None
+    placer = ImagePlacer(image_root, copy=copy_images) if link_images or copy_images else None
 
     # which objects survive, vectorised
     n = len(t)
@@ -366,16 +367,8 @@ def write(
                 os.write(fd, content)
             finally:
                 os.close(fd)
-            if link_images or copy_images:
-                src = r.path if r.path is not None else (image_root / r.file_name if image_root else None)
-                if src is not None and os.path.isfile(src):
-                    dst = f"{base}/images/{rel_images[pos]}"
-                    folder = dst.rpartition("/")[0]
-                    if folder not in made:
-                        os.makedirs(folder, exist_ok=True)
-                        made.add(folder)
-                    place_file(os.fspath(src), dst, copy=copy_images)
-                    summary.images_linked += 1
+            if placer is not None:
+                placer.place(r, f"{base}/images/{rel_images[pos]}")
         if not has_split:
             (tmp / "images").mkdir(exist_ok=True)
         splits = sorted({r.split or "train" for r in ds.images}) if has_split else []
@@ -419,6 +412,7 @@ def write(
         (tmp / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
     summary.images = len(ds.images)
     summary.objects = written
+    summary.images_linked = placer.placed if placer is not None else 0
     return summary
 
 

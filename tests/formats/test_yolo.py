@@ -227,7 +227,7 @@ def test_output_is_atomic_and_refuses_to_clobber(tmp_path: Path, monkeypatch: py
             raise OSError("disk full")
         real(a, b, copy=copy)
 
-    monkeypatch.setattr(yolo, "place_file", failing)
+    monkeypatch.setattr(_common, "place_file", failing)
     with pytest.raises(OSError, match="disk full"):
         src.to_yolo(tmp_path / "out", images=images)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["imgs"]  # nothing half-written, no temp folder
