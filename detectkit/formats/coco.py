@@ -43,6 +43,7 @@ from detectkit.formats._common import (
     atomic_file,
     image_size_of,
     parse_json,
+    plain_relpaths,
     safe_relpath,
 )
 
@@ -174,22 +175,27 @@ def read(
     root = _image_root(path, images, names)
     records: list[ImageRecord] = []
     position: dict[int, int] = {}
+    # typed entries have integer ids (or None sizes) already; plain names need no per-name check
+    fast = typed and plain_relpaths([e[1] for e in entries if e is not None])
     for k, entry in enumerate(track(entries, total=len(entries), desc="read coco images", unit="img")):
         where = f"images[{k}]"
-        if entry is None or not _is_int(entry[0]) or not isinstance(entry[1], str):
+        if entry is None or not (fast or (_is_int(entry[0]) and isinstance(entry[1], str))):
             log.bad(path, "image needs an integer 'id' and a string 'file_name'", record=where)
             continue
         image_id, given_name, w, h, img_extra = entry
-        try:
-            fname = safe_relpath(given_name)
-        except InvalidInputError as exc:
-            log.bad(path, str(exc), record=where)
-            continue
+        if fast:
+            fname = given_name
+        else:
+            try:
+                fname = safe_relpath(given_name)
+            except InvalidInputError as exc:
+                log.bad(path, str(exc), record=where)
+                continue
         if image_id in position:
             log.bad(path, f"duplicate image id {image_id}", record=where)
             continue
         img_path = root / fname if root is not None else None
-        if not (_is_int(w) and _is_int(h) and w > 0 and h > 0):
+        if not ((w is not None and h is not None if fast else _is_int(w) and _is_int(h)) and w > 0 and h > 0):
             if w is not None or h is not None:
                 log.bad(path, f"width/height must be positive integers, got {w!r}x{h!r}", record=where)
                 continue

@@ -33,6 +33,7 @@ from detectkit.formats._common import (
     IssueLog,
     atomic_dir,
     image_size_of,
+    plain_relpaths,
     safe_relpath,
 )
 
@@ -330,8 +331,9 @@ def write(
     stems: dict[str, str] = {}
     rel_images: list[str] = []
     label_names: list[str] = []
+    plain = plain_relpaths([r.file_name for r in ds.images])
     for r in ds.images:
-        fname = safe_relpath(r.file_name)
+        fname = r.file_name if plain else safe_relpath(r.file_name)
         rel = f"{r.split or 'train'}/{fname}" if has_split else fname
         head, _, tail = rel.rpartition("/")
         stem = ((head + "/" if head else "") + tail.rsplit(".", 1)[0]) if "." in tail else rel
