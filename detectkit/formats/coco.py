@@ -27,7 +27,8 @@ import functools
 import itertools
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -60,8 +61,9 @@ _IMG_OPTIONAL = ("license", "coco_url", "date_captured", "flickr_url")
 
 
 @functools.cache
-def _typed_decoders() -> tuple[Any, Any]:
-    """msgspec decoders for the common shape of a COCO ground-truth file and a results list.
+def _typed_decoders() -> tuple[Any, Any, Any]:
+    """msgspec decoders for the common shape of a COCO ground-truth file (the document, then its
+    annotations) and a results list.
 
     Decoding straight into typed structs is about 2x faster than ``json.loads`` and holds
     far less memory than a dict per record. Unknown keys are forbidden, so a file with keys
@@ -81,29 +83,93 @@ def _typed_decoders() -> tuple[Any, Any]:
     img = msgspec.defstruct("Img", img_fields, forbid_unknown_fields=True, gc=False)
     ann = msgspec.defstruct("Ann", ann_fields, forbid_unknown_fields=True, gc=False)
     res = msgspec.defstruct("Res", res_fields, forbid_unknown_fields=True, gc=False)
-    doc_fields: list[Any] = [("images", list[img]), ("annotations", list[ann], []), ("categories", Any, [])]  # type: ignore[valid-type]
-    doc = msgspec.defstruct("Doc", [*doc_fields, ("info", Any, None), ("licenses", Any, None)])
-    return msgspec.json.Decoder(doc), msgspec.json.Decoder(list[res])  # type: ignore[valid-type]
+    # the document keeps its annotation array as text, decoded in chunks by the second decoder
+    images: Any = list[img]  # type: ignore[valid-type]
+    doc_fields: list[Any] = [("images", images), ("annotations", msgspec.Raw, msgspec.Raw(b"[]"))]
+    doc_fields += [("categories", Any, []), ("info", Any, None), ("licenses", Any, None)]
+    doc = msgspec.defstruct("Doc", doc_fields)
+    return (
+        msgspec.json.Decoder(doc),
+        msgspec.json.Decoder(list[ann]),  # type: ignore[valid-type]
+        msgspec.json.Decoder(list[res]),  # type: ignore[valid-type]
+    )
 
 
-def _decode(path: Path, *, results: bool) -> tuple[Any, bool]:
-    """``(document, typed)``: typed structs when the file has the common shape, else plain JSON."""
+def _read_bytes(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise InvalidInputError(f"COCO file {os.fspath(path)} does not exist") from None
-    import msgspec
 
+
+def _decode_plain(path: Path, data: bytes) -> Any:
+    """The generic route: any JSON document (``AnnotationParseError`` with line and column)."""
     try:
-        return _typed_decoders()[1 if results else 0].decode(data), True
-    except msgspec.DecodeError:  # includes ValidationError: not the common shape
-        pass
-    try:
-        return parse_json(data), False
+        return parse_json(data)
     except json.JSONDecodeError as exc:
         raise AnnotationParseError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from None
     except UnicodeDecodeError as exc:
         raise AnnotationParseError(path, f"not UTF-8 text: {exc}") from None
+
+
+def _decode_typed(data: bytes, which: int) -> Any:
+    """Typed structs when the data has the common shape (decoder ``which``), else ``None``."""
+    import msgspec
+
+    try:
+        return _typed_decoders()[which].decode(data)
+    except msgspec.DecodeError:  # includes ValidationError: not the common shape
+        return None
+
+
+class _OtherShapeError(Exception):
+    """An annotation chunk the typed decoder refuses: the file is read the generic way."""
+
+
+# Annotation text decoded per msgspec call: the typed structs of one chunk (about 3x the
+# text) are all that exists at a time besides the columns, so memory does not grow with
+# them. A chunk ends where one object ends: ``}`` , ``{`` at the array's top level. A match
+# inside a string or a nested value leaves the chunk invalid JSON (unclosed), never wrong.
+_ANN_CHUNK_BYTES = 1 << 21
+_NEXT_OBJECT = re.compile(rb"\}\s*,\s*\{")
+_SPACE = b" \t\r\n"
+
+
+def _decoded_chunks(text: memoryview, decoder: Any) -> Iterator[tuple[list[Any], int]]:
+    """``(structs, bytes of the text consumed)`` per chunk of a JSON array's text.
+
+    Raises :class:`_OtherShapeError` when the text is not an array of the decoder's structs.
+    """
+    import msgspec
+
+    a, b = 0, len(text)
+    while a < b and text[a] in _SPACE:
+        a += 1
+    while b > a and text[b - 1] in _SPACE:
+        b -= 1
+    if b - a < 2 or text[a] != 0x5B or text[b - 1] != 0x5D:  # not "[...]"
+        raise _OtherShapeError
+    start, stop = a + 1, b - 1
+    while start < stop and text[start] in _SPACE:
+        start += 1
+    while start < stop:
+        end = nxt = stop
+        if stop - start > _ANN_CHUNK_BYTES:
+            m = _NEXT_OBJECT.search(text, start + _ANN_CHUNK_BYTES, stop)
+            if m is not None:
+                end, nxt = m.start() + 1, m.end() - 1
+        try:
+            rows = decoder.decode(b"".join((b"[", text[start:end], b"]")))
+        except msgspec.DecodeError:
+            if end == stop:
+                raise _OtherShapeError from None
+            end = nxt = stop  # the boundary was inside a value (rare): the rest in one piece
+            try:
+                rows = decoder.decode(b"".join((b"[", text[start:end], b"]")))
+            except msgspec.DecodeError:
+                raise _OtherShapeError from None
+        yield rows, nxt
+        start = nxt
 
 
 def _image_root(path: Path, images: str | os.PathLike[str] | None, first_names: Sequence[str]) -> Path | None:
@@ -141,10 +207,26 @@ def read(
             record when ``strict``.
     """
     path = Path(path)
-    doc, typed = _decode(path, results=False)
+    data = _read_bytes(path)
+    doc = _decode_typed(data, 0)
+    if doc is None:
+        doc = _decode_plain(path, data)
+        del data
+        return _read_document(path, doc, images, strict)
+    del data  # the document's annotation text holds it until decoded
+    try:
+        return _read_document(path, doc, images, strict)
+    except _OtherShapeError:  # an annotation of another shape than the typed structs': read it all the generic way
+        return _read_document(path, _decode_plain(path, _read_bytes(path)), images, strict)
+
+
+def _read_document(path: Path, doc: Any, images: str | os.PathLike[str] | None, strict: bool) -> Dataset:
+    """A dataset from a decoded document: typed structs (annotations still text) or plain JSON."""
+    typed = not isinstance(doc, (dict, list))
     if typed:
-        raw_cats, raw_images, raw_anns = doc.categories, doc.images, doc.annotations
+        raw_cats, raw_images, raw_anns = doc.categories, doc.images, []  # annotations: decoded below
         info, licenses = doc.info, doc.licenses
+        doc.images = []
     else:
         if isinstance(doc, list):
             raise AnnotationParseError(path, "this is a COCO results list; use read_results(path, dataset=...)")
@@ -152,7 +234,7 @@ def read(
             raise AnnotationParseError(path, "expected a JSON object with an 'images' list (COCO format)")
         raw_cats, raw_images, raw_anns = doc.get("categories", []), doc["images"], doc.get("annotations", [])
         info, licenses = doc.get("info"), doc.get("licenses")
-    del doc
+        del doc
     log = IssueLog(strict)
     if not isinstance(raw_cats, list) or not isinstance(raw_anns, list):
         raise AnnotationParseError(path, "'categories' and 'annotations' must be lists")
@@ -212,7 +294,11 @@ def read(
             ImageRecord(image_id, given_name if fname == given_name else fname, w, h, img_path, None, img_extra)
         )
 
-    table, table_issues = _annotations_table(path, raw_anns, position, seen_cat, log, results=False, typed=typed)
+    del raw_images, entries
+    if typed:
+        table, table_issues = _typed_annotations_table(path, doc, position, seen_cat, log)
+    else:
+        table, table_issues = _annotations_table(path, raw_anns, position, seen_cat, log, results=False)
     issues = log.issues + table_issues
     _warn_issues([i for i in issues if i.severity == "error"], os.fspath(path))
     return Dataset._from_table(
@@ -254,6 +340,41 @@ def _typed_images(raw: list[Any]) -> list[_ImageEntry | None]:
 
 def _extra(record: Mapping[str, Any], known: frozenset[str]) -> Mapping[str, Any]:
     return {key: v for key, v in record.items() if key not in known} if not known.issuperset(record) else _NO_EXTRA
+
+
+def _typed_annotations_table(
+    path: Path, doc: Any, position: Mapping[int, int], known_cats: set[int], log: IssueLog
+) -> tuple[_Table, list[Any]]:
+    """The typed document's annotation text as a column table, decoded chunk by chunk.
+
+    Only one chunk's structs exist at a time. Raises :class:`_OtherShapeError` when a chunk does
+    not decode into the typed structs.
+    """
+    import msgspec
+
+    text, doc.annotations = doc.annotations, None
+    view = memoryview(text if text is not None else b"[]")
+    decoder = _typed_decoders()[1]
+    tables: list[_Table] = []
+    done = 0
+    with Progress(total=len(view), desc="read coco annotations", unit="B") as bar:
+        for rows, consumed in _decoded_chunks(view, decoder):
+            table = _fast_table(rows, position, known_cats, results=False, typed=True)
+            if table is None:  # well-typed but semantically bad: every record through the checking pass
+                try:
+                    rows = decoder.decode(view)
+                except msgspec.DecodeError:
+                    raise _OtherShapeError from None
+                return _annotations_table(path, rows, position, known_cats, log, results=False, typed=True)
+            table.data["_coco_index"] += done
+            done += len(rows)
+            tables.append(table)
+            bar.update(consumed - bar.done)
+    del view, text  # box-only files: nothing refers to the file's bytes any more
+    if not tables:  # the same (empty) columns as a file with annotations
+        empty = _fast_table([], position, known_cats, results=False, typed=True)
+        tables.append(empty if empty is not None else _Table.empty())
+    return _Table.concat(tables, consume=True), []
 
 
 def _annotations_table(
@@ -731,7 +852,12 @@ def read_results(path: str | os.PathLike[str], *, dataset: Dataset, strict: bool
     The images and categories come from ``dataset`` (the ground truth the results refer to).
     """
     path = Path(path)
-    doc, typed = _decode(path, results=True)
+    data = _read_bytes(path)
+    doc = _decode_typed(data, 2)
+    typed = doc is not None
+    if doc is None:
+        doc = _decode_plain(path, data)
+    del data
     if not isinstance(doc, list):
         raise AnnotationParseError(path, "expected a JSON list of results (image_id, category_id, bbox, score)")
     log = IssueLog(strict)

@@ -7,6 +7,7 @@ import json
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -509,13 +510,46 @@ _DECODER_CASES = {
 }
 
 
+def _many(n: int, late: dict | None = None, at: int = -1) -> dict:
+    """Two images, ``n`` box annotations; ``late`` replaces fields of annotation ``at`` (the last)."""
+    anns = [{"id": k + 1, "image_id": 1 + k % 2, "category_id": 1, "bbox": [k, 2, 3, 4]} for k in range(n)]
+    anns[at].update(late or {})
+    images = [{"id": i, "file_name": f"{i}.jpg", "width": 100, "height": 80} for i in (1, 2)]
+    return _minimal(images=images, annotations=anns)
+
+
+# cases that matter once the annotation text is decoded in chunks: a problem in a late chunk,
+# and text that looks like an object boundary inside a value
+_DECODER_CASES.update(
+    {
+        "many boxes": _many(300),
+        "late unknown image id": _many(300, {"image_id": 9}),
+        "late unknown category": _many(300, {"category_id": 7}),
+        "late bool crowd": _many(300, {"iscrowd": True}),
+        "late extra key": _many(300, {"note": "},{"}),
+        "boundary-like text in values": _many(
+            40, {"segmentation": {"size": [80, 100], "counts": "a},{b}, {c"}, "iscrowd": 1}, at=20
+        ),
+        "nested objects in segmentation": _many(40, {"segmentation": [{"a": 1}, {"b": [{"c": 2}, {"d": 3}]}]}),
+    }
+)
+
+
+@pytest.mark.parametrize("layout", ["compact", "indented"])
+@pytest.mark.parametrize("chunk_bytes", [None, 1, 200])
 @pytest.mark.parametrize("case", list(_DECODER_CASES))
 def test_typed_fast_decoder_reads_exactly_what_the_json_path_reads(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, chunk_bytes: int | None, layout: str
 ) -> None:
+    """The typed route, its annotation text decoded in chunks of any size (1 byte: one object
+    each), reads exactly what the generic ``json`` route reads."""
     import msgspec
 
-    src = _write_json(tmp_path / "in.json", _DECODER_CASES[case])
+    src = tmp_path / "in.json"
+    indent = 2 if layout == "indented" else None
+    src.write_text(json.dumps(_DECODER_CASES[case], ensure_ascii=False, indent=indent), encoding="utf-8")
+    if chunk_bytes is not None:
+        monkeypatch.setattr(coco, "_ANN_CHUNK_BYTES", chunk_bytes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fast = _snapshot(coco.read(src))
@@ -524,20 +558,64 @@ def test_typed_fast_decoder_reads_exactly_what_the_json_path_reads(
             def decode(self, data: bytes) -> None:
                 raise msgspec.ValidationError("forced")
 
-        monkeypatch.setattr(coco, "_typed_decoders", lambda: (Refuse(), Refuse()))
+        monkeypatch.setattr(coco, "_typed_decoders", lambda: (Refuse(), Refuse(), Refuse()))
         plain = _snapshot(coco.read(src))
     assert fast == plain
 
 
-def test_common_coco_shapes_take_the_typed_path(tmp_path: Path) -> None:
-    for case in ("minimal", "coco-release image keys", "polygons, RLE and null segmentation", "negative width box"):
-        src = _write_json(tmp_path / "in.json", _DECODER_CASES[case])
-        assert coco._decode(src, results=False)[1] is True, case
-    for case in ("golden", "unknown annotation key", "bool crowd, no id/area", "float width", "short bbox"):
-        src = _write_json(tmp_path / "in.json", _DECODER_CASES[case])
-        assert coco._decode(src, results=False)[1] is False, case
-    res = _write_json(tmp_path / "res.json", [{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5}])
-    assert coco._decode(res, results=True)[1] is True
+def test_common_coco_shapes_take_the_typed_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files of the common shape never reach the generic ``json`` route; the others do."""
+    calls: list[Path] = []
+    plain = coco._decode_plain
+
+    def spy(path: Path, data: bytes) -> Any:
+        calls.append(path)
+        return plain(path, data)
+
+    monkeypatch.setattr(coco, "_decode_plain", spy)
+    monkeypatch.setattr(coco, "_ANN_CHUNK_BYTES", 1)  # every annotation in a chunk of its own
+    typed = ["minimal", "coco-release image keys", "polygons, RLE and null segmentation", "negative width box"]
+    typed += ["many boxes", "late unknown image id", "boundary-like text in values", "nested objects in segmentation"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for case in typed:
+            coco.read(_write_json(tmp_path / "in.json", _DECODER_CASES[case]))
+            assert not calls, case
+        other = ["golden", "unknown annotation key", "bool crowd, no id/area", "float width", "short bbox"]
+        for case in [*other, "late bool crowd", "late extra key"]:
+            coco.read(_write_json(tmp_path / "in.json", _DECODER_CASES[case]))
+            assert len(calls) == 1, case
+            calls.clear()
+        gt = coco.read(_write_json(tmp_path / "gt.json", _minimal()))
+        res = [{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5}]
+        coco.read_results(_write_json(tmp_path / "res.json", res), dataset=gt)
+    assert not calls
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_annotation_text_is_decoded_in_chunks_at_object_boundaries(
+    monkeypatch: pytest.MonkeyPatch, indent: int | None
+) -> None:
+    decoder = coco._typed_decoders()[1]
+    for case, chunk_bytes, expected_chunks in (
+        ("many boxes", 1, 300),
+        ("many boxes", 1 / 4, 4),
+        ("many boxes", 1.0, 1),
+        # one object per chunk up to the 21st, whose counts text looks like a boundary: from
+        # there the rest is decoded in one piece
+        ("boundary-like text in values", 1, 21),
+    ):
+        text = json.dumps(_DECODER_CASES[case]["annotations"], indent=indent).encode()
+        size = chunk_bytes if isinstance(chunk_bytes, int) else int(len(text) * chunk_bytes)
+        monkeypatch.setattr(coco, "_ANN_CHUNK_BYTES", size)
+        chunks = list(coco._decoded_chunks(memoryview(text), decoder))
+        assert len(chunks) == expected_chunks, (case, size)
+        assert [r for rows, _ in chunks for r in rows] == decoder.decode(text)
+        assert chunks[-1][1] == len(text.rstrip()) - 1  # consumed up to the closing "]"
+    for bad in (b"", b"{}", b"[", b'[{"image_id": 1}]', b"[1, 2]"):
+        with pytest.raises(coco._OtherShapeError):
+            list(coco._decoded_chunks(memoryview(bad), decoder))
+    assert list(coco._decoded_chunks(memoryview(b" [ ] "), decoder)) == []
 
 
 def test_typed_and_json_results_readers_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -558,7 +636,7 @@ def test_typed_and_json_results_readers_agree(tmp_path: Path, monkeypatch: pytes
             def decode(self, data: bytes) -> None:
                 raise msgspec.ValidationError("forced")
 
-        monkeypatch.setattr(coco, "_typed_decoders", lambda: (Refuse(), Refuse()))
+        monkeypatch.setattr(coco, "_typed_decoders", lambda: (Refuse(), Refuse(), Refuse()))
         plain = _snapshot(coco.read_results(src, dataset=gt))
     assert fast == plain
     assert len(fast[3]) == 2
