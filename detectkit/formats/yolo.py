@@ -104,6 +104,7 @@ def split_parts(flat: list[float]) -> list[list[float]]:
 
 # ---------------------------------------------------------------------------------------- write
 _RENDER_CHUNK = 16384  # rows rendered per vectorised pass
+_DROP_REASONS = ("", "crowd", "unknown-class", "RLE-mask")
 
 
 def render_rows(
@@ -182,6 +183,49 @@ def _field_chars(vals: np.ndarray, decimals: int, *, newline: bool) -> tuple[np.
     return f.reshape(k, -1), fk.reshape(k, -1)
 
 
+class _DetectBlocks:
+    """YOLO detect label text per image, rendered a block of images (at most ``_RENDER_CHUNK``
+    rows, or one image) at a time; images are asked for in order."""
+
+    def __init__(self, t: _Table, ok: np.ndarray, sizes: np.ndarray, sorted_ids: np.ndarray, decimals: int) -> None:
+        self._t, self._ok, self._sizes, self._ids, self._dec = t, ok, sizes, sorted_ids, decimals
+        self._offsets = np.searchsorted(t.image_index, np.arange(len(sizes) + 1))
+        self._start = self._end = 0  # images [start, end) are rendered
+        self._text = b""
+        self._cuts: list[int] = [0]
+        self._counts: list[int] = []
+
+    def label(self, pos: int) -> tuple[bytes, int]:
+        """``(file content, objects in it)`` of image ``pos``."""
+        if pos >= self._end:
+            self._render(pos)
+        k = pos - self._start
+        return self._text[self._cuts[k] : self._cuts[k + 1]], self._counts[k]
+
+    def _render(self, first: int) -> None:
+        t, offsets = self._t, self._offsets
+        end = int(np.searchsorted(offsets, offsets[first] + _RENDER_CHUNK, side="right")) - 1
+        end = min(max(end, first + 1), len(self._sizes))
+        a, b = int(offsets[first]), int(offsets[end])
+        rows = a + np.flatnonzero(self._ok[a:b])
+        xyxy = t.xyxy[rows]
+        wh = self._sizes[t.image_index[rows]]
+        values = np.empty((len(rows), 4 if t.confidence is None else 5))
+        values[:, 0] = (xyxy[:, 0] + xyxy[:, 2]) / 2 / wh[:, 0]
+        values[:, 1] = (xyxy[:, 1] + xyxy[:, 3]) / 2 / wh[:, 1]
+        values[:, 2] = (xyxy[:, 2] - xyxy[:, 0]) / wh[:, 0]
+        values[:, 3] = (xyxy[:, 3] - xyxy[:, 1]) / wh[:, 1]
+        if t.confidence is not None:
+            values[:, 4] = t.confidence[rows]
+        cls = np.searchsorted(self._ids, t.class_id[rows]).astype(np.int64)
+        text, lengths = render_rows(cls, values, self._dec, last_decimals=6 if t.confidence is not None else None)
+        row_ends = np.concatenate([[0], np.cumsum(lengths)])
+        per_image = np.searchsorted(t.image_index[rows], np.arange(first, end + 1))
+        self._start, self._end, self._text = first, end, text
+        self._cuts = row_ends[per_image].tolist()
+        self._counts = np.diff(per_image).tolist()
+
+
 def _yaml_scalar(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # JSON strings are valid YAML scalars
 
@@ -244,13 +288,13 @@ def write(
     n = len(t)
     ok = np.ones(n, bool)
     crowd = t.data.get("iscrowd")
-    reasons = np.empty(n, dtype=object)
+    reasons = np.zeros(n, np.uint8)  # index into _DROP_REASONS
     if crowd is not None:
         bad = crowd > 0
-        reasons[bad] = "crowd"
+        reasons[bad] = 1
         ok &= ~bad
     known = np.isin(t.class_id, list(index_of)) if n else np.zeros(0, bool)
-    reasons[ok & ~known] = "unknown-class"
+    reasons[ok & ~known] = 2
     ok &= known
     loc_names = [r.file_name for r in ds.images]
     ann_ids = t.data.get("annotation_id")
@@ -259,48 +303,29 @@ def write(
     if task == "segment" and seg_list is not None:
         for i in np.flatnonzero(ok).tolist():
             if isinstance(seg_list[i], dict):
-                reasons[i] = "RLE-mask"
+                reasons[i] = 3
                 ok[i] = False
     for i in np.flatnonzero(~ok).tolist():
         where = loc_names[int(t.image_index[i])]
         if ann_ids is not None and ann_ids[i] >= 0:
             where += f" (annotation id {int(ann_ids[i])})"
-        summary.drop(str(reasons[i]), where)
+        summary.drop(_DROP_REASONS[reasons[i]], where)
     if task == "detect" and seg_list is not None and any(seg_list):
         summary.notes.append("segmentation not written (task=detect keeps boxes only; use task='segment')")
 
-    # normalised coordinates for all objects at once
     sizes = np.array([[r.width, r.height] for r in ds.images], dtype=np.float64).reshape(-1, 2)
-    wh_obj = sizes[t.image_index] if n else np.zeros((0, 2))
-    xyxy = t.xyxy
-    cx = (xyxy[:, 0] + xyxy[:, 2]) / 2 / wh_obj[:, 0]
-    cy = (xyxy[:, 1] + xyxy[:, 3]) / 2 / wh_obj[:, 1]
-    bw = (xyxy[:, 2] - xyxy[:, 0]) / wh_obj[:, 0]
-    bh = (xyxy[:, 3] - xyxy[:, 1]) / wh_obj[:, 1]
     sorted_ids = np.array([c.id for c in cats], dtype=np.int64)
-    cls_idx = np.searchsorted(sorted_ids, t.class_id).astype(np.int64)
-    cls_idx[~known] = -1
-    max_side = int(sizes.max()) if len(sizes) else 1
-    dec = _decimals_for(max_side)
-    conf = t.confidence
+    dec = _decimals_for(int(sizes.max()) if len(sizes) else 1)
     lines: list[str] = []
     if task == "detect":
-        # all label lines rendered at once (no per-object Python work); a file is a byte slice
-        kept = np.flatnonzero(ok)
-        values = np.column_stack([cx, cy, bw, bh])[kept]
-        if conf is not None:
-            values = np.column_stack([values, conf[kept].astype(np.float64)])
-        rendered, row_lengths = render_rows(cls_idx[kept], values, dec, last_decimals=6 if conf is not None else None)
-        row_ends = np.concatenate([[0], np.cumsum(row_lengths)])
-        kept_offsets = np.searchsorted(t.image_index[kept], np.arange(len(ds.images) + 1))
-        byte_offsets = row_ends[kept_offsets].tolist()
-        kept_counts = np.diff(kept_offsets).tolist()
+        # label files are byte slices of blocks rendered at once (no per-object Python work),
+        # block by block as the files are written: memory stays bounded as the dataset grows
+        blocks = _DetectBlocks(t, ok, sizes, sorted_ids, dec)
     else:
         obb = t.data.get("obb_polygon")
-        lines = []
         multi_parts = 0
-        xyxy_l = xyxy.tolist()
-        cls_l = cls_idx.tolist()
+        xyxy_l = t.xyxy.tolist()
+        cls_l = np.searchsorted(sorted_ids, t.class_id).tolist()
         img_l = t.image_index.tolist()
         for i in range(n):
             if not ok[i]:
@@ -357,8 +382,8 @@ def write(
                 os.makedirs(folder, exist_ok=True)
                 made.add(folder)
             if task == "detect":
-                content = rendered[byte_offsets[pos] : byte_offsets[pos + 1]]
-                written += kept_counts[pos]
+                content, count = blocks.label(pos)
+                written += count
             else:
                 a, b = offsets[pos], offsets[pos + 1]
                 sel = [lines[i] for i in range(a, b) if ok[i]]

@@ -408,3 +408,51 @@ def test_chunked_rendering_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> N
     chunked = yolo.render_rows(cls, vals, 6, last_decimals=3)
     assert chunked[0] == whole[0]
     np.testing.assert_array_equal(chunked[1], whole[1])
+
+
+@pytest.mark.parametrize("with_confidence", [False, True])
+def test_label_files_rendered_block_by_block_equal_one_pass_and_printf(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_confidence: bool
+) -> None:
+    """Detect labels are rendered a block of images at a time (bounded memory); any block
+    size writes the same files, each line equal to printf formatting of the box."""
+    rng = np.random.default_rng(5)
+    cats = [Category(3, "a"), Category(10, "b"), Category(11, "c")]
+    images = [
+        ImageRecord(i + 1, f"im{i}.jpg", int(rng.integers(20, 900)), int(rng.integers(20, 900))) for i in range(60)
+    ]
+    annotations: dict[int, Detections] = {}
+    for rec in images:
+        k = int(rng.choice([0, 0, 1, 3, 12]))
+        xy = rng.uniform(0, 0.5, (k, 2)) * [rec.width, rec.height]
+        wh = rng.uniform(0.01, 0.5, (k, 2)) * [rec.width, rec.height]
+        annotations[rec.id] = Detections(
+            xyxy=np.hstack([xy, xy + wh]),
+            class_id=rng.choice([3, 10, 11, 99], k),  # 99: not a category, reported
+            confidence=rng.uniform(0, 1, k).astype(np.float32) if with_confidence else None,
+            data={"iscrowd": (rng.uniform(size=k) < 0.1).astype(np.int64)},
+        )
+    ds = Dataset(categories=cats, images=images, annotations=annotations)
+    whole = yolo.write(ds, tmp_path / "whole")
+    expected = _files(tmp_path / "whole")
+    for block_rows in (1, 4, 7):
+        monkeypatch.setattr(yolo, "_RENDER_CHUNK", block_rows)
+        summary = yolo.write(ds, tmp_path / f"b{block_rows}")
+        assert _files(tmp_path / f"b{block_rows}") == expected
+        assert (summary.objects, summary.dropped) == (whole.objects, whole.dropped)
+    assert whole.dropped["crowd"] > 0
+    assert whole.dropped["unknown-class"] > 0
+    index = {3: 0, 10: 1, 11: 2}
+    for rec in images:
+        d = annotations[rec.id]
+        keep = (d.data["iscrowd"] == 0) & np.isin(d.class_id, list(index))
+        lines = []
+        for (x1, y1, x2, y2), c, *conf in zip(
+            d.xyxy[keep].tolist(),
+            d.class_id[keep].tolist(),
+            *([d.confidence[keep].tolist()] if with_confidence else []),
+        ):
+            w, h = rec.width, rec.height
+            line = f"{index[c]} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}"
+            lines.append(line + (f" {conf[0]:.6f}" if conf else ""))
+        assert expected[f"labels/im{images.index(rec)}.txt"].decode() == "".join(x + "\n" for x in lines)
