@@ -28,7 +28,7 @@ import itertools
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -100,6 +100,34 @@ def _read_bytes(path: Path) -> bytes:
         return path.read_bytes()
     except FileNotFoundError:
         raise InvalidInputError(f"COCO file {os.fspath(path)} does not exist") from None
+
+
+class _MappedFile:
+    """A file's bytes through a read-only memory map, where the OS offers one.
+
+    The typed reader decodes straight from the map; :meth:`drop` returns its resident pages
+    (the page cache keeps them, a later read faults them back in), so the file's size does
+    not stay in the process's memory while its annotations are decoded chunk by chunk.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.data: Any = None
+        try:
+            import mmap
+
+            with open(path, "rb") as fh:
+                self.data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            self._dontneed = getattr(mmap, "MADV_DONTNEED", None) if hasattr(self.data, "madvise") else None
+        except FileNotFoundError:
+            raise InvalidInputError(f"COCO file {os.fspath(path)} does not exist") from None
+        except (OSError, ValueError):  # empty file, pipe, no mmap here: plain bytes
+            self.data = _read_bytes(path)
+            self._dontneed = None
+
+    def drop(self) -> None:
+        """Let the OS take back the pages read so far (no-op without ``madvise``)."""
+        if self._dontneed is not None:
+            self.data.madvise(self._dontneed)
 
 
 def _decode_plain(path: Path, data: bytes) -> Any:
@@ -207,21 +235,30 @@ def read(
             record when ``strict``.
     """
     path = Path(path)
-    data = _read_bytes(path)
-    doc = _decode_typed(data, 0)
+    mapped = _MappedFile(path)
+    doc = _decode_typed(mapped.data, 0)
     if doc is None:
-        doc = _decode_plain(path, data)
-        del data
+        doc = _decode_plain(path, bytes(mapped.data))
+        del mapped
         return _read_document(path, doc, images, strict)
-    del data  # the document's annotation text holds it until decoded
+    mapped.drop()  # the document's annotation text refers to the map until decoded
     try:
-        return _read_document(path, doc, images, strict)
+        return _read_document(path, doc, images, strict, drop_pages=mapped.drop)
     except _OtherShapeError:  # an annotation of another shape than the typed structs': read it all the generic way
         return _read_document(path, _decode_plain(path, _read_bytes(path)), images, strict)
 
 
-def _read_document(path: Path, doc: Any, images: str | os.PathLike[str] | None, strict: bool) -> Dataset:
-    """A dataset from a decoded document: typed structs (annotations still text) or plain JSON."""
+def _read_document(
+    path: Path,
+    doc: Any,
+    images: str | os.PathLike[str] | None,
+    strict: bool,
+    drop_pages: Callable[[], None] | None = None,
+) -> Dataset:
+    """A dataset from a decoded document: typed structs (annotations still text) or plain JSON.
+
+    ``drop_pages`` is called after each chunk of annotation text (see :class:`_MappedFile`).
+    """
     typed = not isinstance(doc, (dict, list))
     if typed:
         raw_cats, raw_images, raw_anns = doc.categories, doc.images, []  # annotations: decoded below
@@ -296,7 +333,7 @@ def _read_document(path: Path, doc: Any, images: str | os.PathLike[str] | None, 
 
     del raw_images, entries
     if typed:
-        table, table_issues = _typed_annotations_table(path, doc, position, seen_cat, log)
+        table, table_issues = _typed_annotations_table(path, doc, position, seen_cat, log, drop_pages)
     else:
         table, table_issues = _annotations_table(path, raw_anns, position, seen_cat, log, results=False)
     issues = log.issues + table_issues
@@ -343,7 +380,12 @@ def _extra(record: Mapping[str, Any], known: frozenset[str]) -> Mapping[str, Any
 
 
 def _typed_annotations_table(
-    path: Path, doc: Any, position: Mapping[int, int], known_cats: set[int], log: IssueLog
+    path: Path,
+    doc: Any,
+    position: Mapping[int, int],
+    known_cats: set[int],
+    log: IssueLog,
+    drop_pages: Callable[[], None] | None = None,
 ) -> tuple[_Table, list[Any]]:
     """The typed document's annotation text as a column table, decoded chunk by chunk.
 
@@ -355,8 +397,9 @@ def _typed_annotations_table(
     text, doc.annotations = doc.annotations, None
     view = memoryview(text if text is not None else b"[]")
     decoder = _typed_decoders()[1]
-    tables: list[_Table] = []
-    done = 0
+    # the shortest typed annotation, {"image_id":1,"category_id":1,"bbox":[1,2,3,4]} and a
+    # comma, takes 48 bytes: an upper bound on the rows, allocated once (see _Columns)
+    columns = _Columns(len(view) // 48 + 1)
     with Progress(total=len(view), desc="read coco annotations", unit="B") as bar:
         for rows, consumed in _decoded_chunks(view, decoder):
             table = _fast_table(rows, position, known_cats, results=False, typed=True)
@@ -366,15 +409,61 @@ def _typed_annotations_table(
                 except msgspec.DecodeError:
                     raise _OtherShapeError from None
                 return _annotations_table(path, rows, position, known_cats, log, results=False, typed=True)
-            table.data["_coco_index"] += done
-            done += len(rows)
-            tables.append(table)
+            table.data["_coco_index"] += columns.rows
+            columns.add(table)
             bar.update(consumed - bar.done)
+            if drop_pages is not None:
+                drop_pages()
     del view, text  # box-only files: nothing refers to the file's bytes any more
-    if not tables:  # the same (empty) columns as a file with annotations
+    if not columns.rows:  # the same (empty) columns as a file with annotations
         empty = _fast_table([], position, known_cats, results=False, typed=True)
-        tables.append(empty if empty is not None else _Table.empty())
-    return _Table.concat(tables, consume=True), []
+        return (empty if empty is not None else _Table.empty()), []
+    return columns.table(), []
+
+
+class _Columns:
+    """Chunk tables' rows copied into columns allocated once for an upper bound of rows.
+
+    Pages of the bound that are never written cost no memory, and each chunk's table is freed
+    right after its copy, so reading leaves no trail of freed pieces (which the allocator
+    keeps) and needs no second copy to join them.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.rows = 0
+        self._cols: dict[str, Any] = {}
+
+    def add(self, t: _Table) -> None:
+        parts = {"\0xyxy": t.xyxy, "\0class_id": t.class_id, "\0image_index": t.image_index, **t.data}
+        k = len(t)
+        if not self._cols:
+            self._cols = {
+                name: [] if v.dtype == object else np.empty((self.capacity, *v.shape[1:]), v.dtype)
+                for name, v in parts.items()
+            }
+        if self.rows + k > self.capacity:  # never with the bound above; kept correct regardless
+            self.capacity = max(2 * self.capacity, self.rows + k)
+            for name, col in self._cols.items():
+                if not isinstance(col, list):
+                    grown = np.empty((self.capacity, *col.shape[1:]), col.dtype)
+                    grown[: self.rows] = col[: self.rows]
+                    self._cols[name] = grown
+        for name, v in parts.items():
+            col = self._cols[name]
+            if isinstance(col, list):
+                col.extend(v.tolist())
+            else:
+                col[self.rows : self.rows + k] = v
+        self.rows += k
+
+    def table(self) -> _Table:
+        n = self.rows
+        cols = {
+            name: np.fromiter(col, dtype=object, count=n) if isinstance(col, list) else col[:n]
+            for name, col in self._cols.items()
+        }
+        return _Table(cols.pop("\0xyxy"), cols.pop("\0class_id"), cols.pop("\0image_index"), None, cols)
 
 
 def _annotations_table(

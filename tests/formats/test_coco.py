@@ -203,6 +203,8 @@ def test_merge_then_write_keeps_ids_unique(tmp_path: Path) -> None:
     [
         ('{"images": [\n{"id": 1,,}]}', 2),
         ('{\n\n  "images": [}', 3),
+        ('{"images": [], "annotations": [\n{"image_id": 1}, \n{"image_id": 1,, }]}', 3),  # in the chunked part
+        ("", 1),  # an empty file (cannot be memory-mapped)
     ],
 )
 def test_malformed_json_names_file_and_line(tmp_path: Path, text: str, line: int) -> None:
