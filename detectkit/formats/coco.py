@@ -368,10 +368,13 @@ def _typed_images(raw: list[Any]) -> list[_ImageEntry | None]:
     import msgspec
 
     unset = msgspec.UNSET
+    fields = attrgetter("id", "file_name", "width", "height", *_IMG_OPTIONAL)
     out: list[_ImageEntry | None] = []
-    for im in raw:
-        extra = {k: v for k in _IMG_OPTIONAL if (v := getattr(im, k)) is not unset}
-        out.append((im.id, im.file_name, im.width, im.height, extra or _NO_EXTRA))
+    absent = (unset,) * len(_IMG_OPTIONAL)
+    for values in map(fields, raw):
+        optional = values[4:]
+        extra = _NO_EXTRA if optional == absent else {k: v for k, v in zip(_IMG_OPTIONAL, optional) if v is not unset}
+        out.append((values[0], values[1], values[2], values[3], extra))
     return out
 
 
