@@ -207,7 +207,13 @@ def test_merge_then_write_keeps_ids_unique(tmp_path: Path) -> None:
         ("", 1),  # an empty file (cannot be memory-mapped)
     ],
 )
-def test_malformed_json_names_file_and_line(tmp_path: Path, text: str, line: int) -> None:
+@pytest.mark.parametrize("chunked", [False, True])
+def test_malformed_json_names_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, line: int, chunked: bool
+) -> None:
+    if chunked:
+        monkeypatch.setattr(coco, "_WHOLE_DECODE_BYTES", 0)
+        monkeypatch.setattr(coco, "_ANN_CHUNK_BYTES", 1)
     path = tmp_path / "bad.json"
     path.write_text(text)
     with pytest.raises(AnnotationParseError) as info:
@@ -543,14 +549,16 @@ _DECODER_CASES.update(
 def test_typed_fast_decoder_reads_exactly_what_the_json_path_reads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, chunk_bytes: int | None, layout: str
 ) -> None:
-    """The typed route, its annotation text decoded in chunks of any size (1 byte: one object
-    each), reads exactly what the generic ``json`` route reads."""
+    """The typed route, decoding the whole file (``None``, small files) or its annotation text
+    in chunks of any size (1 byte: one object each; large files), reads exactly what the
+    generic ``json`` route reads."""
     import msgspec
 
     src = tmp_path / "in.json"
     indent = 2 if layout == "indented" else None
     src.write_text(json.dumps(_DECODER_CASES[case], ensure_ascii=False, indent=indent), encoding="utf-8")
     if chunk_bytes is not None:
+        monkeypatch.setattr(coco, "_WHOLE_DECODE_BYTES", 0)
         monkeypatch.setattr(coco, "_ANN_CHUNK_BYTES", chunk_bytes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -560,12 +568,13 @@ def test_typed_fast_decoder_reads_exactly_what_the_json_path_reads(
             def decode(self, data: bytes) -> None:
                 raise msgspec.ValidationError("forced")
 
-        monkeypatch.setattr(coco, "_typed_decoders", lambda: (Refuse(), Refuse(), Refuse()))
+        monkeypatch.setattr(coco, "_typed_decoders", lambda: coco._Decoders(Refuse(), Refuse(), Refuse(), Refuse()))
         plain = _snapshot(coco.read(src))
     assert fast == plain
 
 
-def test_common_coco_shapes_take_the_typed_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("chunked", [False, True])
+def test_common_coco_shapes_take_the_typed_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunked: bool) -> None:
     """Files of the common shape never reach the generic ``json`` route; the others do."""
     calls: list[Path] = []
     plain = coco._decode_plain
@@ -575,7 +584,9 @@ def test_common_coco_shapes_take_the_typed_path(tmp_path: Path, monkeypatch: pyt
         return plain(path, data)
 
     monkeypatch.setattr(coco, "_decode_plain", spy)
-    monkeypatch.setattr(coco, "_ANN_CHUNK_BYTES", 1)  # every annotation in a chunk of its own
+    if chunked:
+        monkeypatch.setattr(coco, "_WHOLE_DECODE_BYTES", 0)
+        monkeypatch.setattr(coco, "_ANN_CHUNK_BYTES", 1)  # every annotation in a chunk of its own
     typed = ["minimal", "coco-release image keys", "polygons, RLE and null segmentation", "negative width box"]
     typed += ["many boxes", "late unknown image id", "boundary-like text in values", "nested objects in segmentation"]
     with warnings.catch_warnings():
@@ -598,7 +609,7 @@ def test_common_coco_shapes_take_the_typed_path(tmp_path: Path, monkeypatch: pyt
 def test_annotation_text_is_decoded_in_chunks_at_object_boundaries(
     monkeypatch: pytest.MonkeyPatch, indent: int | None
 ) -> None:
-    decoder = coco._typed_decoders()[1]
+    decoder = coco._typed_decoders().annotations
     for case, chunk_bytes, expected_chunks in (
         ("many boxes", 1, 300),
         ("many boxes", 1 / 4, 4),
@@ -638,7 +649,7 @@ def test_typed_and_json_results_readers_agree(tmp_path: Path, monkeypatch: pytes
             def decode(self, data: bytes) -> None:
                 raise msgspec.ValidationError("forced")
 
-        monkeypatch.setattr(coco, "_typed_decoders", lambda: (Refuse(), Refuse(), Refuse()))
+        monkeypatch.setattr(coco, "_typed_decoders", lambda: coco._Decoders(Refuse(), Refuse(), Refuse(), Refuse()))
         plain = _snapshot(coco.read_results(src, dataset=gt))
     assert fast == plain
     assert len(fast[3]) == 2
