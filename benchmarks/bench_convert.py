@@ -344,14 +344,18 @@ def main() -> None:
             print(f"{name:<66} {med:>9.3f} {len(times):>5} {med / base2:>11.1f}x")
 
         # memory as the dataset grows: peak RSS of a fresh process, and that peak minus the same
-        # process's peak after its imports only (the memory the conversion itself needs)
+        # process's peak after its imports only (the memory the conversion itself needs), also
+        # per box (flat memory would keep that per-box figure falling)
         base_dk = peak_rss_mb(["-c", "import detectkit.cli.convert, detectkit.formats.coco, detectkit.formats.yolo"])
         base_ul = peak_rss_mb(["-c", "from ultralytics.data.converter import convert_coco"])
         print(
             "\nPeak RSS, COCO -> YOLO as a fresh process (MB; in brackets: above the process's import-only peak "
             f"of {base_dk:.0f} MB for detectkit, {base_ul:.0f} MB for ultralytics)"
         )
-        print(f"{'images':>8} {'boxes':>8} {'JSON MB':>8} {'detectkit':>16} {'ultralytics':>16} {'ratio above':>12}")
+        print(
+            f"{'images':>8} {'boxes':>8} {'JSON MB':>8} {'detectkit':>16} {'B/box':>6} "
+            f"{'ultralytics':>16} {'B/box':>6} {'ratio above':>12}"
+        )
         for factor in opts.memory_factors:
             big_dir = tmp / f"x{factor}"
             big_dir.mkdir()
@@ -365,9 +369,12 @@ def main() -> None:
             clean_ul()
             clean_dk()
             above, above_ul = rss - base_dk, rss_ul - base_ul
+            n_boxes = opts.boxes * factor
             print(
-                f"{opts.images * factor:>8} {opts.boxes * factor:>8} {big.stat().st_size / 1e6:>8.1f} "
-                f"{rss:>7.0f} ({above:>5.0f}) {rss_ul:>7.0f} ({above_ul:>5.0f}) {above_ul / max(above, 1e-9):>11.1f}x"
+                f"{opts.images * factor:>8} {n_boxes:>8} {big.stat().st_size / 1e6:>8.1f} "
+                f"{rss:>7.0f} ({above:>5.0f}) {above * 2**20 / n_boxes:>6.0f} "
+                f"{rss_ul:>7.0f} ({above_ul:>5.0f}) {above_ul * 2**20 / n_boxes:>6.0f} "
+                f"{above_ul / max(above, 1e-9):>11.1f}x"
             )
             shutil.rmtree(big_dir, ignore_errors=True)
     finally:
