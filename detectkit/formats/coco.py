@@ -310,6 +310,19 @@ def _read_document(
     position: dict[int, int] = {}
     # typed entries have integer ids (or None sizes) already; plain names need no per-name check
     fast = typed and plain_relpaths([e[1] for e in entries if e is not None])
+    if fast and entries:  # and when ids are unique and every size is given: no per-image checks at all
+        ids, names, widths, heights, extras = zip(*entries)  # type: ignore[misc]
+        if (
+            len(set(ids)) == len(ids)
+            and None not in widths
+            and None not in heights
+            and min(widths) > 0
+            and min(heights) > 0
+        ):
+            position = dict(zip(ids, range(len(ids))))
+            paths = [root / name for name in names] if root is not None else itertools.repeat(None)
+            records = list(map(ImageRecord, ids, names, widths, heights, paths, itertools.repeat(None), extras))
+            entries = []
     for k, entry in enumerate(track(entries, total=len(entries), desc="read coco images", unit="img")):
         where = f"images[{k}]"
         if entry is None or not (fast or (_is_int(entry[0]) and isinstance(entry[1], str))):
@@ -539,9 +552,12 @@ _ANN_FIELDS = ("image_id", "category_id", "bbox", "id", "iscrowd", "area", "segm
 
 
 def _columns(raw: list[Any], keys: tuple[str, ...], defaults: tuple[Any, ...], *, typed: bool = False) -> list[Any]:
-    """Per-key value tuples over all records: one C-level pass when every record has every key."""
+    """Per-key values over all records: one C-level pass when every record has every key.
+
+    For ``typed`` structs each column is a one-shot iterator (read once, straight into an array).
+    """
     if typed:
-        return [list(map(attrgetter(k), raw)) for k in keys]
+        return [map(attrgetter(k), raw) for k in keys]
     try:
         return [list(map(itemgetter(k), raw)) for k in keys]
     except KeyError:
@@ -577,7 +593,7 @@ def _fast_table(
             score = np.array(scores, dtype=np.float32).reshape(m) if results else None
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
-    cls = np.array(cls_list)
+    cls = np.fromiter(cls_list, np.int64, m) if typed else np.array(cls_list)
     if m and (cls.dtype.kind != "i" or (not typed and set(map(type, cls_list)) != {int})):
         return None
     cls = cls.astype(np.int64).reshape(m)

@@ -679,3 +679,24 @@ def test_typed_path_keeps_segmentation_encoded_until_needed(tmp_path: Path) -> N
     lines = (tmp_path / "y" / "labels" / "a.txt").read_text().splitlines()
     assert len(lines) == 4  # two polygons, and boxes as polygons for the null / empty ones; RLE reported
     assert isinstance(msgspec.json.decode(b"[]"), list)
+
+
+def test_image_paths_on_the_typed_route_match_the_json_route(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import msgspec
+
+    images = [{"id": 5 - i, "file_name": f"sub/{i}.jpg", "width": 10 + i, "height": 8} for i in range(4)]
+    src = _write_json(tmp_path / "in.json", _minimal(images=images, annotations=[]))
+    (tmp_path / "sub").mkdir()
+    for i in range(4):
+        (tmp_path / "sub" / f"{i}.jpg").write_bytes(b"x")
+    fast = coco.read(src)
+
+    class Refuse:
+        def decode(self, data: bytes) -> None:
+            raise msgspec.ValidationError("forced")
+
+    monkeypatch.setattr(coco, "_typed_decoders", lambda: coco._Decoders(Refuse(), Refuse(), Refuse(), Refuse()))
+    plain = coco.read(src)
+    assert fast.images == plain.images
+    assert [r.path for r in fast.images] == [tmp_path / "sub" / f"{i}.jpg" for i in range(4)]
+    assert [r.id for r in fast.images] == [5, 4, 3, 2]
