@@ -14,6 +14,7 @@ are never lost. Splits (``ImageRecord.split``) become ``images/<split>/`` folder
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -155,6 +156,13 @@ def render_rows(
     return chars[keep].tobytes(), keep.sum(axis=1).astype(np.int64)
 
 
+@functools.cache
+def _digit_triples() -> np.ndarray:
+    """``(1000, 3)`` uint8: the ASCII digits of 000 ... 999."""
+    n = np.arange(1000)
+    return np.stack([48 + n // 100, 48 + n // 10 % 10, 48 + n % 10], axis=1).astype(np.uint8)
+
+
 def _field_chars(vals: np.ndarray, decimals: int, *, newline: bool) -> tuple[np.ndarray, np.ndarray]:
     """Characters and keep-mask of ``%.{decimals}f`` fields, each followed by a space (or, for the
     last one with ``newline``, a line feed)."""
@@ -173,8 +181,17 @@ def _field_chars(vals: np.ndarray, decimals: int, *, newline: bool) -> tuple[np.
     fk[:, :, 1:nd] = ip[:, :, None] >= ipow[:-1]
     f[:, :, 1 + nd] = 46
     if decimals:
-        fpow = 10 ** np.arange(decimals - 1, -1, -1, dtype=np.int64)
-        f[:, :, 2 + nd : 2 + nd + decimals] = 48 + (fp[:, :, None] // fpow) % 10
+        # the fraction's digits three at a time from a table: one divmod per group of three
+        # instead of a division and a modulo per digit
+        groups = -(-decimals // 3)
+        digits = np.empty((k, ncol, 3 * groups), np.uint8)
+        table = _digit_triples()
+        rest = fp
+        for j in range(groups - 1, 0, -1):
+            rest, group = np.divmod(rest, 1000)
+            digits[:, :, 3 * j : 3 * j + 3] = table[group]
+        digits[:, :, :3] = table[rest]  # rest < 1000: fp has at most 3 * groups digits
+        f[:, :, 2 + nd : 2 + nd + decimals] = digits[:, :, 3 * groups - decimals :]
     else:
         fk[:, :, 1 + nd] = False
     f[:, :, -1] = 32
