@@ -116,9 +116,10 @@ def _read_bytes(path: Path) -> bytes:
 class _MappedFile:
     """A file's bytes through a read-only memory map, where the OS offers one.
 
-    The typed reader decodes straight from the map; :meth:`drop` returns its resident pages
-    (the page cache keeps them, a later read faults them back in), so the file's size does
-    not stay in the process's memory while its annotations are decoded chunk by chunk.
+    The typed reader decodes large files straight from the map; :meth:`drop` returns its
+    resident pages (the page cache keeps them, a later read faults them back in), so the
+    file's size does not stay in the process's memory while its annotations are decoded
+    chunk by chunk.
     """
 
     def __init__(self, path: Path) -> None:
@@ -247,17 +248,27 @@ def read(
             record when ``strict``.
     """
     path = Path(path)
-    mapped = _MappedFile(path)
-    # small files decode in one go (fastest); large ones keep the annotation array as text and
-    # decode it in chunks (an extra pass over that text, about 10% slower; memory stays low)
-    doc = _decode_typed(mapped.data, "doc" if len(mapped.data) <= _WHOLE_DECODE_BYTES else "doc_text")
-    if doc is None:
-        doc = _decode_plain(path, bytes(mapped.data))
-        del mapped
-        return _read_document(path, doc, images, strict)
-    mapped.drop()  # the document's annotation text refers to the map until decoded
     try:
-        return _read_document(path, doc, images, strict, drop_pages=mapped.drop)
+        large = path.stat().st_size > _WHOLE_DECODE_BYTES
+    except OSError:
+        large = False  # _read_bytes names the problem
+    # Small files are read into memory and decode in one go (fastest). Large ones are mapped
+    # and keep the annotation array as text, decoded in chunks (an extra pass over that text,
+    # a few % slower; memory stays low). Nothing read keeps referring to the map afterwards
+    # (chunk rows refer to chunk copies), so a file changed in place later cannot reach
+    # into a dataset.
+    mapped = _MappedFile(path) if large else None
+    data = mapped.data if mapped is not None else _read_bytes(path)
+    doc = _decode_typed(data, "doc_text" if large else "doc")
+    if doc is None:
+        doc = _decode_plain(path, bytes(data))
+        del data, mapped
+        return _read_document(path, doc, images, strict)
+    del data
+    if mapped is not None:
+        mapped.drop()  # the document's annotation text refers to the map until decoded
+    try:
+        return _read_document(path, doc, images, strict, drop_pages=mapped.drop if mapped is not None else None)
     except _OtherShapeError:  # an annotation of another shape than the typed structs': read it all the generic way
         return _read_document(path, _decode_plain(path, _read_bytes(path)), images, strict)
 

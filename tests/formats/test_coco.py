@@ -700,3 +700,22 @@ def test_image_paths_on_the_typed_route_match_the_json_route(tmp_path: Path, mon
     assert fast.images == plain.images
     assert [r.path for r in fast.images] == [tmp_path / "sub" / f"{i}.jpg" for i in range(4)]
     assert [r.id for r in fast.images] == [5, 4, 3, 2]
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_dataset_does_not_change_when_its_source_file_is_rewritten_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunked: bool
+) -> None:
+    """Polygons stay JSON text until needed; that text must not be a view of the file (or of a
+    memory map of it), or rewriting the file in place would change or crash the dataset."""
+    if chunked:
+        monkeypatch.setattr(coco, "_WHOLE_DECODE_BYTES", 0)
+        monkeypatch.setattr(coco, "_ANN_CHUNK_BYTES", 1)
+    doc = _DECODER_CASES["polygons, RLE and null segmentation"]
+    src = _write_json(tmp_path / "in.json", doc)
+    ds = coco.read(src)
+    with open(src, "r+b") as fh:  # same inode: truncate, then other bytes
+        fh.truncate(0)
+        fh.write(b" " * 10)
+    got = ds.detections(1).data["segmentation"].tolist()
+    assert got == [a.get("segmentation") for a in doc["annotations"]]
