@@ -840,15 +840,16 @@ def _plain(value: float) -> float | int:
 def _areas(boxes: np.ndarray, given: np.ndarray | None, seg: np.ndarray | None) -> list[float | int]:
     """``area`` per object: as given, else the polygon's area, else the box's (6 decimals)."""
     n = len(boxes)
-    values: list[float | int] = given.tolist() if given is not None else [float("nan")] * n
-    missing = np.flatnonzero(np.isnan(given)) if given is not None else np.arange(n)
+    out = np.array(given, dtype=np.float64) if given is not None else np.full(n, np.nan)
+    missing = np.flatnonzero(np.isnan(out))
     if len(missing):
-        box_area = (boxes[missing, 2] * boxes[missing, 3]).tolist()
-        segs = _decoded(seg[missing]).tolist() if seg is not None else [None] * len(missing)
-        for i, ba, s in zip(missing.tolist(), box_area, segs):
-            poly = _polygon_area(s) if type(s) is list and s else None
-            values[i] = round(poly if poly is not None else ba, 6)
-    return [row[0] for row in _plain_rows(np.asarray(values, dtype=np.float64).reshape(n, 1))]
+        out[missing] = np.round(boxes[missing, 2] * boxes[missing, 3], 6)  # the box's, all at once
+        if seg is not None:  # then the polygon's, where there is one
+            for i, s in zip(missing.tolist(), _decoded(seg[missing]).tolist()):
+                poly = _polygon_area(s) if type(s) is list and s else None
+                if poly is not None:
+                    out[i] = round(poly, 6)
+    return [row[0] for row in _plain_rows(out.reshape(n, 1))]
 
 
 def _coco_boxes(ds: Dataset) -> np.ndarray:
