@@ -735,19 +735,10 @@ def _parse_labels(
             continue
         if text.strip():
             texts.append((pos, label, text))
-    fast_rows: list[list[str]] = []
-    fast_files: list[tuple[int, str, int]] = []
-    slow: list[tuple[int, str, str]] = []
-    for pos, label, text in texts:
-        rows = [line.split() for line in text.splitlines()]
-        if task != "obb" and set(map(len, rows)) == {5}:
-            fast_rows += rows
-            fast_files.append((pos, label, len(rows)))
-        else:
-            slow.append((pos, label, text))
+    numbers, fast_files, slow = _numeric_rows(texts) if task != "obb" else (None, [], list(texts))
     tables: list[_Table] = []
-    if fast_files:
-        table, rejected = _fast_labels(fast_rows, fast_files, records, id_of)
+    if fast_files and numbers is not None:
+        table, rejected = _fast_labels(numbers, fast_files, records, id_of)
         if table is not None:
             tables.append(table)
         slow += [(pos, label, text) for pos, label, text in texts if (pos, label) in rejected]
@@ -767,19 +758,79 @@ def files_hint(texts: list[tuple[int, str, str]]) -> str:
     return os.path.dirname(texts[0][1]) if texts else "labels"
 
 
+# what plain detect label text is made of; any other character sends a file line by line
+_NUMERIC_TEXT = b"0123456789.eE+- \t\r\n"
+
+
+def _numeric_rows(
+    texts: list[tuple[int, str, str]],
+) -> tuple[np.ndarray | None, list[tuple[int, str, np.ndarray]], list[tuple[int, str, str]]]:
+    """Label texts whose lines all hold 5 numbers (blank lines aside), parsed in one pass.
+
+    Returns ``(numbers (K, 5), [(pos, label, line numbers)], the other texts)``: lines are
+    counted with numpy over the bytes of all texts at once and the numbers parsed by one
+    ``np.fromstring``. Anything unusual (other characters, 4 or 6 tokens on a line, a token
+    that is not a number) leaves that text to the line-by-line parse, which names what is
+    wrong.
+    """
+    parts: list[str] = []
+    plain: list[int] = []
+    for k, (_, _, text) in enumerate(texts):
+        part = text if text.endswith("\n") else text + "\n"
+        if part.isascii() and not part.encode("ascii").translate(None, _NUMERIC_TEXT):
+            parts.append(part)
+            plain.append(k)
+    if not parts:
+        return None, [], list(texts)
+    b = np.frombuffer("".join(parts).encode("ascii"), np.uint8)
+    newline = b == 10
+    space = newline | (b == 32) | (b == 9) | (b == 13)
+    starts = ~space
+    starts[1:] &= space[:-1]  # the first byte of each token
+    line_of_byte = np.cumsum(newline) - newline  # a line's '\n' counts as its own
+    lines_per_part = np.fromiter((p.count("\n") for p in parts), np.int64, len(parts))
+    tokens = np.bincount(line_of_byte[starts], minlength=int(lines_per_part.sum()))
+    part_of_line = np.repeat(np.arange(len(parts)), lines_per_part)
+    line_no = np.arange(len(tokens)) - np.repeat(np.cumsum(lines_per_part) - lines_per_part, lines_per_part) + 1
+    fast = np.ones(len(parts), bool)
+    fast[part_of_line[(tokens != 5) & (tokens != 0)]] = False
+    row = (tokens == 5) & fast[part_of_line]
+    chosen = np.flatnonzero(fast).tolist()
+    try:
+        numbers = np.fromstring("".join(parts[i] for i in chosen), dtype=np.float64, sep=" ")  # type: ignore[call-overload]
+    except (ValueError, DeprecationWarning):  # some token is not a number: find its text
+        chosen = [i for i in chosen if _parses(parts[i])]
+        fast[:] = False
+        fast[chosen] = True
+        row = (tokens == 5) & fast[part_of_line]
+        numbers = np.fromstring("".join(parts[i] for i in chosen), dtype=np.float64, sep=" ")  # type: ignore[call-overload]
+    if len(numbers) != 5 * int(row.sum()):  # cannot happen with the checks above; stay safe
+        return None, [], list(texts)
+    ends = np.searchsorted(part_of_line[row], chosen, side="right")
+    line_numbers = np.split(line_no[row], ends[:-1]) if chosen else []
+    files = [(texts[plain[i]][0], texts[plain[i]][1], ln) for i, ln in zip(chosen, line_numbers)]
+    taken = {plain[i] for i in chosen}
+    return numbers.reshape(-1, 5), files, [t for k, t in enumerate(texts) if k not in taken]
+
+
+def _parses(text: str) -> bool:
+    try:
+        np.fromstring(text, dtype=np.float64, sep=" ")  # type: ignore[call-overload]
+    except (ValueError, DeprecationWarning):
+        return False
+    return True
+
+
 def _fast_labels(
-    rows: list[list[str]],
-    files: list[tuple[int, str, int]],
+    arr: np.ndarray,
+    files: list[tuple[int, str, np.ndarray]],
     records: list[ImageRecord],
     id_of: Mapping[int, int],
 ) -> tuple[_Table | None, set[tuple[int, str]]]:
-    """Vectorised parse of ``class cx cy w h`` rows; files with any bad row are returned for the slow pass."""
-    counts = np.array([n for _, _, n in files], dtype=np.int64)
+    """Vectorised checks of ``class cx cy w h`` rows (``arr`` (K, 5), file after file, with
+    each file's line numbers); files with any bad row are returned for the slow pass."""
+    counts = np.array([len(n) for _, _, n in files], dtype=np.int64)
     file_of_row = np.repeat(np.arange(len(files)), counts)
-    try:
-        arr = np.array(rows, dtype=np.float64).reshape(-1, 5)
-    except ValueError:  # a token that is not a number: let the slow pass name the line
-        return None, {(pos, label) for pos, label, _ in files}
     ids_sorted = np.array(sorted(id_of), dtype=np.int64)
     k = arr[:, 0]
     good = np.isfinite(arr).all(axis=1) & (k == np.round(k)) & (arr[:, 3] >= 0) & (arr[:, 4] >= 0)
@@ -804,8 +855,7 @@ def _fast_labels(
     xyxy = np.column_stack([(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h])
     lut = np.array([id_of[int(i)] for i in ids_sorted], dtype=np.int64)
     cls = lut[np.searchsorted(ids_sorted, arr[:, 0].astype(np.int64))]
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    line = (np.arange(len(file_of_row)) - np.repeat(starts, counts) + 1)[sel]
+    line = np.concatenate([n for _, _, n in files])[sel] if files else np.zeros(0, np.int64)
     src = np.empty(len(files), dtype=object)
     src[:] = [str(label) for _, label, _ in files]
     data = {"_src": src[fr], "_line": line.astype(np.int64)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import cv2
@@ -456,3 +457,58 @@ def test_label_files_rendered_block_by_block_equal_one_pass_and_printf(
             line = f"{index[c]} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}"
             lines.append(line + (f" {conf[0]:.6f}" if conf else ""))
         assert expected[f"labels/im{images.index(rec)}.txt"].decode() == "".join(x + "\n" for x in lines)
+
+
+def test_label_text_parsed_in_one_pass_equals_line_by_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Label files that the one-pass parse takes (CRLF, blank lines, exponents) and those it
+    leaves to the line-by-line parse (a bad token, 4 numbers, nan, a lone CR, a dangling
+    exponent) read the same either way, with the same line numbers and issues."""
+    root = tmp_path / "ds"
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    (root / "data.yaml").write_text("names: [a, b]\ntrain: images\nval: images\n")
+    labels = {
+        "plain": "0 0.5 0.5 0.2 0.2\n1 0.25 0.25 0.1 0.1\n",
+        "crlf": "0 0.5 0.5 0.2 0.2\r\n1 0.25 0.25 0.1 0.1\r\n",
+        "blank lines": "\n0 0.5 0.5 0.2 0.2\n\n   \n1 2.5e-1 0.25 1E-1 .1",
+        "tabs": "1\t0.5\t0.5\t0.2\t0.2\n",
+        "bad token": "0 0.5 0.5 0.2 0.2\n1 0.5 x 0.2 0.2\n",
+        "four numbers": "0 0.5 0.5 0.2\n1 0.5 0.5 0.2 0.2\n",
+        "nan": "0 nan 0.5 0.2 0.2\n1 0.5 0.5 0.2 0.2\n",
+        "lone CR": "0 0.5 0.5 0.2 0.2\r1 0.5 0.5 0.2 0.2\n",
+        "unknown class": "7 0.5 0.5 0.2 0.2\n0 0.5 0.5 0.2 0.2\n",
+        "dangling exponent": "0 0.5 0.5 0.2 1e\n",
+    }
+    for i, text in enumerate(labels.values()):
+        cv2.imwrite(str(root / "images" / f"{i}.png"), np.zeros((40, 60, 3), np.uint8))
+        (root / "labels" / f"{i}.txt").write_bytes(text.encode())
+
+    def snapshot() -> tuple:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the bad lines, named in ds.issues
+            ds = yolo.read(root)
+        t = ds._table
+        return (
+            t.xyxy.tolist(),
+            t.class_id.tolist(),
+            t.image_index.tolist(),
+            t.data["_line"].tolist(),
+            [os.path.basename(s) for s in t.data["_src"].tolist()],
+            sorted(str(i) for i in ds.issues),
+        )
+
+    fast = snapshot()
+    calls: list[int] = []
+    original = yolo._numeric_rows
+
+    def line_by_line(texts: list) -> tuple:
+        calls.append(len(texts))
+        return None, [], list(texts)
+
+    monkeypatch.setattr(yolo, "_numeric_rows", line_by_line)
+    slow = snapshot()
+    assert calls == [len(labels)]
+    assert fast == slow
+    taken = original([(i, f"{i}.txt", t) for i, t in enumerate(labels.values())])[1]
+    assert [pos for pos, _, _ in taken] == [0, 1, 2, 3, 8]  # the plain ones, by position
+    assert taken[2][2].tolist() == [2, 5]  # line numbers past the blank lines
