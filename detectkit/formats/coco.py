@@ -795,6 +795,19 @@ def _encoder() -> Any:
     return msgspec.json.Encoder(enc_hook=_numpy_to_python)
 
 
+@functools.cache
+def _annotation_struct() -> Any:
+    """A msgspec struct for one written annotation, keys in COCO's usual order; ``UNSET``
+    fields (a segmentation or score the object does not have) are left out. Encoding
+    structs built by ``map`` is about 2x faster than building a dict per object."""
+    import msgspec
+
+    unset: Any = msgspec.UNSET
+    fields: list[Any] = [("id", Any), ("image_id", Any), ("category_id", Any), ("bbox", Any)]
+    fields += [(k, Any, unset) for k in ("segmentation", "area", "iscrowd", "score")]
+    return msgspec.defstruct("AnnotationOut", fields, gc=False)
+
+
 def _encode(value: Any) -> bytes:
     return _encoder().encode(value)  # type: ignore[no-any-return]
 
@@ -911,31 +924,39 @@ def write(
     # objects read from COCO without a 'segmentation' key are written without one
     from_coco = np.isfinite(given_bbox).all(axis=1).tolist() if given_bbox is not None else [False] * len(t)
 
-    def annotations() -> Iterable[dict[str, Any]]:
-        box_list = _plain_rows(boxes)
-        ids_l, img_l, cls_l = ann_ids.tolist(), img_of.tolist(), cls.tolist()
-        area_l = _areas(boxes, area, seg)
-        crowd_l = crowd.astype(np.int64).tolist() if crowd is not None else [0] * len(box_list)
-        conf_l = [round(c, 6) for c in conf.tolist()] if conf is not None else None
-        seg_l = seg.tolist() if seg is not None else [None] * len(box_list)
+    def annotations() -> Iterable[Any]:
+        import msgspec
+
+        unset = msgspec.UNSET
+        n = len(t)
         # the order annotations had in the source file, when they came from one
         source_index = t.data.get("_coco_index")
-        if source_index is not None and len(source_index) and (source_index >= 0).all():
-            order = np.argsort(source_index, kind="stable").tolist()
+        if source_index is not None and n and (source_index >= 0).all():
+            order: Any = np.argsort(source_index, kind="stable")
         else:
-            order = range(len(box_list))
+            order = slice(None)
+        ids_l, img_l, cls_l = ann_ids[order].tolist(), img_of[order].tolist(), cls[order].tolist()
+        box_list = _plain_rows(boxes[order])
+        area_l = np.asarray(_areas(boxes, area, seg), dtype=object)[order].tolist()
+        crowd_l = crowd[order].astype(np.int64).tolist() if crowd is not None else [0] * n
+        conf_l = [round(c, 6) for c in conf[order].tolist()] if conf is not None else [unset] * n
+        seg_l = seg[order].tolist() if seg is not None else [None] * n
+        coco_l = np.asarray(from_coco, dtype=bool)[order].tolist() if n else []
         empty: list[Any] = []
-        for i in order:
-            a: dict[str, Any] = {"id": ids_l[i], "image_id": img_l[i], "category_id": cls_l[i], "bbox": box_list[i]}
-            s = seg_l[i]
-            if s is not None:
-                a["segmentation"] = s
-            elif not from_coco[i]:
-                a["segmentation"] = empty
-            a["area"] = area_l[i]
-            a["iscrowd"] = crowd_l[i]
-            if conf_l is not None:
-                a["score"] = conf_l[i]
+        # a 'segmentation' as given; none for objects read from COCO without one, else []
+        seg_l = [v if v is not None else unset if c else empty for v, c in zip(seg_l, coco_l)]
+        if extra is None and not attribute_columns:  # the common case: straight from columns
+            yield from map(_annotation_struct(), ids_l, img_l, cls_l, box_list, seg_l, area_l, crowd_l, conf_l)
+            return
+        rows = np.arange(n)[order].tolist()
+        for k, i in enumerate(rows):
+            a: dict[str, Any] = {"id": ids_l[k], "image_id": img_l[k], "category_id": cls_l[k], "bbox": box_list[k]}
+            if seg_l[k] is not unset:
+                a["segmentation"] = seg_l[k]
+            a["area"] = area_l[k]
+            a["iscrowd"] = crowd_l[k]
+            if conf_l[k] is not unset:
+                a["score"] = conf_l[k]
             if extra is not None and extra[i]:
                 a.update(extra[i])
             elif attribute_columns and not from_coco[i]:
