@@ -126,7 +126,7 @@ def test_demo_finds_the_labelled_shapes() -> None:
                 hits += bool((inter / union >= 0.5).any())
         n_gt += len(gt)
     assert n_gt > 0
-    assert hits / n_gt >= 0.75, f"{hits}/{n_gt}"  # 0.87 measured with the shipped weights
+    assert hits / n_gt >= 0.8, f"{hits}/{n_gt}"  # 0.92 (80/87) measured with the shipped weights
 
 
 def test_agnostic_nms_matches_native_and_keeps_one_box_per_object(cache: Path) -> None:
