@@ -14,7 +14,10 @@ COCO -> YOLO on a generated dataset (default 5k images / 50k boxes, sizes in the
 YOLO -> COCO on the same data: detectkit reading image headers only (no ``detectkit.json``),
 detectkit with its recorded sizes, and supervision ``from_yolo(...).as_coco(...)``.
 
-Memory: peak RSS of the detectkit COCO -> YOLO process at 1x and 4x the dataset size.
+Memory: peak RSS of the detectkit COCO -> YOLO process at 1x, 4x and 16x the dataset size.
+
+``--instructions`` also counts the instructions each side executes (valgrind callgrind), a
+ratio that does not move with other load on a shared machine.
 
 Run: ``.venv/bin/python benchmarks/bench_convert.py [--images 5000] [--boxes 50000] [--repeat 5]``.
 Everything is generated in a temporary folder (``--tmp``); nothing is downloaded.
@@ -151,12 +154,64 @@ def peak_rss_mb(args: list[str]) -> float:
     return int(proc.stderr.strip().splitlines()[-1]) / 1024
 
 
+def callgrind_instructions(args: list[str]) -> int:
+    """Instructions executed by ``python ARGS`` under valgrind's callgrind (counted only
+    between the program's own ``callgrind_control -i on/off`` when it calls them)."""
+    proc = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *args],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    counts = [line.rsplit(":", 1)[1] for line in proc.stderr.splitlines() if "Collected :" in line]
+    return int(counts[-1].strip().replace(",", ""))
+
+
+# Ultralytics' convert_coco alone (import excluded): instrumentation is switched on just around it
+_UL_COUNTED = """
+import contextlib, io, os, subprocess
+from ultralytics.data.converter import convert_coco
+subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True, stdout=subprocess.DEVNULL)
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    convert_coco(labels_dir={labels!r}, save_dir={out!r}, use_segments=False, cls91to80=False)
+subprocess.run(["callgrind_control", "-i", "off", str(os.getpid())], check=True, stdout=subprocess.DEVNULL)
+"""
+
+
+def instruction_counts(src: Path, ann_dir: Path, out: Path, ul_out: Path) -> None:
+    """COCO -> YOLO labels only, measured in executed instructions: unlike wall time this does
+    not move with other load on a shared machine (two runs agree to 0.1%)."""
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        print("\n(instruction counts skipped: valgrind is not installed)")
+        return
+    shutil.rmtree(out, ignore_errors=True)
+    dk = callgrind_instructions(
+        [sys.executable, "-m", "detectkit", "convert", str(src), str(out), "--to", "yolo", "-q", "--no-images"]
+    )
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(ul_out, ignore_errors=True)
+    script = _UL_COUNTED.format(labels=str(ann_dir), out=str(ul_out))
+    ul = callgrind_instructions(["--instr-atstart=no", sys.executable, "-c", script])
+    shutil.rmtree(ul_out, ignore_errors=True)
+    print("\nCOCO -> YOLO, labels only, in instructions executed (valgrind callgrind; load-independent)")
+    dk_name = "detectkit convert --no-images (whole CLI process: Python start-up and imports included)"
+    print(f"{dk_name:<90} {dk / 1e9:>6.2f} G")
+    print(f"{'ultralytics convert_coco (the call alone, import excluded)':<90} {ul / 1e9:>6.2f} G  {ul / dk:.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=5000)
     parser.add_argument("--boxes", type=int, default=50000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--skip-supervision", action="store_true")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count executed instructions with valgrind (a load-independent ratio; ~3 min)",
+    )
     parser.add_argument(
         "--polygon-points",
         type=int,
@@ -295,6 +350,9 @@ def main() -> None:
                 base_w, base_c = statistics.median(ws), statistics.median(cs or [1.0])
             mw, mc = statistics.median(ws), statistics.median(cs or [float("nan")])
             print(f"{name:<62} {mw:>7.3f} {mc:>7.3f} {len(ws):>5} {mw / base_w:>6.1f}x {mc / base_c:>5.1f}x")
+
+        if opts.instructions:
+            instruction_counts(src, ann_dir, out, ul_out)
 
         # YOLO -> COCO
         yolo_dir = tmp / "yolo"
