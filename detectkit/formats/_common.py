@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import gc
 import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from detectkit.dataset import Category, Dataset, ImageRecord, Issue, _warn_issues
 from detectkit.errors import AnnotationParseError, InvalidInputError
@@ -22,6 +24,7 @@ __all__ = [
     "atomic_file",
     "image_size_of",
     "parse_json",
+    "pauses_gc",
     "place_file",
     "plain_relpaths",
     "safe_relpath",
@@ -117,6 +120,32 @@ class IssueLog:
     ) -> None:
         """Something suspicious that does not stop reading."""
         self.issues.append(Issue("warning", os.fspath(path), message, line=line, record=record))
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def pauses_gc(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``func`` with Python's cyclic garbage collector paused.
+
+    Reading or writing a dataset creates hundreds of thousands of small containers and no
+    reference cycles, so the collector's passes over them are pure cost (about 6% of a COCO ->
+    YOLO conversion, counted in instructions). Everything is still freed by reference
+    counting; the collector resumes afterwards if it was running.
+    """
+
+    @functools.wraps(func)
+    def paused(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if not gc.isenabled():
+            return func(*args, **kwargs)
+        gc.disable()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return paused
 
 
 def parse_json(data: bytes) -> Any:

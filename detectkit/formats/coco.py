@@ -44,6 +44,7 @@ from detectkit.formats._common import (
     atomic_file,
     image_size_of,
     parse_json,
+    pauses_gc,
     plain_relpaths,
     safe_relpath,
 )
@@ -227,6 +228,7 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+@pauses_gc
 def read(
     path: str | os.PathLike[str],
     *,
@@ -876,6 +878,7 @@ def _coco_boxes(ds: Dataset) -> np.ndarray:
     return np.where(ok[:, None], given, np.round(derived, 6))
 
 
+@pauses_gc
 def write(
     ds: Dataset,
     path: str | os.PathLike[str],
@@ -1004,6 +1007,7 @@ def write(
 
 
 # ---------------------------------------------------------------------------------------- results
+@pauses_gc
 def read_results(path: str | os.PathLike[str], *, dataset: Dataset, strict: bool = False) -> Dataset:
     """Read a COCO *results* list (``image_id``, ``category_id``, ``bbox``, ``score``) as predictions.
 
@@ -1034,6 +1038,7 @@ def read_results(path: str | os.PathLike[str], *, dataset: Dataset, strict: bool
     )
 
 
+@pauses_gc
 def write_results(
     ds: Dataset, path: str | os.PathLike[str], *, category_ids: Literal["auto", "keep", "one_based"] = "auto"
 ) -> ConvertSummary:

@@ -34,6 +34,7 @@ from detectkit.formats._common import (
     IssueLog,
     atomic_dir,
     image_size_of,
+    pauses_gc,
     plain_relpaths,
     safe_relpath,
 )
@@ -255,6 +256,7 @@ def _decimals_for(max_side: int) -> int:
     return max(6, math.ceil(math.log10(max(max_side, 1) * 750)))
 
 
+@pauses_gc
 def write(
     ds: Dataset,
     path: str | os.PathLike[str],
@@ -528,6 +530,7 @@ def _walk_rel(folder: Path, suffixes: tuple[str, ...], *, follow: bool) -> list[
     return out
 
 
+@pauses_gc
 def read(
     path: str | os.PathLike[str],
     *,

@@ -60,3 +60,33 @@ def test_random_names_agree_with_safe_relpath() -> None:
     for _ in range(3000):
         names = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6))) for _ in range(rng.randint(1, 4))]
         _agrees(names)
+
+
+def test_pauses_gc_pauses_and_restores_the_collector() -> None:
+    import gc
+
+    from detectkit.formats._common import pauses_gc
+
+    seen: list[bool] = []
+
+    @pauses_gc
+    def work(fail: bool) -> int:
+        """Docs kept."""
+        seen.append(gc.isenabled())
+        if fail:
+            raise ValueError("boom")
+        return 7
+
+    assert work.__doc__ == "Docs kept."
+    assert gc.isenabled()
+    assert work(False) == 7
+    with pytest.raises(ValueError, match="boom"):
+        work(True)
+    assert seen == [False, False]
+    assert gc.isenabled()  # restored, also after the exception
+    gc.disable()
+    try:
+        work(False)
+        assert not gc.isenabled()  # left off when it was off
+    finally:
+        gc.enable()
