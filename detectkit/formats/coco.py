@@ -332,9 +332,11 @@ def _read_document(
             and min(widths) > 0
             and min(heights) > 0
         ):
-            position = dict(zip(ids, range(len(ids))))
-            paths = [root / name for name in names] if root is not None else itertools.repeat(None)
-            records = list(map(ImageRecord, ids, names, widths, heights, paths, itertools.repeat(None), extras))
+            with Progress(total=len(ids), desc="read coco images", unit="img") as bar:
+                position = dict(zip(ids, range(len(ids))))
+                paths = [root / name for name in names] if root is not None else itertools.repeat(None)
+                records = list(map(ImageRecord, ids, names, widths, heights, paths, itertools.repeat(None), extras))
+                bar.update(len(records))
             entries = []
     for k, entry in enumerate(track(entries, total=len(entries), desc="read coco images", unit="img")):
         where = f"images[{k}]"
