@@ -219,11 +219,7 @@ class _Table:
         return self.take(np.argsort(self.image_index, kind="stable"))
 
     @staticmethod
-    def concat(tables: list[_Table], *, consume: bool = False) -> _Table:
-        """The rows of all tables in order. ``consume`` empties the given tables column by
-        column as it goes, so the extra memory is one column, not a second copy of everything."""
-        if len(tables) == 1 and consume:
-            return tables.pop()
+    def concat(tables: Sequence[_Table]) -> _Table:
         tables = [t for t in tables if len(t)]
         if not tables:
             return _Table.empty()
@@ -244,20 +240,12 @@ class _Table:
                     col[...] = fill
                     parts.append(col)
             data[k] = np.concatenate(parts)
-            if consume:
-                del parts
-                for t in tables:
-                    t.data.pop(k, None)
         has_conf = [t.confidence is not None for t in tables]
         if any(has_conf) and not all(has_conf):
             raise InvalidInputError("cannot combine predictions (with confidence) and ground truth (without)")
         conf = np.concatenate([t.confidence for t in tables if t.confidence is not None]) if all(has_conf) else None
-        xyxy = np.concatenate([t.xyxy for t in tables])
-        if consume:
-            for t in tables:
-                t.xyxy = t.xyxy[:0]
         return _Table(
-            xyxy,
+            np.concatenate([t.xyxy for t in tables]),
             np.concatenate([t.class_id for t in tables]),
             np.concatenate([t.image_index for t in tables]),
             conf,
