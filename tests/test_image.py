@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -384,3 +386,88 @@ def test_bytes_from_pil_buffer() -> None:
     Image.fromarray(_rgb_pattern()).save(buf, format="PNG")
     assert load_image(buf.getvalue())[0, 0].tolist() == [0, 0, 255]
     assert load_image(bytearray(buf.getvalue())).shape == (20, 40, 3)
+
+
+def _jpeg_variants(folder: Path) -> dict[str, Path]:
+    """JPEGs of many makes: encoders, modes, EXIF orientations and byte orders, big headers."""
+    import matplotlib.cbook
+    import ultralytics
+
+    rgb = _rgb_pattern()
+    out: dict[str, Path] = {}
+
+    def save(name: str, image: Image.Image, **kwargs: Any) -> None:
+        out[name] = folder / f"{name}.jpg"
+        image.save(out[name], "JPEG", **kwargs)
+
+    base = Image.fromarray(rgb)
+    save("baseline", base, quality=90)
+    save("progressive", base, progressive=True, optimize=True)
+    save("gray", base.convert("L"))
+    save("cmyk", base.convert("CMYK"))
+    save("subsampled-444", base, subsampling=0)
+    save("restart-markers", base, restart_marker_blocks=1)
+    save("icc-100k", base, icc_profile=bytes(100_000))  # APP2 segments past the bytes read at once
+    for orientation in range(1, 9):
+        exif = base.getexif()
+        exif[0x0112] = orientation
+        exif[0x010F] = "detectkit"  # another tag before / after it
+        save(f"exif-{orientation}", base, exif=exif.tobytes())
+    exif = base.getexif()
+    exif[0x010F] = "no orientation"
+    save("exif-without-orientation", base, exif=exif.tobytes())
+    # big-endian EXIF with orientation 6, written by hand: b"MM", 42, IFD at 8, one SHORT entry
+    tiff = b"MM\x00\x2a\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00\x00\x00\x00\x00"
+    save("exif-big-endian-6", base, exif=b"Exif\x00\x00" + tiff)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    assert ok
+    out["opencv"] = folder / "opencv.jpg"
+    out["opencv"].write_bytes(buf.tobytes())
+    out["truncated"] = folder / "truncated.jpg"
+    out["truncated"].write_bytes(out["baseline"].read_bytes()[:60])
+    # two EXIF blocks: left to PIL, which picks one
+    data = out["exif-6"].read_bytes()
+    app1 = data.index(b"\xff\xe1")
+    length = int.from_bytes(data[app1 + 2 : app1 + 4], "big")
+    out["two-exif"] = folder / "two-exif.jpg"
+    out["two-exif"].write_bytes(data[: app1 + 2 + length] + data[app1 : app1 + 2 + length] + data[app1 + 2 + length :])
+    out["bus"] = Path(ultralytics.ASSETS) / "bus.jpg"
+    out["zidane"] = Path(ultralytics.ASSETS) / "zidane.jpg"
+    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as fh:
+        out["grace_hopper"] = folder / "grace_hopper.jpg"
+        out["grace_hopper"].write_bytes(io.BytesIO(fh.read()).getvalue())
+    return out
+
+
+def test_jpeg_header_sizes_equal_pil(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The direct JPEG header parse gives PIL's (EXIF-oriented) size for every make of JPEG, and
+    takes the common ones itself; unusual ones go to PIL."""
+    from detectkit import image as image_module
+
+    files = _jpeg_variants(tmp_path)
+
+    def size_or_error(path: Path) -> object:
+        try:
+            return image_size_wh(path)
+        except InvalidInputError as exc:
+            return type(exc).__name__
+
+    fast = {name: size_or_error(p) for name, p in files.items()}
+    taken = {name for name, p in files.items() if image_module._header_size_wh(p.read_bytes()[: 1 << 16])}
+    monkeypatch.setattr(image_module, "_header_size_wh", lambda head: None)
+    via_pil = {name: size_or_error(p) for name, p in files.items()}
+    assert fast == via_pil
+    assert fast["exif-6"] == fast["exif-big-endian-6"] == (20, 40)  # rotated
+    assert fast["exif-1"] == fast["baseline"] == (40, 20)
+    assert fast["truncated"] == "InvalidInputError"
+    assert taken == set(files) - {"icc-100k", "two-exif", "truncated"}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_image_size_of_a_folder_or_pipe_is_refused_without_opening_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)  # opening it for reading would block
+    with pytest.raises(InvalidInputError, match=r"pipe.jpg is not a file"):
+        image_size_wh(fifo)
+    with pytest.raises(InvalidInputError, match=r"is not a file"):
+        image_size_wh(tmp_path)
