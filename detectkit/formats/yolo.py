@@ -205,9 +205,9 @@ class _DetectBlocks:
     """YOLO detect label text per image, rendered a block of images (at most ``_RENDER_CHUNK``
     rows, or one image) at a time; images are asked for in order."""
 
-    def __init__(self, t: _Table, ok: np.ndarray, sizes: np.ndarray, sorted_ids: np.ndarray, decimals: int) -> None:
-        self._t, self._ok, self._sizes, self._ids, self._dec = t, ok, sizes, sorted_ids, decimals
-        self._offsets = np.searchsorted(t.image_index, np.arange(len(sizes) + 1))
+    def __init__(self, ds: Dataset, ok: np.ndarray, sizes: np.ndarray, sorted_ids: np.ndarray, decimals: int) -> None:
+        self._t, self._ok, self._sizes, self._ids, self._dec = ds._table, ok, sizes, sorted_ids, decimals
+        self._offsets = ds._offsets  # rows of image i: offsets[i] .. offsets[i + 1]
         self._start = self._end = 0  # images [start, end) are rendered
         self._text = b""
         self._cuts: list[int] = [0]
@@ -226,8 +226,8 @@ class _DetectBlocks:
         end = min(max(end, first + 1), len(self._sizes))
         a, b = int(offsets[first]), int(offsets[end])
         rows = a + np.flatnonzero(self._ok[a:b])
-        xyxy = t.xyxy[rows]
-        wh = self._sizes[t.image_index[rows]]
+        xyxy, image_of_row = t.xyxy[rows], t.image_index[rows]
+        wh = self._sizes[image_of_row]
         values = np.empty((len(rows), 4 if t.confidence is None else 5))
         values[:, 0] = (xyxy[:, 0] + xyxy[:, 2]) / 2 / wh[:, 0]
         values[:, 1] = (xyxy[:, 1] + xyxy[:, 3]) / 2 / wh[:, 1]
@@ -238,7 +238,7 @@ class _DetectBlocks:
         cls = np.searchsorted(self._ids, t.class_id[rows]).astype(np.int64)
         text, lengths = render_rows(cls, values, self._dec, last_decimals=6 if t.confidence is not None else None)
         row_ends = np.concatenate([[0], np.cumsum(lengths)])
-        per_image = np.searchsorted(t.image_index[rows], np.arange(first, end + 1))
+        per_image = np.searchsorted(image_of_row, np.arange(first, end + 1))
         self._start, self._end, self._text = first, end, text
         self._cuts = row_ends[per_image].tolist()
         self._counts = np.diff(per_image).tolist()
@@ -339,7 +339,7 @@ def write(
     if task == "detect":
         # label files are byte slices of blocks rendered at once (no per-object Python work),
         # block by block as the files are written: memory stays bounded as the dataset grows
-        blocks = _DetectBlocks(t, ok, sizes, sorted_ids, dec)
+        blocks = _DetectBlocks(ds, ok, sizes, sorted_ids, dec)
     else:
         obb = t.data.get("obb_polygon")
         multi_parts = 0
@@ -799,15 +799,14 @@ def _numeric_rows(
     fast[part_of_line[(tokens != 5) & (tokens != 0)]] = False
     row = (tokens == 5) & fast[part_of_line]
     chosen = np.flatnonzero(fast).tolist()
-    try:
-        numbers = np.fromstring("".join(parts[i] for i in chosen), dtype=np.float64, sep=" ")  # type: ignore[call-overload]
-    except (ValueError, DeprecationWarning):  # some token is not a number: find its text
-        chosen = [i for i in chosen if _parses(parts[i])]
+    numbers = _floats("".join(parts[i] for i in chosen))
+    if numbers is None:  # some token is not a number: leave out the texts that hold one
+        chosen = [i for i in chosen if _floats(parts[i]) is not None]
         fast[:] = False
         fast[chosen] = True
         row = (tokens == 5) & fast[part_of_line]
-        numbers = np.fromstring("".join(parts[i] for i in chosen), dtype=np.float64, sep=" ")  # type: ignore[call-overload]
-    if len(numbers) != 5 * int(row.sum()):  # cannot happen with the checks above; stay safe
+        numbers = _floats("".join(parts[i] for i in chosen))
+    if numbers is None or len(numbers) != 5 * int(row.sum()):  # cannot happen after the checks above
         return None, [], list(texts)
     ends = np.searchsorted(part_of_line[row], chosen, side="right")
     line_numbers = np.split(line_no[row], ends[:-1]) if chosen else []
@@ -816,12 +815,12 @@ def _numeric_rows(
     return numbers.reshape(-1, 5), files, [t for k, t in enumerate(texts) if k not in taken]
 
 
-def _parses(text: str) -> bool:
+def _floats(text: str) -> np.ndarray | None:
+    """The whitespace-separated numbers of ``text``, or ``None`` if a token is not a number."""
     try:
-        np.fromstring(text, dtype=np.float64, sep=" ")  # type: ignore[call-overload]
+        return np.fromstring(text, dtype=np.float64, sep=" ")  # type: ignore[call-overload,no-any-return]
     except (ValueError, DeprecationWarning):
-        return False
-    return True
+        return None
 
 
 def _fast_labels(
