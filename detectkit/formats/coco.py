@@ -941,11 +941,12 @@ def write(
         else:
             order = slice(None)
         ids_l, img_l, cls_l = ann_ids[order].tolist(), img_of[order].tolist(), cls[order].tolist()
-        box_list = _plain_rows(boxes[order])
-        area_l = np.asarray(_areas(boxes, area, seg), dtype=object)[order].tolist()
+        boxes_o, seg_o = boxes[order], None if seg is None else seg[order]
+        box_list = _plain_rows(boxes_o)
+        area_l = _areas(boxes_o, None if area is None else area[order], seg_o)
         crowd_l = crowd[order].astype(np.int64).tolist() if crowd is not None else [0] * n
         conf_l = [round(c, 6) for c in conf[order].tolist()] if conf is not None else [unset] * n
-        seg_l = seg[order].tolist() if seg is not None else [None] * n
+        seg_l = seg_o.tolist() if seg_o is not None else [None] * n
         coco_l = np.asarray(from_coco, dtype=bool)[order].tolist() if n else []
         empty: list[Any] = []
         # a 'segmentation' as given; none for objects read from COCO without one, else []

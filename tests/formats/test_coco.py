@@ -719,3 +719,26 @@ def test_a_dataset_does_not_change_when_its_source_file_is_rewritten_in_place(
         fh.write(b" " * 10)
     got = ds.detections(1).data["segmentation"].tolist()
     assert got == [a.get("segmentation") for a in doc["annotations"]]
+
+
+def test_columns_grow_past_their_first_capacity() -> None:
+    """``_Columns`` is sized from an upper bound of rows; should the bound ever be short, it
+    grows and keeps every row (object columns included)."""
+    from detectkit.dataset import _Table
+
+    def table(start: int, k: int) -> _Table:
+        seg = np.empty(k, dtype=object)
+        seg[:] = [[float(i)] for i in range(start, start + k)]
+        xyxy = np.arange(start * 4, (start + k) * 4, dtype=np.float64).reshape(k, 4)
+        rows = np.arange(start, start + k, dtype=np.int64)
+        return _Table(xyxy, rows % 3, rows, None, {"segmentation": seg, "_coco_index": rows})
+
+    columns = coco._Columns(2)
+    for start, k in ((0, 1), (1, 3), (4, 6)):
+        columns.add(table(start, k))
+    got = columns.table()
+    assert columns.capacity >= 10
+    np.testing.assert_array_equal(got.xyxy, np.arange(40, dtype=np.float64).reshape(10, 4))
+    assert got.class_id.tolist() == [i % 3 for i in range(10)]
+    assert got.data["_coco_index"].tolist() == list(range(10))
+    assert got.data["segmentation"].tolist() == [[float(i)] for i in range(10)]
