@@ -27,6 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from detectkit.cli import UsageError, expand_source
+from detectkit.cli._errors import guarded, plain_message
+from detectkit.cli._help import parser_options
+from detectkit.cli._outputs import check_output_dir
+from detectkit.cli._sources import split_sources
 from detectkit.errors import DetectkitError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -43,7 +47,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "detect",
         help="detect objects in images, folders, videos or a camera",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        **parser_options(__doc__),
     )
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="image, folder, video file or camera index")
     p.add_argument(
@@ -85,11 +89,30 @@ def register(subparsers: Any) -> None:
         default="coco",
         help="annotation format for --save-dataset (default: %(default)s)",
     )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace earlier results in --out and an existing --save-dataset"
+    )
     p.add_argument("--json", action="store_true", help="print machine-readable results on stdout")
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
     p.add_argument("--vid-stride", type=int, default=1, help="process every n-th video frame")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
-    p.set_defaults(func=run)
+    p.set_defaults(func=guarded(run, FLAGS))
+
+
+# Detector(...) / save_predictions(...) parameter -> detect flag, for error texts (see cli._errors).
+FLAGS = {
+    "conf": "--conf",
+    "iou": "--iou",
+    "imgsz": "--imgsz",
+    "classes": "--classes",
+    "device": "--device",
+    "backend": "--backend",
+    "classifier": "--classifier",
+    "agnostic_nms": "--agnostic-nms",
+    "format": "--format",
+    "overwrite": "--overwrite",
+    "vid_stride": "--vid-stride",
+}
 
 
 def draw(image: np.ndarray, detections: Detections) -> np.ndarray:
@@ -220,7 +243,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, stdout: Any) -> int:
     from tqdm import tqdm
 
-    from detectkit.image import count_images, iter_images, list_images
+    from detectkit.image import count_images, iter_images
     from detectkit.models.detector import Detector
 
     if args.save_images and args.out is None:
@@ -229,6 +252,12 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
         raise UsageError("--save-video needs --out DIR")
     if args.vid_stride < 1:
         raise UsageError(f"--vid-stride must be >= 1, got {args.vid_stride}")
+    # outputs are checked before any work, so a run never fails at its last step
+    overwrite = getattr(args, "overwrite", False)
+    if args.out is not None:
+        check_output_dir(args.out, flag="--out", overwrite=overwrite, only=("detections.jsonl", "images", "videos"))
+    if getattr(args, "save_dataset", None) is not None:
+        check_output_dir(args.save_dataset, flag="--save-dataset", overwrite=overwrite)
     try:
         detector = Detector(
             args.model,
@@ -260,25 +289,21 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
     results: list[dict[str, Any]] = []
     failures: list[dict[str, str]] = []
     per_class: Counter[str] = Counter()
+    crop_labels: Counter[str] = Counter()  # --classifier: top-1 crop label per box
     save_dataset = getattr(args, "save_dataset", None)
     labelled: list[tuple[Path, Detections]] = []  # --save-dataset: image files and their predictions
     n_images = 0
     started = time.perf_counter()
 
     def report(source: str, message: str) -> None:
+        message = plain_message(message)
         failures.append({"source": source, "error": message})
         bar.write(f"detectkit detect: error: {message}", file=sys.stderr)
 
     # Sources that don't exist are reported up front (a folder walk would otherwise hide them).
-    existing: list[Any] = []
-    for s in sources:
-        if isinstance(s, Path) and not s.exists():
-            report(str(s), f"{s} does not exist")
-        elif isinstance(s, Path) and s.is_dir() and not list_images(s, recursive=args.recursive):
-            hint = "" if args.recursive else " (use --recursive for sub-folders)"
-            report(str(s), f"folder {s} holds no images{hint}")
-        else:
-            existing.append(s)
+    existing, missing = split_sources(sources, recursive=args.recursive)
+    for source, message in missing:
+        report(source, message)
     try:
         for frame in iter_images(existing, recursive=args.recursive, vid_stride=args.vid_stride):
             bar.update(1)
@@ -294,6 +319,9 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
                 continue
             n_images += 1
             per_class.update(dets.labels)
+            crop = dets.data.get("crop_label")
+            if crop is not None and len(crop):
+                crop_labels.update(str(v) for v in crop.reshape(len(crop), -1)[:, 0].tolist())
             record = _record(frame.info, dets)
             output.write(record, frame.info, frame.image, dets)
             if save_dataset is not None and frame.info.path is not None and frame.info.frame_index is None:
@@ -313,6 +341,7 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
             save_dataset,
             format=args.dataset_format,
             names=dict(model_names) if isinstance(model_names, dict) and model_names else None,
+            overwrite=overwrite,
         )
         if not args.quiet:
             print(dataset_summary, file=summary_out)
@@ -328,6 +357,8 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
         "backend": detector.backend,
         "out": str(args.out) if args.out is not None else None,
     }
+    if getattr(detector, "classifier", None) is not None:
+        summary["crop_labels"] = dict(crop_labels.most_common())
     if args.json:
         json.dump({"results": results, "failures": failures, "summary": summary}, stdout)
         stdout.write("\n")
@@ -340,6 +371,9 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
             f"{elapsed:.2f} s ({ms:.1f} ms/image, backend {detector.backend})",
             file=summary_out,
         )
+        if getattr(detector, "classifier", None) is not None:
+            crops = ", ".join(f"{k}: {v}" for k, v in crop_labels.most_common()) or "none"
+            print(f"crop labels (top-1 of {getattr(args, 'classifier', 'the classifier')}): {crops}", file=summary_out)
         if args.out is not None:
             print(f"results: {args.out / 'detections.jsonl'}", file=summary_out)
     return 1 if failures else 0

@@ -241,10 +241,18 @@ def _load_ultralytics(path: Path) -> tuple[torch.nn.Module, dict[int, str], int]
     """Load an Ultralytics ``-cls`` checkpoint; returns (logits module, names, imgsz)."""
     from detectkit.models import prepare_ultralytics
 
+    if path.suffix.lower() != ".pt":  # Ultralytics guesses a task for any other file without reading it
+        raise ModelLoadError(
+            f"cannot load {path} as a classifier: not a torchvision state dict (.pth) nor an Ultralytics "
+            f"-cls checkpoint (.pt), got {path.suffix or 'a file without extension'!r}"
+        )
     try:
         yolo = prepare_ultralytics().YOLO(str(path))
     except Exception as exc:
-        raise ModelLoadError(f"cannot load {path} as an Ultralytics checkpoint: {type(exc).__name__}: {exc}") from None
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        raise ModelLoadError(
+            f"cannot load {path} as an Ultralytics checkpoint: {type(exc).__name__}: {lines[0] if lines else ''}"
+        ) from None
     if yolo.task != "classify":
         raise ModelLoadError(
             f"{path} is an Ultralytics {yolo.task!r} checkpoint, not a classifier (-cls); use Detector for it"

@@ -31,6 +31,7 @@ import ast
 import contextlib
 import logging
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -257,6 +258,69 @@ class _OnnxRunner:
         )
 
 
+# Files Ultralytics can run as a detector (directory exports such as *_openvino_model/ are not
+# resolved by detectkit.models.weights).
+_DETECTOR_SUFFIXES = (".pt", ".onnx", ".yaml", ".yml", ".torchscript", ".engine", ".tflite", ".pb", ".mnn")
+_DETECTOR_TASKS = ("detect", "segment", "obb")
+
+
+def _check_detector_weights(weights: weights_mod.ResolvedWeights) -> None:
+    """Refuse, before anything loads them, models that cannot be a YOLO detector."""
+    if weights.task is not None and weights.task not in _DETECTOR_TASKS:
+        raise ModelLoadError(
+            f"model {weights.source!r} is a {weights.task!r} model, not a detector; use it with "
+            f"Classifier({weights.source!r}) or as the second stage (classifier={weights.source!r}, "
+            f"CLI: --classifier {weights.source}). Detector models: "
+            f"{', '.join(n for t in _DETECTOR_TASKS for n in weights_mod.known_models(t)) or '(none)'}"
+        )
+    suffix = weights.suffix
+    if weights.path is not None and suffix not in _DETECTOR_SUFFIXES:
+        hint = (
+            " (.pth files are usually torchvision classifier weights: use Classifier/--classifier)"
+            if suffix == ".pth"
+            else ""
+        )
+        raise ModelLoadError(
+            f"{weights.source} is not a detector model file: expected an Ultralytics .pt checkpoint, an .onnx "
+            f"export or a .yaml config, got {suffix or 'a file without extension'!r}{hint}"
+        )
+
+
+def _check_device(device: str) -> None:
+    """A torch device string that names hardware present on this machine."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InvalidInputError(
+            f"device must be a torch device such as 'cpu' or 'cuda:0', got {device!r}: {exc}"
+        ) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidInputError(f"device {device!r} is not available here (no CUDA GPU found); use device='cpu'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise InvalidInputError(f"device {device!r} is not available here ({torch.cuda.device_count()} CUDA device(s))")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise InvalidInputError(f"device {device!r} is not available here (no Apple MPS); use device='cpu'")
+
+
+@contextlib.contextmanager
+def _loading(source: str) -> Iterator[None]:
+    """Turn any failure of a third-party loader into one :class:`ModelLoadError` naming the model."""
+    try:
+        yield
+    except DetectkitError:
+        raise
+    except Exception as exc:  # ultralytics raises many kinds (AssertionError, TypeError, FileNotFoundError, ...)
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        detail = re.sub(r"^ERROR\W*", "", lines[0]).rstrip(".") if lines else ""
+        known = ", ".join(n for t in _DETECTOR_TASKS for n in weights_mod.known_models(t)) or "(none)"
+        raise ModelLoadError(
+            f"cannot load model {source!r}: {type(exc).__name__}: {detail}. Known names: {known}; or pass an "
+            "Ultralytics .pt/.onnx/.yaml file (online, with YOLO_OFFLINE=0, a name such as 'yolo11n.pt')."
+        ) from None
+
+
 class Detector:
     """A YOLO object detector (Ultralytics checkpoints; detect, segment and OBB tasks).
 
@@ -321,6 +385,9 @@ class Detector:
 
         self.weights = weights_mod.resolve(model)
         suffix = self.weights.suffix
+        _check_detector_weights(self.weights)
+        if backend != "onnx":
+            _check_device(device)
         if backend == "auto":
             is_file = self.weights.path is not None and suffix in (".pt", ".onnx")
             backend = "onnx" if is_file and device == "cpu" and _has_onnxruntime() else "torch"
@@ -333,6 +400,22 @@ class Detector:
         self._onnx: _OnnxRunner | None = None
         self.onnx_path: Path | None = None
 
+        with _loading(self.weights.source):
+            self._load_backend(backend, suffix)
+        self.imgsz: int | tuple[int, int] = self._resolve_imgsz()
+        self.classes: list[int] | None = None if classes is None else self._class_ids(classes)
+        # optional second stage: classify every detected box (see detectkit.models.pipeline)
+        self._crop_stage: Any = None
+        self.classifier: Any = None
+        if classifier is not None:
+            from detectkit.models.pipeline import Pipeline
+
+            self._crop_stage = Pipeline(self, classifier)
+            self.classifier = self._crop_stage.classifier
+
+    # ------------------------------------------------------------------ loading
+    def _load_backend(self, backend: str, suffix: str) -> None:
+        """Load the model (Ultralytics loads some formats lazily: reading names forces it)."""
         if backend == "torch" or suffix != ".onnx":
             if backend == "onnx":
                 self.onnx_path = onnx_export(
@@ -352,30 +435,16 @@ class Detector:
                 self._onnx = runner
         self._names = self._read_names()
         self._task = self._read_task()
-        self.imgsz: int | tuple[int, int] = self._resolve_imgsz()
-        self.classes: list[int] | None = None if classes is None else self._class_ids(classes)
-        # optional second stage: classify every detected box (see detectkit.models.pipeline)
-        self._crop_stage: Any = None
-        self.classifier: Any = None
-        if classifier is not None:
-            from detectkit.models.pipeline import Pipeline
+        if self._task not in _DETECTOR_TASKS:
+            raise ModelLoadError(
+                f"model {self.weights.source!r} is a {self._task!r} model, not a detector; use Classifier for it"
+            )
 
-            self._crop_stage = Pipeline(self, classifier)
-            self.classifier = self._crop_stage.classifier
-
-    # ------------------------------------------------------------------ loading
     def _load_yolo(self, source: str | None = None, task: str | None = None) -> Any:
         YOLO = prepare_ultralytics().YOLO
 
         src = source or (str(self.weights.path) if self.weights.path is not None else self.weights.source)
-        try:
-            return YOLO(src, task=task) if task else YOLO(src)
-        except Exception as exc:  # ultralytics raises many kinds (FileNotFoundError, ConnectionError, ...)
-            known = ", ".join(weights_mod.known_models("detect")) or "(none)"
-            raise ModelLoadError(
-                f"cannot load model {self.weights.source!r}: {type(exc).__name__}: {exc}. Known names: {known}; "
-                "online users can pass an Ultralytics checkpoint name such as 'yolo11n.pt' with YOLO_OFFLINE=0."
-            ) from None
+        return YOLO(src, task=task) if task else YOLO(src)  # failures become ModelLoadError in _loading()
 
     def _checkpoint_imgsz(self) -> int | tuple[int, int] | None:
         if self._yolo is not None:
@@ -584,12 +653,23 @@ class Detector:
         ``conf`` (e.g. ``Detector(conf=0.001)``).
 
         Args:
-            dataset: a ``Dataset`` whose image records point at readable image files.
+            dataset: a ``Dataset`` whose image records point at readable image files, or a path
+                that :func:`detectkit.formats.read` reads (e.g. ``"datasets/shapes/data.yaml"``).
             iou_type: ``"bbox"``, or ``"segm"`` for segmentation models.
 
         Returns:
             :class:`detectkit.metrics.Metrics` (see :func:`detectkit.metrics.evaluate_detector`).
         """
+        from detectkit.dataset import Dataset
         from detectkit.metrics import evaluate_detector
 
+        if isinstance(dataset, (str, os.PathLike)):
+            from detectkit.formats import read
+
+            dataset = read(dataset)
+        if not isinstance(dataset, Dataset):
+            raise InvalidInputError(
+                "dataset must be a Dataset or a path to one (COCO JSON, YOLO folder, ...), "
+                f"got {type(dataset).__name__}"
+            )
         return evaluate_detector(self, dataset, iou_type=iou_type)  # type: ignore[arg-type]
