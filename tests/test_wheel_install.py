@@ -49,11 +49,13 @@ def test_wheel_carries_weights_and_runs_from_a_fresh_venv(tmp_path: Path) -> Non
     shutil.copytree(ROOT / "weights", src / "weights")
     dist = tmp_path / "dist"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q", "-w",
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-v", "-w",
          str(dist), str(src)],
-        check=True, env=env, cwd=tmp_path, timeout=600,
+        check=True, env=env, cwd=tmp_path, timeout=600, capture_output=True, text=True,
     )  # fmt: skip
+    # pyproject uses the SPDX license string: setuptools prints no deprecation block
+    assert "Deprecat" not in build.stdout + build.stderr, (build.stdout + build.stderr)[-3000:]
     (wheel,) = dist.glob("detectkit-*.whl")
     manifest = json.loads((ROOT / "weights" / "manifest.json").read_text())["models"]
     with zipfile.ZipFile(wheel) as zf:

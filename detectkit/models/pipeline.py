@@ -151,8 +151,9 @@ class Pipeline:
         from detectkit.models.classifier import _check_batch_size, _check_top_k
 
         if not callable(getattr(detector, "detect", None)):
+            hint = f" (build one first: Pipeline(Detector({detector!r}), ...))" if isinstance(detector, str) else ""
             raise InvalidInputError(
-                f"detector must have a detect(image) -> Detections method, got {type(detector).__name__}"
+                f"detector must have a detect(image) -> Detections method, got {type(detector).__name__}{hint}"
             )
         self.detector = detector
         self.classifier = classifier if isinstance(classifier, Classifier) else Classifier(classifier)

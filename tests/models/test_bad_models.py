@@ -99,3 +99,17 @@ def test_evaluate_takes_a_dataset_path(tmp_path: Path) -> None:
     assert metrics.to_dict()["map50"] > 0.5
     with pytest.raises(InvalidInputError, match="dataset must be"):
         Detector().evaluate(42)
+
+
+@pytest.mark.parametrize(("classifier", "needle"), [("x.pth", "x.pth"), ("bad.pt", "bad.pt")])
+def test_pipeline_bad_classifier_files(files: Path, classifier: str, needle: str) -> None:
+    from detectkit.models.pipeline import Pipeline
+
+    class Fixed:
+        def detect(self, image: object) -> object:  # pragma: no cover - never called
+            raise AssertionError
+
+    with pytest.raises(ModelLoadError, match=needle):
+        Pipeline(Fixed(), str(files / classifier))
+    with pytest.raises(InvalidInputError, match=r"Pipeline\(Detector\('demo-shapes'\)"):
+        Pipeline("demo-shapes")  # type: ignore[arg-type]
