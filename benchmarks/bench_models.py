@@ -7,17 +7,20 @@ ratios say nothing about real models.
 
 Each backend runs in its OWN process (``--worker``): an idle onnxruntime session keeps its
 worker threads spinning and slows whatever runs beside it, and one process per backend is how
-a user runs them. The processes take turns, ``--rounds`` times, rotating who goes first, so the
-load of this shared machine hits every backend alike; the table shows the median per image
-over all rounds and the ratio to native Ultralytics. Every call includes decoding the image
-from its file path, as a user would call it. Boxes of every backend are compared with native
-Ultralytics on the same images before timing (largest coordinate difference, pixels).
+a user runs them. All workers are started (and load their model) first; then they take turns
+in short blocks (``--block`` images each, ``--rounds`` times, rotating who goes first, a pause
+between hand-overs so no runtime's spinning threads overlap the next block). Only one worker
+computes at a time, and the load of this shared machine hits every backend alike; the table
+shows the median per image over all blocks and the ratio to native Ultralytics. Every call
+includes decoding the image from its file path, as a user would call it. Boxes of every
+backend are compared with native Ultralytics on the same images before timing (largest
+coordinate difference, pixels).
 
 Cases: the shapes sample images at the model's own imgsz (416), and Ultralytics' bus.jpg (a
 real 1080x810 photo; the demo model finds few boxes there, which is the point: this row
 measures the fixed cost of pre-processing and the network at 640).
 
-    python benchmarks/bench_models.py [--runs 20] [--warmup 3] [--rounds 3]
+    python benchmarks/bench_models.py [--rounds 10] [--block 3] [--warmup 3]
 """
 
 from __future__ import annotations
@@ -80,19 +83,58 @@ def _runner(backend: str, imgsz: int, conf: float) -> Any:
     raise SystemExit(f"unknown backend {backend!r}")
 
 
-def worker(backend: str, case: str, runs: int, warmup: int, conf: float) -> dict[str, Any]:
-    """Time one backend on one case in this process; returns per-call seconds and the boxes."""
+def worker(backend: str, case: str, warmup: int, conf: float) -> None:
+    """Serve one backend on one case over stdin/stdout: ``boxes``, ``run N``, ``quit``.
+
+    Prints ``ready`` once the model is loaded and warmed up; ``run N`` times the next N images
+    (cycling through the case's images) and prints the per-call seconds as JSON.
+    """
     paths, imgsz = _cases()[case]
     fn = _runner(backend, imgsz, conf)
-    boxes = {p: fn(p).tolist() for p in paths}
     for i in range(warmup):
         fn(paths[i % len(paths)])
-    times = []
-    for i in range(runs):
-        t = time.perf_counter()
-        fn(paths[i % len(paths)])
-        times.append(time.perf_counter() - t)
-    return {"times": times, "boxes": boxes}
+    print("ready", flush=True)
+    nxt = 0
+    for line in sys.stdin:
+        cmd = line.split()
+        if not cmd or cmd[0] == "quit":
+            return
+        if cmd[0] == "boxes":
+            print(json.dumps({p: fn(p).tolist() for p in paths}), flush=True)
+        elif cmd[0] == "run":
+            times = []
+            for _ in range(int(cmd[1])):
+                t = time.perf_counter()
+                fn(paths[nxt % len(paths)])
+                times.append(time.perf_counter() - t)
+                nxt += 1
+            print(json.dumps(times), flush=True)
+
+
+class _Worker:
+    def __init__(self, backend: str, case: str, args: argparse.Namespace, env: dict[str, str]) -> None:
+        cmd = [sys.executable, __file__, "--worker", backend, case, "--warmup", str(args.warmup)]
+        self.proc = subprocess.Popen(
+            [*cmd, "--conf", str(args.conf)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
+        if self._read() != "ready":
+            raise SystemExit(f"worker {backend} failed to start")
+
+    def _read(self) -> str:
+        assert self.proc.stdout is not None
+        return self.proc.stdout.readline().strip()
+
+    def ask(self, command: str) -> Any:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self._read())
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
 
 
 def _max_diff(a: dict[str, list[list[float]]], b: dict[str, list[list[float]]]) -> float:
@@ -110,46 +152,38 @@ def _max_diff(a: dict[str, list[list[float]]], b: dict[str, list[list[float]]]) 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="native vs detectkit torch vs detectkit onnx, one process each")
-    parser.add_argument("--runs", type=int, default=20, help="timed calls per process (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=10, help="turns per backend (default: %(default)s)")
+    parser.add_argument("--block", type=int, default=3, help="images per turn (default: %(default)s)")
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=3, help="processes per backend and case (default: %(default)s)")
     parser.add_argument("--conf", type=float, default=0.25)
     parser.add_argument("--worker", nargs=2, metavar=("BACKEND", "CASE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.worker:
-        print(json.dumps(worker(args.worker[0], args.worker[1], args.runs, args.warmup, args.conf)))
+        worker(args.worker[0], args.worker[1], args.warmup, args.conf)
         return 0
 
     import torch
 
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; one process per backend, ", end="")
-    print(f"{args.rounds} rounds x {args.runs} runs, medians per image")
+    print(f"{args.rounds} turns x {args.block} images each, medians per image")
     print("| case | native ms | dk-torch ms | native/dk-torch | dk-onnx ms | native/dk-onnx | ul-onnx ms |", end="")
     print(" native/ul-onnx | max |Δbox| px vs native: dk-torch / dk-onnx / ul-onnx |")
     print("|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="dk-bench-") as tmp:
         env = {**os.environ, "DETECTKIT_CACHE": str(Path(tmp) / "cache"), "PYTHONPATH": str(ROOT)}
-        first = True
         for case in _cases():
-            times: dict[str, list[float]] = {b: [] for b in BACKENDS}
-            boxes: dict[str, Any] = {}
-            for r in range(args.rounds):
-                order = BACKENDS[r % len(BACKENDS) :] + BACKENDS[: r % len(BACKENDS)]
-                for backend in order:
-                    cmd = [sys.executable, __file__, "--worker", backend, case, "--runs", str(args.runs)]
-                    cmd += ["--warmup", str(args.warmup), "--conf", str(args.conf)]
-                    t = time.perf_counter()
-                    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-                    if proc.returncode != 0:
-                        print(proc.stderr[-3000:], file=sys.stderr)
-                        return 1
-                    if first:  # the first detectkit-onnx/ultralytics-onnx process exported the model
-                        print(f"    (first process incl. start-up: {time.perf_counter() - t:.1f} s)", file=sys.stderr)
-                        first = False
-                    result = json.loads(proc.stdout.strip().splitlines()[-1])
-                    times[backend] += result["times"]
-                    boxes[backend] = result["boxes"]
+            workers = {b: _Worker(b, case, args, env) for b in BACKENDS}  # loaded one after the other
+            try:
+                boxes = {b: w.ask("boxes") for b, w in workers.items()}
+                times: dict[str, list[float]] = {b: [] for b in BACKENDS}
+                for r in range(args.rounds):
+                    for backend in BACKENDS[r % len(BACKENDS) :] + BACKENDS[: r % len(BACKENDS)]:
+                        time.sleep(0.05)  # let the previous runtime's spinning threads go idle
+                        times[backend] += workers[backend].ask(f"run {args.block}")
+            finally:
+                for w in workers.values():
+                    w.close()
             med = {b: statistics.median(v) for b, v in times.items()}
             n = med["native"]
             diffs = " / ".join(f"{_max_diff(boxes[b], boxes['native']):.1e}" for b in BACKENDS[1:])
