@@ -39,8 +39,10 @@ Edge-aware merging
     straight to the merge step, which reproduces sahi's ``get_sliced_prediction``.
 
 >>> tiles = slice_boxes((1000, 500), (400, 400), (80, 80))
->>> tiles.tolist()
-[[0, 0, 400, 400], [320, 0, 720, 400], [600, 0, 1000, 400], [0, 100, 400, 500], [320, 100, 720, 500], [600, 100, 1000, 500]]
+>>> tiles[:3].tolist()    # first row; the last tile is moved back to end on the image border
+[[0, 0, 400, 400], [320, 0, 720, 400], [600, 0, 1000, 400]]
+>>> len(tiles)
+6
 """
 
 from __future__ import annotations
@@ -122,7 +124,8 @@ class SliceConfig:
         edge_aware: apply the stitch and fragment rules of the module docs before merging.
             ``False`` reproduces sahi.
         edge_margin: a box side within this many pixels of an inner tile border is cut.
-        max_det: at most this many boxes after the merge (``None``: the detector's ``max_det``).
+        max_det: at most this many boxes after the merge (``None``: no cap beyond the detector's
+            ``max_det`` per tile, like sahi; large images hold more objects than one tile).
         batch_size: tiles per forward pass.
 
     Raises:
@@ -279,9 +282,7 @@ def slice_boxes(
     return np.array(tiles, dtype=np.int64).reshape(-1, 4)
 
 
-def cut_sides(
-    boxes: Any, tiles: Any, image_size_wh: tuple[int, int], *, margin: float = 3.0
-) -> np.ndarray:
+def cut_sides(boxes: Any, tiles: Any, image_size_wh: tuple[int, int], *, margin: float = 3.0) -> np.ndarray:
     """Which sides of each box lie on an inner tile border: bool ``(N, 4)`` (left, top, right, bottom).
 
     ``tiles[i]`` is the xyxy tile that box ``i`` was detected in (image coordinates). A side is
@@ -403,7 +404,6 @@ def merge_slices(
     tiles: Any,
     image_size_wh: tuple[int, int],
     config: SliceConfig | None = None,
-    max_det: int = 300,
 ) -> MergedSlices:
     """Merge the detections of all tiles (and the optional full-image pass) of one image.
 
@@ -416,11 +416,10 @@ def merge_slices(
         image_size_wh: ``(width, height)`` of the image.
         config: merge options (``merge``, ``match_metric``, ``match_threshold``,
             ``class_agnostic``, ``edge_aware``, ``edge_margin``, ``max_det``); default ``SliceConfig()``.
-        max_det: the cap when ``config.max_det`` is None.
 
     Returns:
         :class:`MergedSlices` by descending score (ties: lower input index first), at most
-        ``max_det`` rows.
+        ``config.max_det`` rows.
 
     >>> cfg = SliceConfig(slice_wh=100, overlap=20)
     >>> tiles = [[0, 0, 100, 100], [80, 0, 180, 100], [80, 0, 180, 100]]
@@ -440,7 +439,7 @@ def merge_slices(
     if len(t) != len(b):
         raise InvalidInputError(f"tiles must have one row per box ({len(b)}), got {len(t)}")
     size = check_image_size_wh(image_size_wh)
-    cap = int(cfg.max_det) if cfg.max_det is not None else int(max_det)
+    cap = int(cfg.max_det) if cfg.max_det is not None else None
     if len(b) and cfg.edge_aware:
         b, s, c = _edge_aware(b, s, c, t, size, cfg)
     if len(b) == 0:
