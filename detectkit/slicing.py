@@ -185,6 +185,8 @@ class SliceConfig:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise InvalidInputError(f"{name} must be a positive int, got {value!r}")
+        if self.slice_wh is not None:
+            self.overlap_px(self.slice_wh)  # type: ignore[arg-type]  # overlap smaller than the tile
 
     @classmethod
     def coerce(cls, value: Any) -> SliceConfig | None:
