@@ -12,12 +12,14 @@ Three parts, one run, the shipped demo detector (``weights/demo-shapes.pt``) eve
    1 = its default, and batch 8), supervision's ``InferenceSlicer`` (NMS, an Ultralytics
    callback, batch 1 = its default, and batch 8), detectkit torch and onnx (edge-aware merge,
    full-image pass, batch 8). Runners are interleaved, rotating who goes first, so machine
-   load hits all alike; medians of ``--runs``; ratios against detectkit onnx.
+   load hits all alike; medians of ``--runs`` of wall time and of process CPU time (on a
+   loaded machine the CPU time is the steadier figure); ratios against detectkit onnx.
+   onnxruntime gets as many threads as torch uses (``DETECTKIT_ORT_THREADS``).
 3. **Accuracy** — COCO AP (detectkit's COCO-exact eval, maxDets 1/100/1000) on ``--count``
    generated 3000 x 2000 images with 7-40 px shapes: whole-image detection vs sliced (edge-
    aware off = sahi's merge, and on), conf 0.01, 320 px tiles upsampled to the model's 416.
 
-    python benchmarks/bench_slice.py [--runs 3] [--count 3] [--json out.json]
+    python benchmarks/bench_slice.py [--runs 3] [--count 2] [--json out.json]
 """
 
 from __future__ import annotations
@@ -136,22 +138,31 @@ def parity(gen: Any) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------- speed
-def _interleaved(runners: dict[str, Callable[[], object]], runs: int, warmup: int) -> dict[str, float]:
+def _interleaved(
+    runners: dict[str, Callable[[], object]], runs: int, warmup: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Median wall seconds and median CPU seconds (all threads of this process) per runner."""
     for fn in runners.values():
         for _ in range(warmup):
             fn()
     times: dict[str, list[float]] = {name: [] for name in runners}
+    cpu: dict[str, list[float]] = {name: [] for name in runners}
     names = list(runners)
     for i in range(runs):
         for name in names[i % len(names) :] + names[: i % len(names)]:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             runners[name]()
             times[name].append(time.perf_counter() - t)
-    return {name: statistics.median(v) for name, v in times.items()}
+            cpu[name].append(time.process_time() - c)
+    return (
+        {name: statistics.median(v) for name, v in times.items()},
+        {name: statistics.median(v) for name, v in cpu.items()},
+    )
 
 
 def speed(gen: Any, runs: int, warmup: int, imgsz: int) -> dict[str, Any]:
     import supervision as sv
+    import torch
     from ultralytics import YOLO
 
     from detectkit import Detector
@@ -196,18 +207,22 @@ def speed(gen: Any, runs: int, warmup: int, imgsz: int) -> dict[str, Any]:
         "supervision (batch 1)": record("supervision (batch 1)", lambda: slicer1(img)),
         "supervision (batch 8)": record("supervision (batch 8)", lambda: slicer8(img)),
     }
-    med = _interleaved(runners, runs, warmup)
-    ref = med["detectkit onnx"]
+    med, cpu = _interleaved(runners, runs, warmup)
+    ref, ref_cpu = med["detectkit onnx"], cpu["detectkit onnx"]
     print(f"\nspeed: 3840x2160, {n_tiles} tiles of 320 px (overlap 0.2), imgsz {imgsz}, median of {runs} runs")
-    print(f"{'':24s}{'seconds':>10s}{'x slower than detectkit onnx':>32s}{'boxes':>8s}")
+    print(f"{'':24s}{'wall s':>8s}{'/ ours onnx':>12s}{'CPU s':>8s}{'/ ours onnx':>12s}{'boxes':>7s}")
     for name, sec in med.items():
-        print(f"{name:24s}{sec:10.2f}{sec / ref:32.2f}{counts.get(name, 0):8d}")
+        print(
+            f"{name:24s}{sec:8.2f}{sec / ref:12.2f}{cpu[name]:8.2f}{cpu[name] / ref_cpu:12.2f}{counts.get(name, 0):7d}"
+        )
     return {
         "image_wh": [3840, 2160],
         "tiles": n_tiles,
         "imgsz": imgsz,
         "runs": runs,
         "median_seconds": med,
+        "median_cpu_seconds": cpu,
+        "threads": {"torch": torch.get_num_threads(), "onnxruntime": os.environ.get("DETECTKIT_ORT_THREADS")},
         "boxes": counts,
         "ratio_vs_detectkit_onnx": {k: v / ref for k, v in med.items()},
         "ratio_vs_detectkit_torch": {k: v / med["detectkit torch"] for k, v in med.items()},
@@ -263,10 +278,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--imgsz", type=int, default=320, help="network input for the speed part")
-    parser.add_argument("--count", type=int, default=3, help="images of the accuracy part")
+    parser.add_argument("--count", type=int, default=2, help="images of the accuracy part")
     parser.add_argument("--parts", default="parity,speed,accuracy")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
+    import torch
+
+    # onnxruntime gets as many compute threads as torch has (equal footing; no spinning extra threads)
+    os.environ.setdefault("DETECTKIT_ORT_THREADS", str(torch.get_num_threads()))
     gen = _generator()
     parts = set(args.parts.split(","))
     report: dict[str, Any] = {}

@@ -52,7 +52,7 @@ def _onnx_tiles(detector: Detector, tiles: Sequence[np.ndarray]) -> list[Detecti
     from detectkit.nms import batched_nms, nms
 
     runner = getattr(detector, "_onnx", None)
-    if runner is None or runner.end2end or not runner.dynamic or getattr(detector, "_crop_stage", None) is not None:
+    if runner is None or runner.end2end or not runner.dynamic:
         return None
     shape = tiles[0].shape
     if any(t.shape != shape for t in tiles):
