@@ -47,8 +47,8 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A 1280 x 720 image with many small shapes (7-40 px) and their boxes and class ids."""
-    img, objects = large.generate_large_image(0, 0, size_wh=(1280, 720), fill=0.6)
+    """A 960 x 640 image with many small shapes (7-40 px) and their boxes and class ids."""
+    img, objects = large.generate_large_image(0, 0, size_wh=(960, 640), fill=0.6)
     boxes = np.array([b for _, b in objects], float).reshape(-1, 4)
     cls = np.array([c for c, _ in objects], np.int64)
     return img, boxes, cls
@@ -88,7 +88,7 @@ def test_sliced_finds_the_small_objects_the_whole_image_misses(torch_det: Detect
     img, boxes, cls = scene
     whole = torch_det.detect(img)
     sliced = torch_det.detect(img, slicing=CFG)
-    assert sliced.image_size_wh == (1280, 720)
+    assert sliced.image_size_wh == (960, 640)
     assert sliced.names == torch_det.names
     assert len(boxes) > 50
     assert _recall(whole, boxes, cls) < 0.15
@@ -117,7 +117,7 @@ def test_auto_backend_slices_like_onnx(onnx_det: Detector, cache: Path, scene) -
 def test_onnx_batched_tiles_equal_one_run_per_tile(onnx_det: Detector, scene) -> None:
     """The batched ONNX fast path (one session.run per batch) decides exactly like the plain path."""
     img = scene[0]
-    tiles = slice_boxes((1280, 720), 320, 64)[:6]
+    tiles = slice_boxes((960, 640), 320, 64)[:6]
     crops = [img[y0:y1, x0:x1] for x0, y0, x1, y1 in tiles.tolist()]
     fast = predict_tiles(onnx_det, crops)
     plain = predict_tiles(onnx_det, crops, fast=False)
