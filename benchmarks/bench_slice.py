@@ -14,7 +14,7 @@ Three parts, one run, the shipped demo detector (``weights/demo-shapes.pt``) eve
    full-image pass, batch 8). Runners are interleaved, rotating who goes first, so machine
    load hits all alike; medians of ``--runs`` of wall time and of process CPU time (on a
    loaded machine the CPU time is the steadier figure); ratios against detectkit onnx.
-   onnxruntime gets as many threads as torch uses (``DETECTKIT_ORT_THREADS``).
+   torch and onnxruntime get ``--threads`` compute threads each (default 1).
 3. **Accuracy** — COCO AP (detectkit's COCO-exact eval, maxDets 1/100/1000) on ``--count``
    generated 3000 x 2000 images with 7-40 px shapes: whole-image detection vs sliced (edge-
    aware off = sahi's merge, and on), conf 0.01, 320 px tiles upsampled to the model's 416.
@@ -280,12 +280,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--imgsz", type=int, default=320, help="network input for the speed part")
     parser.add_argument("--count", type=int, default=2, help="images of the accuracy part")
     parser.add_argument("--parts", default="parity,speed,accuracy")
+    parser.add_argument("--threads", type=int, default=1, help="compute threads of torch and onnxruntime")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
     import torch
 
-    # onnxruntime gets as many compute threads as torch has (equal footing; no spinning extra threads)
-    os.environ.setdefault("DETECTKIT_ORT_THREADS", str(torch.get_num_threads()))
+    # one compute thread for torch and for onnxruntime (equal footing on a shared machine; 2 spinning
+    # onnxruntime threads on an oversubscribed machine cost twice the CPU per tile)
+    torch.set_num_threads(args.threads)
+    os.environ["DETECTKIT_ORT_THREADS"] = str(args.threads)
     gen = _generator()
     parts = set(args.parts.split(","))
     report: dict[str, Any] = {}
