@@ -15,6 +15,11 @@ Backends
       run per tile) for fixed-shape or end-to-end exports; a test checks that both paths give
       the same boxes.
 
+>>> from detectkit import Detector
+>>> from detectkit.slicing import SliceConfig
+>>> detector = Detector(backend="auto")                                    # doctest: +SKIP
+>>> dets = detector.detect("aerial.jpg", slicing=SliceConfig(slice_wh=640))  # doctest: +SKIP
+
 Tasks: ``detect`` only. Segmentation masks and OBB would need a mask/polygon merge; they raise
 :class:`~detectkit.errors.InvalidInputError` instead of silently dropping the masks.
 """
