@@ -65,7 +65,7 @@ def _sahi_model(conf: float, imgsz: int) -> Any:
     )
 
 
-def _sahi(model: Any, img: np.ndarray, *, postprocess: str, metric: str, batch: int = 1) -> Any:
+def _sahi(model: Any, img: np.ndarray, *, postprocess: str, metric: str, batch: int = 1, tile: int = 320) -> Any:
     from sahi.predict import get_sliced_prediction
 
     from detectkit.detections import Detections
@@ -73,8 +73,8 @@ def _sahi(model: Any, img: np.ndarray, *, postprocess: str, metric: str, batch: 
     preds = get_sliced_prediction(
         np.ascontiguousarray(img[..., ::-1]),  # sahi takes RGB
         model,
-        slice_height=320,
-        slice_width=320,
+        slice_height=tile,
+        slice_width=tile,
         overlap_height_ratio=0.2,
         overlap_width_ratio=0.2,
         postprocess_type=postprocess,
@@ -160,7 +160,7 @@ def _interleaved(
     )
 
 
-def speed(gen: Any, runs: int, warmup: int, imgsz: int) -> dict[str, Any]:
+def speed(gen: Any, runs: int, warmup: int, imgsz: int, tile: int = 320) -> dict[str, Any]:
     import supervision as sv
     import torch
     from ultralytics import YOLO
@@ -169,11 +169,12 @@ def speed(gen: Any, runs: int, warmup: int, imgsz: int) -> dict[str, Any]:
     from detectkit.slicing import SliceConfig, slice_boxes
 
     img = gen.generate_large_image(0, 2, size_wh=(3840, 2160))[0]
-    n_tiles = len(slice_boxes((3840, 2160), 320, 64))
+    overlap_px = int(0.2 * tile)
+    n_tiles = len(slice_boxes((3840, 2160), tile, overlap_px))
     conf = 0.25
     torch_det = Detector(backend="torch", imgsz=imgsz, conf=conf)
     onnx_det = Detector(backend="onnx", imgsz=imgsz, conf=conf)
-    cfg = SliceConfig(slice_wh=320, overlap=0.2, batch_size=8)
+    cfg = SliceConfig(slice_wh=tile, overlap=0.2, batch_size=8)
     sahi_model = _sahi_model(conf, imgsz)
     yolo = YOLO(str(CHECKPOINT))
 
@@ -183,8 +184,10 @@ def speed(gen: Any, runs: int, warmup: int, imgsz: int) -> dict[str, Any]:
         out = [sv.Detections.from_ultralytics(r) for r in res]
         return out if isinstance(tiles, list) else out[0]
 
-    slicer1 = sv.InferenceSlicer(callback=sv_callback, slice_wh=320, overlap_wh=64, iou_threshold=0.5)
-    slicer8 = sv.InferenceSlicer(callback=sv_callback, slice_wh=320, overlap_wh=64, iou_threshold=0.5, batch_size=8)
+    slicer1 = sv.InferenceSlicer(callback=sv_callback, slice_wh=tile, overlap_wh=overlap_px, iou_threshold=0.5)
+    slicer8 = sv.InferenceSlicer(
+        callback=sv_callback, slice_wh=tile, overlap_wh=overlap_px, iou_threshold=0.5, batch_size=8
+    )
     counts: dict[str, int] = {}
 
     def record(name: str, fn: Callable[[], Any]) -> Callable[[], object]:
@@ -199,17 +202,17 @@ def speed(gen: Any, runs: int, warmup: int, imgsz: int) -> dict[str, Any]:
         "detectkit onnx": record("detectkit onnx", lambda: onnx_det.detect(img, slicing=cfg)),
         "detectkit torch": record("detectkit torch", lambda: torch_det.detect(img, slicing=cfg)),
         "sahi (batch 1)": record(
-            "sahi (batch 1)", lambda: _sahi(sahi_model, img, postprocess="GREEDYNMM", metric="IOS")
+            "sahi (batch 1)", lambda: _sahi(sahi_model, img, postprocess="GREEDYNMM", metric="IOS", tile=tile)
         ),
         "sahi (batch 8)": record(
-            "sahi (batch 8)", lambda: _sahi(sahi_model, img, postprocess="GREEDYNMM", metric="IOS", batch=8)
+            "sahi (batch 8)", lambda: _sahi(sahi_model, img, postprocess="GREEDYNMM", metric="IOS", batch=8, tile=tile)
         ),
         "supervision (batch 1)": record("supervision (batch 1)", lambda: slicer1(img)),
         "supervision (batch 8)": record("supervision (batch 8)", lambda: slicer8(img)),
     }
     med, cpu = _interleaved(runners, runs, warmup)
     ref, ref_cpu = med["detectkit onnx"], cpu["detectkit onnx"]
-    print(f"\nspeed: 3840x2160, {n_tiles} tiles of 320 px (overlap 0.2), imgsz {imgsz}, median of {runs} runs")
+    print(f"\nspeed: 3840x2160, {n_tiles} tiles of {tile} px (overlap 0.2), imgsz {imgsz}, median of {runs} runs")
     print(f"{'':24s}{'wall s':>8s}{'/ ours onnx':>12s}{'CPU s':>8s}{'/ ours onnx':>12s}{'boxes':>7s}")
     for name, sec in med.items():
         print(
@@ -217,6 +220,7 @@ def speed(gen: Any, runs: int, warmup: int, imgsz: int) -> dict[str, Any]:
         )
     return {
         "image_wh": [3840, 2160],
+        "tile": tile,
         "tiles": n_tiles,
         "imgsz": imgsz,
         "runs": runs,
@@ -277,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--imgsz", type=int, default=320, help="network input for the speed part")
+    parser.add_argument("--imgsz", type=int, default=None, help="network input of the speed part (default: the tile)")
+    parser.add_argument("--tile", type=int, default=320, help="tile size of the speed part")
     parser.add_argument("--count", type=int, default=2, help="images of the accuracy part")
     parser.add_argument("--parts", default="parity,speed,accuracy")
     parser.add_argument("--threads", type=int, default=1, help="compute threads of torch and onnxruntime")
@@ -295,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     if "parity" in parts:
         report["parity"] = parity(gen)
     if "speed" in parts:
-        report["speed"] = speed(gen, args.runs, args.warmup, args.imgsz)
+        report["speed"] = speed(gen, args.runs, args.warmup, args.imgsz or args.tile, args.tile)
     if "accuracy" in parts:
         report["accuracy"] = accuracy(gen, args.count)
     if args.json is not None:
