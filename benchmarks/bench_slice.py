@@ -7,7 +7,7 @@ Three parts, one run, the shipped demo detector (``weights/demo-shapes.pt``) eve
    pass, merge): number of boxes, share of sahi's boxes matched by one of ours within 1 px on
    every side, largest coordinate difference. Then what the edge-aware merge changes.
 2. **Speed** — a 3840 x 2160 image of ``datasets/generate_large.py``, 320 px tiles, overlap
-   0.2, network input ``--imgsz`` (default 320: tiles at native resolution) for everyone.
+   0.2 (``--tile``), network input ``--imgsz`` (default: the tile, i.e. native resolution) for everyone.
    sahi 0.12 ``get_sliced_prediction`` (GREEDYNMM/IOS, its default full-image pass; batch
    1 = its default, and batch 8), supervision's ``InferenceSlicer`` (NMS, an Ultralytics
    callback, batch 1 = its default, and batch 8), detectkit torch and onnx (edge-aware merge,
