@@ -45,6 +45,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "metrics": ("detectkit.metrics", None),
     "evaluate": ("detectkit.metrics", "evaluate"),
     "Metrics": ("detectkit.metrics", "Metrics"),
+    "SliceConfig": ("detectkit.slicing", "SliceConfig"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -58,6 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from detectkit.models.detector import Detector
     from detectkit.models.pipeline import Pipeline
     from detectkit.nms import batched_nms, non_max_merge, soft_nms, weighted_boxes_fusion
+    from detectkit.slicing import SliceConfig
     from detectkit.viz import annotate
 
 __all__ = [
@@ -73,6 +75,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelLoadError",
     "Pipeline",
+    "SliceConfig",
     "__version__",
     "annotate",
     "batched_nms",

@@ -10,6 +10,8 @@ source annotated under ``DIR/videos/<name>.mp4`` (same frame size; frame rate di
 ``--vid-stride`` so the duration is kept); ``--json`` prints one JSON document
 ``{"results": [...], "failures": [...], "summary": {...}}`` on stdout (the human summary then
 goes to stderr). A progress bar (stderr) shows for folders and videos unless ``--quiet``.
+Large images with small objects: ``--slice 640 [--overlap 0.2] [--merge nmm --match ios]`` detects
+in overlapping tiles and merges them (see ``detectkit.slicing``).
 Auto-labelling: ``--save-dataset OUT --format coco|yolo|voc|labelme|cvat`` writes the image
 files' predictions as a dataset in OUT plus ``OUT/results.json`` with the scores.
 """
@@ -30,6 +32,7 @@ from detectkit.cli import UsageError, expand_source
 from detectkit.cli._errors import guarded, plain_message
 from detectkit.cli._help import parser_options
 from detectkit.cli._outputs import check_output_dir
+from detectkit.cli._slicing import add_slice_arguments, slice_config_from_args
 from detectkit.cli._sources import split_sources
 from detectkit.errors import DetectkitError, InvalidInputError
 
@@ -96,6 +99,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
     p.add_argument("--vid-stride", type=int, default=1, help="process every n-th video frame")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    add_slice_arguments(p)
     p.set_defaults(func=guarded(run, FLAGS))
 
 
@@ -252,6 +256,7 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
         raise UsageError("--save-video needs --out DIR")
     if args.vid_stride < 1:
         raise UsageError(f"--vid-stride must be >= 1, got {args.vid_stride}")
+    slicing = slice_config_from_args(args)
     # outputs are checked before any work, so a run never fails at its last step
     overwrite = getattr(args, "overwrite", False)
     if args.out is not None:
@@ -313,7 +318,7 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
             if frame.image is None:  # pragma: no cover - iter_images sets image or error
                 continue
             try:
-                dets = detector.detect_batch([frame.image])[0]
+                dets = detector.detect_batch([frame.image], slicing=slicing)[0]
             except DetectkitError as exc:
                 report(frame.info.source, str(exc))
                 continue

@@ -72,6 +72,15 @@ def _check_imgsz(value: Any) -> int | tuple[int, int] | None:
     raise InvalidInputError(f"imgsz must be a positive int or an (height, width) pair, got {value!r}")
 
 
+def _slice_config(slicing: Any) -> Any:
+    """``slicing=`` of detect/detect_batch/detect_stream -> a SliceConfig or None (detectkit.slicing)."""
+    if slicing is None:
+        return None
+    from detectkit.slicing import SliceConfig
+
+    return SliceConfig.coerce(slicing)
+
+
 def _has_onnxruntime() -> bool:
     import importlib.util
 
@@ -524,22 +533,28 @@ class Detector:
         )
 
     # ------------------------------------------------------------------ inference
-    def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
+    def detect_batch(self, images: Sequence[np.ndarray], *, slicing: Any = None) -> list[Detections]:
         """Detect in already-loaded images: ``(H, W, 3)`` uint8 BGR arrays (e.g. from
         :func:`detectkit.image.load_image` or :func:`~detectkit.image.iter_images`), not copied.
 
         Returns one :class:`Detections` per image. With the torch backend the images go through
         one forward pass (differently sized images are then padded to a square).
+        ``slicing``: sliced inference per image, as in :meth:`detect`.
         """
         images = list(images)
         for i, img in enumerate(images):
             if not isinstance(img, np.ndarray) or img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
                 got = f"{img.dtype} {img.shape}" if isinstance(img, np.ndarray) else type(img).__name__
                 raise InvalidInputError(f"images[{i}] must be a (H, W, 3) uint8 BGR array, got {got}")
-        return self._predict(images)
+        return self._predict(images, _slice_config(slicing))
 
-    def _predict(self, images: list[np.ndarray]) -> list[Detections]:
-        out = self._predict_boxes(images)
+    def _predict(self, images: list[np.ndarray], slicing: Any = None) -> list[Detections]:
+        if slicing is not None:  # sliced inference: detectkit.models.slicing
+            from detectkit.models.slicing import detect_sliced
+
+            out = [detect_sliced(self, img, slicing) for img in images]
+        else:
+            out = self._predict_boxes(images)
         if self._crop_stage is not None:
             out = [self._crop_stage.classify_boxes(img, d) for img, d in zip(images, out, strict=True)]
         return out
@@ -574,12 +589,15 @@ class Detector:
         )
         return [Detections.from_ultralytics(r) for r in results]
 
-    def detect(self, source: ImageSource | Sequence[ImageSource]) -> Any:
+    def detect(self, source: ImageSource | Sequence[ImageSource], *, slicing: Any = None) -> Any:
         """Detect objects in one image (-> :class:`Detections`) or a list of images (-> list).
 
         Args:
             source: a path, bytes, a numpy array (BGR) or a PIL image; or a list/tuple of them.
                 For folders, videos and cameras use :meth:`detect_stream`.
+            slicing: sliced (tiled) inference for large images with small objects: a
+                :class:`~detectkit.slicing.SliceConfig`, or a tile size (int or ``(w, h)``) or
+                ``"auto"`` with the default options (see :mod:`detectkit.models.slicing`).
 
         Returns:
             ``Detections`` with ``names`` and ``image_size_wh`` set (``mask`` for segmentation
@@ -588,11 +606,12 @@ class Detector:
         Raises:
             InvalidInputError: an image cannot be loaded (the message names it).
         """
+        config = _slice_config(slicing)
         if isinstance(source, (list, tuple)):
-            return [self.detect(item) for item in source]
+            return [self.detect(item, slicing=config) for item in source]
         if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
             raise InvalidInputError(f"{os.fspath(source)} is a folder; use detect_stream() for folders and videos")
-        return self._predict([load_image(source)])[0]  # type: ignore[arg-type]
+        return self._predict([load_image(source)], config)[0]  # type: ignore[arg-type]
 
     __call__ = detect
 
@@ -604,6 +623,7 @@ class Detector:
         recursive: bool = False,
         vid_stride: int = 1,
         on_error: Callable[[FrameInfo, DetectkitError], None] | None = None,
+        slicing: Any = None,
     ) -> Iterator[tuple[FrameInfo, Detections]]:
         """Detect lazily over a folder, video, camera index, list or single image.
 
@@ -615,20 +635,23 @@ class Detector:
             vid_stride: keep every n-th video frame.
             on_error: called with ``(info, error)`` for an input that fails to load, which is then
                 skipped. Without it the first failure raises.
+            slicing: sliced inference for every frame, as in :meth:`detect`.
 
         Yields:
             ``(FrameInfo, Detections)`` per image, in source order.
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
+        config = _slice_config(slicing)
         frames = iter_images(source, recursive=recursive, vid_stride=vid_stride)
-        return self._stream(frames, batch_size, on_error)
+        return self._stream(frames, batch_size, on_error, config)
 
     def _stream(
         self,
         frames: Iterator[Any],
         batch_size: int,
         on_error: Callable[[FrameInfo, DetectkitError], None] | None,
+        slicing: Any = None,
     ) -> Iterator[tuple[FrameInfo, Detections]]:
         batch: list[tuple[FrameInfo, np.ndarray]] = []
         for frame in frames:
@@ -639,10 +662,10 @@ class Detector:
                 continue
             batch.append((frame.info, frame.image))
             if len(batch) >= batch_size:
-                yield from zip((i for i, _ in batch), self._predict([img for _, img in batch]))
+                yield from zip((i for i, _ in batch), self._predict([img for _, img in batch], slicing))
                 batch = []
         if batch:
-            yield from zip((i for i, _ in batch), self._predict([img for _, img in batch]))
+            yield from zip((i for i, _ in batch), self._predict([img for _, img in batch], slicing))
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, dataset: Any, *, iou_type: str = "bbox") -> Any:
