@@ -25,14 +25,18 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from typing import Any, Literal
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from detectkit.detections import Detections
 from detectkit.errors import InvalidInputError, MissingDependencyError
 
-__all__ = ["TRACKERS", "Tracker", "TrackerName"]
+if TYPE_CHECKING:
+    from detectkit.image import FrameInfo
+
+__all__ = ["TRACKERS", "Tracker", "TrackerName", "track_stream", "video_fps"]
 
 TrackerName = Literal["bytetrack", "sort", "ocsort", "botsort"]
 # name -> (module, class) in the ``trackers`` package
@@ -159,3 +163,63 @@ class Tracker:
         """Forget every track; ids start at 1 again (call between unrelated videos)."""
         self._impl.reset()
         self.frames = 0
+
+
+def video_fps(source: Any, default: float = 30.0) -> float:
+    """The frame rate of a video file (OpenCV's header value), else ``default``.
+
+    >>> video_fps("not-a-video.jpg")
+    30.0
+    """
+    import os
+    from pathlib import Path
+
+    if not isinstance(source, (str, os.PathLike)):
+        return default
+    from detectkit.image import is_video_path
+
+    path = Path(source)
+    if not (is_video_path(path) and path.is_file()):
+        return default
+    import cv2
+
+    cap = cv2.VideoCapture(os.fspath(path))
+    try:
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    finally:
+        cap.release()
+    return fps if fps > 0 else default
+
+
+def track_stream(
+    items: Iterable[tuple[FrameInfo, Detections]],
+    tracker: Tracker | str,
+    *,
+    frame_rate: float = 30.0,
+    **params: Any,
+) -> Iterator[tuple[FrameInfo, Detections]]:
+    """Track a stream of ``(FrameInfo, Detections)`` pairs (e.g. :meth:`Detector.detect_stream`).
+
+    Args:
+        items: the detections, frame by frame, in order.
+        tracker: a tracker name (a new :class:`Tracker` is made for this stream) or a
+            :class:`Tracker` you own. Either way its state is reset whenever ``FrameInfo.source``
+            changes (a list of videos is tracked video by video, ids restart at 1).
+        frame_rate: frames per second, for a tracker made here.
+        **params: options of a tracker made here (see :class:`Tracker`).
+
+    Yields:
+        ``(FrameInfo, Detections)`` with ``tracker_id`` filled.
+    """
+    if isinstance(tracker, Tracker):
+        if params:
+            raise InvalidInputError(f"tracker options {sorted(params)} apply only when tracker is a name")
+        impl = tracker
+    else:
+        impl = Tracker(tracker, frame_rate=frame_rate, **params)
+    current: str | None = None
+    for info, dets in items:
+        if current is not None and info.source != current:
+            impl.reset()
+        current = info.source
+        yield info, impl.update(dets)
