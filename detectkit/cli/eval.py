@@ -36,6 +36,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--per-class", action="store_true", help="full per-class table (AP, AP50, AP75, AR, GT)")
     parser.add_argument("--conf", type=float, default=0.25, help="confidence cut for the confusion matrix (0.25)")
     parser.add_argument("--iou", type=float, default=0.5, help="IoU for the confusion matrix (0.5)")
+    parser.add_argument(
+        "--mot",
+        action="store_true",
+        help="tracking metrics (HOTA, MOTA, IDF1, ID switches; TrackEval-exact): GROUND_TRUTH and PREDICTIONS "
+        "are MOTChallenge .txt files (or sequence folders) or detect --track JSON lines",
+    )
     parser.set_defaults(func=run)
 
 
@@ -57,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.iou <= 1.0:
         raise UsageError(f"--iou must be in [0, 1], got {args.iou}")
+    if getattr(args, "mot", False):  # issue 14: multi-object tracking metrics
+        return _run_mot(args)
     metrics = evaluate(args.ground_truth, args.predictions, iou_type=args.iou_type)
     for note in metrics.warnings:
         print(f"detectkit eval: warning: {note}", file=sys.stderr)
@@ -85,4 +93,21 @@ def run(args: argparse.Namespace) -> int:
         )
     for p in plots:
         print(f" saved {p}")
+    return 0
+
+
+def _run_mot(args: argparse.Namespace) -> int:
+    """``eval --mot``: HOTA / CLEAR / Identity of one tracked sequence."""
+    from detectkit.metrics.mot import evaluate_mot
+
+    iou = args.iou  # CLEAR/Identity match threshold (TrackEval's default 0.5)
+    if not 0.0 < iou <= 1.0:
+        raise UsageError(f"--iou must be in (0, 1] for --mot, got {iou}")
+    metrics = evaluate_mot(args.ground_truth, args.predictions, threshold=iou)
+    if args.json:
+        import json
+
+        print(json.dumps(metrics.to_dict(per_alpha=True)))
+        return 0
+    print(metrics.summary())
     return 0
