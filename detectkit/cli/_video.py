@@ -285,12 +285,13 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
         bar.close()
         jsonl.close()
 
-    summary = {
+    timing: dict[str, Any] = timer.summary()
+    summary: dict[str, Any] = {
         "images": n_frames,
         "failed": len(failures),
         "detections": n_boxes,
         "tracker": tracker_name if use_tracker else None,
-        "timing": timer.summary(),
+        "timing": timing,
         "sources": sources_summary,
         "interrupted": interrupted,
         "model": str(args.model),
@@ -302,7 +303,7 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
         stdout.write("\n")
         stdout.flush()
     if not args.quiet:
-        t = summary["timing"]
+        t = timing
         stages = ", ".join(f"{k} {v:.1f}" for k, v in t["ms"].items())
         print(
             f"{n_frames} frame(s), {n_boxes} detection(s); {len(failures)} failed; {t['seconds']:.2f} s, "
