@@ -44,7 +44,8 @@ def _load_generator() -> Any:
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("detectkit_generate_video", ROOT / "datasets" / "generate_video.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -59,7 +60,9 @@ def _checkpoint() -> Path:
     return Path(path)
 
 
-def _ultralytics_track(video: Path, tracker_yaml: str, conf: float, imgsz: int, *, draw_to: Path | None) -> tuple[Any, float, int]:
+def _ultralytics_track(
+    video: Path, tracker_yaml: str, conf: float, imgsz: int, *, draw_to: Path | None
+) -> tuple[Any, float, int]:
     """Ultralytics' track loop: returns (MotSequence, seconds from the first frame, frames)."""
     import cv2
     import numpy as np
@@ -108,7 +111,9 @@ def quality(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
     for seed in args.seeds:
         clip = work / f"seq{seed}"
         gen.generate_video(clip, seed=seed, size_wh=(640, 384), frames=150)
-        frames = [(f.info.frame_index + 1, detector.detect_batch([f.image])[0]) for f in iter_images(clip / "video.mp4")]
+        frames = [
+            (f.info.frame_index + 1, detector.detect_batch([f.image])[0]) for f in iter_images(clip / "video.mp4")
+        ]
         for kind in sorted(TRACKERS):
             tracker = Tracker(kind)
             m = evaluate_mot(clip, sequence_from_tracks((n, tracker.update(d)) for n, d in frames))
@@ -122,7 +127,14 @@ def quality(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
 
 
 def _scores(m: Any) -> dict[str, Any]:
-    return {"hota": m.hota, "mota": m.mota, "idf1": m.idf1, "idsw": m.id_switches, "ids": m.pred_ids, "gt_ids": m.gt_ids}
+    return {
+        "hota": m.hota,
+        "mota": m.mota,
+        "idf1": m.idf1,
+        "idsw": m.id_switches,
+        "ids": m.pred_ids,
+        "gt_ids": m.gt_ids,
+    }
 
 
 def overhead(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -143,7 +155,9 @@ def overhead(args: argparse.Namespace) -> list[dict[str, Any]]:
             for t in range(args.overhead_frames):
                 xy = grid + vel * t
                 dets = Detections(
-                    xyxy=np.concatenate([xy, xy + 30], 1), confidence=rng.uniform(0.5, 1.0, n), class_id=np.zeros(n, int)
+                    xyxy=np.concatenate([xy, xy + 30], 1),
+                    confidence=rng.uniform(0.5, 1.0, n),
+                    class_id=np.zeros(n, int),
                 )
                 t0 = time.perf_counter()
                 tracker.update(dets)
@@ -209,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             print("quality ...", file=sys.stderr)
             rows = quality(args, work)
             results["quality"] = rows
-            print("\n## Tracking quality (demo detector, 640x384 x 150 frames, seeds %s)\n" % args.seeds)
+            print(f"\n## Tracking quality (demo detector, 640x384 x 150 frames, seeds {args.seeds})\n")
             print("| tracker | HOTA | MOTA | IDF1 | ID switches | ids (GT) |")
             print("|---|---|---|---|---|---|")
             for name in dict.fromkeys(r["tracker"] for r in rows):
@@ -217,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
                 mean = {k: statistics.mean(r[k] for r in mine) for k in ("hota", "mota", "idf1")}
                 print(
                     f"| {name} | {mean['hota']:.3f} | {mean['mota']:.3f} | {mean['idf1']:.3f} | "
-                    f"{sum(r['idsw'] for r in mine)} | {sum(r['ids'] for r in mine)} ({sum(r['gt_ids'] for r in mine)}) |"
+                    f"{sum(r['idsw'] for r in mine)} | {sum(r['ids'] for r in mine)} "
+                    f"({sum(r['gt_ids'] for r in mine)}) |"
                 )
         print("overhead ...", file=sys.stderr)
         over = overhead(args)
@@ -236,8 +251,13 @@ def main(argv: list[str] | None = None) -> int:
             print("| pipeline | FPS | vs Ultralytics |")
             print("|---|---|---|")
             print(f"| detectkit detect --track --save-video (onnx) | {e2e['ours_fps']:.2f} | {e2e['ratio']:.2f}x |")
-            print(f"| detectkit detect --track --save-video (torch) | {e2e['ours_torch_fps']:.2f} | {e2e['ratio_torch']:.2f}x |")
-            print(f"| Ultralytics model.track(persist=True) + plot + VideoWriter | {e2e['ultralytics_fps']:.2f} | 1.00x |")
+            print(
+                f"| detectkit detect --track --save-video (torch) | {e2e['ours_torch_fps']:.2f} "
+                f"| {e2e['ratio_torch']:.2f}x |"
+            )
+            print(
+                f"| Ultralytics model.track(persist=True) + plot + VideoWriter | {e2e['ultralytics_fps']:.2f} | 1.00x |"
+            )
             print(f"\nper-stage ms (onnx run): {e2e['stage_ms']}")
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

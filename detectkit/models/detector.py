@@ -547,8 +547,8 @@ class Detector:
             vid_stride: keep every n-th video frame.
             on_error: called with ``(info, error)`` for an input that fails to load, which is then
                 skipped. Without it the first failure raises.
-            tracker: None, a tracker name (``"bytetrack"``, ``"sort"``, ``"ocsort"``,
-                ``"botsort"``) or a :class:`detectkit.video.Tracker`: fills ``tracker_id`` (see
+            tracker: None, a tracker name (``"botsort"``, ``"bytetrack"``, ``"ocsort"``,
+                ``"sort"``) or a :class:`detectkit.video.Tracker`: fills ``tracker_id`` (see
                 :meth:`track`).
 
         Yields:
@@ -567,7 +567,7 @@ class Detector:
     def track(
         self,
         source: Any,
-        tracker: Any = "bytetrack",
+        tracker: Any = "botsort",
         *,
         vid_stride: int = 1,
         frame_rate: float | None = None,
@@ -577,7 +577,7 @@ class Detector:
 
         Args:
             source: anything :meth:`detect_stream` accepts.
-            tracker: a name (``"bytetrack"`` default, ``"sort"``, ``"ocsort"``, ``"botsort"``)
+            tracker: a name (``"botsort"`` default, ``"bytetrack"``, ``"ocsort"``, ``"sort"``)
                 or a :class:`detectkit.video.Tracker`. Each call tracks its own stream: two
                 calls never share ids, and ids restart at 1 for each source of a list.
             vid_stride: keep every n-th video frame.

@@ -13,12 +13,12 @@ from detectkit.errors import InvalidInputError
 from detectkit.image import FrameInfo
 from detectkit.metrics.mot import MotSequence, evaluate_mot, sequence_from_tracks
 from detectkit.video import Tracker
-from detectkit.video.tracker import TRACKERS, track_stream
+from detectkit.video.tracker import DEFAULT_TRACKER, track_stream
 
 genvideo = load_script("detectkit_generate_video", "datasets/generate_video.py")
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=8)
 def _crossing_truth(seed: int = 0, frames: int = 60) -> tuple[list[Detections], MotSequence]:
     """GT boxes of one crossing pair (no other objects), as detections: heavily occluded boxes
     are missed (as a detector would), the others jittered by a pixel."""
@@ -41,15 +41,23 @@ def test_generated_crossing_really_occludes() -> None:
     assert min(len(d) for d in dets) < 2  # one object hides the other while they cross (a missed box)
 
 
-@pytest.mark.parametrize("kind", sorted(TRACKERS))
-def test_ids_stable_through_a_crossing(kind: str) -> None:
-    dets, gt = _crossing_truth()
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("kind", ["botsort", "ocsort"])
+def test_ids_stable_through_a_crossing(kind: str, seed: int) -> None:
+    """The default tracker (and OC-SORT) keep both ids through the occluding crossing. (On seed 0
+    SORT and ByteTrack swap the two ids there, which is why they are not the default.)"""
+    dets, gt = _crossing_truth(seed)
     tracker = Tracker(kind)
     pred = sequence_from_tracks((t + 1, tracker.update(d)) for t, d in enumerate(dets))
     m = evaluate_mot(gt, pred)
-    assert m.id_switches == 0, kind
+    assert m.id_switches == 0, (kind, seed)
     assert m.pred_ids == 2, kind  # one id per object for the whole clip
     assert m.idf1 > 0.85
+
+
+def test_default_is_botsort() -> None:
+    assert DEFAULT_TRACKER == "botsort"
+    assert Tracker().kind == "botsort"
 
 
 def test_update_keeps_fields_and_input_unchanged() -> None:

@@ -17,7 +17,9 @@ def _box(x: float, y: float, *, w: float = 20, h: float = 20) -> list[float]:
     return [x - w / 2, y - h, x + w / 2, y]
 
 
-def _frame(points: dict[int, tuple[float, float]], classes: dict[int, int] | None = None, size=(640, 480)) -> Detections:
+def _frame(
+    points: dict[int, tuple[float, float]], classes: dict[int, int] | None = None, size=(640, 480)
+) -> Detections:
     ids = sorted(points)
     return Detections(
         xyxy=np.array([_box(*points[i]) for i in ids]).reshape(-1, 4),
