@@ -185,6 +185,7 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
                     report(text, f"{text} does not exist")
                     continue
                 reader: LatestFrameReader | None = None
+                n_source = 0
                 writer: BackgroundWriter | None = None
                 try:
                     if live:
@@ -205,7 +206,6 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
                     zones = [PolygonZone(pts, fps=fps, name=f"zone{i + 1}") for i, pts in enumerate(zone_points)]
                     lines = [LineCounter(pts[0], pts[1], name=f"line{i + 1}") for i, pts in enumerate(line_points)]
                     history = TrackHistory() if tracker is not None else None
-                    n_source = 0
                     label = text
                     for frame in frames:
                         bar.update(1)
@@ -274,6 +274,8 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
                     sources_summary.append(entry)
                 except StreamError as exc:
                     report(text, str(exc))
+                    if reader is not None:  # the frames read before the stream died, and the drops
+                        sources_summary.append({"source": reader.label, "frames": n_source, **reader.stats()})
                 finally:
                     if reader is not None:
                         reader.close()

@@ -196,3 +196,45 @@ def test_demo_detector_tracks_the_generated_clip_end_to_end(tmp_path: Path, caps
     assert metrics["hota"] > 0.6
     assert metrics["idf1"] > 0.75
     assert metrics["pred_ids"] <= metrics["gt_ids"] + 1
+
+
+def test_live_url_drops_frames_and_reports_them(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    """A fast 'camera' (a fake rtsp capture, 600 frames at 1000 FPS) and a slow detector: the CLI
+    keeps up with the newest frame and reports the dropped ones."""
+    import threading
+
+    class Capture:
+        def __init__(self) -> None:
+            self.n = 0
+
+        def isOpened(self) -> bool:
+            return True
+
+        def read(self) -> tuple[bool, Any]:
+            if self.n >= 600:
+                return False, None
+            time.sleep(0.001)
+            self.n += 1
+            return True, np.zeros((96, 128, 3), np.uint8)
+
+        def release(self) -> None:
+            pass
+
+    class SlowDetector(_MovingBoxDetector):
+        def detect_batch(self, images: list[np.ndarray]) -> list[Detections]:
+            time.sleep(0.02)
+            return super().detect_batch(images)
+
+    monkeypatch.setattr("detectkit.video.sources._open_cv2", lambda source: Capture())
+    monkeypatch.setattr("detectkit.models.detector.Detector", SlowDetector)
+    code = main(["detect", "rtsp://camera.local/stream", "--json", "-q"])
+    payload = json.loads(capsys.readouterr().out)
+    # the stream ended (dead camera, no --reconnect): reported as a failure, exit 1
+    assert code == 1
+    assert "the stream ended" in payload["failures"][0]["error"]
+    src = payload["summary"]["sources"]
+    assert src[0]["read"] == 600
+    assert src[0]["dropped"] > 100
+    assert src[0]["delivered"] + src[0]["dropped"] == 600
+    assert payload["summary"]["images"] == src[0]["frames"] == src[0]["delivered"]
+    assert not [t for t in threading.enumerate() if t.name.startswith("detectkit-reader")]
