@@ -16,13 +16,13 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from _scripts import load_script
+from _video_gen import load_generator
 
 from detectkit import Detections
 from detectkit.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-genvideo = load_script("detectkit_generate_video", "datasets/generate_video.py")
+genvideo = load_generator()
 
 
 def _frames(path: Path) -> int:

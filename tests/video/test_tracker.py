@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 import pytest
-from _scripts import load_script
+from _video_gen import load_generator
 
 from detectkit import Detections
 from detectkit.errors import InvalidInputError
@@ -15,7 +15,7 @@ from detectkit.metrics.mot import MotSequence, evaluate_mot, sequence_from_track
 from detectkit.video import Tracker
 from detectkit.video.tracker import DEFAULT_TRACKER, track_stream
 
-genvideo = load_script("detectkit_generate_video", "datasets/generate_video.py")
+genvideo = load_generator()
 
 
 @functools.lru_cache(maxsize=8)
