@@ -150,6 +150,10 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
         raise UsageError(str(exc)) from None
     if any(len(pts) != 2 for pts in line_points):
         raise UsageError("--line takes exactly two points x1,y1,x2,y2")
+    if getattr(args, "save_dataset", None) is not None:
+        raise UsageError(
+            "--save-dataset labels still images; it does not combine with --track/--zone/--line or streams"
+        )
     if args.reconnect < -1:
         raise UsageError(f"--reconnect must be >= -1, got {args.reconnect}")
     use_tracker = bool(args.track or args.tracker or args.zone or args.line)
@@ -243,15 +247,18 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
                             record["zones"] = [z.to_dict() for z in zones]
                         if lines:
                             record["lines"] = [v.to_dict() for v in lines]
-                        if args.save_video:
+                        if args.save_video or args.save_images:
                             from detectkit.viz.tracks import annotate_video_frame
 
                             picture = annotate_video_frame(frame.image, dets, history=history, zones=zones, lines=lines)
                             timer.add("draw", time.perf_counter() - t2)
+                        if args.save_video:
                             if writer is None:
                                 writer = _open_writer(args.out, label, picture, fps, timer)
                             writer.write(picture)
                             record["annotated_video"] = str(writer.path)
+                        if args.save_images:
+                            record["annotated_image"] = str(_save_image(args.out, label, frame.info, picture))
                         jsonl.write(record)
                         if args.json:
                             results.append(record)
@@ -323,6 +330,20 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
     if interrupted:
         raise KeyboardInterrupt
     return 1 if failures else 0
+
+
+def _save_image(out: Path | None, label: str, info: Any, picture: Any) -> Path:
+    """OUT/images/<source stem>_<frame>.jpg (atomic, like ``detect --save-images``)."""
+    from detectkit.viz import save
+
+    if out is None:  # pragma: no cover - --save-images requires --out
+        raise UsageError("--save-images needs --out DIR")
+    stem = (Path(label).stem if "://" not in label else label.split("://", 1)[1].replace("/", "_")).replace(":", "_")
+    number = info.frame_index if info.frame_index is not None else info.index
+    target = out / "images" / f"{stem or 'frame'}_{number:06d}.jpg"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    save(picture, target)
+    return target
 
 
 def _open_writer(out: Path | None, label: str, picture: Any, fps: float, timer: Any) -> Any:

@@ -75,7 +75,7 @@ def test_track_zone_line_json_and_video(tmp_path: Path, monkeypatch: pytest.Monk
     clip = _clip(tmp_path / "clip.avi")
     out = tmp_path / "out"
     code = main(
-        ["detect", str(clip), "--track", "--tracker", "bytetrack", "--save-video", "--out", str(out),
+        ["detect", str(clip), "--track", "--tracker", "bytetrack", "--save-video", "--save-images", "--out", str(out),
          "--line", "60,0,60,96", "--zone", "0,0,40,0,40,96,0,96", "--json", "-q"]
     )  # fmt: skip
     assert code == 0
@@ -96,6 +96,8 @@ def test_track_zone_line_json_and_video(tmp_path: Path, monkeypatch: pytest.Monk
     video = out / "videos" / "clip.mp4"
     assert sorted(p.name for p in (out / "videos").iterdir()) == ["clip.mp4"]
     assert _frames(video) == 12
+    assert len(list((out / "images").glob("clip_*.jpg"))) == 12
+    assert records[3]["annotated_image"].endswith("clip_000003.jpg")
 
 
 @pytest.mark.parametrize(
@@ -105,6 +107,7 @@ def test_track_zone_line_json_and_video(tmp_path: Path, monkeypatch: pytest.Monk
         (["--line", "0,0,10,10,20,20"], "exactly two points"),
         (["--zone", "0,0,10,10"], "--zone needs at least 3"),
         (["--reconnect", "-5", "--track"], "--reconnect"),
+        (["--track", "--save-dataset", "ds"], "--save-dataset"),
     ],
 )
 def test_usage_errors(
