@@ -80,9 +80,11 @@ def test_slow_consumer_gets_the_newest_frames_and_drops_are_counted() -> None:
 def test_buffer_keeps_the_newest_n() -> None:
     cap = FakeCapture(frames=50, fps=5000.0)
     reader = LatestFrameReader(0, opener=lambda _: cap, buffer=3, on_end="stop")
-    time.sleep(0.3)  # the stream is over before we read: only the newest 3 are left
+    deadline = time.monotonic() + 10
+    while reader.read < 50 and time.monotonic() < deadline:  # the stream is over before we read ...
+        time.sleep(0.01)
     got = [f.info.frame_index for f in reader]
-    assert got == [47, 48, 49]
+    assert got == [47, 48, 49]  # ... so only the newest 3 are left
     assert reader.dropped == 47
 
 
