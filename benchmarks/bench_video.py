@@ -175,21 +175,34 @@ def end_to_end(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     gen.generate_video(clip, seed=7, size_wh=(1280, 720), frames=args.frames, objects=8, crossing_pairs=2)
     video = clip / "video.mp4"
     # ours: (backend, tracker); Ultralytics runs its ByteTrack, so "ours" compares like for like
-    configs = {"ours": ("onnx", "bytetrack"), "ours-torch": ("torch", "bytetrack"), "ours-botsort": ("onnx", "botsort")}
+    configs = {
+        "ours": ("onnx", "bytetrack", ""),
+        "ours-1thread": ("onnx", "bytetrack", "1"),  # DETECTKIT_ORT_THREADS=1: less spinning on a busy machine
+        "ours-torch": ("torch", "bytetrack", ""),
+        "ours-botsort": ("onnx", "botsort", ""),
+    }
     fps: dict[str, list[float]] = {k: [] for k in [*configs, "ultralytics"]}
     last_ms: dict[str, float] = {}
     for r in range(args.rounds):
-        order = ["ours", "ultralytics", "ours-torch", "ours-botsort"]
+        order = ["ours", "ultralytics", "ours-torch", "ours-1thread", "ours-botsort"]
         for who in order if r % 2 == 0 else order[::-1]:
             if who == "ultralytics":
                 _, seconds, n = _ultralytics_track(video, "bytetrack.yaml", 0.25, 416, draw_to=work / f"ul{r}.mp4")
                 fps[who].append(n / seconds)
                 continue
-            backend, tracker = configs[who]
+            backend, tracker, threads = configs[who]
+            saved = os.environ.pop("DETECTKIT_ORT_THREADS", None)
+            if threads:
+                os.environ["DETECTKIT_ORT_THREADS"] = threads
+            elif saved is not None:
+                os.environ["DETECTKIT_ORT_THREADS"] = saved
             buf = io.StringIO()
             with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(buf):
                 code = main(["detect", str(video), "--tracker", tracker, "--save-video", "--backend", backend,
                              "--out", str(work / f"out-{who}-{r}"), "--json", "--quiet"])  # fmt: skip
+            os.environ.pop("DETECTKIT_ORT_THREADS", None)
+            if saved is not None:
+                os.environ["DETECTKIT_ORT_THREADS"] = saved
             assert code == 0, code
             timing = json.loads(buf.getvalue().strip().splitlines()[-1])["summary"]["timing"]
             fps[who].append(timing["fps"])
@@ -249,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
             print("|---|---|---|")
             labels = {
                 "ours": "detectkit detect --tracker bytetrack --save-video, onnx",
+                "ours-1thread": "detectkit detect --tracker bytetrack --save-video, onnx, DETECTKIT_ORT_THREADS=1",
                 "ours-torch": "detectkit detect --tracker bytetrack --save-video, torch",
                 "ours-botsort": "detectkit detect --tracker botsort --save-video, onnx",
                 "ultralytics": "Ultralytics model.track(persist=True, bytetrack) + plot + VideoWriter",
