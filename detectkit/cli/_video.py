@@ -5,7 +5,8 @@ Used when ``--track``, ``--zone`` or ``--line`` is given or a source is a stream
 line counters. Per frame: decode (a reader thread; live sources keep only the newest frame) ->
 detect -> track (+ zones/lines) -> draw -> encode (a writer thread). Writes
 ``OUT/detections.jsonl`` with one JSON line per frame (boxes with ``tracker_id``, zone and line
-state) and, with ``--save-video``, ``OUT/videos/<name>.mp4``. Ctrl-C (or SIGTERM) stops cleanly:
+state), with tracking ``OUT/mot/<name>.txt`` (MOTChallenge text, for ``eval --mot``) and, with
+``--save-video``, ``OUT/videos/<name>.mp4``. Ctrl-C (or SIGTERM) stops cleanly:
 the video and the JSON lines written so far are complete, valid files.
 """
 
@@ -190,6 +191,8 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
                     continue
                 reader: LatestFrameReader | None = None
                 n_source = 0
+                tracked: list[tuple[int, Any]] = []  # (1-based frame number, Detections) for OUT/mot/
+                label = text
                 writer: BackgroundWriter | None = None
                 try:
                     if live:
@@ -210,7 +213,6 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
                     zones = [PolygonZone(pts, fps=fps, name=f"zone{i + 1}") for i, pts in enumerate(zone_points)]
                     lines = [LineCounter(pts[0], pts[1], name=f"line{i + 1}") for i, pts in enumerate(line_points)]
                     history = TrackHistory() if tracker is not None else None
-                    label = text
                     for frame in frames:
                         bar.update(1)
                         if frame.error is not None:
@@ -262,6 +264,9 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
                         jsonl.write(record)
                         if args.json:
                             results.append(record)
+                        if tracker is not None and args.out is not None:
+                            number = frame.info.frame_index if frame.info.frame_index is not None else n_source
+                            tracked.append((number + 1, dets))
                         n_frames += 1
                         n_source += 1
                         n_boxes += len(dets)
@@ -288,6 +293,8 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
                         reader.close()
                     if writer is not None:
                         writer.close()
+                    if tracked and args.out is not None:  # MOTChallenge text of this source's tracks
+                        _save_mot(args.out, label, tracked)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -330,6 +337,19 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
     if interrupted:
         raise KeyboardInterrupt
     return 1 if failures else 0
+
+
+def _save_mot(out: Path, label: str, tracked: list[tuple[int, Any]]) -> Path:
+    """OUT/mot/<source stem>.txt: ``frame,id,x,y,w,h,conf,-1,-1,-1`` (``eval --mot`` reads it)."""
+    from detectkit.metrics.mot import save_mot, sequence_from_tracks
+
+    stem = (Path(label).stem if "://" not in label else label.split("://", 1)[1].replace("/", "_")).replace(":", "_")
+    target = out / "mot" / f"{stem or 'stream'}.txt"
+    n = 1
+    while target.exists():
+        target = out / "mot" / f"{stem or 'stream'}_{n}.txt"
+        n += 1
+    return save_mot(target, sequence_from_tracks(tracked))
 
 
 def _save_image(out: Path | None, label: str, info: Any, picture: Any) -> Path:

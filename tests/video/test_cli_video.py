@@ -97,6 +97,9 @@ def test_track_zone_line_json_and_video(tmp_path: Path, monkeypatch: pytest.Monk
     assert sorted(p.name for p in (out / "videos").iterdir()) == ["clip.mp4"]
     assert _frames(video) == 12
     assert len(list((out / "images").glob("clip_*.jpg"))) == 12
+    mot = (out / "mot" / "clip.txt").read_text().splitlines()
+    assert mot[0].startswith("2,1,")  # frame 2 (ByteTrack confirms on the 2nd frame), id 1
+    assert len(mot) == sum(len(r["detections"]["tracker_id"]) for r in records)
     assert records[3]["annotated_image"].endswith("clip_000003.jpg")
 
 
@@ -195,6 +198,10 @@ def test_demo_detector_tracks_the_generated_clip_end_to_end(tmp_path: Path, caps
     capsys.readouterr()
     assert main(["eval", "--mot", str(seq), str(out / "detections.jsonl"), "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out)
+    assert main(["eval", "--mot", str(seq / "gt" / "gt.txt"), str(out / "mot" / "video.txt"), "--json"]) == 0
+    from_text = json.loads(capsys.readouterr().out)
+    assert from_text["id_switches"] == metrics["id_switches"]
+    assert abs(from_text["hota"] - metrics["hota"]) < 2e-3  # boxes rounded to 0.01 px in the text
     assert metrics["id_switches"] == 0
     assert metrics["hota"] > 0.6
     assert metrics["idf1"] > 0.75
