@@ -191,13 +191,14 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
                     continue
                 reader: LatestFrameReader | None = None
                 n_source = 0
+                frames: Iterator[Any] = iter(())
                 tracked: list[tuple[int, Any]] = []  # (1-based frame number, Detections) for OUT/mot/
                 label = text
                 writer: BackgroundWriter | None = None
                 try:
                     if live:
                         reader = LatestFrameReader(src, reconnect=args.reconnect, reconnect_delay=1.0)
-                        frames: Iterator[Any] = iter(reader)
+                        frames = iter(reader)
                         fps = 30.0
                     else:
                         from detectkit.image import iter_images
@@ -289,6 +290,9 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
                     if reader is not None:  # the frames read before the stream died, and the drops
                         sources_summary.append({"source": reader.label, "frames": n_source, **reader.stats()})
                 finally:
+                    closer = getattr(frames, "close", None)
+                    if closer is not None:  # stops the prefetch thread now, not at garbage collection
+                        closer()
                     if reader is not None:
                         reader.close()
                     if writer is not None:
