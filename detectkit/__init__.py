@@ -46,10 +46,12 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "evaluate": ("detectkit.metrics", "evaluate"),
     "Metrics": ("detectkit.metrics", "Metrics"),
     "SliceConfig": ("detectkit.slicing", "SliceConfig"),
+    "video": ("detectkit.video", None),
+    "Tracker": ("detectkit.video.tracker", "Tracker"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from detectkit import boxes, nms, viz
+    from detectkit import boxes, nms, video, viz
     from detectkit.boxes import box_iou
     from detectkit.dataset import Dataset
     from detectkit.detections import Classification, Detections
@@ -60,6 +62,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from detectkit.models.pipeline import Pipeline
     from detectkit.nms import batched_nms, non_max_merge, soft_nms, weighted_boxes_fusion
     from detectkit.slicing import SliceConfig
+    from detectkit.video.tracker import Tracker
     from detectkit.viz import annotate
 
 __all__ = [
@@ -76,6 +79,7 @@ __all__ = [
     "ModelLoadError",
     "Pipeline",
     "SliceConfig",
+    "Tracker",
     "__version__",
     "annotate",
     "batched_nms",
@@ -87,6 +91,7 @@ __all__ = [
     "nms",
     "non_max_merge",
     "soft_nms",
+    "video",
     "viz",
     "weighted_boxes_fusion",
 ]

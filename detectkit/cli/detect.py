@@ -100,6 +100,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--vid-stride", type=int, default=1, help="process every n-th video frame")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     add_slice_arguments(p)
+    from detectkit.cli import _video  # --track/--tracker/--zone/--line/--reconnect
+
+    _video.add_arguments(p)
     p.set_defaults(func=guarded(run, FLAGS))
 
 
@@ -277,6 +280,10 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
         )
     except InvalidInputError as exc:
         raise UsageError(str(exc)) from None
+    from detectkit.cli import _video
+
+    if _video.wanted(args):  # tracking, zones/lines, live streams (detectkit/cli/_video.py)
+        return _video.run(args, detector, stdout)
 
     sources = [expand_source(s) for s in args.sources]
     total = count_images(sources, recursive=args.recursive, vid_stride=args.vid_stride)

@@ -40,6 +40,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--conf", type=float, default=0.25, help="confidence cut for the confusion matrix (0.25)")
     parser.add_argument("--iou", type=float, default=0.5, help="IoU for the confusion matrix (0.5)")
     parser.add_argument("--overwrite", action="store_true", help="replace plots already in --plots DIR")
+    parser.add_argument(
+        "--mot",
+        action="store_true",
+        help="tracking metrics (HOTA, MOTA, IDF1, ID switches; TrackEval-exact): GROUND_TRUTH and PREDICTIONS "
+        "are MOTChallenge .txt files (or sequence folders) or detect --track JSON lines",
+    )
     parser.set_defaults(func=guarded(run, {"iou_type": "--iou-type", "overwrite": "--overwrite"}))
 
 
@@ -61,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.iou <= 1.0:
         raise UsageError(f"--iou must be in [0, 1], got {args.iou}")
+    if getattr(args, "mot", False):  # multi-object tracking metrics
+        return _run_mot(args)
     if not 0.0 <= args.conf <= 1.0:
         raise UsageError(f"--conf must be in [0, 1], got {args.conf}")
     if args.plots:
@@ -93,4 +101,21 @@ def run(args: argparse.Namespace) -> int:
         )
     for p in plots:
         print(f" saved {p}")
+    return 0
+
+
+def _run_mot(args: argparse.Namespace) -> int:
+    """``eval --mot``: HOTA / CLEAR / Identity of one tracked sequence."""
+    from detectkit.metrics.mot import evaluate_mot
+
+    iou = args.iou  # CLEAR/Identity match threshold (TrackEval's default 0.5)
+    if not 0.0 < iou <= 1.0:
+        raise UsageError(f"--iou must be in (0, 1] for --mot, got {iou}")
+    metrics = evaluate_mot(args.ground_truth, args.predictions, threshold=iou)
+    if args.json:
+        import json
+
+        print(json.dumps(metrics.to_dict(per_alpha=True)))
+        return 0
+    print(metrics.summary())
     return 0

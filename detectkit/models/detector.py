@@ -624,6 +624,7 @@ class Detector:
         vid_stride: int = 1,
         on_error: Callable[[FrameInfo, DetectkitError], None] | None = None,
         slicing: Any = None,
+        tracker: Any = None,
     ) -> Iterator[tuple[FrameInfo, Detections]]:
         """Detect lazily over a folder, video, camera index, list or single image.
 
@@ -636,6 +637,9 @@ class Detector:
             on_error: called with ``(info, error)`` for an input that fails to load, which is then
                 skipped. Without it the first failure raises.
             slicing: sliced inference for every frame, as in :meth:`detect`.
+            tracker: None, a tracker name (``"botsort"``, ``"bytetrack"``, ``"ocsort"``,
+                ``"sort"``) or a :class:`detectkit.video.Tracker`: fills ``tracker_id`` (see
+                :meth:`track`).
 
         Yields:
             ``(FrameInfo, Detections)`` per image, in source order.
@@ -644,7 +648,44 @@ class Detector:
             raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
         config = _slice_config(slicing)
         frames = iter_images(source, recursive=recursive, vid_stride=vid_stride)
+        if tracker is not None:  # tracking lives in detectkit.video
+            from detectkit.video.tracker import track_stream, video_fps
+
+            rate = video_fps(source) / vid_stride
+            return track_stream(self._stream(frames, batch_size, on_error, config), tracker, frame_rate=rate)
         return self._stream(frames, batch_size, on_error, config)
+
+    def track(
+        self,
+        source: Any,
+        tracker: Any = "botsort",
+        *,
+        vid_stride: int = 1,
+        frame_rate: float | None = None,
+        **tracker_options: Any,
+    ) -> Iterator[tuple[FrameInfo, Detections]]:
+        """Detect and track over a video, camera, folder of frames or list: stable ``tracker_id``.
+
+        Args:
+            source: anything :meth:`detect_stream` accepts.
+            tracker: a name (``"botsort"`` default, ``"bytetrack"``, ``"ocsort"``, ``"sort"``)
+                or a :class:`detectkit.video.Tracker`. Each call tracks its own stream: two
+                calls never share ids, and ids restart at 1 for each source of a list.
+            vid_stride: keep every n-th video frame.
+            frame_rate: frames per second of the stream (default: the video's, else 30).
+            **tracker_options: options of :class:`detectkit.video.Tracker` (e.g.
+                ``lost_track_buffer=60``).
+
+        Yields:
+            ``(FrameInfo, Detections)`` per frame; only tracked boxes, ``tracker_id`` >= 1.
+        """
+        from detectkit.video.tracker import track_stream, video_fps
+
+        frames = iter_images(source, vid_stride=vid_stride)
+        rate = frame_rate if frame_rate is not None else video_fps(source) / vid_stride
+        if not isinstance(tracker, str):
+            return track_stream(self._stream(frames, 1, None), tracker, **tracker_options)
+        return track_stream(self._stream(frames, 1, None), tracker, frame_rate=rate, **tracker_options)
 
     def _stream(
         self,
