@@ -24,6 +24,7 @@ safe), ``report.json`` (top-1, top-5, per-class recall, confusion matrix, histor
 from __future__ import annotations
 
 import datetime
+import io
 import json
 import math
 import os
@@ -233,9 +234,11 @@ def _save_confusion_png(confusion: np.ndarray, classes: tuple[str, ...], path: P
 def _atomic_save_state(state: dict[str, Any], path: Path) -> None:
     import torch
 
-    fd, tmp = tempfile.mkstemp(prefix=".weights-", dir=path.parent)
-    os.close(fd)
-    torch.save(state, tmp)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    fd, tmp = tempfile.mkstemp(prefix=".weights-", suffix=".pth", dir=path.parent)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(buffer.getvalue())
     os.replace(tmp, path)
 
 

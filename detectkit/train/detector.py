@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
@@ -146,7 +147,7 @@ class _EpochPrinter:
         self.start = time.perf_counter()
 
     def __call__(self, trainer: Any) -> None:
-        if not self.verbose:
+        if not self.verbose or trainer.epoch >= trainer.epochs:  # the final re-validation calls again
             return
         losses = getattr(trainer, "tloss", None)
         loss = float(losses.sum()) if losses is not None and hasattr(losses, "sum") else float("nan")
@@ -267,10 +268,11 @@ def train_detector(
     }
     t1 = time.perf_counter()
     try:
-        if resume:
-            yolo.train(resume=True)
-        else:
-            yolo.train(**args)
+        with contextlib.redirect_stdout(sys.stderr):  # Ultralytics' chatter never mixes with our stdout
+            if resume:
+                yolo.train(resume=True)
+            else:
+                yolo.train(**args)
     except KeyboardInterrupt:
         if last.is_file():
             print(
