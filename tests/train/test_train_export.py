@@ -33,7 +33,8 @@ def _subset(tmp_path: Path, n: int) -> Path:
 def test_openvino_backend_matches_torch() -> None:
     torch_det = Detector(conf=0.25)
     ov_det = Detector(conf=0.25, backend="openvino")
-    assert ov_det.backend == "openvino" and ov_det.names == torch_det.names
+    assert ov_det.backend == "openvino"
+    assert ov_det.names == torch_det.names
     for image in IMAGES[:3]:
         a, b = torch_det.detect(image), ov_det.detect(image)
         assert len(a) == len(b) > 0
@@ -50,15 +51,23 @@ def test_int8_openvino_export_guarded_loads_by_name(tmp_path: Path) -> None:
     result = export_model(
         "demo-shapes", format="openvino", int8=True, calibration=val, out=tmp_path / "out" / "q.xml", name="demo-q"
     )
-    assert result.path.is_file() and result.path.with_suffix(".bin").is_file()
-    assert result.metric == "map50_95" and result.drop_points is not None and result.drop_points <= 1.0
-    assert result.reference is not None and result.reference > 0.5  # the trained demo detector
+    assert result.path.is_file()
+    assert result.path.with_suffix(".bin").is_file()
+    assert result.metric == "map50_95"
+    assert result.drop_points is not None
+    assert result.drop_points <= 1.0
+    assert result.reference is not None
+    assert result.reference > 0.5
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["q.bin", "q.xml"]  # no temp leftovers
     entry, _ = user_entry("demo-q")
-    assert entry is not None and entry["quality"]["drop_points"] == pytest.approx(result.drop_points)
-    assert entry["int8"] is True and entry["classes"]["0"] == "circle"
+    assert entry is not None
+    assert entry["quality"]["drop_points"] == pytest.approx(result.drop_points)
+    assert entry["int8"] is True
+    assert entry["classes"]["0"] == "circle"
     det = Detector("demo-q", conf=0.25)
-    assert det.backend == "openvino" and det.imgsz == 416 and det.names[4] == "cross"
+    assert det.backend == "openvino"
+    assert det.imgsz == 416
+    assert det.names[4] == "cross"
     assert len(det.detect(IMAGES[0])) > 0
     assert Detector(result.path).backend == "openvino"  # the file path loads too
 
@@ -93,7 +102,8 @@ def test_classifier_exports_load_in_classifier(tmp_path: Path) -> None:
     for fmt, name in (("onnx", "m.onnx"), ("openvino", "m.xml")):
         result = export_model("mobilenet_v2-imagenet", format=fmt, out=tmp_path / name, register=False)
         clf = Classifier(result.path)
-        assert clf.names[967] == "espresso" and clf.preprocess.crop_size == 224
+        assert clf.names[967] == "espresso"
+        assert clf.preprocess.crop_size == 224
         probs = clf.predict_proba([cv2.imread(str(coffee))])[0]
         assert int(probs.argmax()) == int(ref.argmax()) == 967
         np.testing.assert_allclose(probs, ref, atol=2e-2)  # OpenVINO may run in bf16 on AMX CPUs
@@ -139,7 +149,8 @@ def test_auto_backend_measures_once_and_caches(tmp_path: Path, monkeypatch: pyte
 def test_auto_backend_candidates() -> None:
     weights = resolve("demo-shapes")
     names = backend_choice.candidates(weights)
-    assert names[0] == "torch" and set(names) <= {"torch", "onnx", "openvino"}
+    assert names[0] == "torch"
+    assert set(names) <= {"torch", "onnx", "openvino"}
     assert backend_choice.candidates(weights, device="cuda:0") == ["torch"]
 
 
