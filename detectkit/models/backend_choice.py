@@ -142,7 +142,8 @@ def _store(path: Path, key: str, value: dict[str, Any]) -> None:
 def choose_backend(weights: ResolvedWeights, *, imgsz: int | tuple[int, int] | None = None, device: str = "cpu") -> str:
     """The fastest backend for ``weights`` at ``imgsz`` on this machine (measured once, cached).
 
-    A backend that fails to load is skipped. With one candidate nothing is measured.
+    A backend that fails to load is skipped (and the choice is then not cached). With one
+    candidate nothing is measured.
     """
     names = candidates(weights, device=device)
     if len(names) == 1 or weights.path is None:
@@ -163,6 +164,8 @@ def choose_backend(weights: ResolvedWeights, *, imgsz: int | tuple[int, int] | N
     if not timings:
         return names[0]
     best = min(timings, key=lambda k: timings[k])
+    if errors:  # a runtime that failed here may work next time: measure again then
+        return best
     with contextlib.suppress(OSError):
         _store(cache, key, {"backend": best, "ms": timings, "errors": errors, "measured": time.strftime("%Y-%m-%d")})
     return best

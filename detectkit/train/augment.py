@@ -27,11 +27,28 @@ from typing import Any
 
 from detectkit._checks import check_choice
 
-__all__ = ["PRESETS", "classifier_transform", "detection_transform", "preset_ops"]
+__all__ = ["PRESETS", "ShorterSideResize", "classifier_transform", "detection_transform", "preset_ops"]
 
 PRESETS = ("none", "light", "strong")
 _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
+
+
+class ShorterSideResize:
+    """Resize the shorter side to ``size`` with ``torchvision.transforms.functional.resize``
+    (bilinear, antialiased), bit-identical to :class:`~detectkit.models.classifier.Classifier`'s
+    pre-processing; ``v2.Resize`` differs by one grey level on some uint8 pixels."""
+
+    def __init__(self, size: int) -> None:
+        self.size = int(size)
+
+    def __call__(self, image: Any) -> Any:
+        from torchvision.transforms import functional as tvf
+
+        return tvf.resize(image, [self.size], interpolation=tvf.InterpolationMode.BILINEAR, antialias=True)
+
+    def __repr__(self) -> str:
+        return f"ShorterSideResize({self.size})"
 
 
 def preset_ops(preset: str, *, crop_size: int, resize_size: int | None = None) -> list[Any]:
@@ -40,8 +57,8 @@ def preset_ops(preset: str, *, crop_size: int, resize_size: int | None = None) -
 
     check_choice(preset, "augment", PRESETS)
     resize = resize_size or round(crop_size * 256 / 224)
-    if preset == "none":
-        return [v2.Resize(resize, antialias=True), v2.CenterCrop(crop_size)]
+    if preset == "none":  # exactly Classifier's resize (v2.Resize's uint8 path rounds differently)
+        return [ShorterSideResize(resize), v2.CenterCrop(crop_size)]
     if preset == "light":
         return [
             v2.RandomResizedCrop(crop_size, scale=(0.6, 1.0), antialias=True),
