@@ -269,6 +269,14 @@ def _load_ultralytics(path: Path) -> tuple[torch.nn.Module, dict[int, str], int]
     return _ultralytics_logits(inner), names, int(imgsz)
 
 
+def _load_exported(path: Path) -> tuple[torch.nn.Module, dict[int, str] | None, Preprocess]:
+    """An ``.onnx`` (onnxruntime) or OpenVINO ``.xml`` classifier written by ``detectkit export``."""
+    from detectkit.models.exported import load_exported_classifier
+
+    net, names, pre = load_exported_classifier(path)
+    return net, names, Preprocess(**pre)
+
+
 class Classifier:
     """A whole-image classifier with top-k prediction and class-activation localisation.
 
@@ -284,6 +292,8 @@ class Classifier:
               (``resnet50-0676ba61.pth``: the architecture is taken from the name), or to an
               Ultralytics classification checkpoint (``yolov8n-cls.pt``).
             * a ``torch.nn.Module`` returning logits ``(B, num_classes)``.
+            * an ``.onnx`` or OpenVINO ``.xml`` file written by ``detectkit export`` (runs on
+              onnxruntime / OpenVINO; names and pre-processing come from the file).
         weights: a state-dict file for the architecture named by ``model``. The number of
             classes is read from the file's last linear layer.
         names: class names (list or id -> name) overriding the ones from the manifest,
@@ -371,6 +381,10 @@ class Classifier:
         from detectkit.models import weights as weights_mod
 
         entry = weights_mod.load_manifest().get(model)
+        if entry is None:
+            from detectkit.models.user_models import user_entry
+
+            entry = user_entry(model)[0]
         if entry is not None:
             resolved = weights_mod.resolve(model)  # verifies the sha256 before anything loads the file
             if resolved.task not in (None, "classify"):
@@ -379,6 +393,10 @@ class Classifier:
                 raise ModelLoadError(f"model {model!r} has no weights file")
             self.source, self.weights_path = model, resolved.path
             classes = dict(resolved.classes) if resolved.classes is not None else None
+            if resolved.path.suffix.lower() in (".onnx", ".xml"):
+                net, names, pre = _load_exported(resolved.path)
+                self.architecture, self.framework = str(resolved.architecture or "exported"), "exported"
+                return net, classes or names, pre
             if resolved.framework == "ultralytics":
                 net, names, imgsz = _load_ultralytics(resolved.path)
                 size = resolved.imgsz or imgsz
@@ -396,6 +414,11 @@ class Classifier:
             resize_size = int(resize) if isinstance(resize, (int, float)) else round(crop * 256 / 224)
             return net, classes, Preprocess(resize_size, crop)
         path = Path(model)
+        if path.is_file() and path.suffix.lower() in (".onnx", ".xml"):  # detectkit export files
+            self.source, self.weights_path = str(path), path
+            net, names, pre = _load_exported(path)
+            self.architecture, self.framework = "exported", "exported"
+            return net, names, pre
         if path.is_file():
             self.source, self.weights_path = str(path), path
             state = _read_state_dict(path)

@@ -17,8 +17,13 @@ Two backends:
   than native PyTorch predict on a quiet 2-core CPU (``benchmarks/bench_models.py``); boxes
   agree with the PyTorch path to well under a pixel. Segmentation/OBB ``.onnx`` models run
   through Ultralytics' ONNX backend.
-* ``backend="auto"`` picks ONNX on CPU when onnxruntime is installed and the model is a file
-  (checkpoint or ``.onnx``), else torch.
+* ``backend="openvino"`` runs the same ONNX export (or an OpenVINO IR ``.xml``, e.g. an INT8
+  file from ``detectkit export --format openvino --int8``) with OpenVINO and the same pre- and
+  post-processing (the ``openvino`` extra; see :mod:`detectkit.models._openvino`).
+* ``backend="auto"`` measures, once per model, imgsz and machine (cached), every backend that
+  can run the model here and picks the fastest end to end; torch is always a candidate for a
+  checkpoint, so auto is never slower than it (see :mod:`detectkit.models.backend_choice`).
+  Not on CPU, auto is torch.
 
 Security: ``.pt`` checkpoints are pickles and **execute code when loaded**. Manifest names are
 sha256-verified before loading; for checkpoints you did not make prefer an ``.onnx`` file,
@@ -51,8 +56,8 @@ from detectkit.models import weights as weights_mod
 __all__ = ["DEFAULT_DETECTOR", "Detector", "onnx_export"]
 
 DEFAULT_DETECTOR = "demo-shapes"
-Backend = Literal["torch", "onnx", "auto"]
-_BACKENDS = ("torch", "onnx", "auto")
+Backend = Literal["torch", "onnx", "openvino", "auto"]
+_BACKENDS = ("torch", "onnx", "openvino", "auto")
 _MAX_NMS = 30000
 _MAX_WH = 7680
 
@@ -173,15 +178,20 @@ def _onnx_threads() -> int:
 class _OnnxRunner:
     """onnxruntime session + our pre/post-processing for Ultralytics detect exports."""
 
-    def __init__(self, path: Path) -> None:
-        ort = _import_onnxruntime()
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        options.intra_op_num_threads = _onnx_threads()  # 0 = onnxruntime's default
-        try:
-            self.session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-        except Exception as exc:
-            raise ModelLoadError(f"cannot load ONNX model {path}: {type(exc).__name__}: {exc}") from None
+    def __init__(self, path: Path, engine: str = "onnxruntime") -> None:
+        if engine == "openvino":  # the same session API over OpenVINO
+            from detectkit.models._openvino import OpenVinoSession
+
+            self.session: Any = OpenVinoSession(path)
+        else:
+            ort = _import_onnxruntime()
+            options = ort.SessionOptions()
+            options.log_severity_level = 3
+            options.intra_op_num_threads = _onnx_threads()  # 0 = onnxruntime's default
+            try:
+                self.session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+            except Exception as exc:
+                raise ModelLoadError(f"cannot load ONNX model {path}: {type(exc).__name__}: {exc}") from None
         meta = self.session.get_modelmeta().custom_metadata_map
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
@@ -269,7 +279,7 @@ class _OnnxRunner:
 
 # Files Ultralytics can run as a detector (directory exports such as *_openvino_model/ are not
 # resolved by detectkit.models.weights).
-_DETECTOR_SUFFIXES = (".pt", ".onnx", ".yaml", ".yml", ".torchscript", ".engine", ".tflite", ".pb", ".mnn")
+_DETECTOR_SUFFIXES = (".pt", ".onnx", ".xml", ".yaml", ".yml", ".torchscript", ".engine", ".tflite", ".pb", ".mnn")
 _DETECTOR_TASKS = ("detect", "segment", "obb")
 
 
@@ -344,7 +354,7 @@ class Detector:
             the checkpoint's training size, else 640 — the same default as Ultralytics.
         classes: keep only these class ids or names.
         device: ``"cpu"``, ``"cuda:0"``, ... (torch backend).
-        backend: ``"torch"``, ``"onnx"`` or ``"auto"`` (see the module docs).
+        backend: ``"torch"``, ``"onnx"``, ``"openvino"`` or ``"auto"`` (see the module docs).
         max_det: at most this many boxes per image.
         agnostic_nms: suppress overlapping boxes across classes too (one box per object even
             when the model hesitates between two classes), as Ultralytics' ``agnostic_nms``.
@@ -395,11 +405,16 @@ class Detector:
         self.weights = weights_mod.resolve(model)
         suffix = self.weights.suffix
         _check_detector_weights(self.weights)
-        if backend != "onnx":
+        if suffix == ".xml" and backend in ("torch", "auto"):
+            backend = "openvino"  # an OpenVINO IR runs on OpenVINO only
+        if backend not in ("onnx", "openvino"):
             _check_device(device)
         if backend == "auto":
-            is_file = self.weights.path is not None and suffix in (".pt", ".onnx")
-            backend = "onnx" if is_file and device == "cpu" and _has_onnxruntime() else "torch"
+            from detectkit.models.backend_choice import choose_backend
+
+            backend = choose_backend(self.weights, imgsz=self._imgsz_arg, device=device)
+        if backend == "openvino" and (suffix not in (".pt", ".onnx", ".xml") or self.weights.path is None):
+            raise ModelLoadError(f"backend='openvino' needs a .pt, .onnx or .xml file, got {self.weights.source!r}")
         if backend == "onnx" and suffix not in (".pt", ".onnx"):
             raise ModelLoadError(f"backend='onnx' needs a .pt checkpoint or an .onnx file, got {self.weights.source!r}")
         if backend == "onnx" and self.weights.path is None:
@@ -425,7 +440,15 @@ class Detector:
     # ------------------------------------------------------------------ loading
     def _load_backend(self, backend: str, suffix: str) -> None:
         """Load the model (Ultralytics loads some formats lazily: reading names forces it)."""
-        if backend == "torch" or suffix != ".onnx":
+        if backend == "openvino":
+            self.onnx_path = self.weights.path
+            if suffix == ".pt":
+                self.onnx_path = onnx_export(
+                    self.weights.path,  # type: ignore[arg-type]
+                    imgsz=self._export_imgsz(),
+                    sha256=self.weights.sha256,
+                )
+        elif backend == "torch" or suffix != ".onnx":
             if backend == "onnx":
                 self.onnx_path = onnx_export(
                     self.weights.path,  # type: ignore[arg-type]
@@ -437,7 +460,11 @@ class Detector:
         else:
             self.onnx_path = self.weights.path
         if self.onnx_path is not None:
-            runner = _OnnxRunner(self.onnx_path)
+            runner = _OnnxRunner(self.onnx_path, engine="openvino" if backend == "openvino" else "onnxruntime")
+            if runner.task != "detect" and backend == "openvino":
+                raise ModelLoadError(
+                    f"backend='openvino' runs detect models only; {self.weights.source!r} is {runner.task!r}"
+                )
             if runner.task != "detect":
                 self._yolo = self._load_yolo(str(self.onnx_path), task=runner.task)
             else:

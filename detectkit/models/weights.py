@@ -168,8 +168,9 @@ def _unknown(source: str, manifest: Mapping[str, Any], why: str) -> ModelLoadErr
 def resolve(model: str | os.PathLike[str]) -> ResolvedWeights:
     """Turn a manifest name or a path into :class:`ResolvedWeights`, verifying manifest hashes.
 
-    Resolution order: an existing file path; a manifest name (file must exist and match its
-    sha256); a bare Ultralytics name ending in ``.pt``/``.yaml`` (left for Ultralytics to resolve:
+    Resolution order: an existing file path; a manifest name, shipped or from the user
+    manifest of :mod:`~detectkit.models.user_models` (file must exist and match its sha256);
+    a bare Ultralytics name ending in ``.pt``/``.yaml`` (left for Ultralytics to resolve:
     configs build offline, checkpoints download only when online).
 
     Raises:
@@ -184,8 +185,13 @@ def resolve(model: str | os.PathLike[str]) -> ResolvedWeights:
         return ResolvedWeights(source=source, path=path)
     manifest = load_manifest()
     entry = manifest.get(source)
+    base = weights_dir()
+    if entry is None:  # your own trained/exported models (detectkit.models.user_models)
+        from detectkit.models.user_models import user_entry
+
+        entry, base = user_entry(source)
     if entry is not None:
-        file = weights_dir() / str(entry.get("file", ""))
+        file = base / str(entry.get("file", ""))
         if not entry.get("file") or not file.is_file():
             raise ModelLoadError(
                 f"weights file for model {source!r} is missing: {file} (expected by {weights_dir() / MANIFEST_NAME})"
