@@ -39,7 +39,7 @@ def expand_source(text: str) -> int | Path:
 
 
 # Subcommand modules, in the order they appear in --help.
-COMMANDS: tuple[str, ...] = ("detect", "classify", "annotate", "eval", "convert", "validate", "stats", "split", "merge")
+COMMANDS: tuple[str, ...] = ("detect", "classify", "annotate", "eval", "convert", "validate", "stats", "split", "merge", "serve")  # noqa: E501
 _DATASET_COMMANDS = frozenset({"convert", "validate", "stats", "split", "merge"})
 
 
