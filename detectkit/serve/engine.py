@@ -192,13 +192,16 @@ class InferenceEngine:
         try:
             results = jobs[0].model.detect_batch([j.image for j in jobs])
         except BaseException as exc:
+            self._count(jobs, start)
             for j in jobs:
                 j.future.set_exception(exc)
         else:
+            self._count(jobs, start)  # before the answers, so /metrics never lags a finished request
             for j, r in zip(jobs, results, strict=True):
                 j.future.set_result(r)
-        finally:
-            self.stats.busy_seconds += time.perf_counter() - start
-            self.stats.batches += 1
-            self.stats.images += len(jobs)
-            self.stats.batch_sizes[len(jobs)] += 1
+
+    def _count(self, jobs: Sequence[_Job], start: float) -> None:
+        self.stats.busy_seconds += time.perf_counter() - start
+        self.stats.batches += 1
+        self.stats.images += len(jobs)
+        self.stats.batch_sizes[len(jobs)] += 1

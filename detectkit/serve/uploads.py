@@ -35,6 +35,7 @@ from detectkit.errors import InvalidInputError
 
 __all__ = [
     "ACCEPTED_FORMATS",
+    "sniff_format",
     "CheckedImage",
     "RequestError",
     "check_image_bytes",
@@ -70,6 +71,27 @@ class CheckedImage:
     size_wh: tuple[int, int]
 
 
+def sniff_format(head: bytes) -> str | None:
+    """The accepted format a file starts like (its magic bytes), else None.
+
+    >>> sniff_format(b"\\x89PNG\\r\\n\\x1a\\n...."), sniff_format(b"hello")
+    ('PNG', None)
+    """
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head.startswith(b"BM"):
+        return "BMP"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "TIFF"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    return None
+
+
 def _jpeg_complete(data: bytes) -> bool:
     # Entropy-coded data never holds 0xFFD9 or 0xFFDA (0xFF is stuffed with 0x00), so a JPEG
     # whose last start-of-scan marker has no end-of-image marker after it was cut short.
@@ -100,19 +122,22 @@ def check_image_bytes(data: bytes, *, name: str, max_bytes: int, max_pixels: int
         raise RequestError(422, f"{name} is empty (0 bytes), expected an image")
     if len(data) > max_bytes:
         raise RequestError(413, f"{name} has {len(data)} bytes, more than the limit of {max_bytes} (--max-bytes)")
+    sniffed = sniff_format(data[:16])
+    if sniffed is None:  # decided on the magic bytes: no decoder ever sees other files
+        supported = ", ".join(ACCEPTED_FORMATS)
+        raise RequestError(415, f"{name} is not an image in a supported format ({supported})")
     from PIL import Image, UnidentifiedImageError
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=list(ACCEPTED_FORMATS)) as im:  # reads the header only
+            with Image.open(io.BytesIO(data), formats=[sniffed]) as im:  # reads the header only
                 fmt = str(im.format)
                 width, height = (int(v) for v in im.size)
     except Image.DecompressionBombError as exc:
         raise RequestError(413, f"{name} is refused before decoding: {exc} (--max-pixels is {max_pixels})") from None
-    except UnidentifiedImageError:
-        supported = ", ".join(ACCEPTED_FORMATS)
-        raise RequestError(415, f"{name} is not an image in a supported format ({supported})") from None
+    except (UnidentifiedImageError, ImportError):
+        raise RequestError(422, f"{name} starts like a {sniffed} file but its header is corrupt") from None
     except Exception as exc:  # a header PIL cannot parse
         raise RequestError(422, f"{name} has a corrupt image header: {exc}") from None
     if width * height > max_pixels:
