@@ -425,6 +425,7 @@ def create_app(
     *,
     detectors: Mapping[str, Any] | None = None,
     classifier: Any = None,
+    wait_for_models: bool = False,
 ) -> FastAPI:
     """The FastAPI application serving ``config``'s models.
 
@@ -433,6 +434,9 @@ def create_app(
         detectors: already-loaded detectors by name, used instead of loading ``config.models``
             (tests and embedding; their names replace ``config.models``).
         classifier: an already-loaded classifier.
+        wait_for_models: finish loading before the app starts serving (uvicorn worker processes
+            do, so a worker takes connections only once it can answer them); by default the app
+            serves at once, ``/health`` answers and ``/ready`` says 503 until the models are in.
 
     Models load on the inference thread when the app starts (``/ready`` answers 503 until then).
 
@@ -451,7 +455,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        engine.submit_call(state.load)
+        loading = engine.submit_call(state.load)
+        if wait_for_models:
+            await asyncio.wrap_future(loading)
         try:
             yield
         finally:

@@ -132,4 +132,4 @@ def app_from_environ() -> object:
     """uvicorn's app factory in each worker process (``--workers N``)."""
     from detectkit.serve import create_app
 
-    return create_app(from_environ())
+    return create_app(from_environ(), wait_for_models=True)

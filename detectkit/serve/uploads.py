@@ -35,13 +35,13 @@ from detectkit.errors import InvalidInputError
 
 __all__ = [
     "ACCEPTED_FORMATS",
-    "sniff_format",
     "CheckedImage",
     "RequestError",
     "check_image_bytes",
     "decode_base64",
     "decode_image",
     "read_under_root",
+    "sniff_format",
 ]
 
 # What the server decodes. PIL identifies the format from the header; other PIL plugins (EPS

@@ -42,7 +42,7 @@ def free_port() -> int:
 class Server:
     """A ``detectkit serve`` subprocess on 127.0.0.1."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
@@ -57,7 +57,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the server exited: {self.proc.stderr.read() if self.proc.stderr else ''}")
             try:
-                if httpx.get(self.url + "/ready", timeout=2).status_code == 200:
+                if httpx.get(self.url + "/ready", timeout=2, headers=headers).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
