@@ -15,6 +15,9 @@ each answer checked against ``Detector.detect`` of the same picture in this proc
    the median of the per-round ratios.
 3. **Soak**: ``--requests`` requests (default 2000) at concurrency 4 on the non-batching server;
    the server's RSS after the warm-up and at the end.
+4. **Why the inference thread**: 8 threads calling one shared ``Detector`` directly, without the
+   server's engine, and how many of their answers belong to another thread's picture; then
+   ``--workers 2`` (a model per process) against the one-process server at concurrency 8.
 
     python benchmarks/bench_serve.py [--requests 2000] [--overhead-requests 100] [--rounds 5] [--batch-window-ms 10]
 """
@@ -221,6 +224,32 @@ def _overhead(url: str, detector: Any, pictures: list[tuple[str, bytes]], expect
     print(f"server overhead at concurrency 1: {100 * (hm / lm - 1):+.1f} % (goal <= +15 %)")
 
 
+def _unguarded(detector: Any, pictures: list[tuple[str, bytes]], expected: dict[str, Any], n: int = 64) -> None:
+    """Threads sharing one Detector with no lock: count answers that are not their own picture's."""
+    from detectkit.image import load_image
+
+    images = [(name, load_image(data)) for name, data in pictures]
+    wrong = crashed = 0
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        nonlocal wrong, crashed
+        name, img = images[i % len(images)]
+        try:
+            got = detector.detect_batch([img])[0]
+        except Exception:
+            with lock:
+                crashed += 1
+            return
+        if not _matches(got.to_dict(), expected[name]):
+            with lock:
+                wrong += 1
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, range(n)))
+    print(f"{n} calls from 8 threads on one shared Detector, no lock: {wrong} wrong answers, {crashed} exceptions")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="soak requests (default: %(default)s)")
@@ -229,6 +258,7 @@ def main() -> None:
     parser.add_argument("--round-requests", type=int, default=64)
     parser.add_argument("--batch-window-ms", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--no-workers", action="store_true", help="skip the --workers 2 comparison")
     args = parser.parse_args()
 
     from detectkit import Detector
@@ -305,6 +335,21 @@ def main() -> None:
             if ln.startswith("detectkit_requests_total") and 'status="5' in ln and "/ready" not in ln
         ]
         print(f"5xx lines in /metrics: {errors or 'none'}")
+        batched.stop()
+        print("\n== 4. why one inference thread")
+        _unguarded(detector, pictures, expected)
+        if not args.no_workers:
+            two = Server("--classifier", "none", "--workers", "2")
+            try:
+                _load(two.url, pictures, expected, 16, c)
+                pair: dict[str, Tally] = {"1": Tally(), "2": Tally()}
+                for r in range(max(2, args.rounds // 2)):
+                    for key, srv in [("1", plain), ("2", two)] if r % 2 == 0 else [("2", two), ("1", plain)]:
+                        pair[key].add(_load(srv.url, pictures, expected, args.round_requests, c))
+                print(pair["1"].line(f"--workers 1, concurrency {c}"))
+                print(pair["2"].line(f"--workers 2, concurrency {c}"))
+            finally:
+                two.stop()
     finally:
         plain.stop()
         batched.stop()

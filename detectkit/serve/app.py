@@ -104,6 +104,8 @@ class ServerState:
             self.ready.set()
         except DetectkitError as exc:
             self.load_error = str(exc)
+        except Exception as exc:  # torch/ultralytics raise many kinds; /ready must not say "loading" forever
+            self.load_error = f"{type(exc).__name__}: {exc}"
 
     def detector(self, name: str | None) -> tuple[str, Any]:
         """The detector named ``name`` (the first configured one when None)."""
