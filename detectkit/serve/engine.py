@@ -1,11 +1,13 @@
 """Where the server runs its models: one inference thread per process, a bounded admission count,
 and optional micro-batching.
 
-Why one thread: an Ultralytics model object keeps per-call state in its predictor, and two
-threads calling ``predict`` on one model at once have returned each other's boxes (ultralytics
-issues 6174 and 5302). Every model call of a server process therefore goes through this one
-thread, which is a lock with a queue in front of it; more throughput comes from more processes
-(``--workers``, each loading its own models), not from threads sharing a model.
+Why one thread: an Ultralytics model object keeps per-call state in its predictor. Threads sharing
+one model have returned each other's boxes (ultralytics issues 6174 and 5302); current versions lock
+the forward pass, but ``Model.predict`` still writes a call's options (conf, imgsz, ...) into the
+shared predictor before taking that lock, so concurrent calls with different options run with
+each other's settings (``benchmarks/bench_serve.py`` counts such wrong answers). Every model call
+of a server process therefore goes through this one thread, which is a lock with a queue in front
+of it; more throughput comes from more processes (``--workers``, each loading its own models).
 
 Micro-batching (``batch_window_ms > 0``): when the thread takes a detection job and other requests
 are still on their way (admitted but not queued yet, e.g. being decoded), it waits up to the window
