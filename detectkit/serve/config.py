@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from detectkit._checks import check_choice, check_fraction
 from detectkit.errors import InvalidInputError
 
 __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_PIXELS", "ServeConfig", "app_from_environ", "from_environ", "to_environ"]
@@ -83,6 +84,9 @@ class ServeConfig:
         if not models or not all(isinstance(m, (str, os.PathLike)) and os.fspath(m) for m in models):
             raise InvalidInputError(f"models must be one or more model names or paths, got {self.models!r}")
         object.__setattr__(self, "models", tuple(os.fspath(m) for m in models))
+        check_fraction(self.conf, "conf")
+        check_fraction(self.iou, "iou")
+        check_choice(self.backend, "backend", ("torch", "onnx", "auto"))
         for name in ("max_bytes", "max_pixels", "max_video_bytes", "max_batch_images", "max_queue", "max_batch"):
             _positive_int(getattr(self, name), name)
         window = self.batch_window_ms

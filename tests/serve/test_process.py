@@ -146,6 +146,8 @@ def test_cli_errors_are_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest
     assert "known names" in capsys.readouterr().err
     assert main(["serve", "--max-queue", "0"]) == 2
     assert "--max-queue" in capsys.readouterr().err
+    assert main(["serve", "--conf", "2"]) == 2
+    assert "--conf" in capsys.readouterr().err
 
 
 def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
