@@ -52,6 +52,7 @@ COMMANDS: tuple[str, ...] = (
     "train",
     "export",
     "augment-preview",
+    "serve",
 )
 _DATASET_COMMANDS = frozenset({"convert", "validate", "stats", "split", "merge"})
 
