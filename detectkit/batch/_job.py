@@ -137,7 +137,10 @@ class Job:
             )
         elif overwrite:
             self.clear()
-        (self.out / "shards").mkdir(parents=True, exist_ok=True)
+        shards = self.out / "shards"
+        shards.mkdir(parents=True, exist_ok=True)
+        for stale in shards.glob(".*.tmp"):  # left by a driver killed mid-write
+            stale.unlink(missing_ok=True)
         write_atomic(path, text)
 
     def clear(self) -> None:
@@ -145,7 +148,7 @@ class Job:
         shards = self.out / "shards"
         if shards.is_dir():
             for p in shards.iterdir():
-                if p.suffix in (".jsonl", ".tmp"):
+                if p.suffix in (".jsonl", ".tmp"):  # shard files and temporary files only
                     p.unlink()
         for name in ("job.json", "names.json", "failures.jsonl", "summary.json", *RESULT_FILES.values()):
             (self.out / name).unlink(missing_ok=True)

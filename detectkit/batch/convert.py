@@ -11,7 +11,7 @@ driver) — byte-identical output either way.
 
 >>> import tempfile, pathlib
 >>> tmp = pathlib.Path(tempfile.mkdtemp())
->>> summary = convert("datasets/shapes/annotations/val.json", tmp / "yolo", to="yolo", engine="local")
+>>> summary = convert("datasets/shapes/annotations/instances_val.json", tmp / "yolo", to="yolo", engine="local")
 >>> (tmp / "yolo" / "data.yaml").exists()
 True
 """
@@ -100,7 +100,9 @@ def convert(
     options = {"to": to, **options}
     cwd = os.getcwd()
     if engine == "local":
-        return _convert_here(cwd, os.fspath(src), os.fspath(dst), options)
+        from detectkit.formats import convert as convert_formats
+
+        return convert_formats(src, dst, **options)
     result: ConvertSummary = _run_remote(
         _convert_here,
         cwd,
