@@ -62,4 +62,6 @@ def test_bad_sources_name_the_source(tree: Path, make: object, message: str) -> 
 
 
 def test_is_uri() -> None:
-    assert is_uri("gs://b/a.jpg") and is_uri("file:///x.jpg") and not is_uri("a/b.jpg")
+    assert is_uri("gs://b/a.jpg")
+    assert is_uri("file:///x.jpg")
+    assert not is_uri("a/b.jpg")
