@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from detectkit.batch.api import BatchResult, classify, detect
-    from detectkit.batch.convert import convert
+    from detectkit.batch.conversion import convert
     from detectkit.batch.sources import resolve_sources
 
 __all__ = ["BatchResult", "classify", "convert", "detect", "resolve_sources"]
@@ -31,7 +31,7 @@ _HOME = {
     "BatchResult": "detectkit.batch.api",
     "classify": "detectkit.batch.api",
     "detect": "detectkit.batch.api",
-    "convert": "detectkit.batch.convert",
+    "convert": "detectkit.batch.conversion",
     "resolve_sources": "detectkit.batch.sources",
 }
 

@@ -148,7 +148,7 @@ def run_from_args(args: argparse.Namespace, command: str) -> int:
     """Run ``detectkit <command> ... --engine ...``; returns the exit code (1 when any item failed)."""
     _check_common(args)
     if command == "convert":
-        from detectkit.batch.convert import run_convert_args
+        from detectkit.batch.conversion import run_convert_args
 
         return run_convert_args(args)
     if getattr(args, "out", None) is None:

@@ -23,6 +23,7 @@ import logging
 import queue
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -155,16 +156,21 @@ def run_ray(
         ctx.verbose_stats_logs = False
         rows = [{"shard": s.index, "first": s.first, "sources": "\n".join(s.sources)} for s in shards]
         ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
-        ds = ds.map_batches(
-            _RayShardActor,
-            fn_constructor_kwargs={"spec": dict(spec)},
-            batch_size=1,
-            compute=ray.data.ActorPoolStrategy(size=workers),
-            num_cpus=1,
-            # Bounded: Ray Data's default is to restart a dead actor forever, which turns a
-            # shard that always kills its worker into a silent hang.
-            ray_remote_args_fn=lambda: {"max_restarts": retries, "max_task_retries": retries},
-        )
+        with warnings.catch_warnings():
+            # max_restarts/max_task_retries have no named parameter yet (Ray 2.60 deprecates
+            # the keyword form without a replacement); they must stay bounded: Ray Data's
+            # default restarts a dead actor forever, so a shard that always kills its worker
+            # would be a silent hang.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ds = ds.map_batches(
+                _RayShardActor,
+                fn_constructor_kwargs={"spec": dict(spec)},
+                batch_size=1,
+                compute=ray.data.ActorPoolStrategy(size=workers),
+                num_cpus=1,
+                max_restarts=retries,
+                max_task_retries=retries,
+            )
         try:
             for row in _rows_with_watchdog(ds.iter_rows(), stall_timeout):
                 names = {int(k): v for k, v in json.loads(row["names"]).items()}
