@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -113,8 +114,8 @@ def _spec() -> dict[str, Any]:
     }
 
 
-def single_process(images: Path, out: Path) -> tuple[float, float]:
-    """The shards one after another in this process; returns (seconds incl. model load, model load)."""
+def single_process(images: Path, out: Path) -> tuple[float, float, float]:
+    """The shards one after another in this process: (seconds incl. model load, model load, CPU s of the shards)."""
     from detectkit.batch._job import Job
     from detectkit.batch._worker import ShardRunner
     from detectkit.batch.sources import resolve_sources
@@ -124,10 +125,12 @@ def single_process(images: Path, out: Path) -> tuple[float, float]:
     job.prepare()
     runner = ShardRunner(_spec())
     loaded = time.perf_counter() - started
+    cpu = time.process_time()
     for shard in job.shards():
         job.save_shard(runner.run(shard))
+    cpu = time.process_time() - cpu
     job.merge()
-    return time.perf_counter() - started, loaded
+    return time.perf_counter() - started, loaded, cpu
 
 
 _JOB = """
@@ -143,13 +146,17 @@ def engine_run(images: Path, out: Path, engine: str, workers: int) -> dict[str, 
     """``detectkit.batch.detect`` in a fresh process; wall time as the job reports it, peak RSS of the tree."""
     code = _JOB.format(batch=BATCH, shard=SHARD)
     cmd = [sys.executable, "-c", code, str(images), str(out), engine, str(workers)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     with PeakRSS(proc.pid) as rss:
         stdout, _ = proc.communicate()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise RuntimeError(f"{engine} x{workers} failed with exit code {proc.returncode}")
     fig: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     fig["peak_rss_mb"] = rss.peak
+    # CPU seconds of the whole process tree (reaped descendants): a load-independent cost
+    fig["cpu_seconds"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return fig
 
 
@@ -191,8 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         images = _images(tmp, args.images)
         n = args.images
         rows: list[tuple[str, float, str]] = []
-        single, load = single_process(images, tmp / "single")
-        rows.append(("single process (1 thread)", single, f"model load {load:.1f} s"))
+        single, load, cpu = single_process(images, tmp / "single")
+        rows.append(
+            ("single process (1 thread)", single, f"model load {load:.1f} s; shards {1000 * cpu / n:.0f} CPU-ms/img")
+        )
         runs = [("local", 1), ("local", 2)] + ([] if args.skip_ray else [("ray", 2)])
         figures: dict[str, dict[str, Any]] = {}
         reference = (tmp / "single" / "detections.jsonl").read_bytes()
@@ -202,7 +211,10 @@ def main(argv: list[str] | None = None) -> int:
             fig = engine_run(images, out, engine, workers)
             fig["identical"] = (out / "detections.jsonl").read_bytes() == reference
             figures[name] = fig
-            extra = f"peak RSS {fig['peak_rss_mb']:.0f} MB; identical to single process: {fig['identical']}"
+            extra = (
+                f"{1000 * fig['cpu_seconds'] / n:.0f} CPU-ms/img (all processes, start-up included); "
+                f"peak RSS {fig['peak_rss_mb']:.0f} MB; identical to single process: {fig['identical']}"
+            )
             if "startup_seconds" in fig["stats"]:
                 extra = f"Ray start-up {fig['stats']['startup_seconds']:.1f} s; " + extra
             rows.append((name, fig["seconds"], extra))

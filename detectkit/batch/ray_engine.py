@@ -155,7 +155,8 @@ def run_ray(
         ctx.enable_progress_bars = False
         ctx.verbose_stats_logs = False
         rows = [{"shard": s.index, "first": s.first, "sources": "\n".join(s.sources)} for s in shards]
-        ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
+        # one block per shard up to a cap (a block is Ray's unit of task and retry)
+        ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), 4096)))
         with warnings.catch_warnings():
             # max_restarts/max_task_retries have no named parameter yet (Ray 2.60 deprecates
             # the keyword form without a replacement); they must stay bounded: Ray Data's
