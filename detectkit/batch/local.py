@@ -64,7 +64,8 @@ def run_local(
     attempts: dict[int, int] = {}
     lost: list[tuple[Shard, str]] = []
     while todo:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init, initargs=(dict(spec),))
+        size = min(workers, len(todo))  # no idle workers loading a model for nothing
+        pool = ProcessPoolExecutor(max_workers=size, mp_context=ctx, initializer=_init, initargs=(dict(spec),))
         in_flight: dict[Future[ShardResult], Shard] = {}
         died: list[Shard] = []
         broken = False
