@@ -163,3 +163,27 @@ def test_classify_matches_in_process_classifier(images: Path, tmp_path: Path) ->
     for record, exp in zip(lines, expected, strict=True):
         assert record["classification"]["labels"] == exp.labels
         assert record["classification"]["confidence"] == pytest.approx(exp.confidence.tolist(), abs=1e-5)
+
+
+class _ExitOnLoad:
+    """A pickle that ends the process that loads it (as a crash in native code would)."""
+
+    def __reduce__(self) -> tuple[object, tuple[int]]:
+        return (os._exit, (3,))
+
+
+@pytest.mark.slow
+def test_worker_that_always_dies_is_reported_not_awaited(images: Path, tmp_path: Path) -> None:
+    import pickle
+
+    model = tmp_path / "dies.pt"
+    model.write_bytes(pickle.dumps(_ExitOnLoad()))
+    subset = tmp_path / "imgs"
+    subset.mkdir()
+    shutil.copy(sorted(images.iterdir())[0], subset / "a.jpg")
+    result = detect(subset, tmp_path / "out", model=model, workers=1, retries=1, stall_timeout=300)
+    assert result.lost == [(0, "a worker process died 2 times while running it")]
+    assert not result.complete
+    assert result.results is None
+    assert not (tmp_path / "out" / "detections.jsonl").exists()
+    assert not list((tmp_path / "out" / "shards").glob("*.jsonl"))  # rerun will retry it
