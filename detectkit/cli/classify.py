@@ -72,6 +72,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--vid-stride", type=int, default=1, help="process every n-th video frame")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no per-image lines, no summary")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier classifications.jsonl in --out")
+    from detectkit.batch.cli import add_engine_arguments  # --engine local|ray: detectkit/batch
+
+    add_engine_arguments(p, "classify")
     p.set_defaults(func=guarded(run, FLAGS))
 
 
@@ -139,6 +142,10 @@ def run(args: argparse.Namespace) -> int:
 
     Library chatter goes to stderr so stdout carries only results (or the ``--json`` document).
     """
+    if getattr(args, "engine", None) is not None:  # a sharded batch job (detectkit.batch)
+        from detectkit.batch.cli import run_from_args
+
+        return run_from_args(args, "classify")
     os.environ.setdefault("YOLO_VERBOSE", "false")
     stdout = sys.stdout
     with contextlib.redirect_stdout(sys.stderr):

@@ -36,6 +36,9 @@ def register(subparsers: Any) -> None:
     add_class_options(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars; print nothing on success")
+    from detectkit.batch.cli import add_engine_arguments  # --engine local|ray: detectkit/batch
+
+    add_engine_arguments(p, "convert")
     p.set_defaults(func=guarded(run, FLAGS))
 
 
@@ -44,6 +47,10 @@ FLAGS = {**DATASET_FLAGS, "task": "--task"}
 
 def run(args: argparse.Namespace) -> int:
     """Convert; exit 0 on success, 1 on a bad input."""
+    if getattr(args, "engine", None) is not None:  # a sharded batch job (detectkit.batch)
+        from detectkit.batch.cli import run_from_args
+
+        return run_from_args(args, "convert")
     from pathlib import Path
 
     from detectkit._progress import progress_enabled

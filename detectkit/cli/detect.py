@@ -103,6 +103,9 @@ def register(subparsers: Any) -> None:
     from detectkit.cli import _video  # --track/--tracker/--zone/--line/--reconnect
 
     _video.add_arguments(p)
+    from detectkit.batch.cli import add_engine_arguments  # --engine local|ray: detectkit/batch
+
+    add_engine_arguments(p, "detect")
     p.set_defaults(func=guarded(run, FLAGS))
 
 
@@ -241,6 +244,10 @@ def run(args: argparse.Namespace) -> int:
     Library chatter (Ultralytics logs, export messages) goes to stderr so that stdout carries
     only the ``--json`` document or the summary.
     """
+    if getattr(args, "engine", None) is not None:  # a sharded batch job (detectkit.batch)
+        from detectkit.batch.cli import run_from_args
+
+        return run_from_args(args, "detect")
     os.environ.setdefault("YOLO_VERBOSE", "false")
     stdout = sys.stdout
     with contextlib.redirect_stdout(sys.stderr):
