@@ -39,7 +39,19 @@ def expand_source(text: str) -> int | Path:
 
 
 # Subcommand modules, in the order they appear in --help.
-COMMANDS: tuple[str, ...] = ("detect", "classify", "annotate", "eval", "convert", "validate", "stats", "split", "merge")
+COMMANDS: tuple[str, ...] = (
+    "detect",
+    "classify",
+    "annotate",
+    "eval",
+    "convert",
+    "validate",
+    "stats",
+    "split",
+    "merge",
+    "anonymize",
+    "robustness",
+)
 _DATASET_COMMANDS = frozenset({"convert", "validate", "stats", "split", "merge"})
 
 
