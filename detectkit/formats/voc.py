@@ -34,6 +34,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from detectkit._progress import track
+from detectkit._xml import parse_xml
 from detectkit.dataset import Dataset, ImageRecord, _decoded
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
@@ -57,7 +58,7 @@ _FLAGS = ("difficult", "truncated", "occluded")
 
 def _parse_xml(path: Path) -> ET.Element:
     try:
-        return ET.parse(path).getroot()
+        return parse_xml(path)
     except ET.ParseError as exc:
         line = exc.position[0] if getattr(exc, "position", None) else None
         raise AnnotationParseError(path, f"invalid XML: {exc}", line=line) from None
