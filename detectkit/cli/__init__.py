@@ -50,7 +50,6 @@ COMMANDS: tuple[str, ...] = (
     "split",
     "merge",
     "anonymize",
-    "robustness",
 )
 _DATASET_COMMANDS = frozenset({"convert", "validate", "stats", "split", "merge"})
 

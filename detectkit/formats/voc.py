@@ -147,7 +147,7 @@ def read(
         try:
             w = int(float(_text(size, "width") or 0))
             h = int(float(_text(size, "height") or 0))
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: "inf" (found by tests/fuzz)
             w = h = 0
         if w <= 0 or h <= 0:
             if img_path is None:
