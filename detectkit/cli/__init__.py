@@ -50,6 +50,7 @@ COMMANDS: tuple[str, ...] = (
     "split",
     "merge",
     "anonymize",
+    "robustness",
 )
 _DATASET_COMMANDS = frozenset({"convert", "validate", "stats", "split", "merge"})
 

@@ -181,7 +181,7 @@ def read(
                 if v is not None:
                     try:
                         cols[flag] = int(float(v))
-                    except ValueError:
+                    except (ValueError, OverflowError):  # OverflowError: "inf" (found by tests/fuzz)
                         log.warn(f, f"<{flag}> is not a number: {v!r}", record=where)
             pose = _text(obj, "pose")
             if pose is not None:

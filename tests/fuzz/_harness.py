@@ -34,9 +34,35 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "formats"
 
 HOSTILE = [
-    b"-1", b"0", b"-0", b"1e309", b"-1e309", b"NaN", b"nan", b"Infinity", b"inf", b"1e-320",
-    b"99999999999999999999999999", b"4294967296", b"2147483648", b"0.5", b"", b'""', b"null", b"true",
-    b"[]", b"{}", b"[[]]", b'{"a":1}', b'"x"', b"\xff\xfe", b"\x00", b"-", b".", b"1,2", b"[1e309]",
+    b"-1",
+    b"0",
+    b"-0",
+    b"1e309",
+    b"-1e309",
+    b"NaN",
+    b"nan",
+    b"Infinity",
+    b"inf",
+    b"1e-320",
+    b"99999999999999999999999999",
+    b"4294967296",
+    b"2147483648",
+    b"0.5",
+    b"",
+    b'""',
+    b"null",
+    b"true",
+    b"[]",
+    b"{}",
+    b"[[]]",
+    b'{"a":1}',
+    b'"x"',
+    b"\xff\xfe",
+    b"\x00",
+    b"-",
+    b".",
+    b"1,2",
+    b"[1e309]",
 ]
 _TOKEN = re.compile(rb"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|\"[^\"\n]{0,40}\"|>[^<\n]{1,40}<|true|false|null")
 
@@ -100,7 +126,13 @@ _RESULTS_SEED = json.dumps(
     [
         {"image_id": 3, "category_id": 1, "bbox": [1.5, 2.0, 10.0, 12.25], "score": 0.9},
         {"image_id": 8, "category_id": 18, "bbox": [0, 0, 4, 4], "score": 0.25},
-        {"image_id": 11, "category_id": 90, "bbox": [100, 200, 30.5, 40], "score": 0.5, "segmentation": [[1, 1, 5, 1, 5, 5]]},
+        {
+            "image_id": 11,
+            "category_id": 90,
+            "bbox": [100, 200, 30.5, 40],
+            "score": 0.5,
+            "segmentation": [[1, 1, 5, 1, 5, 5]],
+        },
     ]
 ).encode()
 
@@ -193,7 +225,7 @@ def _image_seeds() -> list[bytes]:
     return seeds
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def seeds(target: str) -> list[bytes]:
     """The real files a target's mutations start from."""
     if target == "coco":
@@ -232,12 +264,12 @@ TARGETS: dict[str, Callable[[Path, bytes], tuple[Path, Any]]] = {
 }
 
 
-class Crash(AssertionError):
+class CrashError(AssertionError):
     """A fuzz input produced an outcome other than a result or a typed error naming the file."""
 
 
 def run_target(target: str, folder: Path, data: bytes) -> str:
-    """Run one input; returns ``"ok"`` or ``"typed"``, raises :class:`Crash` otherwise."""
+    """Run one input; returns ``"ok"`` or ``"typed"``, raises :class:`CrashError` otherwise."""
     path, call = TARGETS[target](folder, data)
     try:
         with warnings.catch_warnings():
@@ -246,8 +278,10 @@ def run_target(target: str, folder: Path, data: bytes) -> str:
     except DetectkitError as exc:
         text = str(exc)
         if path.name not in text and folder.name not in text and str(folder) not in text:
-            raise Crash(f"{target}: {type(exc).__name__} does not name the file {path.name}: {text[:300]}") from exc
+            raise CrashError(
+                f"{target}: {type(exc).__name__} does not name the file {path.name}: {text[:300]}"
+            ) from exc
         return "typed"
     except Exception as exc:
-        raise Crash(f"{target}: {type(exc).__name__}: {str(exc)[:300]}") from exc
+        raise CrashError(f"{target}: {type(exc).__name__}: {str(exc)[:300]}") from exc
     return "ok"

@@ -34,12 +34,12 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parents[1]))
 
 
-class _Hang(Exception):
+class _HangError(Exception):
     pass
 
 
 def _alarm(_signum: int, _frame: object) -> None:
-    raise _Hang()
+    raise _HangError()
 
 
 def worker(target: str, seed: int, seconds: float, timeout: float, memory_mb: int, out: Path) -> None:
@@ -47,7 +47,7 @@ def worker(target: str, seed: int, seconds: float, timeout: float, memory_mb: in
     import warnings
 
     warnings.simplefilter("ignore")
-    from _harness import Crash, mutate, run_target, seeds
+    from _harness import CrashError, mutate, run_target, seeds
 
     resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
     signal.signal(signal.SIGALRM, _alarm)
@@ -67,18 +67,20 @@ def worker(target: str, seed: int, seconds: float, timeout: float, memory_mb: in
             try:
                 counts[run_target(target, folder, data)] += 1
                 kind, message, tb = None, "", ""
-            except _Hang:
+            except _HangError:
                 kind, message, tb = "hang", f"no answer within {timeout}s", ""
             except MemoryError:
                 kind, message, tb = "memory", f"MemoryError under a {memory_mb} MB limit", traceback.format_exc()
-            except Crash as exc:
+            except CrashError as exc:
                 kind, message = "crash", str(exc)
                 tb = "".join(traceback.format_exception(exc.__cause__ or exc))
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
             if kind is not None:
                 counts["crash"] += 1
-                print(json.dumps({"crash": kind, "message": message[:200], "input": data.hex(), "traceback": tb[-3000:]}))
+                print(
+                    json.dumps({"crash": kind, "message": message[:200], "input": data.hex(), "traceback": tb[-3000:]})
+                )
                 sys.stdout.flush()
     current.unlink(missing_ok=True)
     print(json.dumps({"done": dict(counts), "tried": sum(counts.values())}))
@@ -125,7 +127,12 @@ def main() -> None:
                 crashes[key] += 1
         if proc.returncode != 0:
             crashes[f"worker died (exit {proc.returncode}); input saved as {target}-current.bin"] += 1
-        summary[target] = {"tried": tried, "outcomes": counts, "crashes": dict(crashes), "seconds": round(time.monotonic() - t0)}
+        summary[target] = {
+            "tried": tried,
+            "outcomes": counts,
+            "crashes": dict(crashes),
+            "seconds": round(time.monotonic() - t0),
+        }
         print(f"{target:<18} tried {tried:>6}  outcomes {counts}  crash kinds {len(crashes)}", flush=True)
         for key, n in crashes.most_common():
             print(f"    {n:>5} x {key}", flush=True)
