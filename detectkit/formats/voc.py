@@ -180,7 +180,10 @@ def read(
                 v = _text(obj, flag)
                 if v is not None:
                     try:
-                        cols[flag] = int(float(v))
+                        value = int(float(v))
+                        if abs(value) >= 1 << 63:  # beyond int64 (found by tests/fuzz)
+                            raise OverflowError(v)
+                        cols[flag] = value
                     except (ValueError, OverflowError):  # OverflowError: "inf" (found by tests/fuzz)
                         log.warn(f, f"<{flag}> is not a number: {v!r}", record=where)
             pose = _text(obj, "pose")
