@@ -65,3 +65,18 @@ def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "--model" in capsys.readouterr().err
     assert main(["anonymize", str(GRACE), "--out", str(tmp_path), "--padding", "-1"]) == 2
     assert main(["anonymize", str(GRACE), "--out", str(tmp_path), "--persist", "-2"]) == 2
+
+
+def test_classes_of_a_yolo_model(tmp_path: Path) -> None:
+    """--classes covers those classes of --model (here the shipped shapes detector), faces off."""
+    image = sorted((Path(__file__).resolve().parents[2] / "datasets" / "shapes" / "images" / "val").glob("*.jpg"))[0]
+    out = tmp_path / "out"
+    code = main(
+        ["anonymize", str(image), "--out", str(out), "--classes", "square,circle", "--model", "demo-shapes", "-q"]
+    )
+    assert code == 0
+    (record,) = [json.loads(line) for line in (out / "report.jsonl").read_text().splitlines()]
+    assert record["faces"] == 0
+    assert set(record["objects"]) <= {"square", "circle"}
+    assert sum(record["objects"].values()) >= 1
+    assert not np.array_equal(cv2.imread(str(out / "images" / image.name)), cv2.imread(str(image)))
