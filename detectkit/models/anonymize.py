@@ -106,16 +106,11 @@ def _as_boxes(dets: Detections, label: str) -> Detections:
 
 def _iou_max(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """For each box of ``a``, its best IoU with any box of ``b`` (0 when ``b`` is empty)."""
+    from detectkit.boxes import box_iou
+
     if len(a) == 0 or len(b) == 0:
         return np.zeros(len(a))
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(2)
-    area_a = (a[:, 2:] - a[:, :2]).prod(1)
-    area_b = (b[:, 2:] - b[:, :2]).prod(1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-    return np.asarray(iou.max(1))
+    return np.asarray(box_iou(a, b).max(1))
 
 
 class Anonymizer:

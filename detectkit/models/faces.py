@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from detectkit._checks import check_fraction
 from detectkit.detections import Detections
 from detectkit.errors import InvalidInputError, MissingDependencyError, ModelLoadError
 
@@ -46,12 +47,6 @@ _STRIDE = 32
 _INPUT = "input.1"
 _OUTPUTS = ("537", "538", "539", "540")  # heat map, log scale (h, w), offset (y, x), landmarks
 _NAMES = {0: "face"}
-
-
-def _check_fraction(value: Any, name: str, *, low: float = 0.0, high: float = 1.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= float(value) <= high:
-        raise InvalidInputError(f"{name} must be a number in [{low}, {high}], got {value!r}")
-    return float(value)
 
 
 def decode_centerface(
@@ -176,8 +171,8 @@ class FaceDetector:
     ) -> None:
         from detectkit.models.weights import resolve
 
-        self.conf = _check_fraction(conf, "conf")
-        self.iou = _check_fraction(iou, "iou")
+        self.conf = check_fraction(conf, "conf")
+        self.iou = check_fraction(iou, "iou")
         if max_side is not None and (isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 32):
             raise InvalidInputError(f"max_side must be an int >= 32 or None, got {max_side!r}")
         self.max_side = max_side
@@ -214,7 +209,7 @@ class FaceDetector:
         from detectkit.image import load_image
         from detectkit.nms import nms
 
-        threshold = self.conf if conf is None else _check_fraction(conf, "conf")
+        threshold = self.conf if conf is None else check_fraction(conf, "conf")
         image = load_image(source)
         h0, w0 = image.shape[:2]
         ratio = 1.0
