@@ -674,7 +674,7 @@ def _checked_table(
             cid = a["category_id"]
             b = a["bbox"]
             if not _is_int(cid) or not -(1 << 63) <= cid < 1 << 63:  # beyond int64: found by tests/fuzz
-                raise TypeError(f"category_id must be a 64-bit integer, got {cid!r}")
+                raise TypeError(f"category_id must be an integer (int64), got {cid!r}")
             if len(b) != 4:
                 raise TypeError(f"bbox must have 4 numbers [x, y, w, h], got {b!r}")
             bbox[k] = b
