@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeAlias
 import numpy as np
 
 from detectkit._checks import check_image_size_wh
+from detectkit._limits import check_encoded, check_pixels
 from detectkit.errors import DetectkitError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -123,6 +124,7 @@ def _decode_bytes(data: bytes | bytearray | memoryview | np.ndarray, name: str) 
     buf = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data
     if buf.size == 0:
         raise InvalidInputError(f"{name} is empty (0 bytes), expected an image")
+    check_encoded(buf, name)  # decompression-bomb guard, from the header
     image = None
     try:
         image = cv2.imdecode(buf, cv2.IMREAD_COLOR)
@@ -258,7 +260,8 @@ def image_size_wh(path: str | os.PathLike[str]) -> tuple[int, int]:
     except OSError as exc:
         raise InvalidInputError(f"{label} is not a readable image: {exc}") from None
     if size is not None:
-        return size
+        return check_pixels(size, label)
+    check_encoded(head, label)  # PNG/GIF/BMP/WebP sizes from the header, before Pillow opens it
     from PIL import Image
 
     try:
@@ -272,7 +275,7 @@ def image_size_wh(path: str | os.PathLike[str]) -> tuple[int, int]:
         raise InvalidInputError(f"{label} is not a readable image: {exc}") from None
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    return int(width), int(height)
+    return check_pixels((int(width), int(height)), label)
 
 
 _HEADER_BYTES = 1 << 16  # a JPEG's EXIF segment is at most 64 KB; a longer header goes to PIL

@@ -53,6 +53,8 @@ COMMANDS: tuple[str, ...] = (
     "export",
     "augment-preview",
     "serve",
+    "anonymize",
+    "robustness",
 )
 _DATASET_COMMANDS = frozenset({"convert", "validate", "stats", "split", "merge"})
 
