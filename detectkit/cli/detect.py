@@ -63,7 +63,9 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--imgsz", type=int, default=None, help="network input size (default: the model's)")
     p.add_argument("--classes", default=None, help="comma-separated class ids or names to keep")
-    p.add_argument("--backend", choices=("torch", "onnx", "openvino", "auto"), default="torch", help="inference backend")
+    p.add_argument(
+        "--backend", choices=("torch", "onnx", "openvino", "auto"), default="torch", help="inference backend"
+    )
     p.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
     p.add_argument("--out", type=Path, default=None, help="output folder for detections.jsonl and images")
     p.add_argument("--save-images", action="store_true", help="write annotated images to OUT/images/")
