@@ -216,7 +216,9 @@ def run(args: argparse.Namespace) -> int:
     """
     os.environ.setdefault("YOLO_VERBOSE", "false")
     stdout = sys.stdout
-    with contextlib.redirect_stdout(sys.stderr):
+    from detectkit.cli import _video
+
+    with contextlib.redirect_stdout(sys.stderr), _video.environment(args):
         return _run(args, stdout)
 
 
