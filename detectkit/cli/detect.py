@@ -252,7 +252,9 @@ def run(args: argparse.Namespace) -> int:
         return run_from_args(args, "detect")
     os.environ.setdefault("YOLO_VERBOSE", "false")
     stdout = sys.stdout
-    with contextlib.redirect_stdout(sys.stderr):
+    from detectkit.cli import _video
+
+    with contextlib.redirect_stdout(sys.stderr), _video.environment(args):
         return _run(args, stdout)
 
 
