@@ -45,6 +45,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "metrics": ("detectkit.metrics", None),
     "evaluate": ("detectkit.metrics", "evaluate"),
     "Metrics": ("detectkit.metrics", "Metrics"),
+    "train_detector": ("detectkit.train.detector", "train_detector"),
+    "train_classifier": ("detectkit.train.classifier", "train_classifier"),
+    "export_model": ("detectkit.train.export", "export_model"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -58,6 +61,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from detectkit.models.detector import Detector
     from detectkit.models.pipeline import Pipeline
     from detectkit.nms import batched_nms, non_max_merge, soft_nms, weighted_boxes_fusion
+    from detectkit.train.classifier import train_classifier
+    from detectkit.train.detector import train_detector
+    from detectkit.train.export import export_model
     from detectkit.viz import annotate
 
 __all__ = [
@@ -80,10 +86,13 @@ __all__ = [
     "boxes",
     "convert",
     "evaluate",
+    "export_model",
     "metrics",
     "nms",
     "non_max_merge",
     "soft_nms",
+    "train_classifier",
+    "train_detector",
     "viz",
     "weighted_boxes_fusion",
 ]
