@@ -158,7 +158,7 @@ def _exports(args: argparse.Namespace, imgsz: int) -> dict[str, Any]:
     files: dict[str, Any] = {"pt": str(pt), "onnx": str(onnx_export(pt, imgsz=imgsz))}
     for fmt, suffix in (("openvino", ".xml"), ("onnx", ".onnx")):
         target = WORK / f"demo-shapes-{imgsz}-int8{suffix}"
-        meta = target.with_suffix(".guard.json")
+        meta = target.parent / f"{target.name}.guard.json"  # one per format
         if not target.is_file() or not meta.is_file():
             t = time.perf_counter()
             res = export_model(
