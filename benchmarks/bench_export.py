@@ -226,6 +226,7 @@ def main() -> int:
     parser.add_argument("--sizes", default="416,640")
     parser.add_argument("--classifier", help="fine-tuned classifier (name or .pth) for the classifier rows")
     parser.add_argument("--classifier-val", help="held-out class-folder tree for the classifier rows")
+    parser.add_argument("--classifier-calibration", help="calibration images for the classifier (default: val)")
     parser.add_argument("--json", type=Path)
     # worker mode
     parser.add_argument("--worker", choices=("detector", "classifier"))
@@ -276,19 +277,28 @@ def main() -> int:
         for fmt, suffix, int8 in (("onnx", ".onnx", False), ("openvino", ".xml", False), ("onnx", ".onnx", True)):
             files[(fmt, int8)] = WORK / f"classifier-{'int8' if int8 else 'fp32'}{suffix}"
         files[("openvino", True)] = WORK / "classifier-int8.xml"
-        guards = {}
-        for (fmt, int8), target in files.items():
-            res = export_model(
-                args.classifier,
-                format=fmt,
-                int8=int8,
-                calibration=args.classifier_val if int8 else None,
-                val=args.classifier_val if int8 else None,
-                out=target,
-                calibration_size=args.calibration,
-                register=False,
-                task="classify",
-            )
+        from detectkit.train.export import AccuracyGuardError
+
+        guards: dict[str, Any] = {}
+        calibration = args.classifier_calibration or args.classifier_val
+        for (fmt, int8), target in list(files.items()):
+            try:
+                res = export_model(
+                    args.classifier,
+                    format=fmt,
+                    int8=int8,
+                    calibration=calibration if int8 else None,
+                    val=args.classifier_val if int8 else None,
+                    out=target,
+                    calibration_size=args.calibration,
+                    register=False,
+                    task="classify",
+                )
+            except AccuracyGuardError as exc:  # the guard refused: no file, no row
+                guards[fmt] = {"refused": True, "reference": exc.reference, "int8": exc.quantized}
+                guards[fmt]["drop_points"] = exc.drop_points
+                del files[(fmt, int8)]
+                continue
             if int8:
                 guards[fmt] = {"reference": res.reference, "int8": res.score, "drop_points": res.drop_points}
         jobs = {"torch": ("classifier", args.classifier, "torch", {"val": args.classifier_val})}
