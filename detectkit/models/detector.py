@@ -412,7 +412,7 @@ class Detector:
         if backend == "auto":
             from detectkit.models.backend_choice import choose_backend
 
-            backend = choose_backend(self.weights, imgsz=self._imgsz_arg, device=device)
+            backend = choose_backend(self.weights, imgsz=self._imgsz_arg, device=device, onnxruntime=_has_onnxruntime())
         if backend == "openvino" and (suffix not in (".pt", ".onnx", ".xml") or self.weights.path is None):
             raise ModelLoadError(f"backend='openvino' needs a .pt, .onnx or .xml file, got {self.weights.source!r}")
         if backend == "onnx" and suffix not in (".pt", ".onnx"):
