@@ -252,7 +252,7 @@ def detect(
     Raises:
         InvalidInputError: bad sources or options, or ``out`` holds another job.
 
-    Example (two worker processes; ``tests/batch/test_local.py`` runs the same)::
+    Example (two worker processes; ``tests/batch/test_batch_local.py`` runs the same)::
 
         result = detect("photos/", "runs/batch", workers=2, save_dataset="runs/labels", format="yolo")
         print(result)  # 500 image(s): 499 done, 1 failed; 8 shard(s) run, 0 already done; 61.20 s
