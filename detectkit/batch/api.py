@@ -127,7 +127,8 @@ def run_job(
     if progress and pending:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(items), initial=skipped * shard_size, unit="img", file=sys.stderr, leave=False)
+        done_before = len(items) - sum(len(s.sources) for s in pending)
+        bar = tqdm(total=len(items), initial=done_before, unit="img", file=sys.stderr, leave=False)
 
     def on_result(result: ShardResult) -> None:
         job.save_shard(result)
