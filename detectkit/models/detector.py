@@ -320,6 +320,10 @@ class Detector:
             raise InvalidInputError(f"classes must be a list of class ids or names, got {classes!r}")
 
         self.weights = weights_mod.resolve(model)
+        if self.weights.task == "face":  # the shipped CenterFace ONNX has its own runner
+            raise ModelLoadError(
+                f"model {self.weights.source!r} is a face model: use detectkit.models.faces.FaceDetector"
+            )
         suffix = self.weights.suffix
         if backend == "auto":
             is_file = self.weights.path is not None and suffix in (".pt", ".onnx")
