@@ -403,6 +403,10 @@ class Detector:
             raise InvalidInputError(f"classes must be a list of class ids or names, got {classes!r}")
 
         self.weights = weights_mod.resolve(model)
+        if self.weights.task == "face":  # the shipped CenterFace ONNX has its own runner
+            raise ModelLoadError(
+                f"model {self.weights.source!r} is a face model: use detectkit.models.faces.FaceDetector"
+            )
         suffix = self.weights.suffix
         _check_detector_weights(self.weights)
         if suffix == ".xml" and backend in ("torch", "auto"):
