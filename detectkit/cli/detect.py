@@ -336,7 +336,12 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
             if frame.image is None:  # pragma: no cover - iter_images sets image or error
                 continue
             try:
-                dets = detector.detect_batch([frame.image], slicing=slicing)[0]
+                # slicing= only when asked, so any object with detect_batch(images) can stand in
+                dets = (
+                    detector.detect_batch([frame.image], slicing=slicing)
+                    if slicing is not None
+                    else detector.detect_batch([frame.image])
+                )[0]
             except DetectkitError as exc:
                 report(frame.info.source, str(exc))
                 continue
