@@ -165,19 +165,15 @@ def test_classify_matches_in_process_classifier(images: Path, tmp_path: Path) ->
         assert record["classification"]["confidence"] == pytest.approx(exp.confidence.tolist(), abs=1e-5)
 
 
-class _ExitOnLoad:
-    """A pickle that ends the process that loads it (as a crash in native code would)."""
-
-    def __reduce__(self) -> tuple[object, tuple[int]]:
-        return (os._exit, (3,))
-
-
 @pytest.mark.slow
-def test_worker_that_always_dies_is_reported_not_awaited(images: Path, tmp_path: Path) -> None:
-    import pickle
-
-    model = tmp_path / "dies.pt"
-    model.write_bytes(pickle.dumps(_ExitOnLoad()))
+def test_worker_that_always_dies_is_reported_not_awaited(
+    images: Path, tmp_path: Path, die_hook: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook, flag = die_hook  # every worker process ends itself when it loads the model
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("DETECTKIT_TEST_DIE_FLAG", str(flag))
+    flag.touch()
+    model = "demo-shapes"
     subset = tmp_path / "imgs"
     subset.mkdir()
     shutil.copy(sorted(images.iterdir())[0], subset / "a.jpg")
@@ -187,3 +183,4 @@ def test_worker_that_always_dies_is_reported_not_awaited(images: Path, tmp_path:
     assert result.results is None
     assert not (tmp_path / "out" / "detections.jsonl").exists()
     assert not list((tmp_path / "out" / "shards").glob("*.jsonl"))  # rerun will retry it
+    flag.unlink()

@@ -32,15 +32,18 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
+def local_ray(die_hook: tuple[Path, Path]) -> Iterator[None]:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    hook, flag = die_hook  # actors end themselves loading a model while the flag file exists
     ray.init(
         num_cpus=2,
         object_store_memory=80 * 2**20,
         include_dashboard=False,
         log_to_driver=False,
         configure_logging=False,
-        runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
+        runtime_env={
+            "env_vars": {"PYTHONPATH": os.pathsep.join([str(ROOT), str(hook)]), "DETECTKIT_TEST_DIE_FLAG": str(flag)}
+        },
     )
     yield
     ray.shutdown()
@@ -116,18 +119,12 @@ def test_convert_on_ray_is_the_local_conversion(
             assert (tmp_path / other / rel).read_bytes() == (tmp_path / "local" / rel).read_bytes()
 
 
-class _ExitOnLoad:
-    """A pickle that ends the process that loads it (as a crash in native code would)."""
-
-    def __reduce__(self) -> tuple[object, tuple[int]]:
-        return (os._exit, (3,))
-
-
-def test_actor_that_always_dies_is_reported_not_awaited(local_ray: None, tmp_path: Path) -> None:
-    import pickle
-
-    model = tmp_path / "dies.pt"
-    model.write_bytes(pickle.dumps(_ExitOnLoad()))
+def test_actor_that_always_dies_is_reported_not_awaited(
+    local_ray: None, tmp_path: Path, die_hook: tuple[Path, Path]
+) -> None:
+    flag = die_hook[1]
+    flag.touch()
+    model = "demo-shapes"
     images = tmp_path / "images"
     images.mkdir()
     shutil.copy(sorted(VAL.glob("*.jpg"))[0], images / "a.jpg")
@@ -136,3 +133,4 @@ def test_actor_that_always_dies_is_reported_not_awaited(local_ray: None, tmp_pat
     assert "ActorDiedError" in result.lost[0][1]
     assert result.results is None
     assert not list((tmp_path / "out" / "shards").glob("*.jsonl"))
+    flag.unlink()
