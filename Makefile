@@ -15,7 +15,7 @@ export YOLO_VERBOSE := false
 export YOLO_CONFIG_DIR := $(CURDIR)/.cache/ultralytics
 export MPLBACKEND := Agg
 
-.PHONY: demo test lint typecheck unit bench install clean
+.PHONY: demo serve test lint typecheck unit bench install clean
 
 install: $(STAMP)
 
@@ -29,6 +29,11 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(PY) examples/demo.py
+	$(PY) examples/serve_demo.py
+
+# the HTTP API and web page on the shipped models: http://127.0.0.1:8000/
+serve: $(STAMP)
+	$(PY) -m detectkit serve
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check detectkit tests benchmarks examples datasets

@@ -125,6 +125,16 @@ def main(argv: list[str] | None = None) -> int:
     from classify_and_localize import run as classify_and_localize  # examples/ is the script's folder
 
     classify_and_localize(args.out.parent / "classify")
+
+    # Privacy: the shipped CenterFace model finds the faces of a real photo, which are blurred.
+    import ultralytics
+
+    from detectkit.models.anonymize import Anonymizer
+
+    photo = Path(ultralytics.ASSETS) / "zidane.jpg"
+    covered, report = Anonymizer(method="blur")(load_image(photo))
+    save(covered, args.out.parent / "anonymize" / f"{photo.stem}_anonymized.jpg")
+    print(f"anonymized: {report.faces} faces blurred in {photo.name} -> {args.out.parent / 'anonymize'}")
     return 0
 
 
