@@ -65,10 +65,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from detectkit.models.pipeline import Pipeline
     from detectkit.nms import batched_nms, non_max_merge, soft_nms, weighted_boxes_fusion
     from detectkit.slicing import SliceConfig
-    from detectkit.video.tracker import Tracker
     from detectkit.train.classifier import train_classifier
     from detectkit.train.detector import train_detector
     from detectkit.train.export import export_model
+    from detectkit.video.tracker import Tracker
     from detectkit.viz import annotate
 
 __all__ = [
