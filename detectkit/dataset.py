@@ -982,39 +982,39 @@ class Dataset:
         """Read Pascal VOC XML files (see :func:`detectkit.formats.voc.read`)."""
         from detectkit.formats import voc
 
-        return voc.read(path, **options)  # type: ignore[no-any-return]
+        return voc.read(path, **options)
 
     def to_voc(self, path: str | os.PathLike[str], **options: Any) -> ConvertSummary:
         """Write Pascal VOC XML files (see :func:`detectkit.formats.voc.write`)."""
         from detectkit.formats import voc
 
-        return voc.write(self, path, **options)  # type: ignore[no-any-return]
+        return voc.write(self, path, **options)
 
     @classmethod
     def from_labelme(cls, path: str | os.PathLike[str], **options: Any) -> Dataset:
         """Read LabelMe JSON files (see :func:`detectkit.formats.labelme.read`)."""
         from detectkit.formats import labelme
 
-        return labelme.read(path, **options)  # type: ignore[no-any-return]
+        return labelme.read(path, **options)
 
     def to_labelme(self, path: str | os.PathLike[str], **options: Any) -> ConvertSummary:
         """Write LabelMe JSON files (see :func:`detectkit.formats.labelme.write`)."""
         from detectkit.formats import labelme
 
-        return labelme.write(self, path, **options)  # type: ignore[no-any-return]
+        return labelme.write(self, path, **options)
 
     @classmethod
     def from_cvat(cls, path: str | os.PathLike[str], **options: Any) -> Dataset:
         """Read a CVAT for images 1.1 XML file (see :func:`detectkit.formats.cvat.read`)."""
         from detectkit.formats import cvat
 
-        return cvat.read(path, **options)  # type: ignore[no-any-return]
+        return cvat.read(path, **options)
 
     def to_cvat(self, path: str | os.PathLike[str], **options: Any) -> ConvertSummary:
         """Write a CVAT for images 1.1 XML file (see :func:`detectkit.formats.cvat.write`)."""
         from detectkit.formats import cvat
 
-        return cvat.write(self, path, **options)  # type: ignore[no-any-return]
+        return cvat.write(self, path, **options)
 
 
 def _warn_issues(issues: Sequence[Issue], source: str) -> None:

@@ -324,7 +324,7 @@ def _read_document(
     # typed entries have integer ids (or None sizes) already; plain names need no per-name check
     fast = typed and plain_relpaths([e[1] for e in entries if e is not None])
     if fast and entries:  # and when ids are unique and every size is given: no per-image checks at all
-        ids, names, widths, heights, extras = zip(*entries)  # type: ignore[misc]
+        ids, names, widths, heights, extras = zip(*entries)
         if (
             len(set(ids)) == len(ids)
             and None not in widths

@@ -818,7 +818,7 @@ def _numeric_rows(
 def _floats(text: str) -> np.ndarray | None:
     """The whitespace-separated numbers of ``text``, or ``None`` if a token is not a number."""
     try:
-        return np.fromstring(text, dtype=np.float64, sep=" ")  # type: ignore[call-overload,no-any-return]
+        return np.fromstring(text, dtype=np.float64, sep=" ")
     except (ValueError, DeprecationWarning):
         return None
 

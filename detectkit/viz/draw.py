@@ -186,7 +186,7 @@ def layout_labels(
                 break
             if best_overlap < 0 or o < best_overlap:
                 best, best_overlap = c, o
-        result[i] = best  # type: ignore[assignment]
+        result[i] = best
         occupied[best[1] : best[3], best[0] : best[2]] = 1
     return result
 
