@@ -32,12 +32,12 @@ from typing import TYPE_CHECKING, Any
 from detectkit._checks import check_choice
 from detectkit._progress import progress_enabled
 from detectkit.errors import InvalidInputError
-from detectkit.formats._common import ConvertSummary
+from detectkit.formats._common import ConvertSummary, atomic_dir
 
 if TYPE_CHECKING:
     from detectkit.dataset import Dataset
 
-__all__ = ["FORMATS", "ConvertSummary", "convert", "detect_format", "read", "write"]
+__all__ = ["FORMATS", "ConvertSummary", "atomic_dir", "convert", "detect_format", "read", "write"]
 
 FORMATS: tuple[str, ...] = ("coco", "yolo", "voc", "labelme", "cvat")
 

@@ -36,7 +36,7 @@ from typing import IO, Any, Literal, NamedTuple
 import numpy as np
 
 from detectkit._progress import Progress, track
-from detectkit.dataset import _NO_EXTRA, Category, Dataset, ImageRecord, _decoded, _Table, _warn_issues
+from detectkit.dataset import NO_EXTRA, Category, Dataset, ImageRecord
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
     ConvertSummary,
@@ -47,7 +47,9 @@ from detectkit.formats._common import (
     pauses_gc,
     plain_relpaths,
     safe_relpath,
+    warn_skipped,
 )
+from detectkit.table import ObjectTable, Provenance, decode_values
 
 __all__ = ["read", "read_results", "write", "write_results"]
 
@@ -379,16 +381,15 @@ def _read_document(
     else:
         table, table_issues = _annotations_table(path, raw_anns, position, seen_cat, log, results=False)
     issues = log.issues + table_issues
-    _warn_issues([i for i in issues if i.severity == "error"], os.fspath(path))
-    return Dataset._from_table(
+    warn_skipped([i for i in issues if i.severity == "error"], os.fspath(path))
+    return Dataset.from_table(
         categories,
         records,
-        table,
+        _finished(table, path, "annotations"),
         info=info,
         licenses=licenses,
         issues=issues,
         source_format="coco",
-        record_file=os.fspath(path),
     )
 
 
@@ -415,13 +416,13 @@ def _typed_images(raw: list[Any]) -> list[_ImageEntry | None]:
     absent = (unset,) * len(_IMG_OPTIONAL)
     for values in map(fields, raw):
         optional = values[4:]
-        extra = _NO_EXTRA if optional == absent else {k: v for k, v in zip(_IMG_OPTIONAL, optional) if v is not unset}
+        extra = NO_EXTRA if optional == absent else {k: v for k, v in zip(_IMG_OPTIONAL, optional) if v is not unset}
         out.append((values[0], values[1], values[2], values[3], extra))
     return out
 
 
 def _extra(record: Mapping[str, Any], known: frozenset[str]) -> Mapping[str, Any]:
-    return {key: v for key, v in record.items() if key not in known} if not known.issuperset(record) else _NO_EXTRA
+    return {key: v for key, v in record.items() if key not in known} if not known.issuperset(record) else NO_EXTRA
 
 
 def _typed_annotations_table(
@@ -431,7 +432,7 @@ def _typed_annotations_table(
     known_cats: set[int],
     log: IssueLog,
     drop_pages: Callable[[], None] | None = None,
-) -> tuple[_Table, list[Any]]:
+) -> tuple[ObjectTable, list[Any]]:
     """The typed document's annotations as a column table: its structs, or its annotation text
     decoded chunk by chunk.
 
@@ -465,7 +466,7 @@ def _typed_annotations_table(
     del view, text  # box-only files: nothing refers to the file's bytes any more
     if not columns.rows:  # the same (empty) columns as a file with annotations
         empty = _fast_table([], position, known_cats, results=False, typed=True)
-        return (empty if empty is not None else _Table.empty()), []
+        return (empty if empty is not None else ObjectTable.empty()), []
     return columns.table(), []
 
 
@@ -482,8 +483,9 @@ class _Columns:
         self.rows = 0
         self._cols: dict[str, Any] = {}
 
-    def add(self, t: _Table) -> None:
-        parts = {"\0xyxy": t.xyxy, "\0class_id": t.class_id, "\0image_index": t.image_index, **t.data}
+    def add(self, t: ObjectTable) -> None:
+        parts = {"\0xyxy": t.xyxy, "\0class_id": t.class_id, "\0image_index": t.image_index}
+        parts.update((k, t.data.raw(k)) for k in t.data)
         k = len(t)
         if not self._cols:
             self._cols = {
@@ -505,13 +507,13 @@ class _Columns:
                 col[self.rows : self.rows + k] = v
         self.rows += k
 
-    def table(self) -> _Table:
+    def table(self) -> ObjectTable:
         n = self.rows
         cols = {
             name: np.fromiter(col, dtype=object, count=n) if isinstance(col, list) else col[:n]
             for name, col in self._cols.items()
         }
-        return _Table(cols.pop("\0xyxy"), cols.pop("\0class_id"), cols.pop("\0image_index"), None, cols)
+        return ObjectTable(cols.pop("\0xyxy"), cols.pop("\0class_id"), cols.pop("\0image_index"), None, cols)
 
 
 def _annotations_table(
@@ -523,7 +525,7 @@ def _annotations_table(
     *,
     results: bool,
     typed: bool = False,
-) -> tuple[_Table, list[Any]]:
+) -> tuple[ObjectTable, list[Any]]:
     """The annotation list as a column table: a vectorised pass, or a checking pass on bad input.
 
     ``typed`` records are the fast path's structs (every field present, types checked).
@@ -551,7 +553,7 @@ def _share_empty(segs: list[Any], *, typed: bool = False) -> list[Any]:
     """``segs`` with every empty list replaced by the shared one.
 
     From the typed path each value is still the JSON text (``msgspec.Raw``; decoded when
-    needed, see :func:`detectkit.dataset._decoded`); ``[]`` and ``null`` are resolved here so
+    needed, see :class:`detectkit.table.Columns`); ``[]`` and ``null`` are resolved here so
     box-only files keep no reference to the file's bytes.
     """
     empty = _EMPTY_SEGMENTATION
@@ -581,7 +583,7 @@ def _columns(raw: list[Any], keys: tuple[str, ...], defaults: tuple[Any, ...], *
 
 def _fast_table(
     raw: list[Any], position: Mapping[int, int], known_cats: set[int], *, results: bool, typed: bool = False
-) -> _Table | None:
+) -> ObjectTable | None:
     """Column-wise extraction for well-formed input; ``None`` sends the caller to the checking pass."""
     m = len(raw)
     if results:
@@ -639,7 +641,7 @@ def _fast_table(
         extra = np.empty(m, dtype=object)
         extra[:] = [None if allowed.issuperset(a) else {k: v for k, v in a.items() if k not in allowed} for a in raw]
         data["_coco_extra"] = extra
-    return _Table(xyxy, cls, img, score, data)
+    return ObjectTable(xyxy, cls, img, score, data)
 
 
 def _checked_table(
@@ -650,7 +652,7 @@ def _checked_table(
     log: IssueLog,
     *,
     results: bool,
-) -> tuple[_Table, list[Any]]:
+) -> tuple[ObjectTable, list[Any]]:
     """Record-by-record parse that reports (or, when strict, raises on) every bad annotation."""
     m = len(raw)
     img = np.empty(m, np.int64)
@@ -732,8 +734,23 @@ def _checked_table(
         data = {"annotation_id": ann_id[rows], "iscrowd": crowd[rows], "area": area[rows], **data}
     if any_extra:
         data["_coco_extra"] = extra[rows]
-    table = _Table(xyxy, cls[rows], img[rows], score[rows] if results else None, data)
+    table = ObjectTable(xyxy, cls[rows], img[rows], score[rows] if results else None, data)
     return table, []
+
+
+def _finished(table: ObjectTable, path: Path, record_list: str) -> ObjectTable:
+    """The reader's table with its bookkeeping columns moved where they belong: the source
+    boxes and unknown keys into the ``"coco"`` extras, the record index into the provenance;
+    ``segmentation`` marked as possibly still JSON text (decoded on access)."""
+    data = table.data
+    index = data.pop("_coco_index")
+    extras = {"bbox": data.pop("_coco_bbox")}
+    if "_coco_extra" in data:
+        extras["extra"] = data.pop("_coco_extra")
+    data.mark_encoded("segmentation")
+    table.extras["coco"] = extras
+    table.provenance = Provenance.of_records(os.fspath(path), record_list, index)
+    return table
 
 
 # ---------------------------------------------------------------------------------------- write
@@ -763,7 +780,7 @@ def _polygon_area(seg: Any) -> float | None:
 
 def _annotation_ids(ds: Dataset, summary: ConvertSummary) -> np.ndarray:
     """Unique annotation ids: given ones kept, missing or repeated ones renumbered after the max."""
-    t = ds._table
+    t = ds.table
     n = len(t)
     given = t.data.get("annotation_id")
     if given is None:
@@ -862,18 +879,34 @@ def _areas(boxes: np.ndarray, given: np.ndarray | None, seg: np.ndarray | None) 
     if len(missing):
         out[missing] = np.round(boxes[missing, 2] * boxes[missing, 3], 6)  # the box's, all at once
         if seg is not None:  # then the polygon's, where there is one
-            for i, s in zip(missing.tolist(), _decoded(seg[missing]).tolist()):
+            for i, s in zip(missing.tolist(), decode_values(seg[missing]).tolist()):
                 poly = _polygon_area(s) if type(s) is list and s else None
                 if poly is not None:
                     out[i] = round(poly, 6)
     return [row[0] for row in _plain_rows(out.reshape(n, 1))]
 
 
+def _source_order(t: ObjectTable) -> Any:
+    """Row order of the objects in their COCO source files (files in order of first use),
+    when every object was read from a COCO annotation or results list; else all rows as they are."""
+    p = t.provenance
+    n = len(t)
+    if p is None or not n or (p.record < 0).any() or not set(p.record_list.tolist()) <= {"annotations", ""}:
+        return slice(None)
+    files = p.file
+    if bool((files == files[0]).all()):
+        return np.argsort(p.record, kind="stable")
+    names, first, inverse = np.unique(files.astype(str), return_index=True, return_inverse=True)
+    rank = np.empty(len(names), np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(names))
+    return np.lexsort((p.record, rank[inverse.reshape(-1)]))
+
+
 def _coco_boxes(ds: Dataset) -> np.ndarray:
-    t = ds._table
+    t = ds.table
     wh = t.xyxy[:, 2:] - t.xyxy[:, :2]
     derived = np.concatenate([t.xyxy[:, :2], wh], axis=1)
-    given = t.data.get("_coco_bbox")
+    given = t.extras.get("coco", {}).get("bbox")
     if given is None:
         return np.round(derived, 6)
     ok = np.isfinite(given).all(axis=1) & (np.abs(given - derived) <= 1e-6 * np.maximum(1, np.abs(derived))).all(axis=1)
@@ -907,7 +940,7 @@ def write(
     lut = _category_lut(ds, category_ids)
     if any(k != v for k, v in lut.items()):
         summary.notes.append("category ids shifted to start at 1 (COCO reserves 0)")
-    t = ds._table
+    t = ds.table
     unknown = sorted(set(np.unique(t.class_id).tolist()) - set(lut))
     for k in unknown:
         lut[k] = k
@@ -917,15 +950,16 @@ def write(
     image_ids = [r.id for r in ds.images]
     img_of = np.asarray(image_ids, dtype=np.int64)[t.image_index] if len(t) else np.zeros(0, np.int64)
     cls = np.array([lut[k] for k in t.class_id.tolist()], dtype=np.int64) if len(t) else t.class_id
-    seg = t.data.get("segmentation")
+    seg = t.data.raw("segmentation") if "segmentation" in t.data else None  # copied as given, never decoded
     crowd = t.data.get("iscrowd")
     area = t.data.get("area")
-    extra = t.data.get("_coco_extra")
+    coco = t.extras.get("coco", {})
+    extra = coco.get("extra")
     conf = t.confidence
     attribute_columns = [
         (k, t.data[k].tolist()) for k in ("difficult", "truncated", "occluded", "pose", "attributes") if k in t.data
     ]
-    given_bbox = t.data.get("_coco_bbox")
+    given_bbox = coco.get("bbox")
     # objects read from COCO without a 'segmentation' key are written without one
     from_coco = np.isfinite(given_bbox).all(axis=1).tolist() if given_bbox is not None else [False] * len(t)
 
@@ -934,12 +968,7 @@ def write(
 
         unset = msgspec.UNSET
         n = len(t)
-        # the order annotations had in the source file, when they came from one
-        source_index = t.data.get("_coco_index")
-        if source_index is not None and n and (source_index >= 0).all():
-            order: Any = np.argsort(source_index, kind="stable")
-        else:
-            order = slice(None)
+        order = _source_order(t)
         ids_l, img_l, cls_l = ann_ids[order].tolist(), img_of[order].tolist(), cls[order].tolist()
         boxes_o, seg_o = boxes[order], None if seg is None else seg[order]
         box_list = _plain_rows(boxes_o)
@@ -1003,7 +1032,7 @@ def write(
         fh.write(b',"images":')
         _dump_list(fh, image_dicts())
         fh.write(b',"annotations":')
-        with Progress(total=len(ds._table), desc="write coco", unit="obj") as bar:
+        with Progress(total=len(ds.table), desc="write coco", unit="obj") as bar:
             _dump_list(fh, annotations(), bar)
         fh.write(b',"categories":' + _encode(cats) + b"}")
     return summary
@@ -1029,11 +1058,11 @@ def read_results(path: str | os.PathLike[str], *, dataset: Dataset, strict: bool
     position = {r.id: i for i, r in enumerate(dataset.images)}
     cats = {c.id for c in dataset.categories}
     table, _ = _annotations_table(path, doc, position, cats, log, results=True, typed=typed)
-    _warn_issues(log.issues, os.fspath(path))
-    return Dataset._from_table(
+    warn_skipped(log.issues, os.fspath(path))
+    return Dataset.from_table(
         list(dataset.categories),
         list(dataset.images),
-        table,
+        _finished(table, path, ""),
         info=dataset.info,
         licenses=dataset.licenses,
         issues=log.issues,
@@ -1055,13 +1084,13 @@ def write_results(
         raise InvalidInputError("ds must hold predictions (confidence scores) to write a COCO results file")
     summary = ConvertSummary(path=path, format="coco-results", images=len(ds.images), objects=ds.num_objects)
     lut = _category_lut(ds, category_ids)
-    t = ds._table
+    t = ds.table
     boxes = _plain_rows(_coco_boxes(ds))
     image_ids = [r.id for r in ds.images]
     img_l = [image_ids[i] for i in t.image_index.tolist()]
     cls_l = [lut.get(k, k) for k in t.class_id.tolist()]
     conf_l = t.confidence.tolist() if t.confidence is not None else []
-    seg = t.data.get("segmentation")
+    seg = t.data.raw("segmentation") if "segmentation" in t.data else None  # as given
 
     def items() -> Iterable[dict[str, Any]]:
         for i, b in enumerate(boxes):

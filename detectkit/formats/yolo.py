@@ -25,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 
 from detectkit._progress import track
-from detectkit.dataset import Category, Dataset, ImageRecord, _decoded, _Table, _warn_issues
+from detectkit.dataset import Category, Dataset, ImageRecord
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
     IMAGE_SUFFIXES,
@@ -37,7 +37,9 @@ from detectkit.formats._common import (
     pauses_gc,
     plain_relpaths,
     safe_relpath,
+    warn_skipped,
 )
+from detectkit.table import ObjectTable, Provenance
 
 __all__ = ["META_FILE", "join_parts", "read", "split_parts", "write"]
 
@@ -206,8 +208,8 @@ class _DetectBlocks:
     rows, or one image) at a time; images are asked for in order."""
 
     def __init__(self, ds: Dataset, ok: np.ndarray, sizes: np.ndarray, sorted_ids: np.ndarray, decimals: int) -> None:
-        self._t, self._ok, self._sizes, self._ids, self._dec = ds._table, ok, sizes, sorted_ids, decimals
-        self._offsets = ds._offsets  # rows of image i: offsets[i] .. offsets[i + 1]
+        self._t, self._ok, self._sizes, self._ids, self._dec = ds.table, ok, sizes, sorted_ids, decimals
+        self._offsets = ds.row_offsets  # rows of image i: offsets[i] .. offsets[i + 1]
         self._start = self._end = 0  # images [start, end) are rendered
         self._text = b""
         self._cuts: list[int] = [0]
@@ -288,10 +290,11 @@ def write(
         unknown classes) are counted there with their locations, never silently dropped.
     """
     out = Path(path)
-    t = ds._table
-    seg = t.data.get("segmentation")
-    if seg is not None and task != "detect":  # boxes only: polygons are never decoded
-        seg = _decoded(seg)
+    t = ds.table
+    # detect: boxes only, polygons are never decoded
+    seg = None
+    if "segmentation" in t.data:
+        seg = t.data["segmentation"] if task != "detect" else t.data.raw("segmentation")
     if task == "auto":
         has_poly = seg is not None and any(isinstance(s, list) and s for s in seg.tolist())
         task = "segment" if has_poly else "detect"
@@ -389,7 +392,7 @@ def write(
         rel_images.append(rel)
         label_names.append(f"labels/{stem}.txt")
 
-    offsets = ds._offsets.tolist()
+    offsets = ds.row_offsets.tolist()
     written = 0
     with atomic_dir(out, overwrite=overwrite) as tmp:
         base = os.fspath(tmp)
@@ -706,8 +709,8 @@ def read(
         label_files.append(label_s)
 
     table = _parse_labels(label_files, records, id_of, task, log)
-    _warn_issues([i for i in log.issues if i.severity == "error"], os.fspath(path))
-    return Dataset._from_table(
+    warn_skipped([i for i in log.issues if i.severity == "error"], os.fspath(path))
+    return Dataset.from_table(
         categories,
         records,
         table,
@@ -724,7 +727,7 @@ def _parse_labels(
     id_of: Mapping[int, int],
     task: str,
     log: IssueLog,
-) -> _Table:
+) -> ObjectTable:
     """All label files as one table: a vectorised pass over plain detect files, line by line otherwise."""
     texts: list[tuple[int, str, str]] = []
     for pos, label in enumerate(track(label_files, total=len(label_files), desc="read yolo")):
@@ -739,7 +742,7 @@ def _parse_labels(
         if text.strip():
             texts.append((pos, label, text))
     numbers, fast_files, slow = _numeric_rows(texts) if task != "obb" else (None, [], list(texts))
-    tables: list[_Table] = []
+    tables: list[ObjectTable] = []
     if fast_files and numbers is not None:
         table, rejected = _fast_labels(numbers, fast_files, records, id_of)
         if table is not None:
@@ -753,7 +756,7 @@ def _parse_labels(
         for t in tables:
             if t.confidence is None:
                 t.confidence = np.ones(len(t), np.float32)
-    return _Table.concat(tables).sorted()
+    return ObjectTable.concat(tables).sorted()
 
 
 def files_hint(texts: list[tuple[int, str, str]]) -> str:
@@ -828,7 +831,7 @@ def _fast_labels(
     files: list[tuple[int, str, np.ndarray]],
     records: list[ImageRecord],
     id_of: Mapping[int, int],
-) -> tuple[_Table | None, set[tuple[int, str]]]:
+) -> tuple[ObjectTable | None, set[tuple[int, str]]]:
     """Vectorised checks of ``class cx cy w h`` rows (``arr`` (K, 5), file after file, with
     each file's line numbers); files with any bad row are returned for the slow pass."""
     counts = np.array([len(n) for _, _, n in files], dtype=np.int64)
@@ -860,8 +863,7 @@ def _fast_labels(
     line = np.concatenate([n for _, _, n in files])[sel] if files else np.zeros(0, np.int64)
     src = np.empty(len(files), dtype=object)
     src[:] = [str(label) for _, label, _ in files]
-    data = {"_src": src[fr], "_line": line.astype(np.int64)}
-    return _Table(xyxy, cls, positions, None, data), rejected
+    return ObjectTable(xyxy, cls, positions, provenance=Provenance.of_lines(src[fr], line)), rejected
 
 
 def _slow_labels(
@@ -870,7 +872,7 @@ def _slow_labels(
     id_of: Mapping[int, int],
     task: str,
     log: IssueLog,
-) -> _Table:
+) -> ObjectTable:
     """Line-by-line parse that reports every bad line (or raises when strict)."""
     img_idx: list[int] = []
     cls: list[int] = []
@@ -959,18 +961,17 @@ def _slow_labels(
         data["obb_polygon"] = arr
     src_col = np.empty(m, dtype=object)
     src_col[:] = srcs
-    data["_src"] = src_col
-    data["_line"] = np.asarray(lines, dtype=np.int64)
     confidence = None
     if any_conf:
         c = np.asarray(conf, dtype=np.float32)
         if np.isnan(c).any():
             log.warn(files[0][1] if files else "labels", "some lines have a confidence column and some not")
         confidence = np.nan_to_num(c, nan=1.0)
-    return _Table(
+    return ObjectTable(
         np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
         np.asarray(cls, dtype=np.int64),
         np.asarray(img_idx, dtype=np.int64),
         confidence,
         data,
+        provenance=Provenance.of_lines(src_col, np.asarray(lines, dtype=np.int64)),
     )

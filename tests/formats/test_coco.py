@@ -434,10 +434,11 @@ def test_convert_to_an_existing_file_needs_overwrite(tmp_path: Path) -> None:
 
 def _snapshot(ds: Dataset) -> tuple:
     """Everything a reader produced, in comparable form."""
-    from detectkit.dataset import _decoded
-
-    t = ds._table
-    data = {k: [repr(v) for v in _decoded(np.asarray(a)).tolist()] for k, a in t.data.items()}
+    t = ds.table
+    data = {k: [repr(v) for v in np.asarray(a).tolist()] for k, a in t.data.items()}
+    data.update({f"{f}.{k}": [repr(v) for v in a.tolist()] for f, cols in t.extras.items() for k, a in cols.items()})
+    if t.provenance is not None:
+        data["provenance"] = [repr(t.provenance.where(i)) for i in range(len(t))]
     return (
         [(c.id, c.name, c.supercategory, dict(c.extra)) for c in ds.categories],
         [(r.id, r.file_name, r.width, r.height, r.path, dict(r.extra), list(r.extra)) for r in ds.images],
@@ -663,7 +664,7 @@ def test_typed_path_keeps_segmentation_encoded_until_needed(tmp_path: Path) -> N
     doc = _DECODER_CASES["polygons, RLE and null segmentation"]
     src = _write_json(tmp_path / "in.json", doc)
     ds = coco.read(src)
-    column = ds._table.data["segmentation"].tolist()
+    column = ds.table.data.raw("segmentation").tolist()
     assert [type(v).__name__ for v in column] == ["Raw", "Raw", "Raw", "Raw", "NoneType", "list"]
     assert ds.detections(1).data["segmentation"].tolist() == [a.get("segmentation") for a in doc["annotations"]]
     coco.write(ds, tmp_path / "out.json")
@@ -724,14 +725,14 @@ def test_a_dataset_does_not_change_when_its_source_file_is_rewritten_in_place(
 def test_columns_grow_past_their_first_capacity() -> None:
     """``_Columns`` is sized from an upper bound of rows; should the bound ever be short, it
     grows and keeps every row (object columns included)."""
-    from detectkit.dataset import _Table
+    from detectkit.table import ObjectTable
 
-    def table(start: int, k: int) -> _Table:
+    def table(start: int, k: int) -> ObjectTable:
         seg = np.empty(k, dtype=object)
         seg[:] = [[float(i)] for i in range(start, start + k)]
         xyxy = np.arange(start * 4, (start + k) * 4, dtype=np.float64).reshape(k, 4)
         rows = np.arange(start, start + k, dtype=np.int64)
-        return _Table(xyxy, rows % 3, rows, None, {"segmentation": seg, "_coco_index": rows})
+        return ObjectTable(xyxy, rows % 3, rows, None, {"segmentation": seg, "_coco_index": rows})
 
     columns = coco._Columns(2)
     for start, k in ((0, 1), (1, 3), (4, 6)):

@@ -395,8 +395,8 @@ def test_vectorised_and_line_by_line_label_parsing_agree(tmp_path: Path, monkeyp
     for rec in fast.images:
         np.testing.assert_array_equal(fast.boxes(rec.id), slow.boxes(rec.id))
         assert fast.annotations[rec.id].class_id.tolist() == slow.annotations[rec.id].class_id.tolist()
-    assert fast._table.data["_line"].tolist() == slow._table.data["_line"].tolist()
-    assert fast._table.data["_src"].tolist() == slow._table.data["_src"].tolist()
+    assert fast.table.provenance.line.tolist() == slow.table.provenance.line.tolist()
+    assert fast.table.provenance.file.tolist() == slow.table.provenance.file.tolist()
 
 
 def test_chunked_rendering_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -487,13 +487,13 @@ def test_label_text_parsed_in_one_pass_equals_line_by_line(tmp_path: Path, monke
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the bad lines, named in ds.issues
             ds = yolo.read(root)
-        t = ds._table
+        t = ds.table
         return (
             t.xyxy.tolist(),
             t.class_id.tolist(),
             t.image_index.tolist(),
-            t.data["_line"].tolist(),
-            [os.path.basename(s) for s in t.data["_src"].tolist()],
+            t.provenance.line.tolist(),
+            [os.path.basename(s) for s in t.provenance.file.tolist()],
             sorted(str(i) for i in ds.issues),
         )
 
