@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
+from detectkit import registry
 from detectkit._checks import check_fraction
 from detectkit.detections import Detections
 from detectkit.errors import InvalidInputError
@@ -861,80 +862,58 @@ class Dataset:
         return self._derive(table=t.replace(confidence=None, data=data))
 
     # ------------------------------------------------------------------ formats
+    # Formats are reached through detectkit.registry (filled by detectkit.formats): this
+    # module never imports a format module.
     @classmethod
     def read(cls, path: str | os.PathLike[str], *, format: str | None = None, **options: Any) -> Dataset:
         """Read any supported format (auto-detected when ``format`` is None); see :mod:`detectkit.formats`."""
-        from detectkit.formats import read
-
-        return read(path, format=format, **options)
+        return registry.read_dataset(path, format=format, **options)  # type: ignore[no-any-return]
 
     def write(self, path: str | os.PathLike[str], *, format: str, **options: Any) -> ConvertSummary:
         """Write in ``format``; returns a summary of what the format could not hold."""
-        from detectkit.formats import write
-
-        return write(self, path, format=format, **options)
+        return registry.write_dataset(self, path, format=format, **options)  # type: ignore[no-any-return]
 
     @classmethod
     def from_coco(cls, path: str | os.PathLike[str], **options: Any) -> Dataset:
         """Read a COCO JSON file (see :func:`detectkit.formats.coco.read`)."""
-        from detectkit.formats import coco
-
-        return coco.read(path, **options)
+        return registry.format_module("coco").read(path, **options)  # type: ignore[no-any-return]
 
     def to_coco(self, path: str | os.PathLike[str], **options: Any) -> ConvertSummary:
         """Write a COCO JSON file (see :func:`detectkit.formats.coco.write`)."""
-        from detectkit.formats import coco
-
-        return coco.write(self, path, **options)
+        return registry.format_module("coco").write(self, path, **options)  # type: ignore[no-any-return]
 
     @classmethod
     def from_yolo(cls, path: str | os.PathLike[str], **options: Any) -> Dataset:
         """Read a YOLO dataset folder or its ``data.yaml`` (see :func:`detectkit.formats.yolo.read`)."""
-        from detectkit.formats import yolo
-
-        return yolo.read(path, **options)
+        return registry.format_module("yolo").read(path, **options)  # type: ignore[no-any-return]
 
     def to_yolo(self, path: str | os.PathLike[str], **options: Any) -> ConvertSummary:
         """Write a YOLO dataset folder (see :func:`detectkit.formats.yolo.write`)."""
-        from detectkit.formats import yolo
-
-        return yolo.write(self, path, **options)
+        return registry.format_module("yolo").write(self, path, **options)  # type: ignore[no-any-return]
 
     @classmethod
     def from_voc(cls, path: str | os.PathLike[str], **options: Any) -> Dataset:
         """Read Pascal VOC XML files (see :func:`detectkit.formats.voc.read`)."""
-        from detectkit.formats import voc
-
-        return voc.read(path, **options)
+        return registry.format_module("voc").read(path, **options)  # type: ignore[no-any-return]
 
     def to_voc(self, path: str | os.PathLike[str], **options: Any) -> ConvertSummary:
         """Write Pascal VOC XML files (see :func:`detectkit.formats.voc.write`)."""
-        from detectkit.formats import voc
-
-        return voc.write(self, path, **options)
+        return registry.format_module("voc").write(self, path, **options)  # type: ignore[no-any-return]
 
     @classmethod
     def from_labelme(cls, path: str | os.PathLike[str], **options: Any) -> Dataset:
         """Read LabelMe JSON files (see :func:`detectkit.formats.labelme.read`)."""
-        from detectkit.formats import labelme
-
-        return labelme.read(path, **options)
+        return registry.format_module("labelme").read(path, **options)  # type: ignore[no-any-return]
 
     def to_labelme(self, path: str | os.PathLike[str], **options: Any) -> ConvertSummary:
         """Write LabelMe JSON files (see :func:`detectkit.formats.labelme.write`)."""
-        from detectkit.formats import labelme
-
-        return labelme.write(self, path, **options)
+        return registry.format_module("labelme").write(self, path, **options)  # type: ignore[no-any-return]
 
     @classmethod
     def from_cvat(cls, path: str | os.PathLike[str], **options: Any) -> Dataset:
         """Read a CVAT for images 1.1 XML file (see :func:`detectkit.formats.cvat.read`)."""
-        from detectkit.formats import cvat
-
-        return cvat.read(path, **options)
+        return registry.format_module("cvat").read(path, **options)  # type: ignore[no-any-return]
 
     def to_cvat(self, path: str | os.PathLike[str], **options: Any) -> ConvertSummary:
         """Write a CVAT for images 1.1 XML file (see :func:`detectkit.formats.cvat.write`)."""
-        from detectkit.formats import cvat
-
-        return cvat.write(self, path, **options)
+        return registry.format_module("cvat").write(self, path, **options)  # type: ignore[no-any-return]

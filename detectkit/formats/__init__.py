@@ -32,12 +32,13 @@ from typing import TYPE_CHECKING, Any
 from detectkit._checks import check_choice
 from detectkit._progress import progress_enabled
 from detectkit.errors import InvalidInputError
-from detectkit.formats._common import ConvertSummary, atomic_dir
+from detectkit.formats._common import ConvertSummary, atomic_dir, parse_json
+from detectkit.registry import format_module, provide, register_format
 
 if TYPE_CHECKING:
     from detectkit.dataset import Dataset
 
-__all__ = ["FORMATS", "ConvertSummary", "atomic_dir", "convert", "detect_format", "read", "write"]
+__all__ = ["FORMATS", "ConvertSummary", "atomic_dir", "convert", "detect_format", "parse_json", "read", "write"]
 
 FORMATS: tuple[str, ...] = ("coco", "yolo", "voc", "labelme", "cvat")
 
@@ -103,9 +104,9 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         if kind is None:
             raise InvalidInputError(f"cannot tell the annotation format of {os.fspath(path)}; pass format=")
         return kind
-    from detectkit.formats.yolo import META_FILE, _find_yaml
+    from detectkit.formats.yolo import META_FILE, find_yaml
 
-    if _find_yaml(p) is not None or (p / META_FILE).is_file() or (p / "labels").is_dir():
+    if find_yaml(p) is not None or (p / META_FILE).is_file() or (p / "labels").is_dir():
         return "yolo"
     for sub in (p / "Annotations", p):
         if sub.is_dir():
@@ -127,10 +128,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
 
 
 def _module(fmt: str) -> Any:
-    import importlib
-
     check_choice(fmt, "format", FORMATS)
-    return importlib.import_module(f"detectkit.formats.{fmt}")
+    return format_module(fmt)
 
 
 def read(path: str | os.PathLike[str], *, format: str | None = None, **options: Any) -> Dataset:
@@ -198,3 +197,8 @@ def convert(
     if len([i for i in ds.issues if i.severity == "error"]) > 20:
         summary.notes.insert(20, "... more skipped records (run `detectkit validate`)")
     return summary
+
+
+for _name in FORMATS:
+    register_format(_name, f"detectkit.formats.{_name}")
+provide(read=read, write=write)

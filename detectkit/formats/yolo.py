@@ -498,7 +498,7 @@ def _names_from(doc: Mapping[str, Any], path: Path) -> dict[int, str]:
     raise AnnotationParseError(path, "data.yaml has no 'names'", record="names")
 
 
-def _find_yaml(root: Path) -> Path | None:
+def find_yaml(root: Path) -> Path | None:
     for name in ("data.yaml", "dataset.yaml", "data.yml"):
         if (root / name).is_file():
             return root / name
@@ -560,7 +560,7 @@ def read(
     p = Path(path)
     if not p.exists():
         raise InvalidInputError(f"YOLO dataset {os.fspath(path)} does not exist")
-    yaml_path = p if p.is_file() else _find_yaml(p)
+    yaml_path = p if p.is_file() else find_yaml(p)
     root = p.parent if p.is_file() else p
     doc: dict[str, Any] = _load_yaml(yaml_path) if yaml_path is not None else {}
     log = IssueLog(strict)

@@ -607,7 +607,7 @@ def evaluate_detector(detector: Any, dataset: Any, *, iou_type: IouType = "bbox"
     Raises:
         InvalidInputError: an image record has no file to read.
     """
-    from detectkit.metrics._inputs import PredictionRows, _mask_utils, _segm_from_detections, ground_truth_from_dataset
+    from detectkit.metrics._inputs import PredictionRows, ground_truth_from_dataset, mask_utils, segm_from_detections
 
     iou_type = check_choice(iou_type, "iou_type", ("bbox", "segm"))  # type: ignore[assignment]
     gt = ground_truth_from_dataset(dataset, iou_type=iou_type)
@@ -615,7 +615,7 @@ def evaluate_detector(detector: Any, dataset: Any, *, iou_type: IouType = "bbox"
     det_names = dict(getattr(detector, "names", {}) or {})
     mapping = {int(k): by_name[v] for k, v in det_names.items() if v in by_name}
     use_names = bool(det_names) and len(mapping) == len(det_names)
-    mu = _mask_utils("segmentation evaluation") if iou_type == "segm" else None
+    mu = mask_utils("segmentation evaluation") if iou_type == "segm" else None
     rows = PredictionRows(with_segm=mu is not None)
     for record, _ in dataset:
         source = getattr(record, "path", None)
@@ -633,7 +633,7 @@ def evaluate_detector(detector: Any, dataset: Any, *, iou_type: IouType = "bbox"
             cls = np.array([mapping[int(c)] for c in cls], dtype=np.int64)
         rows.add(int(record.id), cls, dets.xyxy, dets.confidence)
         if rows.segm is not None:
-            rows.segm.extend(_segm_from_detections(dets, int(record.height), int(record.width), mu))
+            rows.segm.extend(segm_from_detections(dets, int(record.height), int(record.width), mu))
     arrays = rows.arrays()
     return _evaluate_loaded(
         gt,

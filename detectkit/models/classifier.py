@@ -341,9 +341,7 @@ class Classifier:
         self.preprocess = preprocess or default_pre
         self.num_classes = self._probe_num_classes()
         if names is not None:
-            from detectkit.detections import _names_map
-
-            loaded_names = dict(_names_map(names))
+            loaded_names = dict(Detections.empty(names=names).names)
         elif loaded_names is None and self.num_classes == 1000:
             loaded_names = dict(enumerate(_imagenet_categories()))
         self.names: Mapping[int, str] = dict(loaded_names or {})

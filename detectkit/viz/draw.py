@@ -191,7 +191,7 @@ def layout_labels(
     return result
 
 
-def _draw_labels(
+def draw_labels(
     out: np.ndarray,
     anchors: np.ndarray,
     texts: Sequence[str],
@@ -524,5 +524,5 @@ def annotate(
         order = None
         if dets.confidence is not None:
             order = np.argsort(-dets.confidence, kind="stable")
-        _draw_labels(out, anchors, texts, colors, st, order)
+        draw_labels(out, anchors, texts, colors, st, order)
     return out
