@@ -41,7 +41,6 @@ _PLAIN_NAME_PARTS = re.compile(r"(^|/)\.{1,2}(/|$)|//|/$")
 # but the first one, which ``plain_relpaths`` checks itself.
 _PLAIN_NAMES = re.compile(r"[^/\\:\x00.][^\\:\x00]*(?:\x00[^/\\:\x00.][^\\:\x00]*)*")
 _PLAIN_NAMES_PARTS = re.compile(r"/\.\.?(?:[/\x00]|$)|/(?:[/\x00]|$)|\x00\s+(?:\x00|$)")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".dng", ".mpo", ".pfm")
 
 
 class ConvertSummary:
@@ -322,7 +321,9 @@ def place_file(src: str, dst: str, *, copy: bool) -> None:
 
 def find_image(root: Path, stem_path: str) -> Path | None:
     """The image file ``root/stem_path.<ext>`` for any image extension, if it exists."""
-    for suffix in IMAGE_SUFFIXES:
+    from detectkit.image import IMAGE_EXTENSIONS
+
+    for suffix in IMAGE_EXTENSIONS:
         for cand in (root / (stem_path + suffix), root / (stem_path + suffix.upper())):
             if cand.is_file():
                 return cand

@@ -28,7 +28,6 @@ from detectkit._progress import track
 from detectkit.dataset import Category, Dataset, ImageRecord
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
-    IMAGE_SUFFIXES,
     ConvertSummary,
     ImagePlacer,
     IssueLog,
@@ -641,7 +640,9 @@ def read(
                     pairs.append((label_s, os.fspath(listed_img), split_name, listed_img.name))
             continue
         d_s, label_dir_s = os.fspath(d), os.fspath(label_dir)
-        for rel in _walk_rel(d, IMAGE_SUFFIXES, follow=True):
+        from detectkit.image import IMAGE_EXTENSIONS
+
+        for rel in _walk_rel(d, IMAGE_EXTENSIONS, follow=True):
             label_s = f"{label_dir_s}/{rel.rsplit('.', 1)[0]}.txt"
             if label_s in seen_labels:
                 continue
