@@ -15,6 +15,7 @@ Everything here works on numpy arrays in OpenCV's convention: ``(H, W, 3)`` ``ui
   :func:`standardize_intensity`. None of them changes its input.
 
 >>> import numpy as np
+>>> from detectkit.image import letterbox, load_image
 >>> image = load_image(np.zeros((48, 64), dtype=np.uint8))   # grayscale -> BGR
 >>> image.shape, image.dtype
 ((48, 64, 3), dtype('uint8'))
@@ -25,27 +26,23 @@ Everything here works on numpy arrays in OpenCV's convention: ``(H, W, 3)`` ``ui
 
 from __future__ import annotations
 
-from detectkit.image.decode import ImageSource, image_size_wh, load_image
-from detectkit.image.preprocess import (
-    Letterboxed,
-    adjust_brightness_contrast,
-    clahe,
-    letterbox,
-    normalize,
-    resize,
-    scale_boxes_from_letterbox,
-    standardize_intensity,
-)
-from detectkit.image.sources import (
-    IMAGE_EXTENSIONS,
-    VIDEO_EXTENSIONS,
-    Frame,
-    FrameInfo,
-    count_images,
-    is_video_path,
-    iter_images,
-    list_images,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from detectkit.image.decode import ImageSource, image_size_wh, load_image
+    from detectkit.image.extensions import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+    from detectkit.image.preprocess import (
+        Letterboxed,
+        adjust_brightness_contrast,
+        clahe,
+        letterbox,
+        normalize,
+        resize,
+        scale_boxes_from_letterbox,
+        standardize_intensity,
+    )
+    from detectkit.image.sources import Frame, FrameInfo, count_images, is_video_path, iter_images, list_images
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -68,3 +65,41 @@ __all__ = [
     "scale_boxes_from_letterbox",
     "standardize_intensity",
 ]
+
+#: public name -> the module of this package that defines it
+_WHERE: dict[str, str] = {
+    "Frame": "sources",
+    "FrameInfo": "sources",
+    "IMAGE_EXTENSIONS": "extensions",
+    "ImageSource": "decode",
+    "Letterboxed": "preprocess",
+    "VIDEO_EXTENSIONS": "extensions",
+    "adjust_brightness_contrast": "preprocess",
+    "clahe": "preprocess",
+    "count_images": "sources",
+    "image_size_wh": "decode",
+    "is_video_path": "sources",
+    "iter_images": "sources",
+    "letterbox": "preprocess",
+    "list_images": "sources",
+    "load_image": "decode",
+    "normalize": "preprocess",
+    "resize": "preprocess",
+    "scale_boxes_from_letterbox": "preprocess",
+    "standardize_intensity": "preprocess",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Re-export on first use: ``from detectkit.image import IMAGE_EXTENSIONS`` loads only the
+    constants, not the decoders and pre-processing (the dataset commands need the list only)."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'detectkit.image' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"detectkit.image.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     pass
 
 from detectkit.image.decode import array_to_bgr, display_name, load_image
+from detectkit.image.extensions import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -30,28 +31,6 @@ __all__ = [
 ]
 
 #: File extensions treated as images when walking folders (lower case, with the dot).
-#: The one list of the package: folders walked for images, annotation readers looking for an
-#: image file beside a label (in this order of preference). GIF counts as a video, as in Ultralytics.
-IMAGE_EXTENSIONS: tuple[str, ...] = (
-    ".jpg",
-    ".jpeg",
-    ".png",
-    ".bmp",
-    ".tif",
-    ".tiff",
-    ".webp",
-    ".dng",
-    ".mpo",
-    ".pfm",
-    ".jp2",
-    ".pbm",
-    ".pgm",
-    ".ppm",
-)
-#: File extensions treated as videos.
-VIDEO_EXTENSIONS: frozenset[str] = frozenset(
-    {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".asf", ".gif", ".ts"}
-)
 
 
 # --------------------------------------------------------------------------------------------
