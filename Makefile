@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.detectkit-installed
+# every optional feature is installed for the demo and the suite (the browser comes from apt)
+EXTRAS := dev,onnx,video,openvino,serve,ray
 
 # Ultralytics offline: no downloads, a project-local config dir that already holds a font,
 # and no auto-install of missing packages.
@@ -20,8 +22,9 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,onnx]'
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
 	$(PY) -m detectkit._setup_fonts "$(YOLO_CONFIG_DIR)"
+	bash .ci/system-deps
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -45,10 +45,13 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "metrics": ("detectkit.metrics", None),
     "evaluate": ("detectkit.metrics", "evaluate"),
     "Metrics": ("detectkit.metrics", "Metrics"),
+    "SliceConfig": ("detectkit.slicing", "SliceConfig"),
+    "video": ("detectkit.video", None),
+    "Tracker": ("detectkit.video.tracker", "Tracker"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from detectkit import boxes, nms, viz
+    from detectkit import boxes, nms, video, viz
     from detectkit.boxes import box_iou
     from detectkit.dataset import Dataset
     from detectkit.detections import Classification, Detections
@@ -58,6 +61,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from detectkit.models.detector import Detector
     from detectkit.models.pipeline import Pipeline
     from detectkit.nms import batched_nms, non_max_merge, soft_nms, weighted_boxes_fusion
+    from detectkit.slicing import SliceConfig
+    from detectkit.video.tracker import Tracker
     from detectkit.viz import annotate
 
 __all__ = [
@@ -73,6 +78,8 @@ __all__ = [
     "MissingDependencyError",
     "ModelLoadError",
     "Pipeline",
+    "SliceConfig",
+    "Tracker",
     "__version__",
     "annotate",
     "batched_nms",
@@ -84,6 +91,7 @@ __all__ = [
     "nms",
     "non_max_merge",
     "soft_nms",
+    "video",
     "viz",
     "weighted_boxes_fusion",
 ]

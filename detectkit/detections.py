@@ -491,7 +491,12 @@ class Detections:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (plain lists, masks as COCO-style uncompressed RLE).
 
-        >>> d = Detections(xyxy=[[1, 2, 3, 4]], confidence=[0.5], names={0: "cat"})
+        Per-box extras come out as plain JSON values under ``"data"``; their numpy dtypes travel
+        beside them in ``"data_dtypes"`` so :meth:`from_dict` restores them exactly.
+
+        >>> d = Detections(xyxy=[[1, 2, 3, 4]], confidence=[0.5], names={0: "cat"}, data={"crop_label": ["tabby"]})
+        >>> d.to_dict()["data"]
+        {'crop_label': ['tabby']}
         >>> Detections.from_dict(d.to_dict()) == d
         True
         """
@@ -508,7 +513,8 @@ class Detections:
             out["mask"] = [mask_to_rle(m) for m in self.mask]
             out["mask_size_hw"] = list(self.mask.shape[1:])
         if self.data:
-            out["data"] = {k: {"dtype": v.dtype.str, "values": v.tolist()} for k, v in self.data.items()}
+            out["data"] = {k: v.tolist() for k, v in self.data.items()}
+            out["data_dtypes"] = {k: v.dtype.str for k, v in self.data.items()}
         if self.image_size_wh is not None:
             out["image_size_wh"] = list(self.image_size_wh)
         return out
@@ -523,7 +529,13 @@ class Detections:
             h, w = payload["mask_size_hw"]
             masks = [mask_from_rle(r) for r in payload["mask"]]
             mask = np.stack(masks) if masks else np.zeros((0, h, w), bool)
-        data = {k: np.array(v["values"], dtype=np.dtype(v["dtype"])) for k, v in payload.get("data", {}).items()}
+        dtypes = payload.get("data_dtypes") or {}
+        data: dict[str, np.ndarray] = {}
+        for k, v in (payload.get("data") or {}).items():
+            if isinstance(v, Mapping) and set(v) == {"dtype", "values"}:  # the form written before 0.1.1
+                data[k] = np.array(v["values"], dtype=np.dtype(v["dtype"]))
+            else:
+                data[k] = np.array(v, dtype=np.dtype(dtypes[k]) if k in dtypes else None)
         size = payload.get("image_size_wh")
         return cls(
             xyxy=np.array(payload["xyxy"], dtype=np.float32).reshape(-1, 4),

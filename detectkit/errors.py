@@ -19,6 +19,7 @@ from pathlib import Path
 __all__ = [
     "AnnotationParseError",
     "DetectkitError",
+    "ImageTooLargeError",
     "InvalidInputError",
     "MissingDependencyError",
     "ModelLoadError",
@@ -34,6 +35,11 @@ class InvalidInputError(DetectkitError, ValueError):
 
     The message names the argument (or file), what was expected and what was received.
     """
+
+
+class ImageTooLargeError(InvalidInputError):
+    """An image declares more pixels than ``$DETECTKIT_MAX_PIXELS`` allows (a decompression bomb
+    guard, checked from the header before decoding; see :mod:`detectkit._limits`)."""
 
 
 class AnnotationParseError(DetectkitError, ValueError):

@@ -34,3 +34,10 @@ def test_visualise_example_writes_every_picture(tmp_path: Path) -> None:
         assert picture is not None
         assert picture.shape[1] <= 900
     assert "cam_heatmap.jpg: minibus" in proc.stdout  # the classifier finds the bus
+    # the README shows docs/images/: they must be what this script makes today (regenerate with
+    # `python examples/visualise.py --out docs/images` when drawing or the shipped models change)
+    for name in names:
+        shipped = cv2.imread(str(ROOT / "docs" / "images" / name)).astype(int)
+        fresh = cv2.imread(str(out / name)).astype(int)
+        assert shipped.shape == fresh.shape, name
+        assert abs(shipped - fresh).mean() < 2.0, f"docs/images/{name} is stale: run examples/visualise.py"

@@ -45,6 +45,13 @@ def test_demo(tmp_path: Path) -> None:
     assert summary["detections"] > 0
     assert sorted(p.name for p in out.glob("*.jpg")) == ["val_00000.jpg", "val_00001.jpg", "val_00002.jpg"]
     assert len(list(out.glob("val_*.json"))) == 3
-    assert "labelled objects found" in proc.stdout
+    assert "labelled objects found (recall)" in proc.stdout
+    assert "detections correct (precision)" in proc.stdout
+    found, labelled = map(int, summary["labelled_objects_found"].split("/"))
+    correct, detected = map(int, summary["detections_correct"].split("/"))
+    assert correct == found
+    assert detected == summary["detections"]
+    assert summary["precision"] == round(found / detected, 4)
+    assert summary["recall"] == round(found / labelled, 4)
     # make demo also classifies and localises a real photo (examples/classify_and_localize.py)
     assert (tmp_path / "classify" / "bus_cam.jpg").stat().st_size > 0

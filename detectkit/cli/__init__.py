@@ -39,7 +39,23 @@ def expand_source(text: str) -> int | Path:
 
 
 # Subcommand modules, in the order they appear in --help.
-COMMANDS: tuple[str, ...] = ("detect", "classify", "annotate", "eval", "convert", "validate", "stats", "split", "merge")
+COMMANDS: tuple[str, ...] = (
+    "detect",
+    "classify",
+    "annotate",
+    "eval",
+    "convert",
+    "validate",
+    "stats",
+    "split",
+    "merge",
+    "train",
+    "export",
+    "augment-preview",
+    "serve",
+    "anonymize",
+    "robustness",
+)
 _DATASET_COMMANDS = frozenset({"convert", "validate", "stats", "split", "merge"})
 
 
@@ -52,7 +68,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"detectkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS if only is None else (only,):
-        importlib.import_module(f"detectkit.cli.{name}").register(sub)
+        importlib.import_module(f"detectkit.cli.{name.replace('-', '_')}").register(sub)
     return parser
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -84,11 +84,13 @@ def apply_classes(ds: Dataset, args: argparse.Namespace) -> Dataset:
     return ds
 
 
-def print_issues(ds: Dataset, *, limit: int = 20, stream: Any = None) -> None:
-    """Print read problems (skipped records) to stderr."""
+def print_issues(ds: Dataset, *, limit: int = 20, stream: Any = None, flags: Mapping[str, str] | None = None) -> None:
+    """Print read problems (skipped records) to stderr, parameter names written as ``flags``."""
+    from detectkit.cli._errors import DATASET_FLAGS, flag_text
+
     out = stream or sys.stderr
     errors = [i for i in ds.issues if i.severity == "error"]
     for issue in errors[:limit]:
-        print(f"warning: skipped {issue}", file=out)
+        print(flag_text(f"warning: skipped {issue}", DATASET_FLAGS if flags is None else flags), file=out)
     if len(errors) > limit:
         print(f"warning: ... and {len(errors) - limit} more skipped records (see `detectkit validate`)", file=out)

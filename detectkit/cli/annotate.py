@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from detectkit.cli import UsageError
+from detectkit.cli._errors import DATASET_FLAGS, guarded
+from detectkit.cli._help import parser_options
+from detectkit.cli._outputs import check_output_dir
 
 __all__ = ["register", "run"]
 
@@ -28,7 +31,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "annotate",
         help="draw a dataset's labels on its images",
-        description="Draw every image of a dataset (COCO, YOLO, VOC, LabelMe, CVAT) with its labels.",
+        **parser_options(__doc__),
     )
     parser.add_argument("dataset", help="annotation file or dataset folder")
     parser.add_argument("--images", help="folder the image file names are relative to (e.g. for COCO JSON)")
@@ -38,8 +41,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--classes", nargs="+", help="only these classes (names or ids)")
     parser.add_argument("--no-labels", action="store_true", help="draw boxes and masks only")
     parser.add_argument("--thickness", type=int, help="line thickness in pixels (default: from the image size)")
+    parser.add_argument("--overwrite", action="store_true", help="draw into a non-empty --out folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=guarded(run, FLAGS))
+
+
+FLAGS = {**DATASET_FLAGS, "format": "--format FORMAT"}
 
 
 def _classes(tokens: list[str] | None) -> list[int | str] | None:
@@ -64,7 +71,13 @@ def run(args: argparse.Namespace) -> int:
         if not Path(args.images).is_dir():
             raise InvalidInputError(f"--images must be a folder, got {args.images!r}")
         options["images"] = args.images
+    check_output_dir(args.out, flag="--out", overwrite=args.overwrite)
     ds = read(args.dataset, format=args.fmt, **options)
+    if args.images is None and len(ds.images) and all(r.path is None for r in ds.images):
+        raise UsageError(
+            f"the image files of {args.dataset} were not found beside it; pass --images DIR "
+            "(the folder its file names are relative to)"
+        )
     classes = _classes(args.classes)
     out_dir = Path(args.out)
     out_root = out_dir.resolve()

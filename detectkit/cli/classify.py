@@ -25,6 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from detectkit.cli import UsageError, expand_source
+from detectkit.cli._errors import guarded, plain_message
+from detectkit.cli._help import parser_options
+from detectkit.cli._outputs import check_output_dir
+from detectkit.cli._sources import split_sources
 from detectkit.errors import DetectkitError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -42,7 +46,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "classify",
         help="classify whole images (ImageNet by default), optionally localise the class",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        **parser_options(__doc__),
     )
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="image, folder, video file or camera index")
     p.add_argument(
@@ -67,7 +71,22 @@ def register(subparsers: Any) -> None:
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
     p.add_argument("--vid-stride", type=int, default=1, help="process every n-th video frame")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no per-image lines, no summary")
-    p.set_defaults(func=run)
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier classifications.jsonl in --out")
+    from detectkit.batch.cli import add_engine_arguments  # --engine local|ray: detectkit/batch
+
+    add_engine_arguments(p, "classify")
+    p.set_defaults(func=guarded(run, FLAGS))
+
+
+# Classifier(...) parameter -> classify flag, for error texts (see cli._errors).
+FLAGS = {
+    "top_k": "--top-k",
+    "batch_size": "--batch-size",
+    "threshold": "--threshold",
+    "device": "--device",
+    "weights": "--weights",
+    "overwrite": "--overwrite",
+}
 
 
 def _image_name(info: FrameInfo) -> str:
@@ -109,6 +128,13 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UsageError(f"--threshold must be in (0, 1], got {args.threshold}")
     if args.weights is not None and args.model is None:
         raise UsageError("--weights needs --model ARCHITECTURE (e.g. --model resnet50 --weights file.pth)")
+    if args.out is not None:
+        check_output_dir(
+            args.out,
+            flag="--out",
+            overwrite=getattr(args, "overwrite", False),
+            only=("classifications.jsonl", "images"),
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -116,6 +142,10 @@ def run(args: argparse.Namespace) -> int:
 
     Library chatter goes to stderr so stdout carries only results (or the ``--json`` document).
     """
+    if getattr(args, "engine", None) is not None:  # a sharded batch job (detectkit.batch)
+        from detectkit.batch.cli import run_from_args
+
+        return run_from_args(args, "classify")
     os.environ.setdefault("YOLO_VERBOSE", "false")
     stdout = sys.stdout
     with contextlib.redirect_stdout(sys.stderr):
@@ -186,6 +216,7 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
     started = time.perf_counter()
 
     def report(source: str, message: str) -> None:
+        message = plain_message(message)
         failures.append({"source": source, "error": message})
         bar.write(f"detectkit classify: error: {message}", file=sys.stderr)
 
@@ -237,12 +268,9 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
             emit(info, image, result)
         batch.clear()
 
-    existing: list[Any] = []
-    for s in sources:
-        if isinstance(s, Path) and not s.exists():
-            report(str(s), f"{s} does not exist")
-        else:
-            existing.append(s)
+    existing, missing = split_sources(sources, recursive=args.recursive)
+    for source, message in missing:
+        report(source, message)
     pending: list[tuple[FrameInfo, np.ndarray]] = []
     try:
         for frame in iter_images(existing, recursive=args.recursive, vid_stride=args.vid_stride):

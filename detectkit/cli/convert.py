@@ -15,13 +15,16 @@ import json
 from typing import Any
 
 from detectkit.cli._data import FORMATS, add_class_options, add_read_options, apply_classes, load, print_issues
+from detectkit.cli._errors import DATASET_FLAGS, flag_text, guarded
+from detectkit.cli._help import parser_options
+from detectkit.cli._outputs import check_output_dir, check_output_file
 
 __all__ = ["register", "run"]
 
 
 def register(subparsers: Any) -> None:
     """Add the ``convert`` subcommand."""
-    p = subparsers.add_parser("convert", help="convert a dataset between annotation formats", description=__doc__)
+    p = subparsers.add_parser("convert", help="convert a dataset between annotation formats", **parser_options(__doc__))
     p.add_argument("src", metavar="SRC", help="source dataset (file or folder)")
     p.add_argument("dst", metavar="DST", help="destination file (coco, cvat) or folder (yolo, voc, labelme)")
     p.add_argument("--to", required=True, choices=FORMATS, help="target format")
@@ -33,11 +36,21 @@ def register(subparsers: Any) -> None:
     add_class_options(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars; print nothing on success")
-    p.set_defaults(func=run)
+    from detectkit.batch.cli import add_engine_arguments  # --engine local|ray: detectkit/batch
+
+    add_engine_arguments(p, "convert")
+    p.set_defaults(func=guarded(run, FLAGS))
+
+
+FLAGS = {**DATASET_FLAGS, "task": "--task"}
 
 
 def run(args: argparse.Namespace) -> int:
     """Convert; exit 0 on success, 1 on a bad input."""
+    if getattr(args, "engine", None) is not None:  # a sharded batch job (detectkit.batch)
+        from detectkit.batch.cli import run_from_args
+
+        return run_from_args(args, "convert")
     from pathlib import Path
 
     from detectkit._progress import progress_enabled
@@ -46,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
 
     if Path(args.src).resolve() == Path(args.dst).resolve():
         raise InvalidInputError(f"DST must differ from SRC, got {args.dst} for both")
+    if args.to in ("yolo", "voc", "labelme"):
+        check_output_dir(args.dst, flag="DST", overwrite=args.overwrite)
+    else:
+        check_output_file(args.dst, flag="DST", overwrite=args.overwrite)
     ds = load(args.src, args)
     ds = apply_classes(ds, args)
     options: dict[str, Any] = {}
@@ -55,19 +72,17 @@ def run(args: argparse.Namespace) -> int:
             options["images"] = args.images
     if args.to == "yolo":
         options["task"] = args.task
-    if args.to in ("coco", "cvat") and Path(args.dst).exists() and not args.overwrite:
-        raise InvalidInputError(f"output {args.dst} exists (use --overwrite)")
     try:
         with progress_enabled(not args.quiet):
             summary = write(ds, args.dst, format=args.to, **options)
     except OSError as exc:
         raise InvalidInputError(f"cannot write {args.dst}: {exc.strerror or exc}") from None
     if not args.quiet:
-        print_issues(ds)
+        print_issues(ds, flags=FLAGS)
     if args.json:
         payload = summary.to_dict()
         payload["skipped_source_records"] = [str(i) for i in ds.issues if i.severity == "error"]
         print(json.dumps(payload, indent=2, ensure_ascii=False))
     elif not args.quiet:
-        print(summary)
+        print(flag_text(str(summary), FLAGS))
     return 0

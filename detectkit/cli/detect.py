@@ -10,6 +10,8 @@ source annotated under ``DIR/videos/<name>.mp4`` (same frame size; frame rate di
 ``--vid-stride`` so the duration is kept); ``--json`` prints one JSON document
 ``{"results": [...], "failures": [...], "summary": {...}}`` on stdout (the human summary then
 goes to stderr). A progress bar (stderr) shows for folders and videos unless ``--quiet``.
+Large images with small objects: ``--slice 640 [--overlap 0.2] [--merge nmm --match ios]`` detects
+in overlapping tiles and merges them (see ``detectkit.slicing``).
 Auto-labelling: ``--save-dataset OUT --format coco|yolo|voc|labelme|cvat`` writes the image
 files' predictions as a dataset in OUT plus ``OUT/results.json`` with the scores.
 """
@@ -27,6 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from detectkit.cli import UsageError, expand_source
+from detectkit.cli._errors import guarded, plain_message
+from detectkit.cli._help import parser_options
+from detectkit.cli._outputs import check_output_dir
+from detectkit.cli._slicing import add_slice_arguments, slice_config_from_args
+from detectkit.cli._sources import split_sources
 from detectkit.errors import DetectkitError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -43,7 +50,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "detect",
         help="detect objects in images, folders, videos or a camera",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        **parser_options(__doc__),
     )
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="image, folder, video file or camera index")
     p.add_argument(
@@ -56,7 +63,9 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--imgsz", type=int, default=None, help="network input size (default: the model's)")
     p.add_argument("--classes", default=None, help="comma-separated class ids or names to keep")
-    p.add_argument("--backend", choices=("torch", "onnx", "auto"), default="torch", help="inference backend")
+    p.add_argument(
+        "--backend", choices=("torch", "onnx", "openvino", "auto"), default="torch", help="inference backend"
+    )
     p.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
     p.add_argument("--out", type=Path, default=None, help="output folder for detections.jsonl and images")
     p.add_argument("--save-images", action="store_true", help="write annotated images to OUT/images/")
@@ -85,11 +94,37 @@ def register(subparsers: Any) -> None:
         default="coco",
         help="annotation format for --save-dataset (default: %(default)s)",
     )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace earlier results in --out and an existing --save-dataset"
+    )
     p.add_argument("--json", action="store_true", help="print machine-readable results on stdout")
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
     p.add_argument("--vid-stride", type=int, default=1, help="process every n-th video frame")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
-    p.set_defaults(func=run)
+    add_slice_arguments(p)
+    from detectkit.cli import _video  # --track/--tracker/--zone/--line/--reconnect
+
+    _video.add_arguments(p)
+    from detectkit.batch.cli import add_engine_arguments  # --engine local|ray: detectkit/batch
+
+    add_engine_arguments(p, "detect")
+    p.set_defaults(func=guarded(run, FLAGS))
+
+
+# Detector(...) / save_predictions(...) parameter -> detect flag, for error texts (see cli._errors).
+FLAGS = {
+    "conf": "--conf",
+    "iou": "--iou",
+    "imgsz": "--imgsz",
+    "classes": "--classes",
+    "device": "--device",
+    "backend": "--backend",
+    "classifier": "--classifier",
+    "agnostic_nms": "--agnostic-nms",
+    "format": "--format",
+    "overwrite": "--overwrite",
+    "vid_stride": "--vid-stride",
+}
 
 
 def draw(image: np.ndarray, detections: Detections) -> np.ndarray:
@@ -211,6 +246,10 @@ def run(args: argparse.Namespace) -> int:
     Library chatter (Ultralytics logs, export messages) goes to stderr so that stdout carries
     only the ``--json`` document or the summary.
     """
+    if getattr(args, "engine", None) is not None:  # a sharded batch job (detectkit.batch)
+        from detectkit.batch.cli import run_from_args
+
+        return run_from_args(args, "detect")
     os.environ.setdefault("YOLO_VERBOSE", "false")
     stdout = sys.stdout
     with contextlib.redirect_stdout(sys.stderr):
@@ -220,7 +259,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, stdout: Any) -> int:
     from tqdm import tqdm
 
-    from detectkit.image import count_images, iter_images, list_images
+    from detectkit.image import count_images, iter_images
     from detectkit.models.detector import Detector
 
     if args.save_images and args.out is None:
@@ -229,6 +268,13 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
         raise UsageError("--save-video needs --out DIR")
     if args.vid_stride < 1:
         raise UsageError(f"--vid-stride must be >= 1, got {args.vid_stride}")
+    slicing = slice_config_from_args(args)
+    # outputs are checked before any work, so a run never fails at its last step
+    overwrite = getattr(args, "overwrite", False)
+    if args.out is not None:
+        check_output_dir(args.out, flag="--out", overwrite=overwrite, only=("detections.jsonl", "images", "videos"))
+    if getattr(args, "save_dataset", None) is not None:
+        check_output_dir(args.save_dataset, flag="--save-dataset", overwrite=overwrite)
     try:
         detector = Detector(
             args.model,
@@ -243,6 +289,10 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
         )
     except InvalidInputError as exc:
         raise UsageError(str(exc)) from None
+    from detectkit.cli import _video
+
+    if _video.wanted(args):  # tracking, zones/lines, live streams (detectkit/cli/_video.py)
+        return _video.run(args, detector, stdout)
 
     sources = [expand_source(s) for s in args.sources]
     total = count_images(sources, recursive=args.recursive, vid_stride=args.vid_stride)
@@ -260,25 +310,21 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
     results: list[dict[str, Any]] = []
     failures: list[dict[str, str]] = []
     per_class: Counter[str] = Counter()
+    crop_labels: Counter[str] = Counter()  # --classifier: top-1 crop label per box
     save_dataset = getattr(args, "save_dataset", None)
     labelled: list[tuple[Path, Detections]] = []  # --save-dataset: image files and their predictions
     n_images = 0
     started = time.perf_counter()
 
     def report(source: str, message: str) -> None:
+        message = plain_message(message)
         failures.append({"source": source, "error": message})
         bar.write(f"detectkit detect: error: {message}", file=sys.stderr)
 
     # Sources that don't exist are reported up front (a folder walk would otherwise hide them).
-    existing: list[Any] = []
-    for s in sources:
-        if isinstance(s, Path) and not s.exists():
-            report(str(s), f"{s} does not exist")
-        elif isinstance(s, Path) and s.is_dir() and not list_images(s, recursive=args.recursive):
-            hint = "" if args.recursive else " (use --recursive for sub-folders)"
-            report(str(s), f"folder {s} holds no images{hint}")
-        else:
-            existing.append(s)
+    existing, missing = split_sources(sources, recursive=args.recursive)
+    for source, message in missing:
+        report(source, message)
     try:
         for frame in iter_images(existing, recursive=args.recursive, vid_stride=args.vid_stride):
             bar.update(1)
@@ -288,12 +334,15 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
             if frame.image is None:  # pragma: no cover - iter_images sets image or error
                 continue
             try:
-                dets = detector.detect_batch([frame.image])[0]
+                dets = detector.detect_batch([frame.image], slicing=slicing)[0]
             except DetectkitError as exc:
                 report(frame.info.source, str(exc))
                 continue
             n_images += 1
             per_class.update(dets.labels)
+            crop = dets.data.get("crop_label")
+            if crop is not None and len(crop):
+                crop_labels.update(str(v) for v in crop.reshape(len(crop), -1)[:, 0].tolist())
             record = _record(frame.info, dets)
             output.write(record, frame.info, frame.image, dets)
             if save_dataset is not None and frame.info.path is not None and frame.info.frame_index is None:
@@ -313,6 +362,7 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
             save_dataset,
             format=args.dataset_format,
             names=dict(model_names) if isinstance(model_names, dict) and model_names else None,
+            overwrite=overwrite,
         )
         if not args.quiet:
             print(dataset_summary, file=summary_out)
@@ -328,6 +378,8 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
         "backend": detector.backend,
         "out": str(args.out) if args.out is not None else None,
     }
+    if getattr(detector, "classifier", None) is not None:
+        summary["crop_labels"] = dict(crop_labels.most_common())
     if args.json:
         json.dump({"results": results, "failures": failures, "summary": summary}, stdout)
         stdout.write("\n")
@@ -340,6 +392,9 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
             f"{elapsed:.2f} s ({ms:.1f} ms/image, backend {detector.backend})",
             file=summary_out,
         )
+        if getattr(detector, "classifier", None) is not None:
+            crops = ", ".join(f"{k}: {v}" for k, v in crop_labels.most_common()) or "none"
+            print(f"crop labels (top-1 of {getattr(args, 'classifier', 'the classifier')}): {crops}", file=summary_out)
         if args.out is not None:
             print(f"results: {args.out / 'detections.jsonl'}", file=summary_out)
     return 1 if failures else 0

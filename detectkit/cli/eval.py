@@ -17,6 +17,9 @@ import sys
 from typing import Any
 
 from detectkit.cli import UsageError
+from detectkit.cli._errors import guarded
+from detectkit.cli._help import parser_options
+from detectkit.cli._outputs import check_output_dir
 
 __all__ = ["register", "run"]
 
@@ -26,7 +29,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "eval",
         help="evaluate predictions against ground truth (COCO mAP/AR)",
-        description="COCO-exact evaluation: the 12 COCO numbers, per-class AP, optional plots.",
+        **parser_options(__doc__),
     )
     parser.add_argument("ground_truth", metavar="GROUND_TRUTH", help="COCO JSON or dataset folder/file")
     parser.add_argument("predictions", metavar="PREDICTIONS", help="COCO results JSON or dataset with confidences")
@@ -36,7 +39,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--per-class", action="store_true", help="full per-class table (AP, AP50, AP75, AR, GT)")
     parser.add_argument("--conf", type=float, default=0.25, help="confidence cut for the confusion matrix (0.25)")
     parser.add_argument("--iou", type=float, default=0.5, help="IoU for the confusion matrix (0.5)")
-    parser.set_defaults(func=run)
+    parser.add_argument("--overwrite", action="store_true", help="replace plots already in --plots DIR")
+    parser.add_argument(
+        "--mot",
+        action="store_true",
+        help="tracking metrics (HOTA, MOTA, IDF1, ID switches; TrackEval-exact): GROUND_TRUTH and PREDICTIONS "
+        "are MOTChallenge .txt files (or sequence folders) or detect --track JSON lines",
+    )
+    parser.set_defaults(func=guarded(run, {"iou_type": "--iou-type", "overwrite": "--overwrite"}))
 
 
 def _short_table(metrics: Any) -> str:
@@ -57,6 +67,12 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.iou <= 1.0:
         raise UsageError(f"--iou must be in [0, 1], got {args.iou}")
+    if getattr(args, "mot", False):  # multi-object tracking metrics
+        return _run_mot(args)
+    if not 0.0 <= args.conf <= 1.0:
+        raise UsageError(f"--conf must be in [0, 1], got {args.conf}")
+    if args.plots:
+        check_output_dir(args.plots, flag="--plots", overwrite=args.overwrite)
     metrics = evaluate(args.ground_truth, args.predictions, iou_type=args.iou_type)
     for note in metrics.warnings:
         print(f"detectkit eval: warning: {note}", file=sys.stderr)
@@ -85,4 +101,21 @@ def run(args: argparse.Namespace) -> int:
         )
     for p in plots:
         print(f" saved {p}")
+    return 0
+
+
+def _run_mot(args: argparse.Namespace) -> int:
+    """``eval --mot``: HOTA / CLEAR / Identity of one tracked sequence."""
+    from detectkit.metrics.mot import evaluate_mot
+
+    iou = args.iou  # CLEAR/Identity match threshold (TrackEval's default 0.5)
+    if not 0.0 < iou <= 1.0:
+        raise UsageError(f"--iou must be in (0, 1] for --mot, got {iou}")
+    metrics = evaluate_mot(args.ground_truth, args.predictions, threshold=iou)
+    if args.json:
+        import json
+
+        print(json.dumps(metrics.to_dict(per_alpha=True)))
+        return 0
+    print(metrics.summary())
     return 0

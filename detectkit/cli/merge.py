@@ -10,13 +10,16 @@ import json
 from typing import Any
 
 from detectkit.cli._data import FORMATS, add_class_options, add_read_options, apply_classes, load, print_issues
+from detectkit.cli._errors import DATASET_FLAGS, guarded
+from detectkit.cli._help import parser_options
+from detectkit.cli._outputs import check_output_dir, check_output_file
 
 __all__ = ["register", "run"]
 
 
 def register(subparsers: Any) -> None:
     """Add the ``merge`` subcommand."""
-    p = subparsers.add_parser("merge", help="merge datasets (classes unified by name)", description=__doc__)
+    p = subparsers.add_parser("merge", help="merge datasets (classes unified by name)", **parser_options(__doc__))
     p.add_argument("sources", nargs="+", metavar="SRC", help="datasets to merge (any formats)")
     p.add_argument("-o", "--out", required=True, help="output file or folder")
     p.add_argument("--to", required=True, choices=FORMATS, help="output format")
@@ -25,7 +28,10 @@ def register(subparsers: Any) -> None:
     add_read_options(p)
     add_class_options(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.set_defaults(func=run)
+    p.set_defaults(func=guarded(run, FLAGS))
+
+
+FLAGS = DATASET_FLAGS
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
 
     if len(args.sources) < 2:
         raise InvalidInputError("merge needs at least two SRC datasets")
+    if args.to in ("yolo", "voc", "labelme"):
+        check_output_dir(args.out, flag="--out", overwrite=args.overwrite)
+    else:
+        check_output_file(args.out, flag="--out", overwrite=args.overwrite)
     datasets = [load(src, args) for src in args.sources]
     merged = datasets[0]
     for other in datasets[1:]:

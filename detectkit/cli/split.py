@@ -11,14 +11,18 @@ import argparse
 import json
 from typing import Any
 
+from detectkit.cli import UsageError
 from detectkit.cli._data import FORMATS, add_class_options, add_read_options, apply_classes, load, print_issues
+from detectkit.cli._errors import DATASET_FLAGS, guarded
+from detectkit.cli._help import parser_options
+from detectkit.cli._outputs import check_output_dir
 
 __all__ = ["register", "run"]
 
 
 def register(subparsers: Any) -> None:
     """Add the ``split`` subcommand."""
-    p = subparsers.add_parser("split", help="split a dataset into train/val/test", description=__doc__)
+    p = subparsers.add_parser("split", help="split a dataset into train/val/test", **parser_options(__doc__))
     p.add_argument("dataset", metavar="DATASET", help="dataset file or folder")
     p.add_argument("out", metavar="OUT", help="output folder")
     p.add_argument("--to", choices=FORMATS, default=None, help="output format (default: the source's)")
@@ -32,7 +36,10 @@ def register(subparsers: Any) -> None:
     add_read_options(p)
     add_class_options(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.set_defaults(func=run)
+    p.set_defaults(func=guarded(run, FLAGS))
+
+
+FLAGS = DATASET_FLAGS
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,6 +50,16 @@ def run(args: argparse.Namespace) -> int:
     from detectkit.dataset import Dataset
     from detectkit.formats import atomic_dir, detect_format, write
 
+    fractions = {"--train": args.train, "--val": args.val, "--test": args.test}
+    for flag, value in fractions.items():
+        if not 0.0 <= value <= 1.0:
+            raise UsageError(f"{flag} must be a fraction in [0, 1], got {value}")
+    total = sum(fractions.values())
+    if abs(total - 1.0) > 1e-6:
+        raise UsageError(
+            f"--train, --val and --test must add up to 1, got {args.train} + {args.val} + {args.test} = {total:g}"
+        )
+    check_output_dir(args.out, flag="OUT", overwrite=args.overwrite)
     ds = apply_classes(load(args.dataset, args), args)
     fmt = args.to or args.from_ or detect_format(args.dataset)
     parts = ds.split(train=args.train, val=args.val, test=args.test, stratify=not args.no_stratify, seed=args.seed)

@@ -7,18 +7,23 @@ import json
 from typing import Any
 
 from detectkit.cli._data import add_class_options, add_read_options, apply_classes, load
+from detectkit.cli._errors import DATASET_FLAGS, guarded
+from detectkit.cli._help import parser_options
 
 __all__ = ["format_stats", "register", "run"]
 
 
 def register(subparsers: Any) -> None:
     """Add the ``stats`` subcommand."""
-    p = subparsers.add_parser("stats", help="dataset statistics (a table, or --json)", description=__doc__)
+    p = subparsers.add_parser("stats", help="dataset statistics (a table, or --json)", **parser_options(__doc__))
     p.add_argument("dataset", metavar="DATASET", help="dataset file or folder")
     add_read_options(p)
     add_class_options(p)
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=run)
+    p.set_defaults(func=guarded(run, FLAGS))
+
+
+FLAGS = DATASET_FLAGS
 
 
 def format_stats(stats: dict[str, Any]) -> str:

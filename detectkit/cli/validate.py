@@ -12,20 +12,25 @@ import json
 from typing import Any
 
 from detectkit.cli._data import add_read_options, load
+from detectkit.cli._errors import DATASET_FLAGS, flag_text, guarded
+from detectkit.cli._help import parser_options
 
 __all__ = ["register", "run"]
 
 
 def register(subparsers: Any) -> None:
     """Add the ``validate`` subcommand."""
-    p = subparsers.add_parser("validate", help="check a dataset and list its problems", description=__doc__)
+    p = subparsers.add_parser("validate", help="check a dataset and list its problems", **parser_options(__doc__))
     p.add_argument("dataset", metavar="DATASET", help="dataset file or folder")
     add_read_options(p)
     p.add_argument("--no-images", action="store_true", help="do not check the image files")
     p.add_argument("--tolerance", type=float, default=1.0, help="pixels a box may pass the border (default: 1)")
     p.add_argument("--limit", type=int, default=200, help="print at most this many problems (default: 200)")
     p.add_argument("--json", action="store_true", help="print the problems as JSON")
-    p.set_defaults(func=run)
+    p.set_defaults(func=guarded(run, FLAGS))
+
+
+FLAGS = DATASET_FLAGS
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
         for issue in issues[: args.limit]:
-            print(issue)
+            print(flag_text(str(issue), FLAGS))
         if len(issues) > args.limit:
             print(f"... {len(issues) - args.limit} more")
         verdict = "OK" if not errors else "FAILED"

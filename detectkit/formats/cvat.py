@@ -30,6 +30,7 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from detectkit._progress import track
+from detectkit._xml import parse_xml
 from detectkit.dataset import Dataset, ImageRecord
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
@@ -67,7 +68,7 @@ def read(
     if not p.is_file():
         raise InvalidInputError(f"CVAT file {os.fspath(path)} does not exist")
     try:
-        root_el = ET.parse(p).getroot()
+        root_el = parse_xml(p)
     except ET.ParseError as exc:
         line = exc.position[0] if getattr(exc, "position", None) else None
         raise AnnotationParseError(p, f"invalid XML: {exc}", line=line) from None

@@ -34,6 +34,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from detectkit._progress import track
+from detectkit._xml import parse_xml
 from detectkit.dataset import Dataset, ImageRecord
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
@@ -57,7 +58,7 @@ _FLAGS = ("difficult", "truncated", "occluded")
 
 def _parse_xml(path: Path) -> ET.Element:
     try:
-        return ET.parse(path).getroot()
+        return parse_xml(path)
     except ET.ParseError as exc:
         line = exc.position[0] if getattr(exc, "position", None) else None
         raise AnnotationParseError(path, f"invalid XML: {exc}", line=line) from None
@@ -146,7 +147,7 @@ def read(
         try:
             w = int(float(_text(size, "width") or 0))
             h = int(float(_text(size, "height") or 0))
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: "inf" (found by tests/fuzz)
             w = h = 0
         if w <= 0 or h <= 0:
             if img_path is None:
@@ -179,8 +180,11 @@ def read(
                 v = _text(obj, flag)
                 if v is not None:
                     try:
-                        cols[flag] = int(float(v))
-                    except ValueError:
+                        value = int(float(v))
+                        if abs(value) >= 1 << 63:  # beyond int64 (found by tests/fuzz)
+                            raise OverflowError(v)
+                        cols[flag] = value
+                    except (ValueError, OverflowError):  # OverflowError: "inf" (found by tests/fuzz)
                         log.warn(f, f"<{flag}> is not a number: {v!r}", record=where)
             pose = _text(obj, "pose")
             if pose is not None:

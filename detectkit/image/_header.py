@@ -91,12 +91,13 @@ def _exif_orientation(tiff: bytes) -> int | None:
     return 1
 
 
-def read_size_wh(fh: BinaryIO) -> tuple[int, int] | None:
-    """``(width, height)`` of the JPEG open in ``fh`` (at its start), or ``None``: not a JPEG
-    or anything unusual (the caller then asks PIL). Reads at most 64 KB."""
+def read_size_wh(fh: BinaryIO) -> tuple[tuple[int, int] | None, bytes]:
+    """``((width, height), head)`` of the JPEG open in ``fh`` (at its start), or ``(None, head)``:
+    not a JPEG or anything unusual (the caller then asks PIL). ``head`` is what was read (at
+    most 64 KB)."""
     head = fh.read(4096)  # most JPEG headers; EXIF or ICC data can need up to 64 KB
     size = jpeg_size_wh(head)
     if size is None and len(head) == 4096 and head.startswith(b"\xff\xd8"):
         head += fh.read(_HEADER_BYTES - 4096)
         size = jpeg_size_wh(head)
-    return size
+    return size, head

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
+from detectkit._limits import check_encoded, check_pixels
 from detectkit.errors import InvalidInputError
 from detectkit.image import _header
 
@@ -67,6 +68,7 @@ def _decode_bytes(data: bytes | bytearray | memoryview | np.ndarray, name: str) 
     buf = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data
     if buf.size == 0:
         raise InvalidInputError(f"{name} is empty (0 bytes), expected an image")
+    check_encoded(buf, name)  # decompression-bomb guard, from the header
     image = None
     try:
         image = cv2.imdecode(buf, cv2.IMREAD_COLOR)
@@ -194,11 +196,12 @@ def image_size_wh(path: str | os.PathLike[str]) -> tuple[int, int]:
         raise InvalidInputError(f"{label} is empty (0 bytes), expected an image")
     try:
         with open(label, "rb") as fh:
-            size = _header.read_size_wh(fh)  # the fast path: JPEG headers; None = ask PIL
+            size, head = _header.read_size_wh(fh)  # the fast path: JPEG headers; None = ask PIL
     except OSError as exc:
         raise InvalidInputError(f"{label} is not a readable image: {exc}") from None
     if size is not None:
-        return size
+        return check_pixels(size, label)
+    check_encoded(head, label)  # PNG/GIF/BMP/WebP sizes from the header, before Pillow opens it
     from PIL import Image
 
     try:
@@ -212,4 +215,4 @@ def image_size_wh(path: str | os.PathLike[str]) -> tuple[int, int]:
         raise InvalidInputError(f"{label} is not a readable image: {exc}") from None
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    return int(width), int(height)
+    return check_pixels((int(width), int(height)), label)

@@ -9,9 +9,13 @@ them, so importing this package is cheap. Before Ultralytics is imported for the
 Set ``YOLO_OFFLINE=0`` yourself to let Ultralytics download named checkpoints such as
 ``yolo11n.pt``.
 
-Security: ``.pt`` checkpoints are Python pickles and execute code when loaded. Names from the
-shipped manifest are sha256-verified before loading; for files you did not make, prefer an
-``.onnx`` export (``backend="onnx"``), which holds no code.
+Security: ``.pt`` checkpoints are Python pickles and can execute code when loaded. Names from the
+shipped manifest are sha256-verified before loading. :func:`prepare_ultralytics` also sets
+``ULTRALYTICS_SAFE_LOAD=1`` (unless set), so Ultralytics loads checkpoints with
+``torch.load(weights_only=True)`` and an allow-list of its model classes: a checkpoint that
+references anything else is refused instead of run (this holds when detectkit imports Ultralytics
+first; see ``docs/security.md``). For files you did not make, prefer an ``.onnx`` export
+(``backend="onnx"``), which holds no code.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ def prepare_ultralytics() -> Any:
     if not _PREPARED:
         os.environ.setdefault("YOLO_OFFLINE", "1")
         os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+        os.environ.setdefault("ULTRALYTICS_SAFE_LOAD", "1")  # .pt via weights_only + allow-list (docs/security.md)
         os.environ.setdefault("YOLO_CONFIG_DIR", str(cache_dir() / "ultralytics"))
         try:
             from detectkit._setup_fonts import ensure_ultralytics_fonts

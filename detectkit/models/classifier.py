@@ -218,10 +218,18 @@ def _load_ultralytics(path: Path) -> tuple[torch.nn.Module, dict[int, str], int]
     """Load an Ultralytics ``-cls`` checkpoint; returns (logits module, names, imgsz)."""
     from detectkit.models import prepare_ultralytics
 
+    if path.suffix.lower() != ".pt":  # Ultralytics guesses a task for any other file without reading it
+        raise ModelLoadError(
+            f"cannot load {path} as a classifier: not a torchvision state dict (.pth) nor an Ultralytics "
+            f"-cls checkpoint (.pt), got {path.suffix or 'a file without extension'!r}"
+        )
     try:
         yolo = prepare_ultralytics().YOLO(str(path))
     except Exception as exc:
-        raise ModelLoadError(f"cannot load {path} as an Ultralytics checkpoint: {type(exc).__name__}: {exc}") from None
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        raise ModelLoadError(
+            f"cannot load {path} as an Ultralytics checkpoint: {type(exc).__name__}: {lines[0] if lines else ''}"
+        ) from None
     if yolo.task != "classify":
         raise ModelLoadError(
             f"{path} is an Ultralytics {yolo.task!r} checkpoint, not a classifier (-cls); use Detector for it"
@@ -236,6 +244,14 @@ def _load_ultralytics(path: Path) -> tuple[torch.nn.Module, dict[int, str], int]
         imgsz = imgsz[0]
     names = {int(k): str(v) for k, v in dict(getattr(inner, "names", {}) or {}).items()}
     return _ultralytics_logits(inner), names, int(imgsz)
+
+
+def _load_exported(path: Path) -> tuple[torch.nn.Module, dict[int, str] | None, Preprocess]:
+    """An ``.onnx`` (onnxruntime) or OpenVINO ``.xml`` classifier written by ``detectkit export``."""
+    from detectkit.models.exported import load_exported_classifier
+
+    net, names, pre = load_exported_classifier(path)
+    return net, names, Preprocess(**pre)
 
 
 class Classifier:
@@ -253,6 +269,8 @@ class Classifier:
               (``resnet50-0676ba61.pth``: the architecture is taken from the name), or to an
               Ultralytics classification checkpoint (``yolov8n-cls.pt``).
             * a ``torch.nn.Module`` returning logits ``(B, num_classes)``.
+            * an ``.onnx`` or OpenVINO ``.xml`` file written by ``detectkit export`` (runs on
+              onnxruntime / OpenVINO; names and pre-processing come from the file).
         weights: a state-dict file for the architecture named by ``model``. The number of
             classes is read from the file's last linear layer.
         names: class names (list or id -> name) overriding the ones from the manifest,
@@ -338,6 +356,10 @@ class Classifier:
         from detectkit.models import weights as weights_mod
 
         entry = weights_mod.load_manifest().get(model)
+        if entry is None:
+            from detectkit.models.user_models import user_entry
+
+            entry = user_entry(model)[0]
         if entry is not None:
             resolved = weights_mod.resolve(model)  # verifies the sha256 before anything loads the file
             if resolved.task not in (None, "classify"):
@@ -346,6 +368,10 @@ class Classifier:
                 raise ModelLoadError(f"model {model!r} has no weights file")
             self.source, self.weights_path = model, resolved.path
             classes = dict(resolved.classes) if resolved.classes is not None else None
+            if resolved.path.suffix.lower() in (".onnx", ".xml"):
+                net, names, pre = _load_exported(resolved.path)
+                self.architecture, self.framework = str(resolved.architecture or "exported"), "exported"
+                return net, classes or names, pre
             if resolved.framework == "ultralytics":
                 net, names, imgsz = _load_ultralytics(resolved.path)
                 size = resolved.imgsz or imgsz
@@ -363,6 +389,11 @@ class Classifier:
             resize_size = int(resize) if isinstance(resize, (int, float)) else round(crop * 256 / 224)
             return net, classes, Preprocess(resize_size, crop)
         path = Path(model)
+        if path.is_file() and path.suffix.lower() in (".onnx", ".xml"):  # detectkit export files
+            self.source, self.weights_path = str(path), path
+            net, names, pre = _load_exported(path)
+            self.architecture, self.framework = "exported", "exported"
+            return net, names, pre
         if path.is_file():
             self.source, self.weights_path = str(path), path
             state = _read_state_dict(path)

@@ -17,8 +17,13 @@ Two backends:
   than native PyTorch predict on a quiet 2-core CPU (``benchmarks/bench_models.py``); boxes
   agree with the PyTorch path to well under a pixel. Segmentation/OBB ``.onnx`` models run
   through Ultralytics' ONNX backend.
-* ``backend="auto"`` picks ONNX on CPU when onnxruntime is installed and the model is a file
-  (checkpoint or ``.onnx``), else torch.
+* ``backend="openvino"`` runs the same ONNX export (or an OpenVINO IR ``.xml``, e.g. an INT8
+  file from ``detectkit export --format openvino --int8``) with OpenVINO and the same pre- and
+  post-processing (the ``openvino`` extra; see :mod:`detectkit.models._openvino`).
+* ``backend="auto"`` measures, once per model, imgsz and machine (cached), every backend that
+  can run the model here and picks the fastest end to end; torch is always a candidate for a
+  checkpoint, so auto is never slower than it (see :mod:`detectkit.models.backend_choice`).
+  Not on CPU, auto is torch.
 
 Security: ``.pt`` checkpoints are pickles and **execute code when loaded**. Manifest names are
 sha256-verified before loading; for checkpoints you did not make prefer an ``.onnx`` file,
@@ -31,6 +36,7 @@ import ast
 import contextlib
 import logging
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -50,8 +56,8 @@ from detectkit.models import weights as weights_mod
 __all__ = ["DEFAULT_DETECTOR", "Detector", "onnx_export"]
 
 DEFAULT_DETECTOR = "demo-shapes"
-Backend = Literal["torch", "onnx", "auto"]
-_BACKENDS = ("torch", "onnx", "auto")
+Backend = Literal["torch", "onnx", "openvino", "auto"]
+_BACKENDS = ("torch", "onnx", "openvino", "auto")
 _MAX_NMS = 30000
 _MAX_WH = 7680
 
@@ -69,6 +75,15 @@ def _check_imgsz(value: Any) -> int | tuple[int, int] | None:
         if h > 0 and w > 0 and (h, w) == tuple(value):
             return (h, w)
     raise InvalidInputError(f"imgsz must be a positive int or an (height, width) pair, got {value!r}")
+
+
+def _slice_config(slicing: Any) -> Any:
+    """``slicing=`` of detect/detect_batch/detect_stream -> a SliceConfig or None (detectkit.slicing)."""
+    if slicing is None:
+        return None
+    from detectkit.slicing import SliceConfig
+
+    return SliceConfig.coerce(slicing)
 
 
 def _has_onnxruntime() -> bool:
@@ -163,15 +178,20 @@ def _onnx_threads() -> int:
 class _OnnxRunner:
     """onnxruntime session + our pre/post-processing for Ultralytics detect exports."""
 
-    def __init__(self, path: Path) -> None:
-        ort = _import_onnxruntime()
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        options.intra_op_num_threads = _onnx_threads()  # 0 = onnxruntime's default
-        try:
-            self.session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-        except Exception as exc:
-            raise ModelLoadError(f"cannot load ONNX model {path}: {type(exc).__name__}: {exc}") from None
+    def __init__(self, path: Path, engine: str = "onnxruntime") -> None:
+        if engine == "openvino":  # the same session API over OpenVINO
+            from detectkit.models._openvino import OpenVinoSession
+
+            self.session: Any = OpenVinoSession(path)
+        else:
+            ort = _import_onnxruntime()
+            options = ort.SessionOptions()
+            options.log_severity_level = 3
+            options.intra_op_num_threads = _onnx_threads()  # 0 = onnxruntime's default
+            try:
+                self.session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+            except Exception as exc:
+                raise ModelLoadError(f"cannot load ONNX model {path}: {type(exc).__name__}: {exc}") from None
         meta = self.session.get_modelmeta().custom_metadata_map
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
@@ -257,6 +277,69 @@ class _OnnxRunner:
         )
 
 
+# Files Ultralytics can run as a detector (directory exports such as *_openvino_model/ are not
+# resolved by detectkit.models.weights).
+_DETECTOR_SUFFIXES = (".pt", ".onnx", ".xml", ".yaml", ".yml", ".torchscript", ".engine", ".tflite", ".pb", ".mnn")
+_DETECTOR_TASKS = ("detect", "segment", "obb")
+
+
+def _check_detector_weights(weights: weights_mod.ResolvedWeights) -> None:
+    """Refuse, before anything loads them, models that cannot be a YOLO detector."""
+    if weights.task is not None and weights.task not in _DETECTOR_TASKS:
+        raise ModelLoadError(
+            f"model {weights.source!r} is a {weights.task!r} model, not a detector; use it with "
+            f"Classifier({weights.source!r}) or as the second stage (classifier={weights.source!r}, "
+            f"CLI: --classifier {weights.source}). Detector models: "
+            f"{', '.join(n for t in _DETECTOR_TASKS for n in weights_mod.known_models(t)) or '(none)'}"
+        )
+    suffix = weights.suffix
+    if weights.path is not None and suffix not in _DETECTOR_SUFFIXES:
+        hint = (
+            " (.pth files are usually torchvision classifier weights: use Classifier/--classifier)"
+            if suffix == ".pth"
+            else ""
+        )
+        raise ModelLoadError(
+            f"{weights.source} is not a detector model file: expected an Ultralytics .pt checkpoint, an .onnx "
+            f"export or a .yaml config, got {suffix or 'a file without extension'!r}{hint}"
+        )
+
+
+def _check_device(device: str) -> None:
+    """A torch device string that names hardware present on this machine."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InvalidInputError(
+            f"device must be a torch device such as 'cpu' or 'cuda:0', got {device!r}: {exc}"
+        ) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidInputError(f"device {device!r} is not available here (no CUDA GPU found); use device='cpu'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise InvalidInputError(f"device {device!r} is not available here ({torch.cuda.device_count()} CUDA device(s))")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise InvalidInputError(f"device {device!r} is not available here (no Apple MPS); use device='cpu'")
+
+
+@contextlib.contextmanager
+def _loading(source: str) -> Iterator[None]:
+    """Turn any failure of a third-party loader into one :class:`ModelLoadError` naming the model."""
+    try:
+        yield
+    except DetectkitError:
+        raise
+    except Exception as exc:  # ultralytics raises many kinds (AssertionError, TypeError, FileNotFoundError, ...)
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        detail = re.sub(r"^ERROR\W*", "", lines[0]).rstrip(".") if lines else ""
+        known = ", ".join(n for t in _DETECTOR_TASKS for n in weights_mod.known_models(t)) or "(none)"
+        raise ModelLoadError(
+            f"cannot load model {source!r}: {type(exc).__name__}: {detail}. Known names: {known}; or pass an "
+            "Ultralytics .pt/.onnx/.yaml file (online, with YOLO_OFFLINE=0, a name such as 'yolo11n.pt')."
+        ) from None
+
+
 class Detector:
     """A YOLO object detector (Ultralytics checkpoints; detect, segment and OBB tasks).
 
@@ -271,7 +354,7 @@ class Detector:
             the checkpoint's training size, else 640 — the same default as Ultralytics.
         classes: keep only these class ids or names.
         device: ``"cpu"``, ``"cuda:0"``, ... (torch backend).
-        backend: ``"torch"``, ``"onnx"`` or ``"auto"`` (see the module docs).
+        backend: ``"torch"``, ``"onnx"``, ``"openvino"`` or ``"auto"`` (see the module docs).
         max_det: at most this many boxes per image.
         agnostic_nms: suppress overlapping boxes across classes too (one box per object even
             when the model hesitates between two classes), as Ultralytics' ``agnostic_nms``.
@@ -321,9 +404,17 @@ class Detector:
 
         self.weights = weights_mod.resolve(model)
         suffix = self.weights.suffix
+        _check_detector_weights(self.weights)
+        if suffix == ".xml" and backend in ("torch", "auto"):
+            backend = "openvino"  # an OpenVINO IR runs on OpenVINO only
+        if backend not in ("onnx", "openvino"):
+            _check_device(device)
         if backend == "auto":
-            is_file = self.weights.path is not None and suffix in (".pt", ".onnx")
-            backend = "onnx" if is_file and device == "cpu" and _has_onnxruntime() else "torch"
+            from detectkit.models.backend_choice import choose_backend
+
+            backend = choose_backend(self.weights, imgsz=self._imgsz_arg, device=device)
+        if backend == "openvino" and (suffix not in (".pt", ".onnx", ".xml") or self.weights.path is None):
+            raise ModelLoadError(f"backend='openvino' needs a .pt, .onnx or .xml file, got {self.weights.source!r}")
         if backend == "onnx" and suffix not in (".pt", ".onnx"):
             raise ModelLoadError(f"backend='onnx' needs a .pt checkpoint or an .onnx file, got {self.weights.source!r}")
         if backend == "onnx" and self.weights.path is None:
@@ -333,25 +424,8 @@ class Detector:
         self._onnx: _OnnxRunner | None = None
         self.onnx_path: Path | None = None
 
-        if backend == "torch" or suffix != ".onnx":
-            if backend == "onnx":
-                self.onnx_path = onnx_export(
-                    self.weights.path,  # type: ignore[arg-type]
-                    imgsz=self._export_imgsz(),
-                    sha256=self.weights.sha256,
-                )
-            else:
-                self._yolo = self._load_yolo()
-        else:
-            self.onnx_path = self.weights.path
-        if self.onnx_path is not None:
-            runner = _OnnxRunner(self.onnx_path)
-            if runner.task != "detect":
-                self._yolo = self._load_yolo(str(self.onnx_path), task=runner.task)
-            else:
-                self._onnx = runner
-        self._names = self._read_names()
-        self._task = self._read_task()
+        with _loading(self.weights.source):
+            self._load_backend(backend, suffix)
         self.imgsz: int | tuple[int, int] = self._resolve_imgsz()
         self.classes: list[int] | None = None if classes is None else self._class_ids(classes)
         # optional second stage: classify every detected box (see detectkit.models.pipeline)
@@ -364,18 +438,49 @@ class Detector:
             self.classifier = self._crop_stage.classifier
 
     # ------------------------------------------------------------------ loading
+    def _load_backend(self, backend: str, suffix: str) -> None:
+        """Load the model (Ultralytics loads some formats lazily: reading names forces it)."""
+        if backend == "openvino":
+            self.onnx_path = self.weights.path
+            if suffix == ".pt":
+                self.onnx_path = onnx_export(
+                    self.weights.path,  # type: ignore[arg-type]
+                    imgsz=self._export_imgsz(),
+                    sha256=self.weights.sha256,
+                )
+        elif backend == "torch" or suffix != ".onnx":
+            if backend == "onnx":
+                self.onnx_path = onnx_export(
+                    self.weights.path,  # type: ignore[arg-type]
+                    imgsz=self._export_imgsz(),
+                    sha256=self.weights.sha256,
+                )
+            else:
+                self._yolo = self._load_yolo()
+        else:
+            self.onnx_path = self.weights.path
+        if self.onnx_path is not None:
+            runner = _OnnxRunner(self.onnx_path, engine="openvino" if backend == "openvino" else "onnxruntime")
+            if runner.task != "detect" and backend == "openvino":
+                raise ModelLoadError(
+                    f"backend='openvino' runs detect models only; {self.weights.source!r} is {runner.task!r}"
+                )
+            if runner.task != "detect":
+                self._yolo = self._load_yolo(str(self.onnx_path), task=runner.task)
+            else:
+                self._onnx = runner
+        self._names = self._read_names()
+        self._task = self._read_task()
+        if self._task not in _DETECTOR_TASKS:
+            raise ModelLoadError(
+                f"model {self.weights.source!r} is a {self._task!r} model, not a detector; use Classifier for it"
+            )
+
     def _load_yolo(self, source: str | None = None, task: str | None = None) -> Any:
         YOLO = prepare_ultralytics().YOLO
 
         src = source or (str(self.weights.path) if self.weights.path is not None else self.weights.source)
-        try:
-            return YOLO(src, task=task) if task else YOLO(src)
-        except Exception as exc:  # ultralytics raises many kinds (FileNotFoundError, ConnectionError, ...)
-            known = ", ".join(weights_mod.known_models("detect")) or "(none)"
-            raise ModelLoadError(
-                f"cannot load model {self.weights.source!r}: {type(exc).__name__}: {exc}. Known names: {known}; "
-                "online users can pass an Ultralytics checkpoint name such as 'yolo11n.pt' with YOLO_OFFLINE=0."
-            ) from None
+        return YOLO(src, task=task) if task else YOLO(src)  # failures become ModelLoadError in _loading()
 
     def _checkpoint_imgsz(self) -> int | tuple[int, int] | None:
         if self._yolo is not None:
@@ -455,22 +560,28 @@ class Detector:
         )
 
     # ------------------------------------------------------------------ inference
-    def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
+    def detect_batch(self, images: Sequence[np.ndarray], *, slicing: Any = None) -> list[Detections]:
         """Detect in already-loaded images: ``(H, W, 3)`` uint8 BGR arrays (e.g. from
         :func:`detectkit.image.load_image` or :func:`~detectkit.image.iter_images`), not copied.
 
         Returns one :class:`Detections` per image. With the torch backend the images go through
         one forward pass (differently sized images are then padded to a square).
+        ``slicing``: sliced inference per image, as in :meth:`detect`.
         """
         images = list(images)
         for i, img in enumerate(images):
             if not isinstance(img, np.ndarray) or img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
                 got = f"{img.dtype} {img.shape}" if isinstance(img, np.ndarray) else type(img).__name__
                 raise InvalidInputError(f"images[{i}] must be a (H, W, 3) uint8 BGR array, got {got}")
-        return self._predict(images)
+        return self._predict(images, _slice_config(slicing))
 
-    def _predict(self, images: list[np.ndarray]) -> list[Detections]:
-        out = self._predict_boxes(images)
+    def _predict(self, images: list[np.ndarray], slicing: Any = None) -> list[Detections]:
+        if slicing is not None:  # sliced inference: detectkit.models.slicing
+            from detectkit.models.slicing import detect_sliced
+
+            out = [detect_sliced(self, img, slicing) for img in images]
+        else:
+            out = self._predict_boxes(images)
         if self._crop_stage is not None:
             out = [self._crop_stage.classify_boxes(img, d) for img, d in zip(images, out, strict=True)]
         return out
@@ -505,12 +616,15 @@ class Detector:
         )
         return [Detections.from_ultralytics(r) for r in results]
 
-    def detect(self, source: ImageSource | Sequence[ImageSource]) -> Any:
+    def detect(self, source: ImageSource | Sequence[ImageSource], *, slicing: Any = None) -> Any:
         """Detect objects in one image (-> :class:`Detections`) or a list of images (-> list).
 
         Args:
             source: a path, bytes, a numpy array (BGR) or a PIL image; or a list/tuple of them.
                 For folders, videos and cameras use :meth:`detect_stream`.
+            slicing: sliced (tiled) inference for large images with small objects: a
+                :class:`~detectkit.slicing.SliceConfig`, or a tile size (int or ``(w, h)``) or
+                ``"auto"`` with the default options (see :mod:`detectkit.models.slicing`).
 
         Returns:
             ``Detections`` with ``names`` and ``image_size_wh`` set (``mask`` for segmentation
@@ -519,11 +633,12 @@ class Detector:
         Raises:
             InvalidInputError: an image cannot be loaded (the message names it).
         """
+        config = _slice_config(slicing)
         if isinstance(source, (list, tuple)):
-            return [self.detect(item) for item in source]
+            return [self.detect(item, slicing=config) for item in source]
         if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
             raise InvalidInputError(f"{os.fspath(source)} is a folder; use detect_stream() for folders and videos")
-        return self._predict([load_image(source)])[0]  # type: ignore[arg-type]
+        return self._predict([load_image(source)], config)[0]  # type: ignore[arg-type]
 
     __call__ = detect
 
@@ -535,6 +650,8 @@ class Detector:
         recursive: bool = False,
         vid_stride: int = 1,
         on_error: Callable[[FrameInfo, DetectkitError], None] | None = None,
+        slicing: Any = None,
+        tracker: Any = None,
     ) -> Iterator[tuple[FrameInfo, Detections]]:
         """Detect lazily over a folder, video, camera index, list or single image.
 
@@ -546,20 +663,63 @@ class Detector:
             vid_stride: keep every n-th video frame.
             on_error: called with ``(info, error)`` for an input that fails to load, which is then
                 skipped. Without it the first failure raises.
+            slicing: sliced inference for every frame, as in :meth:`detect`.
+            tracker: None, a tracker name (``"botsort"``, ``"bytetrack"``, ``"ocsort"``,
+                ``"sort"``) or a :class:`detectkit.video.Tracker`: fills ``tracker_id`` (see
+                :meth:`track`).
 
         Yields:
             ``(FrameInfo, Detections)`` per image, in source order.
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
+        config = _slice_config(slicing)
         frames = iter_images(source, recursive=recursive, vid_stride=vid_stride)
-        return self._stream(frames, batch_size, on_error)
+        if tracker is not None:  # tracking lives in detectkit.video
+            from detectkit.video.tracker import track_stream, video_fps
+
+            rate = video_fps(source) / vid_stride
+            return track_stream(self._stream(frames, batch_size, on_error, config), tracker, frame_rate=rate)
+        return self._stream(frames, batch_size, on_error, config)
+
+    def track(
+        self,
+        source: Any,
+        tracker: Any = "botsort",
+        *,
+        vid_stride: int = 1,
+        frame_rate: float | None = None,
+        **tracker_options: Any,
+    ) -> Iterator[tuple[FrameInfo, Detections]]:
+        """Detect and track over a video, camera, folder of frames or list: stable ``tracker_id``.
+
+        Args:
+            source: anything :meth:`detect_stream` accepts.
+            tracker: a name (``"botsort"`` default, ``"bytetrack"``, ``"ocsort"``, ``"sort"``)
+                or a :class:`detectkit.video.Tracker`. Each call tracks its own stream: two
+                calls never share ids, and ids restart at 1 for each source of a list.
+            vid_stride: keep every n-th video frame.
+            frame_rate: frames per second of the stream (default: the video's, else 30).
+            **tracker_options: options of :class:`detectkit.video.Tracker` (e.g.
+                ``lost_track_buffer=60``).
+
+        Yields:
+            ``(FrameInfo, Detections)`` per frame; only tracked boxes, ``tracker_id`` >= 1.
+        """
+        from detectkit.video.tracker import track_stream, video_fps
+
+        frames = iter_images(source, vid_stride=vid_stride)
+        rate = frame_rate if frame_rate is not None else video_fps(source) / vid_stride
+        if not isinstance(tracker, str):
+            return track_stream(self._stream(frames, 1, None), tracker, **tracker_options)
+        return track_stream(self._stream(frames, 1, None), tracker, frame_rate=rate, **tracker_options)
 
     def _stream(
         self,
         frames: Iterator[Any],
         batch_size: int,
         on_error: Callable[[FrameInfo, DetectkitError], None] | None,
+        slicing: Any = None,
     ) -> Iterator[tuple[FrameInfo, Detections]]:
         batch: list[tuple[FrameInfo, np.ndarray]] = []
         for frame in frames:
@@ -570,10 +730,10 @@ class Detector:
                 continue
             batch.append((frame.info, frame.image))
             if len(batch) >= batch_size:
-                yield from zip((i for i, _ in batch), self._predict([img for _, img in batch]))
+                yield from zip((i for i, _ in batch), self._predict([img for _, img in batch], slicing))
                 batch = []
         if batch:
-            yield from zip((i for i, _ in batch), self._predict([img for _, img in batch]))
+            yield from zip((i for i, _ in batch), self._predict([img for _, img in batch], slicing))
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, dataset: Any, *, iou_type: str = "bbox") -> Any:
@@ -584,12 +744,23 @@ class Detector:
         ``conf`` (e.g. ``Detector(conf=0.001)``).
 
         Args:
-            dataset: a ``Dataset`` whose image records point at readable image files.
+            dataset: a ``Dataset`` whose image records point at readable image files, or a path
+                that :func:`detectkit.formats.read` reads (e.g. ``"datasets/shapes/data.yaml"``).
             iou_type: ``"bbox"``, or ``"segm"`` for segmentation models.
 
         Returns:
             :class:`detectkit.metrics.Metrics` (see :func:`detectkit.metrics.evaluate_detector`).
         """
+        from detectkit.dataset import Dataset
         from detectkit.metrics import evaluate_detector
 
+        if isinstance(dataset, (str, os.PathLike)):
+            from detectkit.formats import read
+
+            dataset = read(dataset)
+        if not isinstance(dataset, Dataset):
+            raise InvalidInputError(
+                "dataset must be a Dataset or a path to one (COCO JSON, YOLO folder, ...), "
+                f"got {type(dataset).__name__}"
+            )
         return evaluate_detector(self, dataset, iou_type=iou_type)  # type: ignore[arg-type]

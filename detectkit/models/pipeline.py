@@ -149,8 +149,9 @@ class Pipeline:
         fit: Literal["crop", "pad"] = "pad",
     ) -> None:
         if not callable(getattr(detector, "detect", None)):
+            hint = f" (build one first: Pipeline(Detector({detector!r}), ...))" if isinstance(detector, str) else ""
             raise InvalidInputError(
-                f"detector must have a detect(image) -> Detections method, got {type(detector).__name__}"
+                f"detector must have a detect(image) -> Detections method, got {type(detector).__name__}{hint}"
             )
         self.detector = detector
         self.classifier = classifier if isinstance(classifier, Classifier) else Classifier(classifier)

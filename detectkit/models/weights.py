@@ -13,7 +13,8 @@ checkpoints are Python pickles and execute code when loaded, so only verified or
 should be opened (prefer ``.onnx`` for files of unknown origin). An unknown name raises
 :class:`~detectkit.errors.ModelLoadError` listing the known names.
 
-The weights folder is ``weights/`` next to the package (override with ``$DETECTKIT_WEIGHTS``).
+The weights folder is ``weights/`` of the checkout, or ``detectkit/weights/`` in an installed
+wheel (override with ``$DETECTKIT_WEIGHTS``).
 
 >>> try:
 ...     resolve("no-such-model")
@@ -52,11 +53,20 @@ _HASH_CACHE: dict[tuple[str, int, int], str] = {}
 
 
 def weights_dir() -> Path:
-    """The folder holding shipped weights and ``manifest.json`` (``$DETECTKIT_WEIGHTS`` overrides)."""
+    """The folder holding shipped weights and ``manifest.json``.
+
+    ``$DETECTKIT_WEIGHTS`` when set; else ``detectkit/weights/`` inside an installed wheel (the
+    build copies them there, see ``setup.py``); else ``weights/`` of the source checkout (an
+    editable install).
+    """
     env = os.environ.get("DETECTKIT_WEIGHTS")
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parents[2] / "weights"
+    package = Path(__file__).resolve().parents[1]
+    inside = package / "weights"
+    if (inside / MANIFEST_NAME).is_file():
+        return inside
+    return package.parent / "weights"
 
 
 def load_manifest(path: str | os.PathLike[str] | None = None) -> dict[str, dict[str, Any]]:
@@ -147,7 +157,7 @@ class ResolvedWeights:
 
 
 def _unknown(source: str, manifest: Mapping[str, Any], why: str) -> ModelLoadError:
-    names = ", ".join(sorted(manifest)) or "(none: weights/manifest.json is missing or empty)"
+    names = ", ".join(sorted(manifest)) or f"(none: {weights_dir() / MANIFEST_NAME} is missing or empty)"
     return ModelLoadError(
         f"{why} model {source!r}; known names: {names}. Pass a path to a .pt/.onnx/.yaml file, "
         "or, online, an Ultralytics checkpoint name such as 'yolo11n.pt' (Ultralytics downloads it; "
@@ -158,8 +168,9 @@ def _unknown(source: str, manifest: Mapping[str, Any], why: str) -> ModelLoadErr
 def resolve(model: str | os.PathLike[str]) -> ResolvedWeights:
     """Turn a manifest name or a path into :class:`ResolvedWeights`, verifying manifest hashes.
 
-    Resolution order: an existing file path; a manifest name (file must exist and match its
-    sha256); a bare Ultralytics name ending in ``.pt``/``.yaml`` (left for Ultralytics to resolve:
+    Resolution order: an existing file path; a manifest name, shipped or from the user
+    manifest of :mod:`~detectkit.models.user_models` (file must exist and match its sha256);
+    a bare Ultralytics name ending in ``.pt``/``.yaml`` (left for Ultralytics to resolve:
     configs build offline, checkpoints download only when online).
 
     Raises:
@@ -174,8 +185,13 @@ def resolve(model: str | os.PathLike[str]) -> ResolvedWeights:
         return ResolvedWeights(source=source, path=path)
     manifest = load_manifest()
     entry = manifest.get(source)
+    base = weights_dir()
+    if entry is None:  # your own trained/exported models (detectkit.models.user_models)
+        from detectkit.models.user_models import user_entry
+
+        entry, base = user_entry(source)
     if entry is not None:
-        file = weights_dir() / str(entry.get("file", ""))
+        file = base / str(entry.get("file", ""))
         if not entry.get("file") or not file.is_file():
             raise ModelLoadError(
                 f"weights file for model {source!r} is missing: {file} (expected by {weights_dir() / MANIFEST_NAME})"

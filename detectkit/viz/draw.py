@@ -131,13 +131,19 @@ def layout_labels(
     order: np.ndarray | None = None,
     gap: int = 0,
 ) -> np.ndarray:
-    """Place one label per box: inside the frame and, where possible, overlapping no other label.
+    """Place one label per box: inside the frame, never hiding the box it names, and where
+    possible overlapping no other label and hiding no other box.
 
     Candidates, in order of preference: above the box's top-left corner, inside it at the
     top-left, below the bottom-left corner, inside at the bottom-left, above the top-right
-    corner, then the first one shifted up and down by one to three label heights. Every
-    candidate is clamped into the frame; the first with no overlap with labels already placed
-    wins, else the one with the least overlap. Labels are placed in ``order`` (default: as given).
+    corner, right of the box, left of it, then the first one shifted up and down by one to
+    three label heights. Every candidate is clamped into the frame. A candidate *hides* a box
+    when it covers more than a quarter of it, so labels go outside small boxes and only sit
+    inside boxes much larger than themselves. Candidates are ranked by (hides its own box,
+    overlaps a label already placed, hides another box, pixels shared with placed labels): a
+    label over its own box hides what it names, a label over another label is unreadable, a
+    label over another box only hides part of a neighbour. The first best candidate wins.
+    Labels are placed in ``order`` (default: as given).
 
     Args:
         anchors_xyxy: int ``(N, 4)`` boxes (outer edge of the drawn line).
@@ -152,6 +158,11 @@ def layout_labels(
 
     >>> layout_labels(np.array([[0, 0, 50, 40], [0, 0, 50, 40]]), np.array([[30, 10], [30, 10]]), (100, 100)).tolist()
     [[0, 0, 30, 10], [0, 40, 30, 50]]
+
+    A small box at the top edge: its label goes below it rather than on top of it.
+
+    >>> layout_labels(np.array([[40, 0, 52, 12]]), np.array([[30, 10]]), (100, 100)).tolist()
+    [[40, 12, 70, 22]]
     """
     boxes = np.asarray(anchors_xyxy, dtype=np.int64).reshape(-1, 4)
     sizes = np.asarray(sizes_wh, dtype=np.int64).reshape(-1, 2)
@@ -160,16 +171,17 @@ def layout_labels(
     lw, lh = sizes[:, 0:1], sizes[:, 1:2]
     x1, y1, x2, y2 = (boxes[:, k : k + 1] for k in range(4))
     above = y1 - gap - lh
-    xs = np.concatenate([x1, x1, x1, x1, x2 - lw] + [x1] * 6, axis=1)
+    xs = np.concatenate([x1, x1, x1, x1, x2 - lw, x2 + gap, x1 - gap - lw] + [x1] * 6, axis=1)
     ys = np.concatenate(
-        [above, y1, y2 + gap, y2 - lh, above]
+        [above, y1, y2 + gap, y2 - lh, above, y1, y1]
         + [above - k * lh for k in (1, 2, 3)]
         + [above + k * lh for k in (1, 2, 3)],
         axis=1,
     )
     xs = np.minimum(np.maximum(xs, 0), np.maximum(w_img - lw, 0))
     ys = np.minimum(np.maximum(ys, 0), np.maximum(h_img - lh, 0))
-    cands = np.stack([xs, ys, xs + lw, ys + lh], axis=2).tolist()  # (N, K, 4)
+    cands_arr = np.stack([xs, ys, xs + lw, ys + lh], axis=2)  # (N, K, 4)
+    cands = cands_arr.tolist()
     result = np.empty((n, 4), dtype=np.int64)
     sequence = range(n) if order is None else np.asarray(order, dtype=np.int64).tolist()
     # occupancy of the labels placed so far; overlap = occupied pixels under a candidate
@@ -177,18 +189,32 @@ def layout_labels(
     count = np.count_nonzero
     for i in sequence:
         options = cands[i]
+        hides = _hidden_fractions(cands_arr[i], boxes) > 0.25  # (K, N): candidate k hides box j
+        own = hides[:, i]
+        other = hides.sum(axis=1) - own
         best: list[int] = options[0]
-        best_overlap = -1
-        for c in options:
-            o = int(count(occupied[c[1] : c[3], c[0] : c[2]]))
-            if o == 0:
-                best = c
+        best_cost: tuple[int, bool, int, int] | None = None
+        for k, c in enumerate(options):
+            shared = int(count(occupied[c[1] : c[3], c[0] : c[2]]))
+            cost = (int(own[k]), shared > 0, int(other[k]), shared)
+            if best_cost is None or cost < best_cost:
+                best, best_cost = c, cost
+            if cost == (0, False, 0, 0):
                 break
-            if best_overlap < 0 or o < best_overlap:
-                best, best_overlap = c, o
         result[i] = best
         occupied[best[1] : best[3], best[0] : best[2]] = 1
     return result
+
+
+def _hidden_fractions(rects: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """``(K, M)`` fraction of each box ``(M, 4)`` covered by each rectangle ``(K, 4)``."""
+    r = rects[:, None, :].astype(np.float64)
+    b = boxes[None, :, :].astype(np.float64)
+    iw = np.clip(np.minimum(r[..., 2], b[..., 2]) - np.maximum(r[..., 0], b[..., 0]), 0, None)
+    ih = np.clip(np.minimum(r[..., 3], b[..., 3]) - np.maximum(r[..., 1], b[..., 1]), 0, None)
+    area = np.maximum((b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1]), 1.0)
+    out: np.ndarray = iw * ih / area
+    return out
 
 
 def draw_labels(

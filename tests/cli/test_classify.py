@@ -155,7 +155,7 @@ def test_detect_with_classifier(tmp_path: Path, capsys: pytest.CaptureFixture[st
     dets = payload["results"][0]["detections"]
     n = len(dets["xyxy"])
     assert n > 0
-    labels = dets["data"]["crop_label"]["values"]
+    labels = dets["data"]["crop_label"]
     assert len(labels) == n
     assert all(len(row) == 1 and row[0] in {"0", "1", "2", "3"} for row in labels)
-    assert len(dets["data"]["crop_confidence"]["values"]) == n
+    assert len(dets["data"]["crop_confidence"]) == n

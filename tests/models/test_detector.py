@@ -366,8 +366,8 @@ def test_onnx_export_cached_and_parity(tiny: Path, cache: Path, monkeypatch: pyt
     direct = Detector(det.onnx_path, conf=1e-4)
     assert direct.names == torch_det.names
     _assert_same(direct.detect(_assets() / "bus.jpg"), torch_det.detect(_assets() / "bus.jpg"), atol=1.0)
-    auto = Detector(tiny, conf=1e-4, backend="auto")
-    assert auto.backend == "onnx"
+    auto = Detector(tiny, conf=1e-4, backend="auto")  # measured: the fastest runtime here
+    assert auto.backend in ("torch", "onnx", "openvino")
     # classes and max_det are honoured by our own decoding
     few = Detector(det.onnx_path, conf=1e-4, classes=[0], max_det=3).detect(_assets() / "bus.jpg")
     assert len(few) <= 3

@@ -317,9 +317,12 @@ def fast_table(
             img = np.array(list(map(position.__getitem__, image_ids)), dtype=np.int64).reshape(m)
             bbox = np.array(boxes, dtype=np.float64).reshape(m, 4) if m else np.zeros((0, 4))
             score = np.array(scores, dtype=np.float32).reshape(m) if results else None
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
         return None
-    cls = np.fromiter(cls_list, np.int64, m) if typed else np.array(cls_list)
+    try:  # ragged or beyond-int64 category ids (found by tests/fuzz): the checking pass reports them
+        cls = np.fromiter(cls_list, np.int64, m) if typed else np.array(cls_list)
+    except (TypeError, ValueError, OverflowError):
+        return None
     if m and (cls.dtype.kind != "i" or (not typed and set(map(type, cls_list)) != {int})):
         return None
     cls = cls.astype(np.int64).reshape(m)
@@ -339,7 +342,7 @@ def fast_table(
             ann_id = np.fromiter(ids, np.int64, m) if typed else np.array(ids, dtype=np.int64).reshape(m)
             iscrowd = np.fromiter(crowd, np.int64, m) if typed else np.array(crowd, dtype=np.int64).reshape(m)
             area_arr = np.fromiter(area, np.float64, m) if typed else np.array(area, dtype=np.float64).reshape(m)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return None
         if not typed and (not set(map(type, ids)) <= {int} or not set(map(type, crowd)) <= {int, bool}):
             return None

@@ -332,8 +332,8 @@ def _checked_table(
             ip = position[a["image_id"]]
             cid = a["category_id"]
             b = a["bbox"]
-            if not is_int(cid):
-                raise TypeError(f"category_id must be an integer, got {cid!r}")
+            if not is_int(cid) or not -(1 << 63) <= cid < 1 << 63:  # beyond int64: found by tests/fuzz
+                raise TypeError(f"category_id must be an integer (int64), got {cid!r}")
             if len(b) != 4:
                 raise TypeError(f"bbox must have 4 numbers [x, y, w, h], got {b!r}")
             bbox[k] = b
@@ -362,7 +362,7 @@ def _checked_table(
             log.bad(path, msg, record=where)
             keep[k] = False
             continue
-        except (TypeError, ValueError, AttributeError) as exc:
+        except (TypeError, ValueError, AttributeError, OverflowError) as exc:
             log.bad(path, f"malformed annotation: {exc}", record=where)
             keep[k] = False
             continue

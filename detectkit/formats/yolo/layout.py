@@ -108,11 +108,17 @@ def names_from(doc: Mapping[str, Any], path: Path) -> dict[int, str]:
         return {i: str(v) for i, v in enumerate(names)}
     if isinstance(names, dict):
         try:
-            return {int(k): str(v) for k, v in names.items()}
+            out = {int(k): str(v) for k, v in names.items()}
         except (TypeError, ValueError):
             raise AnnotationParseError(path, "names keys must be integer class indices", record="names") from None
+        if any(not 0 <= k < 1 << 31 for k in out):  # a 26-digit key overflowed int64 later (tests/fuzz)
+            raise AnnotationParseError(path, "names keys must be class indices in [0, 2**31)", record="names")
+        return out
     if "nc" in doc:
-        return {i: f"class{i}" for i in range(int(doc["nc"]))}
+        nc = doc["nc"]
+        if isinstance(nc, bool) or not isinstance(nc, (int, str)) or not str(nc).isdigit() or int(nc) > 1 << 16:
+            raise AnnotationParseError(path, f"nc must be a class count in [0, 65536], got {nc!r}", record="nc")
+        return {i: f"class{i}" for i in range(int(nc))}  # unchecked, nc: 1e10 filled the memory (tests/fuzz)
     raise AnnotationParseError(path, "data.yaml has no 'names'", record="names")
 
 

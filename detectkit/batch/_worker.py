@@ -1,0 +1,144 @@
+"""The worker side of a batch job, the same for every engine: load the model once, run shards.
+
+A worker is built from the job's ``spec`` (a plain dict, cheap to ship to another process or
+machine) and turns a :class:`~detectkit.batch._job.Shard` into a
+:class:`~detectkit.batch._job.ShardResult`: the shard file's text, one line per item. Items
+are decoded in order and sent to the model in fixed chunks of ``spec["batch_size"]``
+counted over the shard's decodable images, so results never depend on which worker, engine
+or worker count ran the shard. Torch runs ``spec["threads"]`` intra-op threads (1 by
+default: one worker per core).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from detectkit.batch._job import Shard, ShardResult
+from detectkit.batch.sources import is_uri
+from detectkit.errors import DetectkitError, InvalidInputError, MissingDependencyError
+
+__all__ = ["ShardRunner", "load_location"]
+
+
+def load_location(location: str) -> Any:
+    """Decode one image from a local path or a URI (``file://`` natively, others via fsspec)."""
+    from detectkit.image import load_image
+
+    if location.startswith("file://"):
+        return load_image(location[len("file://") :], name=location)
+    if is_uri(location):
+        try:
+            import fsspec
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise MissingDependencyError("fsspec", extra="ray", purpose=f"reading URIs such as {location}") from None
+        try:
+            with fsspec.open(location, "rb") as fh:
+                data = fh.read()
+        except Exception as exc:  # any backend error is this item's failure
+            raise InvalidInputError(f"{location} could not be read: {exc}") from None
+        return load_image(bytes(data), name=location)
+    return load_image(location)
+
+
+def _error_message(exc: BaseException) -> str:
+    if isinstance(exc, DetectkitError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _failure(index: int, source: str, message: str) -> str:
+    return json.dumps({"error": message, "index": index, "source": source}, sort_keys=True)
+
+
+class ShardRunner:
+    """Loads the model described by ``spec`` once and runs shards with it.
+
+    Args:
+        spec: ``{"task": "detect"|"classify", "model": ..., "options": {...},
+            "batch_size": int, "threads": int}``.
+    """
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        self.spec = dict(spec)
+        self.task = str(spec["task"])
+        self.batch_size = int(spec.get("batch_size", 8))
+        threads = int(spec.get("threads", 1))
+        os.environ.setdefault("YOLO_VERBOSE", "false")
+        os.environ.setdefault("YOLO_OFFLINE", "1")
+        os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+        import torch
+
+        torch.set_num_threads(threads)
+        try:
+            import cv2
+
+            cv2.setNumThreads(threads)
+        except ImportError:  # pragma: no cover - opencv is a dependency
+            pass
+        options = dict(spec.get("options", {}))
+        self.model: Any
+        if self.task == "detect":
+            from detectkit.models.detector import Detector
+
+            self.model = Detector(spec["model"], **options)
+            self.names: dict[int, str] = dict(self.model.names)
+        elif self.task == "classify":
+            from detectkit.models.classifier import Classifier
+
+            self.top_k = int(options.pop("top_k", 5))
+            self.model = Classifier(spec["model"], **options)
+            self.names = dict(getattr(self.model, "names", {}) or {})
+        else:
+            raise InvalidInputError(f"task must be 'detect' or 'classify', got {self.task!r}")
+
+    def _infer(self, images: list[Any]) -> list[Any]:
+        if self.task == "detect":
+            return list(self.model.detect_batch(images))
+        return list(self.model.classify_many(images, top_k=self.top_k, batch_size=len(images)))
+
+    def _record(self, index: int, source: str, image: Any, result: Any) -> str:
+        record: dict[str, Any] = {"index": index, "source": source, "image_size_wh": [image.shape[1], image.shape[0]]}
+        record["detections" if self.task == "detect" else "classification"] = result.to_dict()
+        return json.dumps(record)
+
+    def run(self, shard: Shard) -> ShardResult:
+        """Process one shard; a bad item becomes a failure line, never an exception."""
+        lines: dict[int, str] = {}
+        pending: list[tuple[int, str, Any]] = []
+
+        def flush() -> None:
+            if not pending:
+                return
+            try:
+                outputs = self._infer([im for _, _, im in pending])
+            except Exception:  # isolate the bad image: run the chunk one by one
+                outputs = []
+                for i, src, im in pending:
+                    try:
+                        outputs.append(self._infer([im])[0])
+                    except Exception as exc:
+                        outputs.append(None)
+                        lines[i] = _failure(i, src, _error_message(exc))
+            for (i, src, im), out in zip(pending, outputs, strict=True):
+                if out is not None:
+                    lines[i] = self._record(i, src, im, out)
+            pending.clear()
+
+        for offset, source in enumerate(shard.sources):
+            index = shard.first + offset
+            try:
+                image = load_location(source)
+            except Exception as exc:  # a bad file is this item's failure
+                lines[index] = _failure(index, source, _error_message(exc))
+                continue
+            pending.append((index, source, image))
+            if len(pending) >= self.batch_size:
+                flush()
+        flush()
+        ordered = [lines[shard.first + k] for k in range(len(shard.sources))]
+        failed = sum(1 for line in ordered if line.startswith('{"error": '))
+        text = "".join(line + "\n" for line in ordered)
+        return ShardResult(shard.index, text, len(ordered) - failed, failed, self.names)

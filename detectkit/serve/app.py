@@ -1,0 +1,888 @@
+"""The FastAPI application: routes, request guards and the model state behind them.
+
+Build it with :func:`create_app` (the CLI's ``detectkit serve`` runs it under uvicorn). Routes:
+
+==========================  ================================================================
+``GET  /``                  the web page (one HTML file, no external assets)
+``GET  /health``            liveness: the process answers
+``GET  /ready``             readiness: 200 once the models are loaded, else 503
+``GET  /v1/models``         the loaded models (manifest entries, classes, colours)
+``GET  /metrics``           request counts, latency histograms, queue and batch figures (Prometheus)
+``POST /v1/detect``         one image -> ``Detections.to_dict()`` + ``model`` + ``timing_ms``
+``POST /v1/detect/batch``   several images -> ``{"results": [...]}`` (a bad one gets its own error)
+``POST /v1/detect/video``   a video -> JSON lines, one per frame, then a summary line
+``POST /v1/classify``       one image -> top-k labels
+``POST /v1/localize``       one image -> a CAM box per top class
+``POST /v1/annotate``       one image -> the annotated JPEG/PNG (``detectkit.viz.annotate``)
+==========================  ================================================================
+
+An image is sent as a multipart upload (field ``file``; ``files`` for the batch), or as JSON
+``{"image_base64": "..."}``, or as JSON ``{"path": "relative/to/root.jpg"}`` when the operator
+enabled a root folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import hmac
+import importlib.resources
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from detectkit import __version__
+from detectkit.errors import DetectkitError, InvalidInputError
+from detectkit.serve.config import ServeConfig
+from detectkit.serve.engine import InferenceEngine, OverloadedError
+from detectkit.serve.metrics import Metrics
+from detectkit.serve.uploads import (
+    CheckedImage,
+    RequestError,
+    check_image_bytes,
+    decode_base64,
+    decode_image,
+    read_under_root,
+)
+
+__all__ = ["ServerState", "create_app"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_OPEN_PATHS = frozenset({"/", "/health"})  # no API key needed (the page itself holds no data)
+_MULTIPART_SLACK = 1 << 20  # form boundaries and headers around the file bytes
+
+
+@dataclass
+class ServerState:
+    """What the routes share: settings, loaded models, the inference engine and the metrics."""
+
+    config: ServeConfig
+    engine: InferenceEngine
+    metrics: Metrics = field(default_factory=Metrics)
+    detectors: dict[str, Any] = field(default_factory=dict)
+    classifier: Any = None
+    ready: threading.Event = field(default_factory=threading.Event)
+    load_error: str | None = None
+    started: float = field(default_factory=time.time)
+
+    def load(self) -> None:
+        """Load every configured model (runs on the inference thread); errors land in ``load_error``."""
+        try:
+            from detectkit.models.detector import Detector
+
+            for name in self.config.models:
+                if name not in self.detectors:
+                    self.detectors[name] = Detector(
+                        name,
+                        conf=self.config.conf,
+                        iou=self.config.iou,
+                        backend=self.config.backend,
+                        device=self.config.device,
+                    )
+            if self.classifier is None and self.config.classifier != "":
+                from detectkit.models.classifier import Classifier
+
+                self.classifier = Classifier(self.config.classifier or None, device=self.config.device)
+            self.ready.set()
+        except DetectkitError as exc:
+            self.load_error = str(exc)
+        except Exception as exc:  # torch/ultralytics raise many kinds; /ready must not say "loading" forever
+            self.load_error = f"{type(exc).__name__}: {exc}"
+
+    def detector(self, name: str | None) -> tuple[str, Any]:
+        """The detector named ``name`` (the first configured one when None)."""
+        self.require_ready()
+        key = name or self.config.models[0]
+        if key not in self.detectors:
+            raise RequestError(404, f"model {key!r} is not loaded here; loaded: {sorted(self.detectors)}")
+        return key, self.detectors[key]
+
+    def require_ready(self) -> None:
+        if self.load_error is not None:
+            raise RequestError(503, f"the models failed to load: {self.load_error}")
+        if not self.ready.is_set():
+            raise RequestError(503, "the models are still loading; retry shortly")
+
+
+# ------------------------------------------------------------------------------ guards
+class _BodyTooLargeError(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+class _Guard:
+    """Pure ASGI middleware: API key, request-body byte limit (on ``Content-Length`` and while
+    streaming, before the body is all read), and the request metrics."""
+
+    def __init__(self, app: ASGIApp, state: ServerState) -> None:
+        self.app = app
+        self.state = state
+
+    def _limit(self, path: str) -> int:
+        c = self.state.config
+        if path == "/v1/detect/video":
+            return c.max_video_bytes + _MULTIPART_SLACK
+        if path == "/v1/detect/batch":
+            return c.max_bytes * c.max_batch_images + _MULTIPART_SLACK
+        return c.max_bytes * 4 // 3 + _MULTIPART_SLACK  # base64 JSON is 4/3 of the bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = {"code": 500}
+        started = {"yes": False}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = int(message["status"])
+                started["yes"] = True
+            await send(message)
+
+        path = str(scope.get("path", ""))
+        try:
+            error = self._check(scope, path)
+            if error is not None:
+                await error(scope, receive, send_wrapper)
+                return
+            limit = self._limit(path)
+            seen = {"n": 0}
+
+            async def receive_limited() -> Message:
+                message = await receive()
+                if message["type"] == "http.request":
+                    seen["n"] += len(message.get("body", b""))
+                    if seen["n"] > limit:
+                        raise _BodyTooLargeError(limit)
+                return message
+
+            try:
+                await self.app(scope, receive_limited, send_wrapper)
+            except _BodyTooLargeError as exc:
+                if started["yes"]:
+                    raise
+                await _too_large(exc.limit)(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            label = getattr(route, "path", None) or "other"
+            self.state.metrics.observe(str(scope.get("method", "")), label, status["code"], time.perf_counter() - start)
+
+    def _check(self, scope: Scope, path: str) -> Response | None:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        key = self.state.config.api_key
+        if key is not None and path not in _OPEN_PATHS and scope.get("method") != "OPTIONS":
+            given = headers.get("x-api-key", "")
+            if not hmac.compare_digest(given.encode(), key.encode()):
+                return JSONResponse(
+                    {"detail": "missing or wrong API key: send it in the X-API-Key header"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "ApiKey"},
+                )
+        length = headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                return JSONResponse({"detail": "Content-Length must be a number"}, status_code=400)
+            if int(length) > self._limit(path):
+                return _too_large(self._limit(path))
+        return None
+
+
+def _too_large(limit: int) -> Response:
+    return JSONResponse(
+        {"detail": f"request body larger than the limit of {limit} bytes (--max-bytes / --max-video-bytes)"},
+        status_code=413,
+        headers={"Connection": "close"},
+    )
+
+
+# ------------------------------------------------------------------------------ request parsing
+async def _read_upload(upload: UploadFile, limit: int) -> bytes:
+    data = await upload.read(limit + 1)
+    return bytes(data)
+
+
+async def _form(request: Request, *, max_files: int) -> Any:
+    try:
+        return await request.form(max_files=max_files, max_fields=32)
+    except _BodyTooLargeError:
+        raise
+    except Exception as exc:  # malformed multipart
+        raise RequestError(422, f"malformed multipart body: {exc}") from None
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    try:
+        payload = json.loads(await request.body())
+    except _BodyTooLargeError:
+        raise
+    except ValueError as exc:
+        raise RequestError(422, f"the body is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise RequestError(422, "the JSON body must be an object with 'image_base64' or 'path'")
+    return payload
+
+
+def _content_kind(request: Request) -> str:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "multipart/form-data":
+        return "multipart"
+    if ctype == "application/json":
+        return "json"
+    raise RequestError(
+        415, f"unsupported Content-Type {ctype or '(none)'!r}: send multipart/form-data (field 'file') or JSON"
+    )
+
+
+async def _image_bytes_from_json(payload: Mapping[str, Any], config: ServeConfig, where: str) -> tuple[bytes, str]:
+    if "image_base64" in payload:
+        data = decode_base64(payload["image_base64"], name=f"{where}image_base64", max_bytes=config.max_bytes)
+        return data, str(payload.get("name") or "image_base64")
+    if "path" in payload:
+        return await run_in_threadpool(
+            read_under_root, payload["path"], root=config.path_root, max_bytes=config.max_bytes
+        )
+    raise RequestError(422, "the JSON body needs 'image_base64' (or 'path', when the server enables a root folder)")
+
+
+async def _one_image(request: Request, state: ServerState) -> CheckedImage:
+    """The single image of a request, checked (bytes, header pixels, format) but not decoded."""
+    config = state.config
+    if _content_kind(request) == "json":
+        data, name = await _image_bytes_from_json(await _json(request), config, "")
+    else:
+        form = await _form(request, max_files=1)
+        upload = form.get("file") or form.get("image")
+        if not isinstance(upload, UploadFile):
+            raise RequestError(422, "the multipart body needs the image in a file field named 'file'")
+        name = upload.filename or "file"
+        data = await _read_upload(upload, config.max_bytes)
+    return check_image_bytes(data, name=name, max_bytes=config.max_bytes, max_pixels=config.max_pixels)
+
+
+async def _many_images(request: Request, state: ServerState) -> list[CheckedImage | RequestError]:
+    config = state.config
+    items: list[tuple[bytes, str] | RequestError] = []
+    if _content_kind(request) == "json":
+        payload = await _json(request)
+        entries = payload.get("images")
+        if not isinstance(entries, list) or not entries:
+            raise RequestError(422, "the JSON body needs 'images': a list of {'image_base64': ...} or {'path': ...}")
+        if len(entries) > config.max_batch_images:
+            raise RequestError(413, f"{len(entries)} images, more than the limit of {config.max_batch_images}")
+        for i, entry in enumerate(entries):
+            try:
+                if not isinstance(entry, dict):
+                    raise RequestError(422, f"images[{i}] must be an object")
+                items.append(await _image_bytes_from_json(entry, config, f"images[{i}]."))
+            except RequestError as exc:
+                items.append(exc)
+    else:
+        form = await _form(request, max_files=config.max_batch_images + 1)
+        uploads = [u for u in form.getlist("files") + form.getlist("file") if isinstance(u, UploadFile)]
+        if not uploads:
+            raise RequestError(422, "the multipart body needs the images in file fields named 'files'")
+        if len(uploads) > config.max_batch_images:
+            raise RequestError(413, f"{len(uploads)} images, more than the limit of {config.max_batch_images}")
+        for u in uploads:
+            items.append((await _read_upload(u, config.max_bytes), u.filename or "file"))
+    out: list[CheckedImage | RequestError] = []
+    for item in items:
+        if isinstance(item, RequestError):
+            out.append(item)
+            continue
+        try:
+            out.append(
+                check_image_bytes(item[0], name=item[1], max_bytes=config.max_bytes, max_pixels=config.max_pixels)
+            )
+        except RequestError as exc:
+            out.append(exc)
+    return out
+
+
+# ------------------------------------------------------------------------------ options
+@dataclass(frozen=True)
+class _Options:
+    conf: float | None = None
+    iou: float | None = None
+    imgsz: int | None = None
+    classes: str | None = None
+
+
+def _detector_variant(name: str, detector: Any, options: _Options) -> tuple[Any, tuple[Hashable, ...]]:
+    """The detector with a request's options, sharing the loaded model (calls are serialised on
+    the inference thread), and the part of the micro-batch key that pins model and options."""
+    class_ids: tuple[int, ...] | None = None
+    if options.classes:
+        by_name = {v: k for k, v in detector.names.items()}
+        ids = []
+        for token in (t.strip() for t in options.classes.split(",")):
+            if token.isdigit() and int(token) in detector.names:
+                ids.append(int(token))
+            elif token in by_name:
+                ids.append(by_name[token])
+            else:
+                raise RequestError(422, f"classes: unknown class {token!r}; the model has {detector.names}")
+        class_ids = tuple(ids)
+    if options.conf is None and options.iou is None and options.imgsz is None and class_ids is None:
+        return detector, (name,)
+    variant = copy.copy(detector)
+    if options.conf is not None:
+        variant.conf = options.conf
+    if options.iou is not None:
+        variant.iou = options.iou
+    if options.imgsz is not None:
+        variant.imgsz = options.imgsz
+    if class_ids is not None:
+        variant.classes = list(class_ids)
+    return variant, (name, variant.conf, variant.iou, variant.imgsz, class_ids)
+
+
+async def _detect(state: ServerState, model: str | None, options: _Options, image: np.ndarray) -> tuple[str, Any]:
+    name, detector = state.detector(model)
+    variant, key = _detector_variant(name, detector, options)
+    future = state.engine.submit_detect(variant, image, key=(*key, image.shape))
+    return name, await asyncio.wrap_future(future)
+
+
+def _detections_json(dets: Any, *, drop_heatmap: bool = False) -> dict[str, Any]:
+    if drop_heatmap and "heatmap" in dets.data:
+        data = {k: v for k, v in dets.data.items() if k != "heatmap"}
+        dets = type(dets)(
+            xyxy=dets.xyxy,
+            confidence=dets.confidence,
+            class_id=dets.class_id,
+            data=data,
+            names=dets.names,
+            image_size_wh=dets.image_size_wh,
+        )
+    out: dict[str, Any] = dets.to_dict()
+    return out
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 3)
+
+
+def _hex(rgb: tuple[int, int, int]) -> str:
+    return "#" + "".join(f"{c:02x}" for c in rgb)
+
+
+def _model_info(name: str, detector: Any) -> dict[str, Any]:
+    from detectkit.viz.palette import class_color
+
+    w = detector.weights
+    entry = dict(w.entry) if w.entry else {}
+    entry.pop("quality", None)
+    return {
+        "name": name,
+        "kind": "detector",
+        "source": w.source,
+        "manifest_name": w.name,
+        "task": detector.task,
+        "backend": detector.backend,
+        "imgsz": detector.imgsz,
+        "conf": detector.conf,
+        "iou": detector.iou,
+        "names": {str(k): v for k, v in sorted(detector.names.items())},
+        "colors": {str(k): _hex(class_color(k, channels="rgb")) for k in sorted(detector.names)},
+        "manifest": entry,
+    }
+
+
+def _classifier_info(classifier: Any) -> dict[str, Any] | None:
+    if classifier is None:
+        return None
+    return {
+        "kind": "classifier",
+        "source": classifier.source,
+        "architecture": classifier.architecture,
+        "framework": classifier.framework,
+        "num_classes": classifier.num_classes,
+    }
+
+
+# ------------------------------------------------------------------------------ the app
+def create_app(
+    config: ServeConfig | None = None,
+    *,
+    detectors: Mapping[str, Any] | None = None,
+    classifier: Any = None,
+    wait_for_models: bool = False,
+) -> FastAPI:
+    """The FastAPI application serving ``config``'s models.
+
+    Args:
+        config: settings (defaults: the shipped demo detector and ImageNet classifier).
+        detectors: already-loaded detectors by name, used instead of loading ``config.models``
+            (tests and embedding; their names replace ``config.models``).
+        classifier: an already-loaded classifier.
+        wait_for_models: finish loading before the app starts serving (uvicorn worker processes
+            do, so a worker takes connections only once it can answer them); by default the app
+            serves at once, ``/health`` answers and ``/ready`` says 503 until the models are in.
+
+    Models load on the inference thread when the app starts (``/ready`` answers 503 until then).
+
+    Raises:
+        MissingDependencyError: FastAPI is not installed (``pip install 'detectkit[serve]'``).
+    """
+    config = config or ServeConfig()
+    if detectors:
+        from dataclasses import replace
+
+        config = replace(config, models=tuple(detectors))
+    engine = InferenceEngine(
+        max_queue=config.max_queue, batch_window_ms=config.batch_window_ms, max_batch=config.max_batch
+    )
+    state = ServerState(config=config, engine=engine, detectors=dict(detectors or {}), classifier=classifier)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        loading = engine.submit_call(state.load)
+        if wait_for_models:
+            await asyncio.wrap_future(loading)
+        try:
+            yield
+        finally:
+            engine.close()
+
+    app = FastAPI(
+        title="detectkit",
+        version=__version__,
+        description="Object detection and image classification over HTTP (detectkit serve).",
+        lifespan=lifespan,
+    )
+    app.state.detectkit = state
+    app.add_middleware(_Guard, state=state)
+    if config.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(config.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["X-API-Key", "Content-Type"],
+        )
+
+    @app.exception_handler(RequestError)
+    async def _request_error(_r: Request, exc: RequestError) -> JSONResponse:
+        headers = {"Retry-After": "1"} if exc.status == 503 else None
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(OverloadedError)
+    async def _overloaded(_r: Request, exc: OverloadedError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(InvalidInputError)
+    async def _invalid(_r: Request, exc: InvalidInputError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(_BodyTooLargeError)
+    async def _too_big(_r: Request, exc: _BodyTooLargeError) -> Response:
+        return _too_large(exc.limit)
+
+    upload_doc: dict[str, Any] = {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+                },
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"image_base64": {"type": "string"}, "path": {"type": "string"}},
+                    }
+                },
+            },
+        }
+    }
+    batch_doc: dict[str, Any] = {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+                    }
+                }
+            },
+        }
+    }
+    video_doc: dict[str, Any] = {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+                }
+            },
+        }
+    }
+
+    conf_q = Query(None, ge=0.0, le=1.0, description="minimum score (default: the server's)")
+    iou_q = Query(None, ge=0.0, le=1.0, description="NMS IoU threshold")
+    imgsz_q = Query(None, ge=32, le=4096, description="network input size")
+    classes_q = Query(None, description="comma-separated class ids or names to keep")
+    model_q = Query(None, description="detector name (GET /v1/models); default: the first")
+
+    # -------------------------------------------------------------- pages and probes
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> HTMLResponse:
+        return HTMLResponse(_page_html(), headers={"Cache-Control": "no-cache"})
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        """Liveness: the process answers."""
+        return {"status": "ok", "version": __version__, "uptime_s": round(time.time() - state.started, 3)}
+
+    @app.get("/ready")
+    async def ready() -> JSONResponse:
+        """Readiness: 200 once every model is loaded, 503 before (or when loading failed)."""
+        if state.ready.is_set():
+            return JSONResponse({"ready": True, "models": sorted(state.detectors)})
+        body = {"ready": False, "error": state.load_error}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        """The loaded detectors (manifest entry, classes, colours) and classifier."""
+        state.require_ready()
+        return {
+            "default": config.models[0],
+            "detectors": [_model_info(n, d) for n, d in state.detectors.items()],
+            "classifier": _classifier_info(state.classifier),
+        }
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    async def metrics() -> PlainTextResponse:
+        """Prometheus text: requests by route/status, latency histograms, queue, batches."""
+        stats = engine.stats
+        text = state.metrics.render(
+            gauges={
+                "detectkit_requests_in_progress": ("Requests admitted and not finished.", engine.admitted),
+                "detectkit_queue_limit": ("Most requests admitted at once (--max-queue).", config.max_queue),
+                "detectkit_models_ready": ("1 when every model is loaded.", 1.0 if state.ready.is_set() else 0.0),
+                "detectkit_inference_busy_seconds": (
+                    "Seconds the inference thread spent in models.",
+                    stats.busy_seconds,
+                ),
+            },
+            counters={
+                "detectkit_inference_batches_total": (
+                    "Forward passes by micro-batch size.",
+                    {str(k): float(v) for k, v in stats.batch_sizes.items()},
+                ),
+            },
+        )
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    # -------------------------------------------------------------- detection
+    @app.post("/v1/detect", openapi_extra=upload_doc)
+    async def detect(
+        request: Request,
+        model: str | None = model_q,
+        conf: float | None = conf_q,
+        iou: float | None = iou_q,
+        imgsz: int | None = imgsz_q,
+        classes: str | None = classes_q,
+    ) -> JSONResponse:
+        """Detect objects in one image -> ``Detections.to_dict()`` plus ``model`` and ``timing_ms``."""
+        t0 = time.perf_counter()
+        with engine.admit():
+            state.require_ready()
+            checked = await _one_image(request, state)
+            t1 = time.perf_counter()
+            image = await run_in_threadpool(decode_image, checked)
+            t2 = time.perf_counter()
+            name, dets = await _detect(state, model, _Options(conf, iou, imgsz, classes), image)
+            t3 = time.perf_counter()
+        body = _detections_json(dets)
+        body.update(
+            model=name,
+            image_name=checked.name,
+            timing_ms={"read": _ms(t1 - t0), "decode": _ms(t2 - t1), "inference": _ms(t3 - t2), "total": _ms(t3 - t0)},
+        )
+        return JSONResponse(body)
+
+    @app.post("/v1/detect/batch", openapi_extra=batch_doc)
+    async def detect_batch(
+        request: Request,
+        model: str | None = model_q,
+        conf: float | None = conf_q,
+        iou: float | None = iou_q,
+        imgsz: int | None = imgsz_q,
+        classes: str | None = classes_q,
+    ) -> JSONResponse:
+        """Detect in several images (multipart ``files``, or JSON ``{"images": [...]}``).
+
+        Each result is the ``/v1/detect`` answer of that image, or ``{"error": {...}}`` for an image
+        that was refused; the others are still processed.
+        """
+        t0 = time.perf_counter()
+        options = _Options(conf, iou, imgsz, classes)
+        with engine.admit():
+            state.require_ready()
+            items = await _many_images(request, state)
+
+            async def one(item: CheckedImage | RequestError) -> dict[str, Any]:
+                try:
+                    if isinstance(item, RequestError):
+                        raise item
+                    image = await run_in_threadpool(decode_image, item)
+                    name, dets = await _detect(state, model, options, image)
+                except RequestError as exc:
+                    return {"error": {"status": exc.status, "detail": str(exc)}}
+                out = _detections_json(dets)
+                out.update(model=name, image_name=item.name)
+                return out
+
+            results = await asyncio.gather(*(one(i) for i in items))
+        return JSONResponse({"results": results, "timing_ms": {"total": _ms(time.perf_counter() - t0)}})
+
+    @app.post("/v1/detect/video", openapi_extra=video_doc)
+    async def detect_video(
+        request: Request,
+        model: str | None = model_q,
+        conf: float | None = conf_q,
+        iou: float | None = iou_q,
+        imgsz: int | None = imgsz_q,
+        classes: str | None = classes_q,
+        vid_stride: int = Query(1, ge=1, le=1000, description="keep every n-th frame"),
+        max_frames: int | None = Query(None, ge=1, description="stop after this many frames"),
+    ) -> StreamingResponse:
+        """Detect in every (``vid_stride``-th) frame of an uploaded video; the answer streams as JSON
+        lines (``application/x-ndjson``): one ``{"frame": ..., "timestamp_s": ..., "detections": ...}``
+        per frame as it is processed, then ``{"summary": ...}``."""
+        slot = engine.admit()
+        slot.__enter__()
+        handed_over = False
+        try:
+            state.require_ready()
+            options = _Options(conf, iou, imgsz, classes)
+            name, detector = state.detector(model)
+            _detector_variant(name, detector, options)  # bad options answer 422 before streaming
+            if _content_kind(request) != "multipart":
+                raise RequestError(415, "send the video as multipart/form-data in a file field named 'file'")
+            form = await _form(request, max_files=1)
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise RequestError(422, "the multipart body needs the video in a file field named 'file'")
+            path = await run_in_threadpool(_save_video, upload, config)
+            handed_over = True
+        finally:
+            if not handed_over:
+                slot.__exit__(None, None, None)
+        return StreamingResponse(
+            _video_lines(state, path, name, options, vid_stride, max_frames, slot),
+            media_type="application/x-ndjson",
+        )
+
+    # -------------------------------------------------------------- classification
+    @app.post("/v1/classify", openapi_extra=upload_doc)
+    async def classify(request: Request, top_k: int = Query(5, ge=1, le=100)) -> JSONResponse:
+        """Whole-image classification -> the ``top_k`` labels with their probabilities."""
+        t0 = time.perf_counter()
+        with engine.admit():
+            clf = _classifier(state)
+            checked = await _one_image(request, state)
+            image = await run_in_threadpool(decode_image, checked)
+            t1 = time.perf_counter()
+            result = await asyncio.wrap_future(engine.submit_call(lambda: clf.classify(image, top_k=top_k)))
+        body = result.to_dict()
+        body.update(
+            image_name=checked.name,
+            timing_ms={"inference": _ms(time.perf_counter() - t1), "total": _ms(time.perf_counter() - t0)},
+        )
+        return JSONResponse(body)
+
+    @app.post("/v1/localize", openapi_extra=upload_doc)
+    async def localize(
+        request: Request,
+        top_k: int = Query(1, ge=1, le=20, description="classes localised (the classifier's top ones)"),
+        threshold: float = Query(0.4, gt=0.0, le=1.0, description="CAM threshold, fraction of the peak"),
+    ) -> JSONResponse:
+        """Class-activation-map localisation: one box per top class (``Detections.to_dict()`` form,
+        without the heatmaps)."""
+        t0 = time.perf_counter()
+        with engine.admit():
+            clf = _classifier(state)
+            checked = await _one_image(request, state)
+            image = await run_in_threadpool(decode_image, checked)
+            dets = await asyncio.wrap_future(
+                engine.submit_call(lambda: clf.localize(image, top_k=top_k, threshold=threshold))
+            )
+        body = _detections_json(dets, drop_heatmap=True)
+        body.update(image_name=checked.name, timing_ms={"total": _ms(time.perf_counter() - t0)})
+        return JSONResponse(body)
+
+    # -------------------------------------------------------------- drawing
+    @app.post(
+        "/v1/annotate",
+        openapi_extra=upload_doc,
+        response_class=Response,
+        responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}},
+    )
+    async def annotate(
+        request: Request,
+        model: str | None = model_q,
+        conf: float | None = conf_q,
+        iou: float | None = iou_q,
+        imgsz: int | None = imgsz_q,
+        classes: str | None = classes_q,
+        format: str = Query("jpeg", pattern="^(jpeg|jpg|png)$", description="jpeg or png"),
+    ) -> Response:
+        """Detect, then draw with :func:`detectkit.viz.annotate` -> the image (JPEG or PNG)."""
+        with engine.admit():
+            state.require_ready()
+            checked = await _one_image(request, state)
+            image = await run_in_threadpool(decode_image, checked)
+            name, dets = await _detect(state, model, _Options(conf, iou, imgsz, classes), image)
+            ext = ".png" if format == "png" else ".jpg"
+            payload = await run_in_threadpool(_draw, image, dets, ext)
+        media = "image/png" if ext == ".png" else "image/jpeg"
+        return Response(
+            payload, media_type=media, headers={"X-Detectkit-Model": name, "X-Detectkit-Boxes": str(len(dets))}
+        )
+
+    return app
+
+
+def _classifier(state: ServerState) -> Any:
+    state.require_ready()
+    if state.classifier is None:
+        raise RequestError(404, "no classifier is loaded on this server (it was started with --classifier '')")
+    return state.classifier
+
+
+def _draw(image: np.ndarray, dets: Any, ext: str) -> bytes:
+    import cv2
+
+    from detectkit.viz import annotate
+
+    ok, buf = cv2.imencode(ext, annotate(image, dets))
+    if not ok:  # pragma: no cover - OpenCV encodes any uint8 BGR image
+        raise RequestError(500, "could not encode the annotated image")
+    return bytes(buf.tobytes())
+
+
+def _save_video(upload: UploadFile, config: ServeConfig) -> Path:
+    """Copy the uploaded video to a temporary file (video decoders need a path), size-checked."""
+    from detectkit.image import VIDEO_EXTENSIONS
+
+    suffix = Path(upload.filename or "").suffix.lower()
+    if suffix not in VIDEO_EXTENSIONS:
+        suffix = ".mp4"
+    fd, name = tempfile.mkstemp(prefix="detectkit-video-", suffix=suffix)
+    path = Path(name)
+    total = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := upload.file.read(1 << 20):
+                total += len(chunk)
+                if total > config.max_video_bytes:
+                    raise RequestError(
+                        413, f"the video is larger than {config.max_video_bytes} bytes (--max-video-bytes)"
+                    )
+                out.write(chunk)
+        if total == 0:
+            raise RequestError(422, f"{upload.filename or 'file'} is empty (0 bytes), expected a video")
+        _check_video(path, upload.filename or "file", config.max_pixels)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _check_video(path: Path, name: str, max_pixels: int) -> None:
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise RequestError(415, f"{name} is not a video OpenCV can read")
+        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    finally:
+        cap.release()
+    if w <= 0 or h <= 0:
+        raise RequestError(415, f"{name} is not a video OpenCV can read")
+    if w * h > max_pixels:
+        raise RequestError(413, f"{name} frames are {w} x {h}, more than --max-pixels {max_pixels}")
+
+
+async def _video_lines(
+    state: ServerState,
+    path: Path,
+    model: str,
+    options: _Options,
+    vid_stride: int,
+    max_frames: int | None,
+    slot: contextlib.AbstractContextManager[None],
+) -> AsyncIterator[bytes]:
+    from detectkit.image import iter_images
+
+    frames = iter_images(path, vid_stride=vid_stride)
+    done = errors = boxes = 0
+    t0 = time.perf_counter()
+    try:
+        while max_frames is None or done < max_frames:
+            frame = await run_in_threadpool(next, frames, None)
+            if frame is None:
+                break
+            if frame.error is not None:
+                errors += 1
+                yield (json.dumps({"frame": frame.info.frame_index, "error": str(frame.error)}) + "\n").encode()
+                continue
+            if frame.image is None:  # pragma: no cover - a Frame has an image or an error
+                continue
+            _, dets = await _detect(state, model, options, frame.image)
+            done += 1
+            boxes += len(dets)
+            line = {
+                "frame": frame.info.frame_index,
+                "timestamp_s": frame.info.timestamp,
+                "detections": _detections_json(dets),
+            }
+            yield (json.dumps(line) + "\n").encode()
+        summary = {
+            "frames": done,
+            "errors": errors,
+            "boxes": boxes,
+            "model": model,
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
+        yield (json.dumps({"summary": summary}) + "\n").encode()
+    finally:
+        with contextlib.suppress(Exception):
+            frames.close()  # type: ignore[attr-defined]
+        path.unlink(missing_ok=True)
+        slot.__exit__(None, None, None)
+
+
+_PAGE: dict[str, str] = {}
+
+
+def _page_html() -> str:
+    if "html" not in _PAGE:
+        _PAGE["html"] = importlib.resources.files("detectkit.serve").joinpath("static/index.html").read_text("utf-8")
+    return _PAGE["html"]

@@ -1,0 +1,189 @@
+"""The local engine end to end with the demo detector: same bytes as one process, resumable.
+
+The reference is the worker code run in this process, shard by shard (no pool); the
+engine must reproduce it byte for byte whatever the worker count, after a worker is
+killed, and after the driver is killed and the job rerun.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from detectkit.batch import classify, detect
+from detectkit.batch._job import Job
+from detectkit.batch._worker import ShardRunner
+from detectkit.batch.sources import resolve_sources
+
+ROOT = Path(__file__).resolve().parents[2]
+VAL = ROOT / "datasets" / "shapes" / "images" / "val"
+SPEC = {
+    "task": "detect",
+    "model": "demo-shapes",
+    "options": {
+        "conf": 0.25,
+        "iou": 0.7,
+        "imgsz": None,
+        "classes": None,
+        "backend": "torch",
+        "device": "cpu",
+        "agnostic_nms": False,
+    },
+    "batch_size": 4,
+    "threads": 1,
+}
+FILES = ("detections.jsonl", "failures.jsonl", "summary.json")
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("images")
+    for p in sorted(VAL.glob("*.jpg"))[:16]:
+        shutil.copy(p, folder / p.name)
+    (folder / "val_00003b_corrupt.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    return folder
+
+
+def _reference(images: Path, out: Path, shard_size: int) -> Path:
+    """The job run shard by shard in this process: the single-process truth."""
+    job = Job(out=out, spec=SPEC, items=resolve_sources([images]), shard_size=shard_size)
+    job.prepare()
+    runner = ShardRunner(SPEC)
+    for shard in job.shards():
+        job.save_shard(runner.run(shard))
+    job.merge()
+    return out
+
+
+def _same(a: Path, b: Path) -> None:
+    for name in FILES:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    assert sorted(p.name for p in (a / "shards").iterdir()) == sorted(p.name for p in (b / "shards").iterdir())
+
+
+@pytest.fixture(scope="module")
+def reference(images: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _reference(images, tmp_path_factory.mktemp("ref") / "out", shard_size=3)
+
+
+def test_two_workers_match_single_process_and_rerun_skips(images: Path, reference: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = detect(images, out, workers=2, batch_size=4, shard_size=3, save_dataset=tmp_path / "ds")
+    assert (result.images, result.succeeded, result.failed, result.shards) == (17, 16, 1, 6)
+    assert not result.ok
+    assert result.complete
+    _same(out, reference)
+    failure = json.loads((out / "failures.jsonl").read_text())
+    assert failure["source"].endswith("val_00003b_corrupt.jpg")
+    assert "not a readable image" in failure["error"]
+    records = [json.loads(x) for x in (out / "detections.jsonl").read_text().splitlines()]
+    assert [r["source"] for r in records] == sorted(r["source"] for r in records)
+    assert sum(len(r["detections"]["xyxy"]) for r in records) > 16  # the detector found the shapes
+    coco = json.loads((tmp_path / "ds" / "annotations.json").read_text())
+    assert len(coco["images"]) == 16
+    assert len(coco["annotations"]) == sum(len(r["detections"]["xyxy"]) for r in records)
+    again = detect(images, out, workers=2, batch_size=4, shard_size=3, save_dataset=tmp_path / "ds")
+    assert (again.shards_run, again.shards_skipped) == (0, 6)
+    _same(out, reference)
+
+
+def _children(pid: int) -> list[int]:
+    import psutil
+
+    try:
+        kids = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    return [k.pid for k in kids if "resource_tracker" not in " ".join(k.cmdline())]
+
+
+def _wait_shards(out: Path, at_least: int, proc: subprocess.Popen[bytes], timeout: float = 240) -> int:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        n = len(list((out / "shards").glob("*.jsonl"))) if (out / "shards").is_dir() else 0
+        if n >= at_least or proc.poll() is not None:
+            return n
+        time.sleep(0.05)
+    raise AssertionError("no progress")
+
+
+@pytest.mark.slow
+def test_killed_worker_and_killed_driver_then_rerun_is_byte_identical(
+    images: Path, reference: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "detectkit", "detect", str(images), "--engine", "local", "--workers", "2"]
+    cmd += ["--batch-size", "4", "--shard-size", "3", "--out", str(out), "-q"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    try:
+        _wait_shards(out, 1, proc)
+        workers = _children(proc.pid)
+        assert workers, "no worker processes found"
+        os.kill(workers[0], signal.SIGKILL)  # a worker dies mid-job: its shards are retried
+        _wait_shards(out, 3, proc)
+        os.killpg(proc.pid, signal.SIGKILL)  # then the driver (and its pool) dies
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    done = len(list((out / "shards").glob("*.jsonl")))
+    assert 1 <= done < 6, f"the kill came too late to test a resume ({done} of 6 shards)"
+    assert not (out / "detections.jsonl").exists()
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert rerun.returncode == 1, rerun.stderr  # one corrupt image: exit code 1
+    _same(out, reference)
+    assert not [p for p in (out / "shards").iterdir() if p.suffix != ".jsonl"]
+
+
+@pytest.mark.slow
+def test_classify_matches_in_process_classifier(images: Path, tmp_path: Path) -> None:
+    from detectkit.models.classifier import Classifier
+
+    subset = tmp_path / "imgs"
+    subset.mkdir()
+    for p in sorted(images.iterdir())[:5]:
+        shutil.copy(p, subset / p.name)
+    result = classify(subset, tmp_path / "out", workers=1, batch_size=2, shard_size=3, top_k=3)
+    assert (result.succeeded, result.failed) == (4, 1)
+    lines = [json.loads(x) for x in (tmp_path / "out" / "classifications.jsonl").read_text().splitlines()]
+    import torch
+
+    torch.set_num_threads(1)
+    good = [Path(r["source"]) for r in lines]
+    expected = Classifier().classify_many([str(p) for p in good], top_k=3, batch_size=2)
+    for record, exp in zip(lines, expected, strict=True):
+        assert record["classification"]["labels"] == exp.labels
+        assert record["classification"]["confidence"] == pytest.approx(exp.confidence.tolist(), abs=1e-5)
+
+
+class _ExitOnLoad:
+    """A pickle that ends the process that loads it (as a crash in native code would)."""
+
+    def __reduce__(self) -> tuple[object, tuple[int]]:
+        return (os._exit, (3,))
+
+
+@pytest.mark.slow
+def test_worker_that_always_dies_is_reported_not_awaited(images: Path, tmp_path: Path) -> None:
+    import pickle
+
+    model = tmp_path / "dies.pt"
+    model.write_bytes(pickle.dumps(_ExitOnLoad()))
+    subset = tmp_path / "imgs"
+    subset.mkdir()
+    shutil.copy(sorted(images.iterdir())[0], subset / "a.jpg")
+    result = detect(subset, tmp_path / "out", model=model, workers=1, retries=1, stall_timeout=300)
+    assert result.lost == [(0, "a worker process died 2 times while running it")]
+    assert not result.complete
+    assert result.results is None
+    assert not (tmp_path / "out" / "detections.jsonl").exists()
+    assert not list((tmp_path / "out" / "shards").glob("*.jsonl"))  # rerun will retry it

@@ -1,0 +1,244 @@
+"""Sliced inference through the Detector (detectkit.models.slicing): backends, batching, sahi parity."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from detectkit.boxes import box_iou
+from detectkit.detections import Detections
+from detectkit.errors import InvalidInputError
+from detectkit.models.detector import Detector
+from detectkit.models.slicing import detect_sliced, predict_tiles
+from detectkit.slicing import SliceConfig, slice_boxes
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_generator() -> ModuleType:
+    """datasets/generate_large.py (a script, not a package), imported by path once."""
+    name = "detectkit_shapes_generate_large"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "datasets" / "generate_large.py")
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+large = _load_generator()
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = tmp_path_factory.mktemp("dk-cache-slicing")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DETECTKIT_CACHE", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A 960 x 640 image with many small shapes (7-40 px) and their boxes and class ids."""
+    img, objects = large.generate_large_image(0, 0, size_wh=(960, 640), fill=0.6)
+    boxes = np.array([b for _, b in objects], float).reshape(-1, 4)
+    cls = np.array([c for c, _ in objects], np.int64)
+    return img, boxes, cls
+
+
+@pytest.fixture(scope="module")
+def torch_det() -> Detector:
+    return Detector("demo-shapes", backend="torch")
+
+
+@pytest.fixture(scope="module")
+def onnx_det(cache: Path) -> Detector:
+    det = Detector("demo-shapes", backend="onnx")
+    assert det.backend == "onnx"
+    return det
+
+
+def _recall(dets: Detections, boxes: np.ndarray, cls: np.ndarray, thr: float = 0.5) -> float:
+    iou = box_iou(boxes, dets.xyxy).astype(float)
+    iou[cls[:, None] != dets.class_id[None, :]] = 0
+    return float((iou.max(axis=1, initial=0) >= thr).mean())
+
+
+def _matched(a: Detections, b: Detections, atol: float) -> float:
+    """Share of a's boxes with a same-class box in b within atol pixels on every side."""
+    if len(a) == 0:
+        return 1.0 if len(b) == 0 else 0.0
+    err = np.abs(a.xyxy[:, None, :] - b.xyxy[None, :, :]).max(axis=2)
+    err[a.class_id[:, None] != b.class_id[None, :]] = np.inf
+    return float((err.min(axis=1, initial=np.inf) <= atol).mean())
+
+
+CFG = SliceConfig(slice_wh=320, overlap=0.2)
+
+
+def test_sliced_finds_the_small_objects_the_whole_image_misses(torch_det: Detector, scene) -> None:
+    img, boxes, cls = scene
+    whole = torch_det.detect(img)
+    sliced = torch_det.detect(img, slicing=CFG)
+    assert sliced.image_size_wh == (960, 640)
+    assert sliced.names == torch_det.names
+    assert len(boxes) > 50
+    assert _recall(whole, boxes, cls) < 0.15
+    assert _recall(sliced, boxes, cls) > 0.45
+    assert np.all(np.diff(sliced.confidence) <= 0)  # by descending score
+
+
+def test_onnx_and_torch_agree(torch_det: Detector, onnx_det: Detector, scene) -> None:
+    img = scene[0]
+    a = torch_det.detect(img, slicing=CFG)
+    b = onnx_det.detect(img, slicing=CFG)
+    assert abs(len(a) - len(b)) <= max(2, len(a) // 50)
+    assert _matched(a, b, atol=1.0) > 0.95
+    assert _matched(b, a, atol=1.0) > 0.95
+
+
+def test_auto_backend_slices_like_onnx(onnx_det: Detector, cache: Path, scene) -> None:
+    auto = Detector("demo-shapes", backend="auto")
+    assert auto.backend == "onnx"
+    img = scene[0][:400, :700]
+    a = auto.detect(img, slicing=CFG)
+    b = onnx_det.detect(img, slicing=CFG)
+    np.testing.assert_array_equal(a.xyxy, b.xyxy)
+
+
+def test_onnx_batched_tiles_equal_one_run_per_tile(onnx_det: Detector, scene) -> None:
+    """The batched ONNX fast path (one session.run per batch) decides exactly like the plain path."""
+    img = scene[0]
+    tiles = slice_boxes((960, 640), 320, 64)[:6]
+    crops = [img[y0:y1, x0:x1] for x0, y0, x1, y1 in tiles.tolist()]
+    fast = predict_tiles(onnx_det, crops)
+    plain = predict_tiles(onnx_det, crops, fast=False)
+    assert sum(len(d) for d in plain) > 5
+    for f, p in zip(fast, plain, strict=True):
+        np.testing.assert_array_equal(f.class_id, p.class_id)
+        np.testing.assert_allclose(f.xyxy, p.xyxy, atol=1e-3, rtol=0)
+        np.testing.assert_allclose(f.confidence, p.confidence, atol=1e-5, rtol=0)
+
+
+def test_torch_batch_size_does_not_change_results(torch_det: Detector, scene) -> None:
+    img = scene[0][:500, :900]
+    one = torch_det.detect(img, slicing=SliceConfig(slice_wh=320, batch_size=1))
+    many = torch_det.detect(img, slicing=SliceConfig(slice_wh=320, batch_size=16))
+    assert len(one) == len(many)
+    np.testing.assert_allclose(one.xyxy, many.xyxy, atol=1e-2)
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_image_smaller_than_a_tile_is_plain_detection(backend: str, torch_det: Detector, onnx_det: Detector) -> None:
+    det = torch_det if backend == "torch" else onnx_det
+    img = large.generate_large_image(0, 5, size_wh=(400, 320), scale=0.7, fill=1.0)[0]
+    cfg = SliceConfig(slice_wh=416, merge="nms", match_metric="iou", match_threshold=det.iou)
+    plain = det.detect(img)
+    sliced = det.detect(img, slicing=cfg)
+    assert len(plain) > 0
+    np.testing.assert_allclose(sliced.xyxy, plain.xyxy, atol=1e-4)
+    np.testing.assert_array_equal(sliced.class_id, plain.class_id)
+
+
+def test_empty_tiles_give_no_boxes(onnx_det: Detector) -> None:
+    img = np.full((700, 1000, 3), 127, np.uint8)
+    out = onnx_det.detect(img, slicing=CFG)
+    assert len(out) == 0
+    assert out.image_size_wh == (1000, 700)
+
+
+def test_detect_batch_stream_and_lists_accept_slicing(onnx_det: Detector, scene, tmp_path: Path) -> None:
+    import cv2
+
+    img = scene[0][:320, :560]
+    ref = onnx_det.detect(img, slicing=CFG)
+    assert len(ref) > 0
+    assert [len(d) for d in onnx_det.detect([img, img], slicing=CFG)] == [len(ref)] * 2
+    np.testing.assert_array_equal(onnx_det.detect_batch([img], slicing=CFG)[0].xyxy, ref.xyxy)
+    path = tmp_path / "a.png"
+    cv2.imwrite(str(path), img)
+    streamed = list(onnx_det.detect_stream(tmp_path, slicing=CFG))
+    assert len(streamed) == 1
+    np.testing.assert_array_equal(streamed[0][1].xyxy, ref.xyxy)
+    # the int shorthand is a SliceConfig with that tile size
+    np.testing.assert_array_equal(onnx_det.detect(img, slicing=320).xyxy, ref.xyxy)
+    with pytest.raises(InvalidInputError, match="slicing"):
+        onnx_det.detect(img, slicing="huge")
+    with pytest.raises(InvalidInputError, match="overlap"):
+        onnx_det.detect(img, slicing=SliceConfig(slice_wh=64, overlap=64))
+
+
+def test_auto_slice_size_is_the_model_input(onnx_det: Detector, scene) -> None:
+    img = scene[0][:416, :800]
+    a = onnx_det.detect(img, slicing="auto")
+    b = onnx_det.detect(img, slicing=SliceConfig(slice_wh=onnx_det.imgsz))  # type: ignore[arg-type]
+    np.testing.assert_array_equal(a.xyxy, b.xyxy)
+
+
+def test_input_image_not_modified(onnx_det: Detector, scene) -> None:
+    img = scene[0][:400, :700].copy()
+    before = img.copy()
+    detect_sliced(onnx_det, img, CFG)
+    np.testing.assert_array_equal(img, before)
+
+
+def test_segment_models_are_refused_clearly() -> None:
+    det = Detector("yolov8n-seg.yaml")
+    with pytest.raises(InvalidInputError, match="supports detect models"):
+        det.detect(np.zeros((64, 64, 3), np.uint8), slicing=32)
+
+
+# ------------------------------------------------------------------ parity with sahi
+@pytest.mark.slow
+@pytest.mark.parametrize(("postprocess", "metric"), [("GREEDYNMM", "IOS"), ("NMS", "IOU")])
+def test_parity_with_sahi_get_sliced_prediction(torch_det: Detector, postprocess: str, metric: str) -> None:
+    """Same model, image and settings, edge-aware merge off: every box sahi keeps, within 1 px."""
+    pytest.importorskip("sahi")
+    from sahi import AutoDetectionModel
+    from sahi.predict import get_sliced_prediction
+
+    img = large.generate_large_image(0, 1, size_wh=(900, 600), fill=0.6)[0]
+    model = AutoDetectionModel.from_pretrained(
+        model_type="ultralytics",
+        model_path=str(ROOT / "weights" / "demo-shapes.pt"),
+        confidence_threshold=torch_det.conf,
+        device="cpu",
+        image_size=torch_det.imgsz,
+    )
+    ref = get_sliced_prediction(
+        np.ascontiguousarray(img[..., ::-1]),  # sahi takes RGB
+        model,
+        slice_height=320,
+        slice_width=320,
+        overlap_height_ratio=0.2,
+        overlap_width_ratio=0.2,
+        postprocess_type=postprocess,
+        postprocess_match_metric=metric,
+        postprocess_match_threshold=0.5,
+        verbose=0,
+    ).object_prediction_list
+    theirs = Detections(
+        xyxy=np.array([p.bbox.to_xyxy() for p in ref], np.float32).reshape(-1, 4),
+        confidence=np.array([p.score.value for p in ref], np.float32),
+        class_id=np.array([p.category.id for p in ref], np.int64),
+    )
+    cfg = SliceConfig(
+        slice_wh=320,
+        overlap=0.2,
+        merge="nmm" if postprocess == "GREEDYNMM" else "nms",
+        match_metric=metric.lower(),
+        match_threshold=0.5,
+        edge_aware=False,
+    )
+    ours = torch_det.detect(img, slicing=cfg)
+    assert len(theirs) > 20
+    assert len(ours) == len(theirs)
+    assert _matched(theirs, ours, atol=1.0) == 1.0
