@@ -48,6 +48,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "SliceConfig": ("detectkit.slicing", "SliceConfig"),
     "video": ("detectkit.video", None),
     "Tracker": ("detectkit.video.tracker", "Tracker"),
+    "train_detector": ("detectkit.train.detector", "train_detector"),
+    "train_classifier": ("detectkit.train.classifier", "train_classifier"),
+    "export_model": ("detectkit.train.export", "export_model"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,6 +66,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from detectkit.nms import batched_nms, non_max_merge, soft_nms, weighted_boxes_fusion
     from detectkit.slicing import SliceConfig
     from detectkit.video.tracker import Tracker
+    from detectkit.train.classifier import train_classifier
+    from detectkit.train.detector import train_detector
+    from detectkit.train.export import export_model
     from detectkit.viz import annotate
 
 __all__ = [
@@ -87,10 +93,13 @@ __all__ = [
     "boxes",
     "convert",
     "evaluate",
+    "export_model",
     "metrics",
     "nms",
     "non_max_merge",
     "soft_nms",
+    "train_classifier",
+    "train_detector",
     "video",
     "viz",
     "weighted_boxes_fusion",

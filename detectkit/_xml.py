@@ -121,5 +121,5 @@ def parse_xml(path: str | os.PathLike[str]) -> ET.Element:
         return guarded_tree(data)
     except _ForbiddenError as exc:
         raise AnnotationParseError(os.fspath(path), exc.message) from None
-    except LookupError as exc:  # <?xml encoding="x"?>: found by tests/fuzz (ET raises LookupError)
+    except (LookupError, ValueError) as exc:  # encoding="x" / "utf-7" in the declaration (found by tests/fuzz)
         raise AnnotationParseError(os.fspath(path), f"invalid XML declaration: {exc}") from None

@@ -127,7 +127,8 @@ def run_job(
     if progress and pending:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(items), initial=skipped * shard_size, unit="img", file=sys.stderr, leave=False)
+        done_before = len(items) - sum(len(s.sources) for s in pending)
+        bar = tqdm(total=len(items), initial=done_before, unit="img", file=sys.stderr, leave=False)
 
     def on_result(result: ShardResult) -> None:
         job.save_shard(result)
@@ -252,7 +253,7 @@ def detect(
     Raises:
         InvalidInputError: bad sources or options, or ``out`` holds another job.
 
-    Example (two worker processes; ``tests/batch/test_local.py`` runs the same)::
+    Example (two worker processes; ``tests/batch/test_batch_local.py`` runs the same)::
 
         result = detect("photos/", "runs/batch", workers=2, save_dataset="runs/labels", format="yolo")
         print(result)  # 500 image(s): 499 done, 1 failed; 8 shard(s) run, 0 already done; 61.20 s

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from detectkit.cli import UsageError, expand_source
+from detectkit.cli._help import parser_options
 from detectkit.errors import DetectkitError
 
 __all__ = ["register", "run"]
@@ -35,7 +36,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "anonymize",
         help="blur, pixelate or paint over faces (and objects of chosen classes)",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        **parser_options(__doc__),
     )
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="image, folder, video file or camera index")
     p.add_argument("--out", type=Path, required=True, help="output folder")

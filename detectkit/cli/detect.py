@@ -252,7 +252,9 @@ def run(args: argparse.Namespace) -> int:
         return run_from_args(args, "detect")
     os.environ.setdefault("YOLO_VERBOSE", "false")
     stdout = sys.stdout
-    with contextlib.redirect_stdout(sys.stderr):
+    from detectkit.cli import _video
+
+    with contextlib.redirect_stdout(sys.stderr), _video.environment(args):
         return _run(args, stdout)
 
 
@@ -334,7 +336,12 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
             if frame.image is None:  # pragma: no cover - iter_images sets image or error
                 continue
             try:
-                dets = detector.detect_batch([frame.image], slicing=slicing)[0]
+                # slicing= only when asked, so any object with detect_batch(images) can stand in
+                dets = (
+                    detector.detect_batch([frame.image], slicing=slicing)
+                    if slicing is not None
+                    else detector.detect_batch([frame.image])
+                )[0]
             except DetectkitError as exc:
                 report(frame.info.source, str(exc))
                 continue

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from detectkit.cli import UsageError
+from detectkit.cli._help import parser_options
 
 __all__ = ["parse_eps", "register", "run"]
 
@@ -56,7 +57,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "robustness",
         help="accuracy (classifier top-1 / detector mAP50) under FGSM or PGD attacks",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        **parser_options(__doc__),
     )
     p.add_argument("model", metavar="MODEL", help="classifier or detector (manifest name or path)")
     p.add_argument("dataset", metavar="DATASET", help="images (classifier) or a dataset (detector)")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from detectkit.cli import UsageError
+from detectkit.cli._help import parser_options
 
 __all__ = ["config_from_args", "register", "run"]
 
@@ -25,7 +26,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "serve",
         help="serve detection and classification over HTTP, with a web page",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        **parser_options(__doc__),
     )
     p.add_argument(
         "--model",

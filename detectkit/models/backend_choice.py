@@ -69,12 +69,15 @@ def fingerprint() -> str:
     return "|".join(parts)
 
 
-def candidates(weights: ResolvedWeights, *, device: str = "cpu") -> list[str]:
-    """The backends that can run ``weights`` here, in the order they are measured."""
+def candidates(weights: ResolvedWeights, *, device: str = "cpu", onnxruntime: bool | None = None) -> list[str]:
+    """The backends that can run ``weights`` here, in the order they are measured.
+
+    ``onnxruntime``: whether onnxruntime is usable (default: importable).
+    """
     if device != "cpu" or weights.path is None:
         return ["torch"]
     suffix = weights.suffix
-    ort = _has("onnxruntime") and _has("onnx")
+    ort = (_has("onnxruntime") if onnxruntime is None else onnxruntime) and _has("onnx")
     ov = _has("openvino")
     if suffix == ".xml":
         return ["openvino"]
@@ -139,13 +142,19 @@ def _store(path: Path, key: str, value: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def choose_backend(weights: ResolvedWeights, *, imgsz: int | tuple[int, int] | None = None, device: str = "cpu") -> str:
+def choose_backend(
+    weights: ResolvedWeights,
+    *,
+    imgsz: int | tuple[int, int] | None = None,
+    device: str = "cpu",
+    onnxruntime: bool | None = None,
+) -> str:
     """The fastest backend for ``weights`` at ``imgsz`` on this machine (measured once, cached).
 
     A backend that fails to load is skipped (and the choice is then not cached). With one
     candidate nothing is measured.
     """
-    names = candidates(weights, device=device)
+    names = candidates(weights, device=device, onnxruntime=onnxruntime)
     if len(names) == 1 or weights.path is None:
         return names[0]
     digest = weights.sha256 or sha256_file(weights.path)

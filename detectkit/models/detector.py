@@ -403,6 +403,10 @@ class Detector:
             raise InvalidInputError(f"classes must be a list of class ids or names, got {classes!r}")
 
         self.weights = weights_mod.resolve(model)
+        if self.weights.task == "face":  # the shipped CenterFace ONNX has its own runner
+            raise ModelLoadError(
+                f"model {self.weights.source!r} is a face model: use detectkit.models.faces.FaceDetector"
+            )
         suffix = self.weights.suffix
         _check_detector_weights(self.weights)
         if suffix == ".xml" and backend in ("torch", "auto"):
@@ -412,7 +416,7 @@ class Detector:
         if backend == "auto":
             from detectkit.models.backend_choice import choose_backend
 
-            backend = choose_backend(self.weights, imgsz=self._imgsz_arg, device=device)
+            backend = choose_backend(self.weights, imgsz=self._imgsz_arg, device=device, onnxruntime=_has_onnxruntime())
         if backend == "openvino" and (suffix not in (".pt", ".onnx", ".xml") or self.weights.path is None):
             raise ModelLoadError(f"backend='openvino' needs a .pt, .onnx or .xml file, got {self.weights.source!r}")
         if backend == "onnx" and suffix not in (".pt", ".onnx"):

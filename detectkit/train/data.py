@@ -10,13 +10,14 @@
 >>> root = pathlib.Path(tempfile.mkdtemp())
 >>> for cls in ("cat", "dog"):
 ...     (root / cls).mkdir()
-...     _ = (root / cls / "a.jpg").write_bytes(b"")
+...     for name in ("a.jpg", "b.jpg"):
+...         _ = (root / cls / name).write_bytes(b"")
 >>> data = read_labelled(root)
 >>> data.classes, data.labels.tolist(), len(data)
-(('cat', 'dog'), [0, 1], 2)
+(('cat', 'dog'), [0, 0, 1, 1], 4)
 >>> train, val = data.split(0.5, seed=0)
->>> len(train), len(val)
-(1, 1)
+>>> len(train), len(val), val.counts().tolist()
+(2, 2, [1, 1])
 """
 
 from __future__ import annotations

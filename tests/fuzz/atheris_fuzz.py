@@ -23,13 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 with atheris.instrument_imports(include=["detectkit"]):
+    from _harness import TARGETS, run_target, seeds
+
     import detectkit.formats.coco
     import detectkit.formats.cvat
     import detectkit.formats.labelme
     import detectkit.formats.voc
     import detectkit.formats.yolo
     import detectkit.image  # noqa: F401  (imported here to be instrumented)
-    from _harness import TARGETS, run_target, seeds
 
 
 def main() -> None:

@@ -23,7 +23,12 @@ CASES = {
     ),
     # cvat.py (via _xml.py): an unknown encoding in the XML declaration raised LookupError
     "cvat-unknown-encoding": ("cvat", b'<?xml version="1.0" encoding="utfE8"?>\n<annotations></annotations>\n'),
+    "cvat-utf7": ("cvat", b'<?xml version="1.0" encoding="utf-7"?>\n<annotations></annotations>\n'),  # atheris
     "voc-unknown-encoding": ("voc", b'<?xml version="1.0" encoding="x"?>\n<annotation></annotation>\n'),
+    # coco.py: a JSON scalar document ("6") was taken for the typed struct: AttributeError (atheris)
+    "coco-scalar-int": ("coco", b"6\n"),
+    "coco-scalar-null": ("coco", b"null"),
+    "coco-scalar-string": ("coco", b'"x"'),
     # yolo.py: a 26-digit class index in data.yaml overflowed int64 in the label parser
     "yolo-huge-names-key": (
         "yolo_detect_yaml",

@@ -206,3 +206,10 @@ def test_anonymizer_arguments() -> None:
         Anonymizer(faces=False)
     with pytest.raises(InvalidInputError, match="persist"):
         Anonymizer(persist=-1)
+
+
+def test_detector_points_to_face_detector() -> None:
+    from detectkit.models.detector import Detector
+
+    with pytest.raises(ModelLoadError, match="FaceDetector"):
+        Detector("centerface")

@@ -134,7 +134,9 @@ def test_auto_backend_measures_once_and_caches(tmp_path: Path, monkeypatch: pyte
         return fake[backend]
 
     monkeypatch.setattr(backend_choice, "measure_backend", measure)
-    monkeypatch.setattr(backend_choice, "candidates", lambda w, device="cpu": ["torch", "onnx", "openvino"])
+    monkeypatch.setattr(
+        backend_choice, "candidates", lambda w, device="cpu", onnxruntime=None: ["torch", "onnx", "openvino"]
+    )
     weights = resolve("demo-shapes")
     assert backend_choice.choose_backend(weights) == "openvino"
     assert calls == ["torch", "onnx", "openvino"]

@@ -248,3 +248,24 @@ def test_live_url_drops_frames_and_reports_them(monkeypatch: pytest.MonkeyPatch,
     assert src[0]["delivered"] + src[0]["dropped"] == 600
     assert payload["summary"]["images"] == src[0]["frames"] == src[0]["delivered"]
     assert not [t for t in threading.enumerate() if t.name.startswith("detectkit-reader")]
+
+
+def test_video_mode_uses_one_onnx_thread_and_restores_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[str | None] = []
+
+    class Recording(_MovingBoxDetector):
+        def __init__(self, model: Any, **kwargs: Any) -> None:
+            super().__init__(model, **kwargs)
+            seen.append(os.environ.get("DETECTKIT_ORT_THREADS"))
+
+    monkeypatch.setattr("detectkit.models.detector.Detector", Recording)
+    monkeypatch.delenv("DETECTKIT_ORT_THREADS", raising=False)
+    clip = _clip(tmp_path / "clip.avi", frames=2)
+    assert main(["detect", str(clip), "--track", "-q"]) == 0
+    assert main(["detect", str(clip), "-q"]) == 0  # not video mode: untouched
+    monkeypatch.setenv("DETECTKIT_ORT_THREADS", "2")
+    assert main(["detect", str(clip), "--track", "-q"]) == 0  # the user's choice wins
+    assert seen == ["1", None, "2"]
+    assert os.environ["DETECTKIT_ORT_THREADS"] == "2"

@@ -137,3 +137,20 @@ def test_bad_arguments() -> None:
         Tracker("sort").update([[0, 0, 1, 1]])  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="only when tracker is a name"):
         list(track_stream([], Tracker("sort"), lost_track_buffer=3))
+
+
+@pytest.mark.slow
+def test_detector_track_streams_are_independent() -> None:
+    """Detector.track on generated frames (the demo detector): ids are filled, and two track()
+    calls consumed in lockstep give exactly what each gives alone."""
+    from detectkit import Detector
+
+    spec = genvideo.make_spec(1, size_wh=(416, 256), frames=16, objects=2, crossing_pairs=1)
+    frames = [img for img, _ in genvideo.render_frames(spec)]
+    detector = Detector()
+    alone = [d.tracker_id.tolist() for _, d in detector.track(frames)]
+    assert max(max(ids, default=0) for ids in alone) >= 2
+    first, second = detector.track(frames), detector.detect_stream(frames, tracker="botsort")
+    together = [(next(first)[1].tracker_id.tolist(), next(second)[1].tracker_id.tolist()) for _ in frames]
+    assert [a for a, _ in together] == alone
+    assert [b for _, b in together] == alone

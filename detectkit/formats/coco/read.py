@@ -112,7 +112,7 @@ def _read_document(
 
     ``drop_pages`` is called after each chunk of annotation text (see :class:`_fast.MappedFile`).
     """
-    typed = not isinstance(doc, (dict, list))
+    typed = not isinstance(doc, (dict, list)) and hasattr(doc, "images")  # a JSON scalar is not typed (tests/fuzz)
     if typed:
         raw_cats, raw_images, raw_anns = doc.categories, doc.images, []  # annotations: decoded below
         info, licenses = doc.info, doc.licenses

@@ -114,3 +114,25 @@ def test_convert_on_ray_is_the_local_conversion(
         assert got == local
         for rel in local:
             assert (tmp_path / other / rel).read_bytes() == (tmp_path / "local" / rel).read_bytes()
+
+
+class _ExitOnLoad:
+    """A pickle that ends the process that loads it (as a crash in native code would)."""
+
+    def __reduce__(self) -> tuple[object, tuple[int]]:
+        return (os._exit, (3,))
+
+
+def test_actor_that_always_dies_is_reported_not_awaited(local_ray: None, tmp_path: Path) -> None:
+    import pickle
+
+    model = tmp_path / "dies.pt"
+    model.write_bytes(pickle.dumps(_ExitOnLoad()))
+    images = tmp_path / "images"
+    images.mkdir()
+    shutil.copy(sorted(VAL.glob("*.jpg"))[0], images / "a.jpg")
+    result = detect(images, tmp_path / "out", model=model, engine="ray", workers=1, retries=1, stall_timeout=300)
+    assert len(result.lost) == 1
+    assert "ActorDiedError" in result.lost[0][1]
+    assert result.results is None
+    assert not list((tmp_path / "out" / "shards").glob("*.jsonl"))
