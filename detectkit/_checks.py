@@ -134,6 +134,17 @@ def check_fraction(value: float, name: str, *, low: float = 0.0, high: float = 1
     return number
 
 
+def check_positive_int(value: Any, name: str) -> int:
+    """``value`` as an int >= 1 (bools refused).
+
+    >>> check_positive_int(3, "top_k")
+    3
+    """
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise InvalidInputError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
 def check_image_size_wh(value: Any, name: str = "image_size_wh") -> tuple[int, int]:
     """Return ``(width, height)`` as positive ints, or raise.
 

@@ -39,6 +39,7 @@ __all__ = [
     "crop",
     "crop_image",
     "letterbox",
+    "letterbox_canvas_wh",
     "letterbox_params",
     "mask_to_polygons",
     "masks_to_xyxy",
@@ -266,16 +267,23 @@ def letterbox_params(
     *,
     scale_up: bool = True,
     center: bool = True,
+    auto: bool = False,
+    stride: int = 32,
 ) -> LetterboxParams:
     """Ratio and padding of an Ultralytics-style letterbox from ``src_size_wh`` to ``dst_size_wh``.
 
     The image is scaled by ``r = min(dst_w / src_w, dst_h / src_h)`` (capped at 1 unless
     ``scale_up``) and resized to ``new = max(round(src * r), 1)`` per side, so the exact
-    per-axis ratio is ``new / src``; with ``center`` the left/top padding is
-    ``round((dst - new) / 2 - 0.1)`` as Ultralytics does, else 0.
+    per-axis ratio is ``new / src``; the canvas is ``dst`` (with ``auto``: ``new`` padded up
+    to the next multiple of ``stride``, see :func:`letterbox_canvas_wh`); with ``center`` the
+    left/top padding is ``round((canvas - new) / 2 - 0.1)`` as Ultralytics does, else 0.
+    This is the one letterbox arithmetic: :func:`detectkit.image.letterbox` resizes and pads
+    images with it.
 
     >>> letterbox_params((1280, 720), (640, 640))
     LetterboxParams(ratio=(0.5, 0.5), pad_wh=(0.0, 140.0), new_unpad_wh=(640, 360))
+    >>> letterbox_params((1280, 720), (640, 640), auto=True).pad_wh
+    (0.0, 12.0)
     """
     sw, sh = check_image_size_wh(src_size_wh, "src_size_wh")
     dw, dh = check_image_size_wh(dst_size_wh, "dst_size_wh")
@@ -284,10 +292,27 @@ def letterbox_params(
         r = min(r, 1.0)
     new_w, new_h = max(round(sw * r), 1), max(round(sh * r), 1)
     if center:
-        left, top = float(round((dw - new_w) / 2 - 0.1)), float(round((dh - new_h) / 2 - 0.1))
+        cw, ch = letterbox_canvas_wh((new_w, new_h), (dw, dh), auto=auto, stride=stride)
+        left, top = float(round((cw - new_w) / 2 - 0.1)), float(round((ch - new_h) / 2 - 0.1))
     else:
         left, top = 0.0, 0.0
     return LetterboxParams((new_w / sw, new_h / sh), (left, top), (new_w, new_h))
+
+
+def letterbox_canvas_wh(
+    new_unpad_wh: tuple[int, int], dst_size_wh: tuple[int, int], *, auto: bool = False, stride: int = 32
+) -> tuple[int, int]:
+    """Size of the padded letterbox image: ``dst_size_wh``, or with ``auto`` the resized
+    content ``new_unpad_wh`` padded only up to the next multiple of ``stride`` per side (the
+    minimum rectangle of Ultralytics' PyTorch predict).
+
+    >>> letterbox_canvas_wh((640, 360), (640, 640)), letterbox_canvas_wh((640, 360), (640, 640), auto=True)
+    ((640, 640), (640, 384))
+    """
+    (nw, nh), (dw, dh) = new_unpad_wh, dst_size_wh
+    if not auto:
+        return int(dw), int(dh)
+    return int(nw + (dw - nw) % stride), int(nh + (dh - nh) % stride)
 
 
 def letterbox(boxes: Any, *, ratio: float | tuple[float, float], pad_wh: tuple[float, float]) -> np.ndarray:

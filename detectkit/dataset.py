@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
-import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -41,21 +39,19 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
+from detectkit import registry
 from detectkit._checks import check_fraction
 from detectkit.detections import Detections
 from detectkit.errors import InvalidInputError
+from detectkit.table import ObjectTable
 
 if TYPE_CHECKING:
     from detectkit.formats import ConvertSummary
 
 __all__ = ["Category", "Dataset", "ImageRecord", "Issue"]
 
-#: Default fill for a per-object column that some objects lack, by column name then dtype kind.
-_FILL_BY_NAME: dict[str, Any] = {"annotation_id": -1, "area": np.nan, "iscrowd": 0, "_coco_index": -1, "_line": 0}
-_FILL_BY_KIND: dict[str, Any] = {"f": np.nan, "i": 0, "u": 0, "b": False, "O": None, "U": "", "S": b""}
-
-
-_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+#: The shared empty ``extra`` mapping of records that carry no extra keys.
+NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
 
 
 class Category(NamedTuple):
@@ -71,7 +67,7 @@ class Category(NamedTuple):
     id: int
     name: str
     supercategory: str | None = None
-    extra: Mapping[str, Any] = _NO_EXTRA
+    extra: Mapping[str, Any] = NO_EXTRA
 
 
 class ImageRecord(NamedTuple):
@@ -93,7 +89,7 @@ class ImageRecord(NamedTuple):
     height: int
     path: Path | None = None
     split: str | None = None
-    extra: Mapping[str, Any] = _NO_EXTRA
+    extra: Mapping[str, Any] = NO_EXTRA
 
     @property
     def image_size_wh(self) -> tuple[int, int]:
@@ -123,21 +119,6 @@ class Issue(NamedTuple):
         return f"{where}: {self.severity}: {self.message}"
 
 
-def _fill_value(name: str, dtype: np.dtype[Any]) -> Any:
-    if name in _FILL_BY_NAME:
-        return _FILL_BY_NAME[name]
-    return _FILL_BY_KIND.get(dtype.kind)
-
-
-def _column(values: Sequence[Any], name: str) -> np.ndarray:
-    """A 1-D column from Python values; object dtype for anything not plainly numeric."""
-    if name in ("segmentation", "attributes", "pose", "extra"):
-        out = np.empty(len(values), dtype=object)
-        out[:] = list(values) if values else []
-        return out
-    return np.asarray(values)
-
-
 def _object_rows(name: str, values: np.ndarray) -> np.ndarray:
     """A data column as given, except per-object structures (polygons, attributes) as 1-D object arrays."""
     arr = np.array(values, copy=True)
@@ -149,108 +130,6 @@ def _object_rows(name: str, values: np.ndarray) -> np.ndarray:
 
 
 _OBJECT_COLUMNS = frozenset({"segmentation", "attributes", "pose"})
-
-
-def _decoded(column: np.ndarray) -> np.ndarray:
-    """An object column with values still in encoded form decoded (a copy when any was).
-
-    The COCO reader keeps each ``segmentation`` as the JSON text it was given (a
-    ``msgspec.Raw`` view of the file) until something needs the polygon or RLE: decoding
-    millions of polygon coordinates is most of the cost of reading a COCO file, and a
-    COCO -> COCO or COCO -> YOLO-boxes conversion never needs them.
-    """
-    msgspec = sys.modules.get("msgspec")
-    if msgspec is None or column.dtype != object or not len(column):
-        return column
-    raw = msgspec.Raw
-    todo = [i for i, v in enumerate(column.tolist()) if type(v) is raw]
-    if not todo:
-        return column
-    out = column.copy()
-    decode = msgspec.json.decode
-    for i in todo:
-        out[i] = decode(out[i])
-    return out
-
-
-class _Table:
-    """All objects of a dataset as parallel columns, grouped by image (``image_index`` sorted).
-
-    ``xyxy`` float64 (M, 4), ``class_id`` int64 (M,), ``image_index`` int64 (M,) non-decreasing,
-    ``confidence`` float32 (M,) or None, ``data`` name -> per-object column.
-    (A plain class: dataclasses would cost start-up time the CLI does not have.)
-    """
-
-    __slots__ = ("class_id", "confidence", "data", "image_index", "xyxy")
-
-    def __init__(
-        self,
-        xyxy: np.ndarray,
-        class_id: np.ndarray,
-        image_index: np.ndarray,
-        confidence: np.ndarray | None,
-        data: dict[str, np.ndarray],
-    ) -> None:
-        self.xyxy = xyxy
-        self.class_id = class_id
-        self.image_index = image_index
-        self.confidence = confidence
-        self.data = data
-
-    @staticmethod
-    def empty() -> _Table:
-        return _Table(np.zeros((0, 4)), np.zeros(0, np.int64), np.zeros(0, np.int64), None, {})
-
-    def __len__(self) -> int:
-        return int(self.class_id.shape[0])
-
-    def take(self, index: np.ndarray) -> _Table:
-        return _Table(
-            self.xyxy[index],
-            self.class_id[index],
-            self.image_index[index],
-            None if self.confidence is None else self.confidence[index],
-            {k: v[index] for k, v in self.data.items()},
-        )
-
-    def sorted(self) -> _Table:
-        if len(self) < 2 or bool((np.diff(self.image_index) >= 0).all()):
-            return self
-        return self.take(np.argsort(self.image_index, kind="stable"))
-
-    @staticmethod
-    def concat(tables: Sequence[_Table]) -> _Table:
-        tables = [t for t in tables if len(t)]
-        if not tables:
-            return _Table.empty()
-        keys: dict[str, np.dtype[Any]] = {}
-        for t in tables:
-            for k, v in t.data.items():
-                keys.setdefault(k, v.dtype)
-        data: dict[str, np.ndarray] = {}
-        for k, dtype in keys.items():
-            parts = []
-            for t in tables:
-                if k in t.data:
-                    parts.append(t.data[k])
-                else:
-                    fill = _fill_value(k, dtype)
-                    shape = (len(t), *next(x.data[k].shape[1:] for x in tables if k in x.data))
-                    col = np.empty(shape, dtype=object if fill is None else dtype)
-                    col[...] = fill
-                    parts.append(col)
-            data[k] = np.concatenate(parts)
-        has_conf = [t.confidence is not None for t in tables]
-        if any(has_conf) and not all(has_conf):
-            raise InvalidInputError("cannot combine predictions (with confidence) and ground truth (without)")
-        conf = np.concatenate([t.confidence for t in tables if t.confidence is not None]) if all(has_conf) else None
-        return _Table(
-            np.concatenate([t.xyxy for t in tables]),
-            np.concatenate([t.class_id for t in tables]),
-            np.concatenate([t.image_index for t in tables]),
-            conf,
-            data,
-        )
 
 
 class _AnnotationsView(Mapping[int, Detections]):
@@ -295,7 +174,7 @@ class Dataset:
     ) -> None:
         images = list(images)
         index = {rec.id: i for i, rec in enumerate(images)}
-        parts: list[_Table] = []
+        parts: list[ObjectTable] = []
         for image_id, dets in (annotations or {}).items():
             if image_id not in index:
                 raise InvalidInputError(f"annotations: image id {image_id} is not among the image records")
@@ -303,7 +182,7 @@ class Dataset:
                 raise InvalidInputError(f"annotations[{image_id}] must be Detections, got {type(dets).__name__}")
             if len(dets):
                 parts.append(
-                    _Table(
+                    ObjectTable(
                         dets.xyxy.astype(np.float64),
                         dets.class_id.copy(),
                         np.full(len(dets), index[image_id], np.int64),
@@ -311,13 +190,13 @@ class Dataset:
                         {k: _object_rows(k, v) for k, v in dets.data.items()},
                     )
                 )
-        self._init(list(categories), images, _Table.concat(parts).sorted(), info, licenses, issues)
+        self._init(list(categories), images, ObjectTable.concat(parts).sorted(), info, licenses, issues)
 
     def _init(
         self,
         categories: list[Category],
         images: list[ImageRecord],
-        table: _Table,
+        table: ObjectTable,
         info: Mapping[str, Any] | None,
         licenses: Sequence[Any] | None,
         issues: Iterable[Issue] | None,
@@ -338,36 +217,87 @@ class Dataset:
         self.licenses: list[Any] = list(licenses or [])
         self.issues: list[Issue] = list(issues or [])
         self.source_format = source_format
-        self._record_file: str | None = None  # the annotation file "_coco_index" rows refer to
-        self._offsets = np.searchsorted(table.image_index, np.arange(len(images) + 1), side="left")
+        self._offsets = table.row_offsets(len(images))
         self._index = {rid: i for i, rid in enumerate(image_ids)}
 
     @classmethod
-    def _from_table(
+    def from_table(
         cls,
-        categories: list[Category],
-        images: list[ImageRecord],
-        table: _Table,
+        categories: Iterable[Category],
+        images: Iterable[ImageRecord],
+        table: ObjectTable,
         *,
         info: Mapping[str, Any] | None = None,
         licenses: Sequence[Any] | None = None,
         issues: Iterable[Issue] | None = None,
         source_format: str | None = None,
-        record_file: str | None = None,
     ) -> Dataset:
+        """A dataset of ``images`` whose objects are the rows of ``table`` (used as given, not copied).
+
+        ``table.image_index`` refers to positions in ``images``; rows are grouped by it.
+        This is how format readers build datasets without per-object Python objects.
+
+        >>> import numpy as np
+        >>> t = ObjectTable(np.array([[1.0, 2, 3, 4]]), np.array([7]), np.array([1]))
+        >>> ds = Dataset.from_table([Category(7, "kite")], [ImageRecord(5, "a.jpg", 8, 8),
+        ...                          ImageRecord(6, "b.jpg", 8, 8)], t)
+        >>> ds.detections(6).labels, ds.row_offsets.tolist()
+        (['kite'], [0, 0, 1])
+        """
+        if not isinstance(table, ObjectTable):
+            raise InvalidInputError(f"table must be an ObjectTable, got {type(table).__name__}")
+        images = list(images)
+        if len(table) and (int(table.image_index.min()) < 0 or int(table.image_index.max()) >= len(images)):
+            raise InvalidInputError(f"table.image_index must lie in [0, {len(images)}), the positions of images")
         ds = cls.__new__(cls)
-        ds._init(categories, images, table.sorted(), info, licenses, issues, source_format)
-        ds._record_file = record_file
+        ds._init(list(categories), images, table.sorted(), info, licenses, issues, source_format)
         return ds
+
+    @classmethod
+    def concat(cls, datasets: Sequence[Dataset]) -> Dataset:
+        """The images and objects of ``datasets`` one after another, ids kept as they are.
+
+        For parts of one dataset (e.g. the splits of :meth:`split`): the categories must be
+        the same and image ids must not repeat (use :meth:`merge` to combine datasets with
+        their own categories and ids). Info, licenses and source format come from the first.
+
+        >>> ds = Dataset(categories=[], images=[ImageRecord(i, f"{i}.jpg", 4, 4) for i in range(5)])
+        >>> parts = ds.split(train=0.6, val=0.4, seed=0)
+        >>> sorted(r.id for r in Dataset.concat(list(parts.values())).images)
+        [0, 1, 2, 3, 4]
+        """
+        datasets = list(datasets)
+        if not datasets:
+            raise InvalidInputError("datasets must hold at least one Dataset, got none")
+        for i, d in enumerate(datasets):
+            if not isinstance(d, Dataset):
+                raise InvalidInputError(f"datasets[{i}] must be a Dataset, got {type(d).__name__}")
+            if d.categories != datasets[0].categories:
+                raise InvalidInputError(f"datasets[{i}] has other categories than datasets[0] (use merge)")
+        tables = []
+        offset = 0
+        for d in datasets:
+            tables.append(d._table.replace(image_index=d._table.image_index + offset))
+            offset += len(d.images)
+        first = datasets[0]
+        return cls.from_table(
+            first.categories,
+            [r for d in datasets for r in d.images],
+            ObjectTable.concat(tables),
+            info=first.info,
+            licenses=first.licenses,
+            issues=list(dict.fromkeys(i for d in datasets for i in d.issues)),
+            source_format=first.source_format,
+        )
 
     def _derive(
         self,
         *,
         categories: list[Category] | None = None,
         images: list[ImageRecord] | None = None,
-        table: _Table | None = None,
+        table: ObjectTable | None = None,
     ) -> Dataset:
-        return Dataset._from_table(
+        return Dataset.from_table(
             self.categories if categories is None else categories,
             self.images if images is None else images,
             self._table if table is None else table,
@@ -375,7 +305,6 @@ class Dataset:
             licenses=self.licenses,
             issues=self.issues,
             source_format=self.source_format,
-            record_file=self._record_file,
         )
 
     # ------------------------------------------------------------------ access
@@ -397,6 +326,20 @@ class Dataset:
         return self._table.confidence is not None
 
     @property
+    def table(self) -> ObjectTable:
+        """The objects of all images as one column table (shared: do not change it in place)."""
+        return self._table
+
+    @property
+    def row_offsets(self) -> np.ndarray:
+        """int64 ``(len(images) + 1,)``: the objects of ``images[i]`` are table rows ``[i]`` to ``[i + 1]``."""
+        return self._offsets
+
+    def rows_of(self, position: int) -> slice:
+        """The table rows of ``images[position]`` as a slice."""
+        return slice(int(self._offsets[position]), int(self._offsets[position + 1]))
+
+    @property
     def names(self) -> dict[int, str]:
         """Category id -> name."""
         return {c.id: c.name for c in self.categories}
@@ -413,11 +356,8 @@ class Dataset:
         except KeyError:
             raise InvalidInputError(f"image_id {image_id} is not in the dataset") from None
 
-    def _slice(self, position: int) -> slice:
-        return slice(int(self._offsets[position]), int(self._offsets[position + 1]))
-
     def _detections_at(self, position: int, names: Mapping[int, str]) -> Detections:
-        sl = self._slice(position)
+        sl = self.rows_of(position)
         t = self._table
         rec = self.images[position]
         size = (rec.width, rec.height) if rec.width > 0 and rec.height > 0 else None
@@ -425,7 +365,7 @@ class Dataset:
             xyxy=t.xyxy[sl],
             confidence=None if t.confidence is None else t.confidence[sl],
             class_id=t.class_id[sl],
-            data={k: _decoded(v[sl]) if k == "segmentation" else v[sl] for k, v in t.data.items() if k[0] != "_"},
+            data={k: t.data.rows(k, sl) for k in t.data if k[0] != "_"},
             names=names,
             image_size_wh=size,
         )
@@ -444,7 +384,7 @@ class Dataset:
 
     def boxes(self, image_id: int) -> np.ndarray:
         """float64 ``(N, 4)`` xyxy boxes of one image at full precision (a copy)."""
-        return self._table.xyxy[self._slice(self._index[image_id])].copy()
+        return self._table.xyxy[self.rows_of(self._index[image_id])].copy()
 
     def load_image(self, image_id: int) -> np.ndarray:
         """Decode one image (BGR uint8) from its ``path``; images are only read on request."""
@@ -615,7 +555,7 @@ class Dataset:
         if stratify and len(self._table):
             freq = Counter(self._table.class_id.tolist())
             for i in range(len(self.images)):
-                cls_here = set(self._table.class_id[self._slice(i)].tolist())
+                cls_here = set(self._table.class_id[self.rows_of(i)].tolist())
                 key = min(cls_here, key=lambda k: (freq[k], k)) if cls_here else -(2**62)
                 groups.setdefault(key, []).append(i)
         else:
@@ -682,23 +622,18 @@ class Dataset:
                 issues.append(Issue("warning", r.file_name, "file name present in both merged datasets"))
             recs.append(new)
         t = other._table
-        moved = _Table(
-            t.xyxy.copy(),
-            np.array([lut[int(k)] for k in t.class_id], dtype=np.int64),
-            t.image_index + len(self.images),
-            None if t.confidence is None else t.confidence.copy(),
-            {k: v.copy() for k, v in t.data.items()},
+        moved = t.replace(
+            class_id=np.array([lut[int(k)] for k in t.class_id], dtype=np.int64),
+            image_index=t.image_index + len(self.images),
         )
-        if "_coco_index" in moved.data and "_coco_index" in self._table.data and len(self._table):
-            moved.data["_coco_index"] = moved.data["_coco_index"] + int(self._table.data["_coco_index"].max()) + 1
         if "annotation_id" in moved.data and "annotation_id" in self._table.data and len(self._table):
             mine = self._table.data["annotation_id"]
             theirs = moved.data["annotation_id"]
             if np.isin(theirs[theirs >= 0], mine[mine >= 0]).any():
                 start = int(max(mine.max(), 0)) + 1
                 moved.data["annotation_id"] = np.arange(start, start + len(theirs), dtype=np.int64)
-        table = _Table.concat([self._table, moved])
-        return Dataset._from_table(
+        table = ObjectTable.concat([self._table, moved])
+        return Dataset.from_table(
             sorted(cats, key=lambda c: c.id),
             recs,
             table,
@@ -779,26 +714,15 @@ class Dataset:
         """
         issues = list(self.issues)
         t = self._table
-        loc = t.data.get("_loc")
-        coco_index = t.data.get("_coco_index") if self._record_file is not None else None
         ann_ids = t.data.get("annotation_id")
         names = self.names
-
-        src = t.data.get("_src")
-        line_col = t.data.get("_line")
+        provenance = t.provenance
 
         def where(i: int) -> tuple[str, str | None, int | None]:
-            if coco_index is not None and coco_index[i] >= 0 and self._record_file is not None:
-                return self._record_file, f"annotations[{int(coco_index[i])}]", None
-            if src is not None and isinstance(src[i], str):
-                line = int(line_col[i]) if line_col is not None and line_col[i] > 0 else None
-                return src[i], None, line
-            if loc is not None and isinstance(loc[i], str):
-                text = loc[i]
-                if " [" in text:
-                    path, rec = text.split(" [", 1)
-                    return path, rec.rstrip("]"), None
-                return text, None, None
+            if provenance is not None:
+                path, record, line = provenance.where(i)
+                if path is not None:
+                    return path, record, line
             rec = self.images[int(t.image_index[i])]
             label = f"annotation id {int(ann_ids[i])}" if ann_ids is not None and ann_ids[i] >= 0 else None
             if label is None:
@@ -843,10 +767,10 @@ class Dataset:
                 if not rec.path.is_file():
                     issues.append(Issue("error", os.fspath(rec.path), "image file is missing"))
                     continue
-                from detectkit.formats._common import image_size_of
+                from detectkit.image import image_size_wh
 
                 try:
-                    size = image_size_of(rec.path)
+                    size = image_size_wh(rec.path)
                 except InvalidInputError as exc:
                     issues.append(Issue("error", os.fspath(rec.path), f"unreadable image: {exc}"))
                     continue
@@ -883,7 +807,7 @@ class Dataset:
         >>> ds.images[0].file_name, ds.names, ds.is_predictions
         ('a.jpg', {0: 'cat'}, True)
         """
-        from detectkit.formats._common import image_size_of
+        from detectkit.image import image_size_wh
 
         records: list[ImageRecord] = []
         annotations: dict[int, Detections] = {}
@@ -904,7 +828,7 @@ class Dataset:
                 if dets.image_size_wh is not None:
                     w, h = dets.image_size_wh
                 else:
-                    w, h = image_size_of(path)
+                    w, h = image_size_wh(path)
                 rec = ImageRecord(i, fname, w, h, path=path)
             records.append(rec)
             if names is None:
@@ -933,93 +857,63 @@ class Dataset:
         t = self._table
         if t.confidence is None:
             return self
-        data = dict(t.data)
+        data = t.data.copy()
         data["score"] = t.confidence.copy()
-        return self._derive(table=_Table(t.xyxy, t.class_id, t.image_index, None, data))
+        return self._derive(table=t.replace(confidence=None, data=data))
 
     # ------------------------------------------------------------------ formats
+    # Formats are reached through detectkit.registry (filled by detectkit.formats): this
+    # module never imports a format module.
     @classmethod
     def read(cls, path: str | os.PathLike[str], *, format: str | None = None, **options: Any) -> Dataset:
         """Read any supported format (auto-detected when ``format`` is None); see :mod:`detectkit.formats`."""
-        from detectkit.formats import read
-
-        return read(path, format=format, **options)
+        return registry.read_dataset(path, format=format, **options)  # type: ignore[no-any-return]
 
     def write(self, path: str | os.PathLike[str], *, format: str, **options: Any) -> ConvertSummary:
         """Write in ``format``; returns a summary of what the format could not hold."""
-        from detectkit.formats import write
-
-        return write(self, path, format=format, **options)
+        return registry.write_dataset(self, path, format=format, **options)  # type: ignore[no-any-return]
 
     @classmethod
     def from_coco(cls, path: str | os.PathLike[str], **options: Any) -> Dataset:
         """Read a COCO JSON file (see :func:`detectkit.formats.coco.read`)."""
-        from detectkit.formats import coco
-
-        return coco.read(path, **options)
+        return registry.format_module("coco").read(path, **options)  # type: ignore[no-any-return]
 
     def to_coco(self, path: str | os.PathLike[str], **options: Any) -> ConvertSummary:
         """Write a COCO JSON file (see :func:`detectkit.formats.coco.write`)."""
-        from detectkit.formats import coco
-
-        return coco.write(self, path, **options)
+        return registry.format_module("coco").write(self, path, **options)  # type: ignore[no-any-return]
 
     @classmethod
     def from_yolo(cls, path: str | os.PathLike[str], **options: Any) -> Dataset:
         """Read a YOLO dataset folder or its ``data.yaml`` (see :func:`detectkit.formats.yolo.read`)."""
-        from detectkit.formats import yolo
-
-        return yolo.read(path, **options)
+        return registry.format_module("yolo").read(path, **options)  # type: ignore[no-any-return]
 
     def to_yolo(self, path: str | os.PathLike[str], **options: Any) -> ConvertSummary:
         """Write a YOLO dataset folder (see :func:`detectkit.formats.yolo.write`)."""
-        from detectkit.formats import yolo
-
-        return yolo.write(self, path, **options)
+        return registry.format_module("yolo").write(self, path, **options)  # type: ignore[no-any-return]
 
     @classmethod
     def from_voc(cls, path: str | os.PathLike[str], **options: Any) -> Dataset:
         """Read Pascal VOC XML files (see :func:`detectkit.formats.voc.read`)."""
-        from detectkit.formats import voc
-
-        return voc.read(path, **options)  # type: ignore[no-any-return]
+        return registry.format_module("voc").read(path, **options)  # type: ignore[no-any-return]
 
     def to_voc(self, path: str | os.PathLike[str], **options: Any) -> ConvertSummary:
         """Write Pascal VOC XML files (see :func:`detectkit.formats.voc.write`)."""
-        from detectkit.formats import voc
-
-        return voc.write(self, path, **options)  # type: ignore[no-any-return]
+        return registry.format_module("voc").write(self, path, **options)  # type: ignore[no-any-return]
 
     @classmethod
     def from_labelme(cls, path: str | os.PathLike[str], **options: Any) -> Dataset:
         """Read LabelMe JSON files (see :func:`detectkit.formats.labelme.read`)."""
-        from detectkit.formats import labelme
-
-        return labelme.read(path, **options)  # type: ignore[no-any-return]
+        return registry.format_module("labelme").read(path, **options)  # type: ignore[no-any-return]
 
     def to_labelme(self, path: str | os.PathLike[str], **options: Any) -> ConvertSummary:
         """Write LabelMe JSON files (see :func:`detectkit.formats.labelme.write`)."""
-        from detectkit.formats import labelme
-
-        return labelme.write(self, path, **options)  # type: ignore[no-any-return]
+        return registry.format_module("labelme").write(self, path, **options)  # type: ignore[no-any-return]
 
     @classmethod
     def from_cvat(cls, path: str | os.PathLike[str], **options: Any) -> Dataset:
         """Read a CVAT for images 1.1 XML file (see :func:`detectkit.formats.cvat.read`)."""
-        from detectkit.formats import cvat
-
-        return cvat.read(path, **options)  # type: ignore[no-any-return]
+        return registry.format_module("cvat").read(path, **options)  # type: ignore[no-any-return]
 
     def to_cvat(self, path: str | os.PathLike[str], **options: Any) -> ConvertSummary:
         """Write a CVAT for images 1.1 XML file (see :func:`detectkit.formats.cvat.write`)."""
-        from detectkit.formats import cvat
-
-        return cvat.write(self, path, **options)  # type: ignore[no-any-return]
-
-
-def _warn_issues(issues: Sequence[Issue], source: str) -> None:
-    """One warning summarising the problems a reader skipped over."""
-    if issues:
-        first = issues[0]
-        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
-        warnings.warn(f"{source}: skipped {len(issues)} bad record(s): {first}{more}", stacklevel=3)
+        return registry.format_module("cvat").write(self, path, **options)  # type: ignore[no-any-return]

@@ -101,7 +101,7 @@ class Detections:
 
     xyxy: np.ndarray
     confidence: np.ndarray | None = None
-    class_id: np.ndarray = field(default=None)  # type: ignore[arg-type,assignment]
+    class_id: np.ndarray = field(default=None)  # type: ignore[arg-type]
     mask: np.ndarray | None = None
     tracker_id: np.ndarray | None = None
     data: Mapping[str, np.ndarray] = field(default_factory=dict)
@@ -271,7 +271,7 @@ class Detections:
         conf = self.confidence.tolist() if self.confidence is not None else [None] * len(self)
         track = self.tracker_id.tolist() if self.tracker_id is not None else [None] * len(self)
         for xyxy, c, k, t in zip(self.xyxy.tolist(), conf, self.class_id.tolist(), track, strict=True):
-            yield Box(tuple(xyxy), c, k, self.names.get(k), t)  # type: ignore[arg-type]
+            yield Box(tuple(xyxy), c, k, self.names.get(k), t)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Detections):
@@ -545,7 +545,7 @@ class Detections:
             tracker_id=payload.get("tracker_id"),
             data=data,
             names={int(k): v for k, v in payload.get("names", {}).items()},
-            image_size_wh=tuple(size) if size is not None else None,  # type: ignore[arg-type]
+            image_size_wh=tuple(size) if size is not None else None,
         )
 
     def to_json(self, **kwargs: Any) -> str:

@@ -242,7 +242,7 @@ def test_iter_is_lazy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(5):
         cv2.imwrite(str(tmp_path / f"{i}.png"), np.zeros((4, 4, 3), np.uint8))
     loads: list[object] = []
-    import detectkit.image as image_mod
+    import detectkit.image.sources as image_mod  # where iter_images finds load_image
 
     real = image_mod.load_image
     monkeypatch.setattr(image_mod, "load_image", lambda src, **kw: loads.append(src) or real(src, **kw))
@@ -442,7 +442,7 @@ def _jpeg_variants(folder: Path) -> dict[str, Path]:
 def test_jpeg_header_sizes_equal_pil(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The direct JPEG header parse gives PIL's (EXIF-oriented) size for every make of JPEG, and
     takes the common ones itself; unusual ones go to PIL."""
-    from detectkit import image as image_module
+    from detectkit.image import _header as image_module  # the fast path's own module
 
     files = _jpeg_variants(tmp_path)
 
@@ -453,8 +453,8 @@ def test_jpeg_header_sizes_equal_pil(tmp_path: Path, monkeypatch: pytest.MonkeyP
             return type(exc).__name__
 
     fast = {name: size_or_error(p) for name, p in files.items()}
-    taken = {name for name, p in files.items() if image_module._header_size_wh(p.read_bytes()[: 1 << 16])}
-    monkeypatch.setattr(image_module, "_header_size_wh", lambda head: None)
+    taken = {name for name, p in files.items() if image_module.jpeg_size_wh(p.read_bytes()[: 1 << 16])}
+    monkeypatch.setattr(image_module, "jpeg_size_wh", lambda head: None)
     via_pil = {name: size_or_error(p) for name, p in files.items()}
     assert fast == via_pil
     assert fast["exif-6"] == fast["exif-big-endian-6"] == (20, 40)  # rotated

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from detectkit._checks import check_choice
-from detectkit.formats._common import ConvertSummary
+from detectkit.formats import ConvertSummary
 
 __all__ = ["convert", "run_convert_args"]
 

@@ -48,8 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     from detectkit._progress import progress_enabled
     from detectkit.dataset import Dataset
-    from detectkit.formats import detect_format, write
-    from detectkit.formats._common import atomic_dir
+    from detectkit.formats import atomic_dir, detect_format, write
 
     fractions = {"--train": args.train, "--val": args.val, "--test": args.test}
     for flag, value in fractions.items():
@@ -68,14 +67,7 @@ def run(args: argparse.Namespace) -> int:
     summaries = []
     with progress_enabled():
         if fmt in ("yolo", "voc"):
-            merged = Dataset._from_table(
-                ds.categories,
-                [r for p in parts.values() for r in p.images],
-                _concat_tables(list(parts.values())),
-                info=ds.info,
-                licenses=ds.licenses,
-                source_format=ds.source_format,
-            )
+            merged = Dataset.concat(list(parts.values()))
             summaries.append(write(merged, out, format=fmt, overwrite=args.overwrite, copy_images=args.copy_images))
         else:
             with atomic_dir(out, overwrite=args.overwrite) as tmp:
@@ -95,15 +87,3 @@ def run(args: argparse.Namespace) -> int:
         for s in summaries:
             print(s)
     return 0
-
-
-def _concat_tables(parts: list[Any]) -> Any:
-    from detectkit.dataset import _Table
-
-    tables = []
-    offset = 0
-    for p in parts:
-        t = p._table
-        tables.append(_Table(t.xyxy, t.class_id, t.image_index + offset, t.confidence, dict(t.data)))
-        offset += len(p.images)
-    return _Table.concat(tables)

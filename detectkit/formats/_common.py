@@ -9,12 +9,14 @@ import json
 import os
 import re
 import shutil
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, ParamSpec, TypeVar
 
-from detectkit.dataset import Category, Dataset, ImageRecord, Issue, _warn_issues
+from detectkit.dataset import Category, Dataset, ImageRecord, Issue
 from detectkit.errors import AnnotationParseError, InvalidInputError
+from detectkit.table import ObjectTable, Provenance
 
 __all__ = [
     "ConvertSummary",
@@ -28,6 +30,7 @@ __all__ = [
     "place_file",
     "plain_relpaths",
     "safe_relpath",
+    "warn_skipped",
 ]
 
 _PLAIN_NAME = re.compile(r"[^/\\:\x00.][^\\:\x00]*")
@@ -38,7 +41,6 @@ _PLAIN_NAME_PARTS = re.compile(r"(^|/)\.{1,2}(/|$)|//|/$")
 # but the first one, which ``plain_relpaths`` checks itself.
 _PLAIN_NAMES = re.compile(r"[^/\\:\x00.][^\\:\x00]*(?:\x00[^/\\:\x00.][^\\:\x00]*)*")
 _PLAIN_NAMES_PARTS = re.compile(r"/\.\.?(?:[/\x00]|$)|/(?:[/\x00]|$)|\x00\s+(?:\x00|$)")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".dng", ".mpo", ".pfm")
 
 
 class ConvertSummary:
@@ -319,7 +321,9 @@ def place_file(src: str, dst: str, *, copy: bool) -> None:
 
 def find_image(root: Path, stem_path: str) -> Path | None:
     """The image file ``root/stem_path.<ext>`` for any image extension, if it exists."""
-    for suffix in IMAGE_SUFFIXES:
+    from detectkit.image import IMAGE_EXTENSIONS
+
+    for suffix in IMAGE_EXTENSIONS:
         for cand in (root / (stem_path + suffix), root / (stem_path + suffix.upper())):
             if cand.is_file():
                 return cand
@@ -333,16 +337,28 @@ class TableBuilder:
     """Accumulates objects row by row (readers of per-object formats) into a column table."""
 
     def __init__(self) -> None:
+        self.columns: dict[str, list[Any]] = {}
         self.image_index: list[int] = []
         self.class_id: list[int] = []
         self.boxes: list[tuple[float, float, float, float]] = []
-        self.columns: dict[str, list[Any]] = {}
+        self.origins: list[tuple[str, str, int] | None] = []
 
     def __len__(self) -> int:
         return len(self.class_id)
 
-    def add(self, image_index: int, class_id: int, xyxy: tuple[float, float, float, float], **columns: Any) -> None:
-        """One object; ``columns`` become per-object data (missing ones are filled)."""
+    def add(
+        self,
+        image_index: int,
+        class_id: int,
+        xyxy: tuple[float, float, float, float],
+        *,
+        origin: tuple[str, str, int] | None = None,
+        **columns: Any,
+    ) -> None:
+        """One object; ``columns`` become per-object data (missing ones are filled).
+
+        ``origin`` = ``(file, record list, index)``: the object is ``list[index]`` of ``file``.
+        """
         n = len(self.class_id)
         for key, value in columns.items():
             col = self.columns.get(key)
@@ -355,12 +371,11 @@ class TableBuilder:
         self.image_index.append(image_index)
         self.class_id.append(class_id)
         self.boxes.append(xyxy)
+        self.origins.append(origin)
 
-    def build(self) -> Any:
-        """The :class:`detectkit.dataset._Table`."""
+    def build(self) -> ObjectTable:
+        """The :class:`detectkit.table.ObjectTable`."""
         import numpy as np
-
-        from detectkit.dataset import _Table
 
         data: dict[str, Any] = {}
         for key, col in self.columns.items():
@@ -370,12 +385,20 @@ class TableBuilder:
                 arr = np.empty(len(col), dtype=object)
                 arr[:] = col
                 data[key] = arr
-        return _Table(
+        provenance = None
+        if any(o is not None for o in self.origins):
+            n = len(self.origins)
+            provenance = Provenance.none(n)
+            for i, o in enumerate(self.origins):
+                if o is not None:
+                    provenance.file[i], provenance.record_list[i], provenance.record[i] = o
+        return ObjectTable(
             np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4),
             np.asarray(self.class_id, dtype=np.int64),
             np.asarray(self.image_index, dtype=np.int64),
             None,
             data,
+            provenance=provenance,
         )
 
 
@@ -403,8 +426,8 @@ def dataset_from_named_objects(
     builder = TableBuilder()
     for pos, name, box, cols in objects:
         builder.add(pos, ids[name], box, **cols)
-    _warn_issues([i for i in log.issues if i.severity == "error"], os.fspath(path))
-    return Dataset._from_table(
+    warn_skipped([i for i in log.issues if i.severity == "error"], os.fspath(path))
+    return Dataset.from_table(
         [Category(i, n) for i, n in enumerate(ordered)],
         records,
         builder.build(),
@@ -425,7 +448,7 @@ def number_text(value: float) -> str:
 
 def locate(ds: Any, row: int) -> str:
     """``"file_name (annotation id N)"`` for summaries."""
-    t = ds._table
+    t = ds.table
     where = str(ds.images[int(t.image_index[row])].file_name)
     ids = t.data.get("annotation_id")
     if ids is not None and ids[row] >= 0:
@@ -438,3 +461,11 @@ def split_polygons(seg: Any) -> list[list[float]] | None:
     if isinstance(seg, list) and seg and all(isinstance(p, list) and len(p) >= 6 for p in seg):
         return [[float(v) for v in p] for p in seg]
     return None
+
+
+def warn_skipped(issues: list[Issue], source: str) -> None:
+    """One warning summarising the problems a reader skipped over (none when ``issues`` is empty)."""
+    if issues:
+        first = issues[0]
+        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+        warnings.warn(f"{source}: skipped {len(issues)} bad record(s): {first}{more}", stacklevel=3)

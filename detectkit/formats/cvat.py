@@ -31,7 +31,7 @@ from xml.sax.saxutils import quoteattr
 
 from detectkit._progress import track
 from detectkit._xml import parse_xml
-from detectkit.dataset import Dataset, ImageRecord, _decoded
+from detectkit.dataset import Dataset, ImageRecord
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
     ConvertSummary,
@@ -124,7 +124,7 @@ def read(
                 log.bad(p, "shape without a label", record=swhere)
                 continue
             attributes = {a.get("name", ""): (a.text or "") for a in shape.iter("attribute")}
-            cols: dict[str, Any] = {"attributes": attributes or None, "_loc": f"{p} [{swhere}]"}
+            cols: dict[str, Any] = {"attributes": attributes or None, "origin": (str(p), f"{where}/{shape.tag}", j)}
             if shape.get("occluded") is not None:
                 cols["occluded"] = 1 if shape.get("occluded") in ("1", "true", "True") else 0
             try:
@@ -174,13 +174,13 @@ def write(ds: Dataset, path: str | os.PathLike[str], **_: Any) -> ConvertSummary
     if out.is_dir():
         out = out / "annotations.xml"
     summary = ConvertSummary(path=out, format="cvat", images=len(ds.images))
-    t = ds._table
+    t = ds.table
     names = ds.names
     crowd = t.data.get("iscrowd")
-    seg = _decoded(t.data["segmentation"]).tolist() if "segmentation" in t.data else None
+    seg = t.data["segmentation"].tolist() if "segmentation" in t.data else None
     attrs = t.data["attributes"].tolist() if "attributes" in t.data else None
     occl = t.data["occluded"].tolist() if "occluded" in t.data else None
-    offsets = ds._offsets.tolist()
+    offsets = ds.row_offsets.tolist()
     xyxy = t.xyxy.tolist()
     cats = sorted(ds.categories, key=lambda c: c.id)
     written = 0

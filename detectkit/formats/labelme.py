@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from detectkit._progress import track
-from detectkit.dataset import Dataset, ImageRecord, _decoded
+from detectkit.dataset import Dataset, ImageRecord
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
     ConvertSummary,
@@ -134,7 +134,7 @@ def read(
                     continue
                 (xa, ya), (xb, yb) = pts
                 box = (min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb))
-                objects.append((pos, label, box, {"attributes": attributes or None, "_loc": f"{f} [{where}]"}))
+                objects.append((pos, label, box, {"attributes": attributes or None, "origin": (str(f), "shapes", k)}))
             elif kind == "polygon":
                 if len(pts) < 3:
                     log.bad(f, f"polygon needs at least 3 points, got {len(pts)}", record=where)
@@ -152,7 +152,7 @@ def read(
                     continue
                 if isinstance(gid, int):
                     groups[(label, gid)] = len(objects)
-                cols = {"segmentation": [flat], "attributes": attributes or None, "_loc": f"{f} [{where}]"}
+                cols = {"segmentation": [flat], "attributes": attributes or None, "origin": (str(f), "shapes", k)}
                 objects.append((pos, label, box, cols))
             else:
                 log.warn(f, f"shape_type {kind!r} is not a box or polygon; skipped", record=where)
@@ -180,14 +180,14 @@ def write(
     """
     out = Path(path)
     summary = ConvertSummary(path=out, format="labelme", images=len(ds.images))
-    t = ds._table
+    t = ds.table
     names = ds.names
     crowd = t.data.get("iscrowd")
-    seg = _decoded(t.data["segmentation"]).tolist() if "segmentation" in t.data else None
+    seg = t.data["segmentation"].tolist() if "segmentation" in t.data else None
     attrs = t.data["attributes"].tolist() if "attributes" in t.data else None
     image_root = Path(images) if images is not None else None
     placer = ImagePlacer(image_root, copy=copy_images) if link_images or copy_images else None
-    offsets = ds._offsets.tolist()
+    offsets = ds.row_offsets.tolist()
     xyxy = t.xyxy.tolist()
     written = 0
     with atomic_dir(out, overwrite=overwrite) as tmp:

@@ -35,7 +35,7 @@ import numpy as np
 
 from detectkit._progress import track
 from detectkit._xml import parse_xml
-from detectkit.dataset import Dataset, ImageRecord, _decoded
+from detectkit.dataset import Dataset, ImageRecord
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
     ConvertSummary,
@@ -189,7 +189,7 @@ def read(
             pose = _text(obj, "pose")
             if pose is not None:
                 cols["pose"] = pose
-            cols["_loc"] = f"{f} [{where}]"
+            cols["origin"] = (str(f), "object", k)
             objects.append((pos, name, (x1, y1, x2, y2), cols))
     return dataset_from_named_objects(
         objects, records, log, path=path, source_format="voc", names=list(labels) if labels is not None else None
@@ -217,11 +217,10 @@ def write(
     """
     out = Path(path)
     summary = ConvertSummary(path=out, format="voc", images=len(ds.images))
-    t = ds._table
+    t = ds.table
     names = ds.names
     crowd = t.data.get("iscrowd")
     seg = t.data.get("segmentation")
-    seg = _decoded(seg) if seg is not None else None
     attrs = t.data.get("attributes")
     if seg is not None and any(s for s in seg.tolist() if s is not None):
         summary.notes.append("segmentation (polygons/RLE) not written: VOC holds boxes only")
@@ -229,7 +228,7 @@ def write(
         summary.notes.append("free-form object attributes not written: VOC holds difficult/truncated/occluded/pose")
     image_root = Path(images) if images is not None else None
     placer = ImagePlacer(image_root, copy=copy_images) if link_images or copy_images else None
-    offsets = ds._offsets.tolist()
+    offsets = ds.row_offsets.tolist()
     xyxy = t.xyxy.tolist()
     flag_cols = {f: t.data[f].tolist() for f in _FLAGS if f in t.data}
     pose = t.data["pose"].tolist() if "pose" in t.data else None

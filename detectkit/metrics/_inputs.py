@@ -42,7 +42,7 @@ class Predictions:
     category_names: dict[int, str] = field(default_factory=dict)
 
 
-def _mask_utils(purpose: str) -> Any:
+def mask_utils(purpose: str) -> Any:
     try:
         from pycocotools import mask as mask_utils
     except ImportError:  # pragma: no cover - pycocotools is a dependency
@@ -60,8 +60,8 @@ def _to_rle(segm: Any, h: int, w: int, mask_utils: Any) -> Any:
 
 
 def _read_json(path: Path, what: str) -> Any:
-    """The parsed file (see :func:`detectkit.formats._common.parse_json`)."""
-    from detectkit.formats._common import parse_json
+    """The parsed file (see :func:`detectkit.formats.parse_json`)."""
+    from detectkit.formats import parse_json
 
     try:
         data = path.read_bytes()
@@ -118,7 +118,7 @@ def ground_truth_from_coco(data: Mapping[str, Any], *, iou_type: str, source: st
     has_box = n == 0 or all("bbox" in a for a in anns)
     segm: list[Any] | None = None
     if iou_type == "segm":
-        mu = _mask_utils("segmentation evaluation")
+        mu = mask_utils("segmentation evaluation")
         segm = []
         for i, a in enumerate(anns):
             if "segmentation" not in a:
@@ -128,7 +128,7 @@ def ground_truth_from_coco(data: Mapping[str, Any], *, iou_type: str, source: st
     if has_box:
         xywh = _boxes(anns, source)
     elif segm is not None:
-        xywh = np.asarray(_mask_utils("boxes from masks").toBbox(segm), dtype=np.float64).reshape(-1, 4)
+        xywh = np.asarray(mask_utils("boxes from masks").toBbox(segm), dtype=np.float64).reshape(-1, 4)
     else:
         xywh = _boxes(anns, source)
     if all("area" in a for a in anns):
@@ -185,7 +185,7 @@ def predictions_from_coco(
         xywh = _boxes(results, source)
         area = xywh[:, 2] * xywh[:, 3]
         if iou_type == "segm":
-            mu = _mask_utils("segmentation evaluation")
+            mu = mask_utils("segmentation evaluation")
             segm = []
             for r, b in zip(results, xywh.tolist()):
                 s = r.get("segmentation")
@@ -198,7 +198,7 @@ def predictions_from_coco(
     elif n > 0:
         if "segmentation" not in results[0]:
             raise AnnotationParseError(source, "results need 'bbox' or 'segmentation'", record="[0]")
-        mu = _mask_utils("segmentation results")
+        mu = mask_utils("segmentation results")
         rles = []
         for r in results:
             s = r["segmentation"]
@@ -309,7 +309,7 @@ def predictions_from_yolo_labels(
     ground-truth category in id order (the convention of ``detectkit.formats`` YOLO files).
     """
     cat_ids = sorted(gt.categories)
-    mu = _mask_utils("segmentation evaluation") if iou_type == "segm" else None
+    mu = mask_utils("segmentation evaluation") if iou_type == "segm" else None
     img_l: list[int] = []
     cat_l: list[int] = []
     box_l: list[list[float]] = []
@@ -404,7 +404,7 @@ def _dataset_rows(ds: Any, argument: str) -> list[tuple[Any, Any]]:
         raise InvalidInputError(f"{argument} must iterate as (ImageRecord, Detections) pairs") from None
 
 
-def _segm_from_detections(dets: Any, h: int, w: int, mu: Any) -> list[Any]:
+def segm_from_detections(dets: Any, h: int, w: int, mu: Any) -> list[Any]:
     out: list[Any] = []
     given = dets.data.get("segmentation") if hasattr(dets, "data") else None
     for j in range(len(dets)):
@@ -463,7 +463,7 @@ def ground_truth_from_dataset(ds: Any, *, iou_type: str) -> GroundTruth:
     from detectkit import boxes as box_ops
 
     rows = _dataset_rows(ds, "ground_truth")
-    mu = _mask_utils("segmentation evaluation") if iou_type == "segm" else None
+    mu = mask_utils("segmentation evaluation") if iou_type == "segm" else None
     image_ids = np.array([int(rec.id) for rec, _ in rows], dtype=np.int64)
     sizes = {int(rec.id): (int(rec.height), int(rec.width)) for rec, _ in rows}
     names: dict[str, int] = {}
@@ -484,7 +484,7 @@ def ground_truth_from_dataset(ds: Any, *, iou_type: str) -> GroundTruth:
         parts["img"].append(np.full(n, int(rec.id), np.int64))
         parts["cat"].append(np.asarray(dets.class_id, np.int64))
         parts["xywh"].append(xywh)
-        rles = _segm_from_detections(dets, int(rec.height), int(rec.width), mu) if mu is not None else None
+        rles = segm_from_detections(dets, int(rec.height), int(rec.width), mu) if mu is not None else None
         if "area" in data and not np.isnan(np.asarray(data["area"], np.float64)).any():
             parts["area"].append(np.asarray(data["area"], np.float64))
         elif rles is not None and mu is not None:
@@ -532,7 +532,7 @@ def predictions_from_dataset(ds: Any, gt: GroundTruth, *, iou_type: str) -> Pred
     """
 
     rows = _dataset_rows(ds, "predictions")
-    mu = _mask_utils("segmentation evaluation") if iou_type == "segm" else None
+    mu = mask_utils("segmentation evaluation") if iou_type == "segm" else None
     gt_ids = set(gt.image_ids.tolist())
     by_name = gt.file_names
 
@@ -559,7 +559,7 @@ def predictions_from_dataset(ds: Any, gt: GroundTruth, *, iou_type: str) -> Pred
         rows_out.add(iid, dets.class_id, dets.xyxy, dets.confidence)
         if rows_out.segm is not None:
             h, w = gt.image_sizes_hw.get(iid, (int(rec.height), int(rec.width)))
-            rows_out.segm.extend(_segm_from_detections(dets, h, w, mu))
+            rows_out.segm.extend(segm_from_detections(dets, h, w, mu))
     if missing:
         raise InvalidInputError(
             f"predictions hold {len(missing)} image(s) not in the ground truth: "

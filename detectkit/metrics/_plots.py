@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from detectkit.metrics import Metrics
+    from detectkit.metrics.result import Metrics
 
 __all__ = ["save_plots"]
 

@@ -65,8 +65,8 @@ class MotSequence:
     frame: np.ndarray
     track_id: np.ndarray
     xyxy: np.ndarray
-    confidence: np.ndarray = field(default=None)  # type: ignore[arg-type,assignment]
-    class_id: np.ndarray = field(default=None)  # type: ignore[arg-type,assignment]
+    confidence: np.ndarray = field(default=None)  # type: ignore[arg-type]
+    class_id: np.ndarray = field(default=None)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
         s = object.__setattr__

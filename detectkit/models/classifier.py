@@ -42,6 +42,7 @@ import numpy as np
 from detectkit._checks import check_fraction
 from detectkit.detections import Classification, Detections
 from detectkit.errors import InvalidInputError, ModelLoadError
+from detectkit.models.gradcam import find_cam_layer, grad_cam, largest_component_box, resize_heatmap
 
 if TYPE_CHECKING:
     import torch
@@ -76,30 +77,6 @@ class Preprocess:
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
                 raise InvalidInputError(f"{name} must be a positive int, got {value!r}")
-
-
-def resize_heatmap(heatmap: np.ndarray, image_size_wh: tuple[int, int]) -> np.ndarray:
-    """Resize one ``(h, w)`` heatmap (as stored by :meth:`Classifier.localize`) to the image size.
-
-    Args:
-        heatmap: float ``(h, w)`` map covering the whole image.
-        image_size_wh: ``(width, height)`` of the image.
-
-    Returns:
-        float32 ``(height, width)`` map (bilinear).
-
-    >>> resize_heatmap(np.ones((2, 3), np.float32), (6, 4)).shape
-    (4, 6)
-    """
-    import cv2
-
-    from detectkit._checks import check_image_size_wh
-
-    w, h = check_image_size_wh(image_size_wh)
-    arr = np.asarray(heatmap, dtype=np.float32)
-    if arr.ndim != 2:
-        raise InvalidInputError(f"heatmap must be 2-D (h, w), got shape {arr.shape}")
-    return np.asarray(cv2.resize(arr, (w, h), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
 
 
 def _load_image(image: Any) -> np.ndarray:
@@ -359,9 +336,7 @@ class Classifier:
         self.preprocess = preprocess or default_pre
         self.num_classes = self._probe_num_classes()
         if names is not None:
-            from detectkit.detections import _names_map
-
-            loaded_names = dict(_names_map(names))
+            loaded_names = dict(Detections.empty(names=names).names)
         elif loaded_names is None and self.num_classes == 1000:
             loaded_names = dict(enumerate(_imagenet_categories()))
         self.names: Mapping[int, str] = dict(loaded_names or {})
@@ -589,7 +564,6 @@ class Classifier:
         Raises:
             ModelLoadError: the network has no spatial convolutional feature map.
         """
-        import torch
 
         top_k = _check_top_k(top_k)
         threshold = check_fraction(threshold, "threshold")
@@ -601,31 +575,8 @@ class Classifier:
         classes = self._requested_classes(class_id, probs, top_k)
         layer = self._find_cam_layer()
         x = self._to_tensor(img, crop=False)[None].to(self.device)
-        captured: list[torch.Tensor] = []
-
-        def hook(_m: torch.nn.Module, _inp: Any, out: torch.Tensor) -> torch.Tensor:
-            out = out.detach().requires_grad_(True)
-            captured.append(out)
-            return out
-
-        handle = layer.register_forward_hook(hook)
-        try:
-            with torch.inference_mode(False), torch.enable_grad():
-                logits = self.model(x.clone())
-                feats = captured[-1]
-                maps = []
-                for i, c in enumerate(classes):
-                    (grad,) = torch.autograd.grad(logits[0, c], feats, retain_graph=i < len(classes) - 1)
-                    weights = grad.mean(dim=(2, 3), keepdim=True)
-                    maps.append(torch.relu((weights * feats).sum(dim=1))[0])
-                cams = torch.stack(maps)[:, None].detach()
-        finally:
-            handle.remove()
-        cams = torch.nn.functional.interpolate(cams, size=tuple(x.shape[2:]), mode="bilinear", align_corners=False)
-        heat = cams[:, 0].float().cpu().numpy()
-        peak = heat.reshape(len(classes), -1).max(axis=1)
-        heat = np.where(peak[:, None, None] > 0, heat / np.maximum(peak, 1e-12)[:, None, None], 0.0).astype(np.float32)
-        boxes = np.array([_largest_component_box(h, threshold, (width, height)) for h in heat], dtype=np.float32)
+        heat = grad_cam(self.model, x, layer, classes)
+        boxes = np.array([largest_component_box(h, threshold, (width, height)) for h in heat], dtype=np.float32)
         return Detections(
             xyxy=boxes.reshape(-1, 4),
             confidence=probs[classes],
@@ -659,53 +610,9 @@ class Classifier:
         return out
 
     def _find_cam_layer(self) -> torch.nn.Module:
-        """The last top-level block whose output is a spatial (B, C, H, W) map with H * W > 1."""
-        import torch
-
-        if self._cam_layer is not None:
-            return self._cam_layer
-        root: torch.nn.Module = self.model
-        children = list(root.named_children())
-        while len(children) == 1:
-            root = children[0][1]
-            children = list(root.named_children())
-        shapes: dict[int, tuple[int, ...]] = {}
-        handles = [
-            module.register_forward_hook(
-                lambda m, i, o, k=k: shapes.__setitem__(k, tuple(o.shape)) if isinstance(o, torch.Tensor) else None
+        """The last top-level block whose output is a spatial (B, C, H, W) map (found once)."""
+        if self._cam_layer is None:
+            self._cam_layer = find_cam_layer(
+                self.model, input_size=self.preprocess.crop_size, device=self.device, architecture=self.architecture
             )
-            for k, (_, module) in enumerate(children)
-        ]
-        size = self.preprocess.crop_size
-        try:
-            with torch.inference_mode():
-                self.model(torch.zeros(1, 3, size, size, device=self.device))
-        finally:
-            for handle in handles:
-                handle.remove()
-        spatial = [k for k, shape in shapes.items() if len(shape) == 4 and shape[2] * shape[3] > 1]
-        if not spatial:
-            raise ModelLoadError(
-                f"localize needs a convolutional feature map; architecture {self.architecture!r} has none "
-                "(e.g. a vision transformer)"
-            )
-        self._cam_layer = children[max(spatial)][1]
         return self._cam_layer
-
-
-def _largest_component_box(heat: np.ndarray, threshold: float, image_size_wh: tuple[int, int]) -> list[float]:
-    """xyxy (image pixels) of the largest connected region of ``heat >= threshold``."""
-    import cv2
-
-    width, height = image_size_wh
-    h, w = heat.shape
-    if heat.max() <= 0:
-        return [0.0, 0.0, float(width), float(height)]
-    binary = (heat >= threshold).astype(np.uint8)
-    count, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-    if count <= 1:
-        return [0.0, 0.0, float(width), float(height)]
-    k = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    x0, y0, bw, bh = (int(v) for v in stats[k, :4])
-    sx, sy = width / w, height / h
-    return [x0 * sx, y0 * sy, min((x0 + bw) * sx, width), min((y0 + bh) * sy, height)]

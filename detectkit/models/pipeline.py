@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
-from detectkit._checks import as_boxes, check_choice
+from detectkit._checks import as_boxes, check_choice, check_positive_int
 from detectkit.detections import Detections
 from detectkit.errors import DetectkitError, InvalidInputError
 from detectkit.models.classifier import Classifier
@@ -148,8 +148,6 @@ class Pipeline:
         batch_size: int = 32,
         fit: Literal["crop", "pad"] = "pad",
     ) -> None:
-        from detectkit.models.classifier import _check_batch_size, _check_top_k
-
         if not callable(getattr(detector, "detect", None)):
             hint = f" (build one first: Pipeline(Detector({detector!r}), ...))" if isinstance(detector, str) else ""
             raise InvalidInputError(
@@ -158,8 +156,8 @@ class Pipeline:
         self.detector = detector
         self.classifier = classifier if isinstance(classifier, Classifier) else Classifier(classifier)
         self.padding = _check_padding(padding)
-        self.top_k = _check_top_k(top_k)
-        self.batch_size = _check_batch_size(batch_size)
+        self.top_k = check_positive_int(top_k, "top_k")
+        self.batch_size = check_positive_int(batch_size, "batch_size")
         self.fit: Literal["crop", "pad"] = check_choice(fit, "fit", ("crop", "pad"))  # type: ignore[assignment]
 
     def __repr__(self) -> str:

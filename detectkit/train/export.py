@@ -136,7 +136,7 @@ def _image_paths(source: str | os.PathLike[str], what: str) -> list[Path]:
         ds = Dataset.read(path)
         files = [r.path for r in ds.images if r.path is not None and Path(r.path).is_file()]
         if files:
-            return [Path(p) for p in files]  # type: ignore[arg-type]
+            return [Path(p) for p in files]
     if path.is_dir():
         found = list_images(path, recursive=True)
         if found:

@@ -201,7 +201,7 @@ def layout_labels(
                 best, best_cost = c, cost
             if cost == (0, False, 0, 0):
                 break
-        result[i] = best  # type: ignore[assignment]
+        result[i] = best
         occupied[best[1] : best[3], best[0] : best[2]] = 1
     return result
 
@@ -217,7 +217,7 @@ def _hidden_fractions(rects: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return out
 
 
-def _draw_labels(
+def draw_labels(
     out: np.ndarray,
     anchors: np.ndarray,
     texts: Sequence[str],
@@ -550,5 +550,5 @@ def annotate(
         order = None
         if dets.confidence is not None:
             order = np.argsort(-dets.confidence, kind="stable")
-        _draw_labels(out, anchors, texts, colors, st, order)
+        draw_labels(out, anchors, texts, colors, st, order)
     return out

@@ -75,7 +75,7 @@ def _lines_inplace(out: np.ndarray, lines: Sequence[LineCounter], thickness: int
     for line in lines:
         p = tuple(round(v) for v in line.start)
         q = tuple(round(v) for v in line.end)
-        cv2.line(out, p, q, _LINE_COLOR, thickness + 1, cv2.LINE_AA)  # type: ignore[arg-type]
+        cv2.line(out, p, q, _LINE_COLOR, thickness + 1, cv2.LINE_AA)
         mid = ((p[0] + q[0]) // 2, (p[1] + q[1]) // 2)
         _label(out, f"{line.name}: in {line.in_count} out {line.out_count}", mid, _LINE_COLOR, scale)
 

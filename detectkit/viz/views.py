@@ -23,7 +23,7 @@ from detectkit.boxes import box_iou
 from detectkit.detections import Detections
 from detectkit.errors import InvalidInputError
 from detectkit.viz._common import FONT, as_detections, ascii_text, canvas, ink, style_for, text_box
-from detectkit.viz.draw import _draw_labels, draw_boxes, label_texts
+from detectkit.viz.draw import draw_boxes, draw_labels, label_texts
 from detectkit.viz.palette import ColorLike, as_palette, parse_color, text_color_for
 
 __all__ = ["Match", "compare", "crops_gallery", "grid", "match_detections"]
@@ -161,7 +161,7 @@ def compare(
             order = np.concatenate(
                 [len(fn_dets) + np.argsort(-pred_dets.confidence, kind="stable"), np.arange(len(fn_dets))]
             )
-        _draw_labels(out, np.concatenate(anchors), [ascii_text(t) for t in texts], fn_colors + pred_colors, st, order)
+        draw_labels(out, np.concatenate(anchors), [ascii_text(t) for t in texts], fn_colors + pred_colors, st, order)
     if not legend:
         return out
     items = [

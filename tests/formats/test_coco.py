@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import os
 import warnings
@@ -17,6 +18,8 @@ from hypothesis import strategies as st
 from detectkit import AnnotationParseError, Detections, InvalidInputError
 from detectkit.dataset import Category, Dataset, ImageRecord
 from detectkit.formats import coco
+
+coco_read = importlib.import_module("detectkit.formats.coco.read")  # the module (coco.read is the function)
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "formats"
 GOLDEN = DATA / "coco_golden.json"
@@ -212,8 +215,8 @@ def test_malformed_json_names_file_and_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, line: int, chunked: bool
 ) -> None:
     if chunked:
-        monkeypatch.setattr(coco, "_WHOLE_DECODE_BYTES", 0)
-        monkeypatch.setattr(coco, "_ANN_CHUNK_BYTES", 1)
+        monkeypatch.setattr(coco._fast, "WHOLE_DECODE_BYTES", 0)
+        monkeypatch.setattr(coco._fast, "ANN_CHUNK_BYTES", 1)
     path = tmp_path / "bad.json"
     path.write_text(text)
     with pytest.raises(AnnotationParseError) as info:
@@ -370,8 +373,8 @@ def test_fast_and_checked_parsers_agree() -> None:
     doc = _load(GOLDEN)
     position = {im["id"]: i for i, im in enumerate(doc["images"])}
     cats = {c["id"] for c in doc["categories"]}
-    fast = coco._fast_table(doc["annotations"], position, cats, results=False)
-    checked, _ = coco._checked_table(GOLDEN, doc["annotations"], position, cats, IssueLog(True), results=False)
+    fast = coco._fast.fast_table(doc["annotations"], position, cats, results=False)
+    checked, _ = coco_read._checked_table(GOLDEN, doc["annotations"], position, cats, IssueLog(True), results=False)
     assert fast is not None
     np.testing.assert_array_equal(fast.xyxy, checked.xyxy)
     np.testing.assert_array_equal(fast.class_id, checked.class_id)
@@ -434,10 +437,11 @@ def test_convert_to_an_existing_file_needs_overwrite(tmp_path: Path) -> None:
 
 def _snapshot(ds: Dataset) -> tuple:
     """Everything a reader produced, in comparable form."""
-    from detectkit.dataset import _decoded
-
-    t = ds._table
-    data = {k: [repr(v) for v in _decoded(np.asarray(a)).tolist()] for k, a in t.data.items()}
+    t = ds.table
+    data = {k: [repr(v) for v in np.asarray(a).tolist()] for k, a in t.data.items()}
+    data.update({f"{f}.{k}": [repr(v) for v in a.tolist()] for f, cols in t.extras.items() for k, a in cols.items()})
+    if t.provenance is not None:
+        data["provenance"] = [repr(t.provenance.where(i)) for i in range(len(t))]
     return (
         [(c.id, c.name, c.supercategory, dict(c.extra)) for c in ds.categories],
         [(r.id, r.file_name, r.width, r.height, r.path, dict(r.extra), list(r.extra)) for r in ds.images],
@@ -558,8 +562,8 @@ def test_typed_fast_decoder_reads_exactly_what_the_json_path_reads(
     indent = 2 if layout == "indented" else None
     src.write_text(json.dumps(_DECODER_CASES[case], ensure_ascii=False, indent=indent), encoding="utf-8")
     if chunk_bytes is not None:
-        monkeypatch.setattr(coco, "_WHOLE_DECODE_BYTES", 0)
-        monkeypatch.setattr(coco, "_ANN_CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(coco._fast, "WHOLE_DECODE_BYTES", 0)
+        monkeypatch.setattr(coco._fast, "ANN_CHUNK_BYTES", chunk_bytes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fast = _snapshot(coco.read(src))
@@ -568,7 +572,9 @@ def test_typed_fast_decoder_reads_exactly_what_the_json_path_reads(
             def decode(self, data: bytes) -> None:
                 raise msgspec.ValidationError("forced")
 
-        monkeypatch.setattr(coco, "_typed_decoders", lambda: coco._Decoders(Refuse(), Refuse(), Refuse(), Refuse()))
+        monkeypatch.setattr(
+            coco._fast, "typed_decoders", lambda: coco._fast.Decoders(Refuse(), Refuse(), Refuse(), Refuse())
+        )
         plain = _snapshot(coco.read(src))
     assert fast == plain
 
@@ -577,16 +583,16 @@ def test_typed_fast_decoder_reads_exactly_what_the_json_path_reads(
 def test_common_coco_shapes_take_the_typed_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunked: bool) -> None:
     """Files of the common shape never reach the generic ``json`` route; the others do."""
     calls: list[Path] = []
-    plain = coco._decode_plain
+    plain = coco_read.decode_plain
 
     def spy(path: Path, data: bytes) -> Any:
         calls.append(path)
         return plain(path, data)
 
-    monkeypatch.setattr(coco, "_decode_plain", spy)
+    monkeypatch.setattr(coco_read, "decode_plain", spy)
     if chunked:
-        monkeypatch.setattr(coco, "_WHOLE_DECODE_BYTES", 0)
-        monkeypatch.setattr(coco, "_ANN_CHUNK_BYTES", 1)  # every annotation in a chunk of its own
+        monkeypatch.setattr(coco._fast, "WHOLE_DECODE_BYTES", 0)
+        monkeypatch.setattr(coco._fast, "ANN_CHUNK_BYTES", 1)  # every annotation in a chunk of its own
     typed = ["minimal", "coco-release image keys", "polygons, RLE and null segmentation", "negative width box"]
     typed += ["many boxes", "late unknown image id", "boundary-like text in values", "nested objects in segmentation"]
     with warnings.catch_warnings():
@@ -609,7 +615,7 @@ def test_common_coco_shapes_take_the_typed_path(tmp_path: Path, monkeypatch: pyt
 def test_annotation_text_is_decoded_in_chunks_at_object_boundaries(
     monkeypatch: pytest.MonkeyPatch, indent: int | None
 ) -> None:
-    decoder = coco._typed_decoders().annotations
+    decoder = coco._fast.typed_decoders().annotations
     for case, chunk_bytes, expected_chunks in (
         ("many boxes", 1, 300),
         ("many boxes", 1 / 4, 4),
@@ -620,15 +626,15 @@ def test_annotation_text_is_decoded_in_chunks_at_object_boundaries(
     ):
         text = json.dumps(_DECODER_CASES[case]["annotations"], indent=indent).encode()
         size = chunk_bytes if isinstance(chunk_bytes, int) else int(len(text) * chunk_bytes)
-        monkeypatch.setattr(coco, "_ANN_CHUNK_BYTES", size)
-        chunks = list(coco._decoded_chunks(memoryview(text), decoder))
+        monkeypatch.setattr(coco._fast, "ANN_CHUNK_BYTES", size)
+        chunks = list(coco._fast.decoded_chunks(memoryview(text), decoder))
         assert len(chunks) == expected_chunks, (case, size)
         assert [r for rows, _ in chunks for r in rows] == decoder.decode(text)
         assert chunks[-1][1] == len(text.rstrip()) - 1  # consumed up to the closing "]"
     for bad in (b"", b"{}", b"[", b'[{"image_id": 1}]', b"[1, 2]"):
-        with pytest.raises(coco._OtherShapeError):
-            list(coco._decoded_chunks(memoryview(bad), decoder))
-    assert list(coco._decoded_chunks(memoryview(b" [ ] "), decoder)) == []
+        with pytest.raises(coco._fast.OtherShapeError):
+            list(coco._fast.decoded_chunks(memoryview(bad), decoder))
+    assert list(coco._fast.decoded_chunks(memoryview(b" [ ] "), decoder)) == []
 
 
 def test_typed_and_json_results_readers_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -649,7 +655,9 @@ def test_typed_and_json_results_readers_agree(tmp_path: Path, monkeypatch: pytes
             def decode(self, data: bytes) -> None:
                 raise msgspec.ValidationError("forced")
 
-        monkeypatch.setattr(coco, "_typed_decoders", lambda: coco._Decoders(Refuse(), Refuse(), Refuse(), Refuse()))
+        monkeypatch.setattr(
+            coco._fast, "typed_decoders", lambda: coco._fast.Decoders(Refuse(), Refuse(), Refuse(), Refuse())
+        )
         plain = _snapshot(coco.read_results(src, dataset=gt))
     assert fast == plain
     assert len(fast[3]) == 2
@@ -663,7 +671,7 @@ def test_typed_path_keeps_segmentation_encoded_until_needed(tmp_path: Path) -> N
     doc = _DECODER_CASES["polygons, RLE and null segmentation"]
     src = _write_json(tmp_path / "in.json", doc)
     ds = coco.read(src)
-    column = ds._table.data["segmentation"].tolist()
+    column = ds.table.data.raw("segmentation").tolist()
     assert [type(v).__name__ for v in column] == ["Raw", "Raw", "Raw", "Raw", "NoneType", "list"]
     assert ds.detections(1).data["segmentation"].tolist() == [a.get("segmentation") for a in doc["annotations"]]
     coco.write(ds, tmp_path / "out.json")
@@ -695,7 +703,9 @@ def test_image_paths_on_the_typed_route_match_the_json_route(tmp_path: Path, mon
         def decode(self, data: bytes) -> None:
             raise msgspec.ValidationError("forced")
 
-    monkeypatch.setattr(coco, "_typed_decoders", lambda: coco._Decoders(Refuse(), Refuse(), Refuse(), Refuse()))
+    monkeypatch.setattr(
+        coco._fast, "typed_decoders", lambda: coco._fast.Decoders(Refuse(), Refuse(), Refuse(), Refuse())
+    )
     plain = coco.read(src)
     assert fast.images == plain.images
     assert [r.path for r in fast.images] == [tmp_path / "sub" / f"{i}.jpg" for i in range(4)]
@@ -709,8 +719,8 @@ def test_a_dataset_does_not_change_when_its_source_file_is_rewritten_in_place(
     """Polygons stay JSON text until needed; that text must not be a view of the file (or of a
     memory map of it), or rewriting the file in place would change or crash the dataset."""
     if chunked:
-        monkeypatch.setattr(coco, "_WHOLE_DECODE_BYTES", 0)
-        monkeypatch.setattr(coco, "_ANN_CHUNK_BYTES", 1)
+        monkeypatch.setattr(coco._fast, "WHOLE_DECODE_BYTES", 0)
+        monkeypatch.setattr(coco._fast, "ANN_CHUNK_BYTES", 1)
     doc = _DECODER_CASES["polygons, RLE and null segmentation"]
     src = _write_json(tmp_path / "in.json", doc)
     ds = coco.read(src)
@@ -724,16 +734,16 @@ def test_a_dataset_does_not_change_when_its_source_file_is_rewritten_in_place(
 def test_columns_grow_past_their_first_capacity() -> None:
     """``_Columns`` is sized from an upper bound of rows; should the bound ever be short, it
     grows and keeps every row (object columns included)."""
-    from detectkit.dataset import _Table
+    from detectkit.table import ObjectTable
 
-    def table(start: int, k: int) -> _Table:
+    def table(start: int, k: int) -> ObjectTable:
         seg = np.empty(k, dtype=object)
         seg[:] = [[float(i)] for i in range(start, start + k)]
         xyxy = np.arange(start * 4, (start + k) * 4, dtype=np.float64).reshape(k, 4)
         rows = np.arange(start, start + k, dtype=np.int64)
-        return _Table(xyxy, rows % 3, rows, None, {"segmentation": seg, "_coco_index": rows})
+        return ObjectTable(xyxy, rows % 3, rows, None, {"segmentation": seg, "_coco_index": rows})
 
-    columns = coco._Columns(2)
+    columns = coco._fast.Columns(2)
     for start, k in ((0, 1), (1, 3), (4, 6)):
         columns.add(table(start, k))
     got = columns.table()

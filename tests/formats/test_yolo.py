@@ -390,13 +390,13 @@ def test_vectorised_and_line_by_line_label_parsing_agree(tmp_path: Path, monkeyp
     def reject_all(rows: list, files: list, records: list, id_of: dict) -> tuple[None, set]:
         return None, {(pos, label) for pos, label, _ in files}
 
-    monkeypatch.setattr(yolo, "_fast_labels", reject_all)
+    monkeypatch.setattr(yolo._fast_read, "labels_table", reject_all)  # the fast path declines every file
     slow = yolo.read(tmp_path / "y")
     for rec in fast.images:
         np.testing.assert_array_equal(fast.boxes(rec.id), slow.boxes(rec.id))
         assert fast.annotations[rec.id].class_id.tolist() == slow.annotations[rec.id].class_id.tolist()
-    assert fast._table.data["_line"].tolist() == slow._table.data["_line"].tolist()
-    assert fast._table.data["_src"].tolist() == slow._table.data["_src"].tolist()
+    assert fast.table.provenance.line.tolist() == slow.table.provenance.line.tolist()
+    assert fast.table.provenance.file.tolist() == slow.table.provenance.file.tolist()
 
 
 def test_chunked_rendering_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -405,7 +405,7 @@ def test_chunked_rendering_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> N
     vals = rng.uniform(0, 1, (1000, 5))
     vals[::7, 0] = 123.456  # wider integer part in some rows only
     whole = yolo.render_rows(cls, vals, 6, last_decimals=3)
-    monkeypatch.setattr(yolo, "_RENDER_CHUNK", 97)
+    monkeypatch.setattr(yolo._fast_write, "RENDER_CHUNK", 97)
     chunked = yolo.render_rows(cls, vals, 6, last_decimals=3)
     assert chunked[0] == whole[0]
     np.testing.assert_array_equal(chunked[1], whole[1])
@@ -437,7 +437,7 @@ def test_label_files_rendered_block_by_block_equal_one_pass_and_printf(
     whole = yolo.write(ds, tmp_path / "whole")
     expected = _files(tmp_path / "whole")
     for block_rows in (1, 4, 7):
-        monkeypatch.setattr(yolo, "_RENDER_CHUNK", block_rows)
+        monkeypatch.setattr(yolo._fast_write, "RENDER_CHUNK", block_rows)
         summary = yolo.write(ds, tmp_path / f"b{block_rows}")
         assert _files(tmp_path / f"b{block_rows}") == expected
         assert (summary.objects, summary.dropped) == (whole.objects, whole.dropped)
@@ -487,25 +487,25 @@ def test_label_text_parsed_in_one_pass_equals_line_by_line(tmp_path: Path, monke
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the bad lines, named in ds.issues
             ds = yolo.read(root)
-        t = ds._table
+        t = ds.table
         return (
             t.xyxy.tolist(),
             t.class_id.tolist(),
             t.image_index.tolist(),
-            t.data["_line"].tolist(),
-            [os.path.basename(s) for s in t.data["_src"].tolist()],
+            t.provenance.line.tolist(),
+            [os.path.basename(s) for s in t.provenance.file.tolist()],
             sorted(str(i) for i in ds.issues),
         )
 
     fast = snapshot()
     calls: list[int] = []
-    original = yolo._numeric_rows
+    original = yolo._fast_read.numeric_rows
 
     def line_by_line(texts: list) -> tuple:
         calls.append(len(texts))
         return None, [], list(texts)
 
-    monkeypatch.setattr(yolo, "_numeric_rows", line_by_line)
+    monkeypatch.setattr(yolo._fast_read, "numeric_rows", line_by_line)
     slow = snapshot()
     assert calls == [len(labels)]
     assert fast == slow

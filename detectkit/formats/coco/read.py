@@ -1,0 +1,413 @@
+"""Reading COCO ground truth: the rules (required keys, ids, sizes, bad records)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from detectkit._progress import Progress, track
+from detectkit.dataset import NO_EXTRA, Category, Dataset, ImageRecord
+from detectkit.errors import AnnotationParseError, InvalidInputError
+from detectkit.formats._common import (
+    IssueLog,
+    image_size_of,
+    parse_json,
+    pauses_gc,
+    plain_relpaths,
+    safe_relpath,
+    warn_skipped,
+)
+from detectkit.formats.coco import _fast
+from detectkit.formats.coco.layout import ANN_FIELDS, ANN_KEYS, CAT_KEYS, IMG_KEYS
+from detectkit.table import ObjectTable, Provenance
+
+__all__ = ["annotations_table", "decode_plain", "finished", "is_int", "read"]
+
+
+def decode_plain(path: Path, data: bytes) -> Any:
+    """The generic route: any JSON document (``AnnotationParseError`` with line and column)."""
+    try:
+        return parse_json(data)
+    except json.JSONDecodeError as exc:
+        raise AnnotationParseError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from None
+    except UnicodeDecodeError as exc:
+        raise AnnotationParseError(path, f"not UTF-8 text: {exc}") from None
+
+
+def _image_root(path: Path, images: str | os.PathLike[str] | None, first_names: Sequence[str]) -> Path | None:
+    if images is not None:
+        return Path(images)
+    candidates = [path.parent, path.parent / "images", path.parent.parent / "images", path.parent.parent]
+    for root in candidates:
+        if first_names and all((root / n).is_file() for n in first_names[:3]):
+            return root
+    return None
+
+
+def is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+@pauses_gc
+def read(
+    path: str | os.PathLike[str],
+    *,
+    images: str | os.PathLike[str] | None = None,
+    strict: bool = False,
+) -> Dataset:
+    """Read a COCO ground-truth JSON file.
+
+    Args:
+        path: the JSON file.
+        images: the folder image ``file_name`` s are relative to (default: guessed from
+            the JSON's folder, its ``images/`` sibling, ...); used for ``ImageRecord.path``
+            and for sizes missing from the JSON (read from the image header only).
+        strict: raise :class:`AnnotationParseError` at the first bad record instead of
+            skipping it with a warning.
+
+    Raises:
+        AnnotationParseError: invalid JSON or structure (with line / record), or any bad
+            record when ``strict``.
+    """
+    path = Path(path)
+    try:
+        large = path.stat().st_size > _fast.WHOLE_DECODE_BYTES
+    except OSError:
+        large = False  # _fast.read_bytes names the problem
+    # Small files are read into memory and decode in one go (fastest). Large ones are mapped
+    # and keep the annotation array as text, decoded in chunks (an extra pass over that text,
+    # a few % slower; memory stays low). Nothing read keeps referring to the map afterwards
+    # (chunk rows refer to chunk copies), so a file changed in place later cannot reach
+    # into a dataset.
+    mapped = _fast.MappedFile(path) if large else None
+    data = mapped.data if mapped is not None else _fast.read_bytes(path)
+    doc = _fast.decode_typed(data, "doc_text" if large else "doc")
+    if doc is None:
+        doc = decode_plain(path, bytes(data))
+        del data, mapped
+        return _read_document(path, doc, images, strict)
+    del data
+    if mapped is not None:
+        mapped.drop()  # the document's annotation text refers to the map until decoded
+    try:
+        return _read_document(path, doc, images, strict, drop_pages=mapped.drop if mapped is not None else None)
+    except _fast.OtherShapeError:  # an annotation of another shape than the typed structs': read it all the generic way
+        return _read_document(path, decode_plain(path, _fast.read_bytes(path)), images, strict)
+
+
+def _read_document(
+    path: Path,
+    doc: Any,
+    images: str | os.PathLike[str] | None,
+    strict: bool,
+    drop_pages: Callable[[], None] | None = None,
+) -> Dataset:
+    """A dataset from a decoded document: typed structs (annotations still text) or plain JSON.
+
+    ``drop_pages`` is called after each chunk of annotation text (see :class:`_fast.MappedFile`).
+    """
+    typed = not isinstance(doc, (dict, list)) and hasattr(doc, "images")  # a JSON scalar is not typed (tests/fuzz)
+    if typed:
+        raw_cats, raw_images, raw_anns = doc.categories, doc.images, []  # annotations: decoded below
+        info, licenses = doc.info, doc.licenses
+        doc.images = []
+    else:
+        if isinstance(doc, list):
+            raise AnnotationParseError(path, "this is a COCO results list; use read_results(path, dataset=...)")
+        if not isinstance(doc, dict) or not isinstance(doc.get("images"), list):
+            raise AnnotationParseError(path, "expected a JSON object with an 'images' list (COCO format)")
+        raw_cats, raw_images, raw_anns = doc.get("categories", []), doc["images"], doc.get("annotations", [])
+        info, licenses = doc.get("info"), doc.get("licenses")
+        del doc
+    log = IssueLog(strict)
+    if not isinstance(raw_cats, list) or not isinstance(raw_anns, list):
+        raise AnnotationParseError(path, "'categories' and 'annotations' must be lists")
+
+    categories: list[Category] = []
+    seen_cat: set[int] = set()
+    for k, c in enumerate(raw_cats):
+        if not isinstance(c, dict) or not is_int(c.get("id")) or not isinstance(c.get("name"), str):
+            log.bad(path, "category needs an integer 'id' and a string 'name'", record=f"categories[{k}]")
+            continue
+        if c["id"] in seen_cat:
+            log.bad(path, f"duplicate category id {c['id']}", record=f"categories[{k}]")
+            continue
+        seen_cat.add(c["id"])
+        extra = {key: v for key, v in c.items() if key not in CAT_KEYS}
+        categories.append(Category(c["id"], c["name"], c.get("supercategory"), extra))
+
+    entries = _fast.typed_images(raw_images) if typed else _plain_images(raw_images)
+    names = [e[1] for e in entries[:3] if e is not None and isinstance(e[1], str)]
+    root = _image_root(path, images, names)
+    records: list[ImageRecord] = []
+    position: dict[int, int] = {}
+    # typed entries have integer ids (or None sizes) already; plain names need no per-name check
+    fast = typed and plain_relpaths([e[1] for e in entries if e is not None])
+    if fast and entries:  # and when ids are unique and every size is given: no per-image checks at all
+        ids, names, widths, heights, extras = zip(*entries)
+        if (
+            len(set(ids)) == len(ids)
+            and None not in widths
+            and None not in heights
+            and min(widths) > 0
+            and min(heights) > 0
+        ):
+            with Progress(total=len(ids), desc="read coco images", unit="img") as bar:
+                position = dict(zip(ids, range(len(ids))))
+                paths = [root / name for name in names] if root is not None else itertools.repeat(None)
+                records = list(map(ImageRecord, ids, names, widths, heights, paths, itertools.repeat(None), extras))
+                bar.update(len(records))
+            entries = []
+    for k, entry in enumerate(track(entries, total=len(entries), desc="read coco images", unit="img")):
+        where = f"images[{k}]"
+        if entry is None or not (fast or (is_int(entry[0]) and isinstance(entry[1], str))):
+            log.bad(path, "image needs an integer 'id' and a string 'file_name'", record=where)
+            continue
+        image_id, given_name, w, h, img_extra = entry
+        if fast:
+            fname = given_name
+        else:
+            try:
+                fname = safe_relpath(given_name)
+            except InvalidInputError as exc:
+                log.bad(path, str(exc), record=where)
+                continue
+        if image_id in position:
+            log.bad(path, f"duplicate image id {image_id}", record=where)
+            continue
+        img_path = root / fname if root is not None else None
+        if not ((w is not None and h is not None if fast else is_int(w) and is_int(h)) and w > 0 and h > 0):
+            if w is not None or h is not None:
+                log.bad(path, f"width/height must be positive integers, got {w!r}x{h!r}", record=where)
+                continue
+            if img_path is None or not img_path.is_file():
+                log.bad(path, f"no width/height and image file {fname!r} not found (pass images=)", record=where)
+                continue
+            try:
+                w, h = image_size_of(img_path)
+            except InvalidInputError as exc:
+                log.bad(path, str(exc), record=where)
+                continue
+        position[image_id] = len(records)
+        records.append(
+            ImageRecord(image_id, given_name if fname == given_name else fname, w, h, img_path, None, img_extra)
+        )
+
+    del raw_images, entries
+    if typed:
+        table, table_issues = _typed_annotations_table(path, doc, position, seen_cat, log, drop_pages)
+    else:
+        table, table_issues = annotations_table(path, raw_anns, position, seen_cat, log, results=False)
+    issues = log.issues + table_issues
+    warn_skipped([i for i in issues if i.severity == "error"], os.fspath(path))
+    return Dataset.from_table(
+        categories,
+        records,
+        finished(table, path, "annotations"),
+        info=info,
+        licenses=licenses,
+        issues=issues,
+        source_format="coco",
+    )
+
+
+def _plain_images(raw: list[Any]) -> list[_fast.ImageEntry | None]:
+    """``(id, file_name, width, height, extra)`` per image dict (``None`` for a non-object)."""
+    return [
+        (im.get("id"), im.get("file_name"), im.get("width"), im.get("height"), _extra(im, IMG_KEYS))
+        if isinstance(im, dict)
+        else None
+        for im in raw
+    ]
+
+
+def _extra(record: Mapping[str, Any], known: frozenset[str]) -> Mapping[str, Any]:
+    return {key: v for key, v in record.items() if key not in known} if not known.issuperset(record) else NO_EXTRA
+
+
+def _typed_annotations_table(
+    path: Path,
+    doc: Any,
+    position: Mapping[int, int],
+    known_cats: set[int],
+    log: IssueLog,
+    drop_pages: Callable[[], None] | None = None,
+) -> tuple[ObjectTable, list[Any]]:
+    """The typed document's annotations as a column table: its structs, or its annotation text
+    decoded chunk by chunk.
+
+    Only one chunk's structs exist at a time. Raises :class:`_fast.OtherShapeError` when a chunk does
+    not decode into the typed structs.
+    """
+    import msgspec
+
+    text, doc.annotations = doc.annotations, None
+    if isinstance(text, list):  # decoded with the document
+        return annotations_table(path, text, position, known_cats, log, results=False, typed=True)
+    view = memoryview(text)
+    decoder = _fast.typed_decoders().annotations
+    # the shortest typed annotation, {"image_id":1,"category_id":1,"bbox":[1,2,3,4]} and a
+    # comma, takes 48 bytes: an upper bound on the rows, allocated once (see _fast.Columns)
+    columns = _fast.Columns(len(view) // 48 + 1)
+    with Progress(total=len(view), desc="read coco annotations", unit="B") as bar:
+        for rows, consumed in _fast.decoded_chunks(view, decoder):
+            table = _fast.fast_table(rows, position, known_cats, results=False, typed=True)
+            if table is None:  # well-typed but semantically bad: every record through the checking pass
+                try:
+                    rows = decoder.decode(view)
+                except msgspec.DecodeError:
+                    raise _fast.OtherShapeError from None
+                return annotations_table(path, rows, position, known_cats, log, results=False, typed=True)
+            table.data["_coco_index"] += columns.rows
+            columns.add(table)
+            bar.update(consumed - bar.done)
+            if drop_pages is not None:
+                drop_pages()
+    del view, text  # box-only files: nothing refers to the file's bytes any more
+    if not columns.rows:  # the same (empty) columns as a file with annotations
+        empty = _fast.fast_table([], position, known_cats, results=False, typed=True)
+        return (empty if empty is not None else ObjectTable.empty()), []
+    return columns.table(), []
+
+
+def annotations_table(
+    path: Path,
+    raw: list[Any],
+    position: Mapping[int, int],
+    known_cats: set[int],
+    log: IssueLog,
+    *,
+    results: bool,
+    typed: bool = False,
+) -> tuple[ObjectTable, list[Any]]:
+    """The annotation list as a column table: a vectorised pass, or a checking pass on bad input.
+
+    ``typed`` records are the fast path's structs (every field present, types checked).
+    """
+    fast = _fast.fast_table(raw, position, known_cats, results=results, typed=typed)
+    if fast is not None:
+        return fast, []
+    if typed:  # well-typed but semantically bad (unknown image id, negative size, ...): check as dicts
+        fields = ("image_id", "category_id", "bbox", "score", "segmentation") if results else ANN_FIELDS
+        raw = [{k: getattr(a, k) for k in fields} for a in raw]
+        import msgspec
+
+        for a in raw:
+            if isinstance(a["segmentation"], msgspec.Raw):
+                a["segmentation"] = msgspec.json.decode(a["segmentation"])
+    return _checked_table(path, raw, position, known_cats, log, results=results)
+
+
+def _checked_table(
+    path: Path,
+    raw: list[Any],
+    position: Mapping[int, int],
+    known_cats: set[int],
+    log: IssueLog,
+    *,
+    results: bool,
+) -> tuple[ObjectTable, list[Any]]:
+    """Record-by-record parse that reports (or, when strict, raises on) every bad annotation."""
+    m = len(raw)
+    img = np.empty(m, np.int64)
+    cls = np.empty(m, np.int64)
+    bbox = np.empty((m, 4), np.float64)
+    ann_id = np.full(m, -1, np.int64)
+    crowd = np.zeros(m, np.int64)
+    area = np.full(m, np.nan)
+    score = np.zeros(m, np.float32)
+    seg = np.empty(m, dtype=object)
+    extra = np.empty(m, dtype=object)
+    keep = np.ones(m, bool)
+    any_extra = False
+    for k, a in enumerate(raw):
+        where = f"annotations[{k}]" if not results else f"[{k}]"
+        try:
+            ip = position[a["image_id"]]
+            cid = a["category_id"]
+            b = a["bbox"]
+            if not is_int(cid) or not -(1 << 63) <= cid < 1 << 63:  # beyond int64: found by tests/fuzz
+                raise TypeError(f"category_id must be an integer (int64), got {cid!r}")
+            if len(b) != 4:
+                raise TypeError(f"bbox must have 4 numbers [x, y, w, h], got {b!r}")
+            bbox[k] = b
+            if results:
+                score[k] = a["score"]
+            else:
+                aid = a.get("id")
+                if aid is not None:
+                    if not is_int(aid):
+                        raise TypeError(f"id must be an integer, got {aid!r}")
+                    ann_id[k] = aid
+                c = a.get("iscrowd", 0)
+                crowd[k] = int(c)
+                if "area" in a:
+                    area[k] = float(a["area"])
+        except KeyError as exc:
+            key = exc.args[0]
+            if key in ("image_id", "category_id", "bbox", "score"):
+                msg = (
+                    f"missing '{key}'"
+                    if isinstance(a, dict) and key not in a
+                    else f"unknown image_id {a.get('image_id')!r}"
+                )
+            else:
+                msg = f"unknown image_id {key!r}"
+            log.bad(path, msg, record=where)
+            keep[k] = False
+            continue
+        except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+            log.bad(path, f"malformed annotation: {exc}", record=where)
+            keep[k] = False
+            continue
+        img[k] = ip
+        cls[k] = cid
+        seg[k] = a.get("segmentation")
+        if not ANN_KEYS.issuperset(a):
+            ex = {key: v for key, v in a.items() if key not in ANN_KEYS and not (results and key == "score")}
+            if ex:
+                extra[k] = ex
+                any_extra = True
+    bad_box = keep & ~(np.isfinite(bbox).all(axis=1) & (bbox[:, 2] >= 0) & (bbox[:, 3] >= 0))
+    for k in np.flatnonzero(bad_box).tolist():
+        log.bad(
+            path, f"bbox must be finite with non-negative width/height, got {list(bbox[k])}", record=f"annotations[{k}]"
+        )
+        keep[k] = False
+    if known_cats:
+        unknown = keep & ~np.isin(cls, list(known_cats))
+        for k in np.flatnonzero(unknown).tolist():
+            log.bad(path, f"unknown category_id {int(cls[k])}", record=f"annotations[{k}]")
+            keep[k] = False
+    rows = np.flatnonzero(keep) if not keep.all() else slice(None)
+    xyxy = bbox[rows].copy()
+    xyxy[:, 2:] += xyxy[:, :2]
+    index = np.arange(m, dtype=np.int64)
+    data: dict[str, np.ndarray] = {"segmentation": seg[rows], "_coco_bbox": bbox[rows], "_coco_index": index[rows]}
+    if not results:
+        data = {"annotation_id": ann_id[rows], "iscrowd": crowd[rows], "area": area[rows], **data}
+    if any_extra:
+        data["_coco_extra"] = extra[rows]
+    table = ObjectTable(xyxy, cls[rows], img[rows], score[rows] if results else None, data)
+    return table, []
+
+
+def finished(table: ObjectTable, path: Path, record_list: str) -> ObjectTable:
+    """The reader's table with its bookkeeping columns moved where they belong: the source
+    boxes and unknown keys into the ``"coco"`` extras, the record index into the provenance;
+    ``segmentation`` marked as possibly still JSON text (decoded on access)."""
+    data = table.data
+    index = data.pop("_coco_index")
+    extras = {"bbox": data.pop("_coco_bbox")}
+    if "_coco_extra" in data:
+        extras["extra"] = data.pop("_coco_extra")
+    data.mark_encoded("segmentation")
+    table.extras["coco"] = extras
+    table.provenance = Provenance.of_records(os.fspath(path), record_list, index)
+    return table

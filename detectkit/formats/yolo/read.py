@@ -1,0 +1,385 @@
+"""Reading a YOLO folder or ``data.yaml`` into a :class:`~detectkit.dataset.Dataset`.
+
+The line-by-line parse (:func:`_slow_labels`) defines the behaviour; plain detect label files
+first go through the vectorised parse of ``_fast_read``, which may only decline a file (it then
+comes here), never read it differently.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from detectkit._progress import track
+from detectkit.dataset import Category, Dataset, ImageRecord
+from detectkit.errors import InvalidInputError
+from detectkit.formats._common import (
+    IssueLog,
+    image_size_of,
+    pauses_gc,
+    warn_skipped,
+)
+from detectkit.formats.yolo import _fast_read
+from detectkit.formats.yolo.layout import (
+    META_FILE,
+    SPLITS,
+    YOLOTask,
+    find_yaml,
+    label_path,
+    load_yaml,
+    names_from,
+    split_parts,
+    walk_rel,
+)
+from detectkit.table import ObjectTable, Provenance
+
+__all__ = ["files_hint", "read"]
+
+
+@pauses_gc
+def read(
+    path: str | os.PathLike[str],
+    *,
+    task: YOLOTask | Literal["auto"] = "auto",
+    images: str | os.PathLike[str] | None = None,
+    strict: bool = False,
+) -> Dataset:
+    """Read a YOLO dataset: its folder, its ``data.yaml``, or a bare folder of label files.
+
+    Class names come from ``data.yaml`` (``names``), else ``classes.txt``, else
+    ``detectkit.json``, else the indices themselves. Image sizes come from
+    ``detectkit.json`` when it lists the image, else from the image header (no decode).
+    Categories get the ids recorded in ``detectkit.json`` (e.g. the original COCO ids) or
+    the 0-based YOLO indices.
+
+    Args:
+        path: dataset folder, ``data.yaml``, or a folder of ``.txt`` label files.
+        task: ``"detect"``, ``"segment"``, ``"obb"`` or ``"auto"`` (from ``data.yaml`` /
+            ``detectkit.json``; lines with more than 6 numbers are polygons).
+        images: image folder for a bare label folder.
+        strict: raise :class:`AnnotationParseError` at the first bad line instead of
+            skipping that object with a warning.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InvalidInputError(f"YOLO dataset {os.fspath(path)} does not exist")
+    yaml_path = p if p.is_file() else find_yaml(p)
+    root = p.parent if p.is_file() else p
+    doc: dict[str, Any] = load_yaml(yaml_path) if yaml_path is not None else {}
+    log = IssueLog(strict)
+    meta: dict[str, Any] = {}
+    meta_path = root / META_FILE
+    if meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            log.warn(meta_path, f"ignored: not valid JSON ({exc})")
+            meta = {}
+    if task == "auto":
+        task = doc.get("task") or meta.get("task") or "detect"
+        if task not in ("detect", "segment", "obb"):
+            task = "detect"
+
+    # classes
+    if "names" in doc or "nc" in doc:
+        names = names_from(doc, yaml_path or root)
+    elif (root / "classes.txt").is_file() or (root / "labels" / "classes.txt").is_file():
+        cpath = root / "classes.txt" if (root / "classes.txt").is_file() else root / "labels" / "classes.txt"
+        names = {i: s.strip() for i, s in enumerate(cpath.read_text(encoding="utf-8").splitlines()) if s.strip()}
+    elif meta.get("categories"):
+        names = {int(c["index"]): str(c["name"]) for c in meta["categories"]}
+    else:
+        names = {}
+    meta_cats = {int(c["index"]): c for c in meta.get("categories", []) if isinstance(c, dict) and "index" in c}
+    id_of: dict[int, int] = {}
+    categories: list[Category] = []
+    for idx in sorted(names):
+        mc = meta_cats.get(idx)
+        if mc is not None and mc.get("name") == names[idx] and isinstance(mc.get("id"), int):
+            categories.append(Category(mc["id"], names[idx], mc.get("supercategory"), mc.get("extra") or {}))
+            id_of[idx] = mc["id"]
+        else:
+            categories.append(Category(idx, names[idx]))
+            id_of[idx] = idx
+    if len({c.id for c in categories}) != len(categories):  # stale metadata: fall back to indices
+        categories = [Category(i, names[i]) for i in sorted(names)]
+        id_of = {i: i for i in names}
+
+    # image / label pairs, by split
+    # (label file, image file or None, split, image name relative to its folder), as strings:
+    # path objects per image would cost more than the parsing
+    pairs: list[tuple[str, str | None, str | None, str]] = []
+    split_dirs: list[tuple[str | None, Path]] = []
+    base = root
+    if isinstance(doc.get("path"), str) and doc["path"]:
+        bp = Path(doc["path"])
+        base = bp if bp.is_absolute() else (root / bp)
+    for s in SPLITS:
+        entry = doc.get(s)
+        entries = entry if isinstance(entry, list) else [entry] if isinstance(entry, str) else []
+        for e in entries:
+            d = base / e
+            if d not in [x[1] for x in split_dirs]:
+                split_dirs.append((s, d))
+    explicit_labels: Path | None = None
+    if not split_dirs:
+        if images is not None:
+            split_dirs = [(None, Path(images))]
+            explicit_labels = root / "labels" if (root / "labels").is_dir() else root
+        elif (root / "images").is_dir() or (root / "labels").is_dir():
+            split_dirs = [(None, root / "images")]
+        else:
+            split_dirs = [(None, root)]
+    seen_labels: set[str] = set()
+    multi = len({s for s, _ in split_dirs}) > 1
+    for split, d in split_dirs:
+        split_name = split if multi else None
+        label_dir = explicit_labels if explicit_labels is not None else label_path(d / "x.jpg").parent
+        if d.suffix == ".txt" and d.is_file():  # a list of image paths
+            listed = [(d.parent / ln.strip()) for ln in d.read_text(encoding="utf-8").splitlines() if ln.strip()]
+            for listed_img in listed:
+                label_s = os.fspath(label_path(listed_img))
+                if label_s not in seen_labels:
+                    seen_labels.add(label_s)
+                    pairs.append((label_s, os.fspath(listed_img), split_name, listed_img.name))
+            continue
+        d_s, label_dir_s = os.fspath(d), os.fspath(label_dir)
+        from detectkit.image import IMAGE_EXTENSIONS
+
+        for rel in walk_rel(d, IMAGE_EXTENSIONS, follow=True):
+            label_s = f"{label_dir_s}/{rel.rsplit('.', 1)[0]}.txt"
+            if label_s in seen_labels:
+                continue
+            seen_labels.add(label_s)
+            pairs.append((label_s, f"{d_s}/{rel}", split_name, rel))
+        # labels without image files (e.g. a COCO -> YOLO conversion without images)
+        for rel in walk_rel(label_dir, (".txt",), follow=False):
+            label_s = f"{label_dir_s}/{rel}"
+            if label_s in seen_labels or rel == "classes.txt":
+                continue
+            seen_labels.add(label_s)
+            pairs.append((label_s, None, split_name, rel))
+
+    # records: detectkit.json first (ids, sizes, order, file names), then files found
+    meta_images: dict[str, dict[str, Any]] = {}
+    fields = meta.get("image_fields")
+    for m in meta.get("images", []):
+        if isinstance(m, list) and isinstance(fields, list) and len(m) == len(fields):
+            m = dict(zip(fields, m))
+        if isinstance(m, dict) and isinstance(m.get("label"), str):
+            meta_images[m["label"]] = m
+    records: list[ImageRecord] = []
+    label_files: list[str] = []
+    used_ids: set[int] = set()
+    order: list[tuple[int, tuple[str, str | None, str | None, str], dict[str, Any] | None]] = []
+    meta_rank = {k: i for i, k in enumerate(meta_images)}
+    root_prefix = os.fspath(root) + "/"
+    for pair in pairs:
+        label_s = pair[0]
+        key = label_s[len(root_prefix) :] if label_s.startswith(root_prefix) else label_s.rsplit("/", 1)[-1]
+        m = meta_images.get(key)
+        order.append((meta_rank.get(key, len(meta_rank)), pair, m))
+    order.sort(key=lambda x: x[0])
+    next_id = 1 + max([int(m["id"]) for m in meta_images.values() if isinstance(m.get("id"), int)], default=0)
+    for _, (label_s, img_found, split, rel), m in track(order, total=len(order), desc="index yolo", unit="img"):
+        img: Path | None = Path(img_found) if img_found is not None else None
+        if m is not None:
+            rid = int(m["id"])
+            fname = str(m["file_name"])
+            w, h = int(m["width"]), int(m["height"])
+            rsplit = m.get("split", split)
+            extra = m.get("extra") or {}
+        else:
+            rid = next_id
+            next_id += 1
+            if img is None:
+                log.bad(label_s, "label file has no image and no recorded size; skipped (pass images=)")
+                continue
+            fname = rel
+            try:
+                w, h = image_size_of(img)
+            except InvalidInputError as exc:
+                log.bad(img, str(exc))
+                continue
+            rsplit = split
+            extra = {}
+        if rid in used_ids:
+            rid = next_id
+            next_id += 1
+        used_ids.add(rid)
+        if img is None and m is not None and images is not None:
+            cand = Path(images) / fname
+            img = cand if cand.is_file() else None
+        records.append(ImageRecord(rid, fname, w, h, path=img, split=rsplit, extra=extra))
+        label_files.append(label_s)
+
+    table = _parse_labels(label_files, records, id_of, task, log)
+    warn_skipped([i for i in log.issues if i.severity == "error"], os.fspath(path))
+    return Dataset.from_table(
+        categories,
+        records,
+        table,
+        info=meta.get("info") or {},
+        licenses=meta.get("licenses") or [],
+        issues=log.issues,
+        source_format=meta.get("source_format") or "yolo",
+    )
+
+
+def _parse_labels(
+    label_files: list[str],
+    records: list[ImageRecord],
+    id_of: Mapping[int, int],
+    task: str,
+    log: IssueLog,
+) -> ObjectTable:
+    """All label files as one table: a vectorised pass over plain detect files, line by line otherwise."""
+    texts: list[tuple[int, str, str]] = []
+    for pos, label in enumerate(track(label_files, total=len(label_files), desc="read yolo")):
+        try:
+            with open(label, encoding="utf-8") as fh:
+                text = fh.read()
+        except FileNotFoundError:
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            log.bad(label, f"unreadable label file: {exc}")
+            continue
+        if text.strip():
+            texts.append((pos, label, text))
+    # the fast path takes the plain detect files it can; the rest (and all OBB files) go line by line
+    fast, slow = _fast_read.parse(texts, records, id_of) if task != "obb" else (None, list(texts))
+    tables: list[ObjectTable] = [] if fast is None else [fast]
+    slow.sort(key=lambda x: x[0])
+    tables.append(_slow_labels(slow, records, id_of, task, log))
+    tables = [t for t in tables if len(t)]
+    if any(t.confidence is not None for t in tables) and any(t.confidence is None for t in tables):
+        log.warn(files_hint(texts), "some label files have a confidence column and some not (missing = 1.0)")
+        for t in tables:
+            if t.confidence is None:
+                t.confidence = np.ones(len(t), np.float32)
+    return ObjectTable.concat(tables).sorted()
+
+
+def files_hint(texts: list[tuple[int, str, str]]) -> str:
+    """A path to name in a dataset-wide warning."""
+    return os.path.dirname(texts[0][1]) if texts else "labels"
+
+
+# what plain detect label text is made of; any other character sends a file line by line
+
+
+def _slow_labels(
+    files: list[tuple[int, str, str]],
+    records: list[ImageRecord],
+    id_of: Mapping[int, int],
+    task: str,
+    log: IssueLog,
+) -> ObjectTable:
+    """Line-by-line parse that reports every bad line (or raises when strict)."""
+    img_idx: list[int] = []
+    cls: list[int] = []
+    boxes: list[tuple[float, float, float, float]] = []
+    conf: list[float] = []
+    segs: list[Any] = []
+    obbs: list[Any] = []
+    srcs: list[str] = []
+    lines: list[int] = []
+    any_conf = False
+    any_seg = False
+    any_obb = False
+    known = set(id_of)
+    for pos, label, text in files:
+        rec = records[pos]
+        label_str = str(label)
+        w, h = rec.width, rec.height
+        for ln, line in enumerate(text.splitlines(), start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            try:
+                k = int(parts[0])
+                vals = [float(v) for v in parts[1:]]
+            except ValueError:
+                log.bad(label, f"expected 'class x y ...' numbers, got {line.strip()[:60]!r}", line=ln)
+                continue
+            nv = len(vals)
+            if not all(math.isfinite(v) for v in vals):
+                log.bad(label, "coordinates must be finite", line=ln)
+                continue
+            if k not in known:
+                log.bad(label, f"class {k} is not in names (0..{max(known, default=-1)})", line=ln)
+                continue
+            score = None
+            if nv in (4, 5):
+                cxn, cyn, bwn, bhn = vals[:4]
+                if bwn < 0 or bhn < 0:
+                    log.bad(label, f"negative width/height {bwn}, {bhn}", line=ln)
+                    continue
+                box = ((cxn - bwn / 2) * w, (cyn - bhn / 2) * h, (cxn + bwn / 2) * w, (cyn + bhn / 2) * h)
+                if nv == 5:
+                    score = vals[4]
+                segs.append(None)
+                obbs.append(None)
+            elif nv >= 6 and nv % 2 == 0:
+                xs = [v * w for v in vals[0::2]]
+                ys = [v * h for v in vals[1::2]]
+                box = (min(xs), min(ys), max(xs), max(ys))
+                pts = [round(c, 6) for xy in zip(xs, ys) for c in xy]
+                if task == "obb" and nv == 8:
+                    obbs.append(np.array(pts, dtype=np.float64).reshape(4, 2))
+                    segs.append(None)
+                    any_obb = True
+                else:
+                    segs.append(split_parts(pts))
+                    obbs.append(None)
+                    any_seg = True
+            else:
+                log.bad(
+                    label,
+                    f"expected 4 box numbers (+ confidence) or an even number >= 6 of polygon "
+                    f"coordinates after the class, got {nv}",
+                    line=ln,
+                )
+                continue
+            if score is not None:
+                any_conf = True
+            img_idx.append(pos)
+            cls.append(id_of[k])
+            boxes.append(box)
+            conf.append(score if score is not None else np.nan)
+            srcs.append(label_str)
+            lines.append(ln)
+    m = len(cls)
+    data: dict[str, np.ndarray] = {}
+    if any_seg:
+        col = np.empty(m, dtype=object)
+        col[:] = segs
+        data["segmentation"] = col
+    if any_obb:
+        arr = np.full((m, 4, 2), np.nan)
+        for i, o in enumerate(obbs):
+            if o is not None:
+                arr[i] = o
+        data["obb_polygon"] = arr
+    src_col = np.empty(m, dtype=object)
+    src_col[:] = srcs
+    confidence = None
+    if any_conf:
+        c = np.asarray(conf, dtype=np.float32)
+        if np.isnan(c).any():
+            log.warn(files[0][1] if files else "labels", "some lines have a confidence column and some not")
+        confidence = np.nan_to_num(c, nan=1.0)
+    return ObjectTable(
+        np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
+        np.asarray(cls, dtype=np.int64),
+        np.asarray(img_idx, dtype=np.int64),
+        confidence,
+        data,
+        provenance=Provenance.of_lines(src_col, np.asarray(lines, dtype=np.int64)),
+    )
