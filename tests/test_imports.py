@@ -66,12 +66,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
 }
 
 
-#: Known violations of rule 1, each (importing module, private module it reaches into), to be
-#: removed when fixed: train/export.py (issue 17's OpenVINO export) uses models/_openvino.py, a
-#: private module of another package; the fix is a public name (e.g. ``models/openvino.py``).
-KNOWN_PRIVATE_IMPORTS: frozenset[tuple[str, str]] = frozenset(
-    {("detectkit.train.export", "detectkit.models._openvino")}
-)
+#: Known violations of rule 1, each (importing module, private module it reaches into): none.
+KNOWN_PRIVATE_IMPORTS: frozenset[tuple[str, str]] = frozenset()
 
 
 def _modules() -> list[tuple[str, Path, bool]]:

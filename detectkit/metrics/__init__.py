@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from detectkit.metrics._engine import AREA_RANGES, IOU_THRESHOLDS, RECALL_THRESHOLDS
 from detectkit.metrics.evaluation import evaluate, evaluate_detector
+from detectkit.metrics.mot import MotMetrics, MotSequence, evaluate_mot, load_mot, save_mot
 from detectkit.metrics.result import STAT_NAMES, ConfusionMatrix, Metrics
 
 __all__ = [
@@ -31,6 +32,11 @@ __all__ = [
     "STAT_NAMES",
     "ConfusionMatrix",
     "Metrics",
+    "MotMetrics",
+    "MotSequence",
     "evaluate",
     "evaluate_detector",
+    "evaluate_mot",
+    "load_mot",
+    "save_mot",
 ]

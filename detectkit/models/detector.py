@@ -19,7 +19,7 @@ Two backends:
   through Ultralytics' ONNX backend.
 * ``backend="openvino"`` runs the same ONNX export (or an OpenVINO IR ``.xml``, e.g. an INT8
   file from ``detectkit export --format openvino --int8``) with OpenVINO and the same pre- and
-  post-processing (the ``openvino`` extra; see :mod:`detectkit.models._openvino`).
+  post-processing (the ``openvino`` extra; see :mod:`detectkit.models.openvino_runtime`).
 * ``backend="auto"`` measures, once per model, imgsz and machine (cached), every backend that
   can run the model here and picks the fastest end to end; torch is always a candidate for a
   checkpoint, so auto is never slower than it (see :mod:`detectkit.models.backend_choice`).
@@ -180,7 +180,7 @@ class _OnnxRunner:
 
     def __init__(self, path: Path, engine: str = "onnxruntime") -> None:
         if engine == "openvino":  # the same session API over OpenVINO
-            from detectkit.models._openvino import OpenVinoSession
+            from detectkit.models.openvino_runtime import OpenVinoSession
 
             self.session: Any = OpenVinoSession(path)
         else:

@@ -57,7 +57,7 @@ def classifier_metadata(
 def open_session(path: Path) -> Any:
     """An onnxruntime session for ``.onnx``, an :class:`OpenVinoSession` for ``.xml``."""
     if path.suffix.lower() == ".xml":
-        from detectkit.models._openvino import OpenVinoSession
+        from detectkit.models.openvino_runtime import OpenVinoSession
 
         return OpenVinoSession(path)
     try:

@@ -224,7 +224,7 @@ def _classifier_onnx(clf: Any, target: Path) -> Path:
 def _copy_metadata(src: Path, dst: Path) -> None:
     import onnx
 
-    from detectkit.models._openvino import read_onnx_metadata
+    from detectkit.models.openvino_runtime import read_onnx_metadata
 
     proto = onnx.load(str(dst))
     have = {p.key for p in proto.metadata_props}
@@ -245,7 +245,7 @@ def _detector_ignored_scope(nncf: Any) -> Any:
 
 
 def _openvino_int8(fp32_onnx: Path, samples: list[np.ndarray], target: Path, task: str) -> Path:
-    from detectkit.models._openvino import import_openvino, read_onnx_metadata, save_ir
+    from detectkit.models.openvino_runtime import import_openvino, read_onnx_metadata, save_ir
 
     ov = import_openvino()
     try:
@@ -305,7 +305,7 @@ def _onnx_int8(fp32_onnx: Path, samples: list[np.ndarray], target: Path, task: s
 
 
 def _openvino_fp32(fp32_onnx: Path, target: Path) -> Path:
-    from detectkit.models._openvino import import_openvino, read_onnx_metadata, save_ir
+    from detectkit.models.openvino_runtime import import_openvino, read_onnx_metadata, save_ir
 
     ov = import_openvino()
     return save_ir(ov.Core().read_model(str(fp32_onnx)), target, read_onnx_metadata(fp32_onnx))
@@ -554,7 +554,7 @@ def _names_of(path: Path, task: str) -> dict[int, str]:
     import ast
     import json
 
-    from detectkit.models._openvino import read_metadata
+    from detectkit.models.openvino_runtime import read_metadata
 
     meta = read_metadata(path)
     raw = meta.get("names", "{}")
