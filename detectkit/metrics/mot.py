@@ -217,9 +217,17 @@ def load_mot(path: str | os.PathLike[str], *, ground_truth: bool = False) -> Mot
             raise InvalidInputError(f"{path}: a folder needs gt/gt.txt or detections.jsonl")
     if not p.is_file():
         raise InvalidInputError(f"{path} does not exist; expected a MOTChallenge .txt or a .jsonl file")
-    if p.suffix.lower() == ".jsonl":
-        return _load_jsonl(p)
-    return _load_text(p, ground_truth=ground_truth)
+    try:
+        seq = _load_jsonl(p) if p.suffix.lower() == ".jsonl" else _load_text(p, ground_truth=ground_truth)
+        if len(seq.frame) and int(seq.frame.min()) < 1:
+            raise AnnotationParseError(p, "frame numbers must be >= 1 (MOTChallenge frames are 1-based)")
+        return seq
+    except AnnotationParseError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise AnnotationParseError(p, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except (InvalidInputError, OverflowError, RecursionError) as exc:  # values the rows cannot hold
+        raise AnnotationParseError(p, f"bad tracking data: {exc}") from None
 
 
 def save_mot(path: str | os.PathLike[str], sequence: MotSequence) -> Path:

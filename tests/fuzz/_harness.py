@@ -191,6 +191,33 @@ def _cvat(folder: Path, data: bytes) -> tuple[Path, Any]:
     return path, lambda: cvat.read(path)
 
 
+def _mot(suffix: str) -> Callable[[Path, bytes], tuple[Path, Any]]:
+    def target(folder: Path, data: bytes) -> tuple[Path, Any]:
+        from detectkit.metrics.mot import evaluate_mot, load_mot
+
+        path = _write(folder / f"seq{suffix}", data)
+
+        def call() -> Any:
+            seq = load_mot(path, ground_truth=suffix == ".txt")
+            return evaluate_mot(seq, seq)  # the metrics must take whatever the reader accepted
+
+        return path, call
+
+    return target
+
+
+_MOT_TEXT = (
+    b"1,1,10,20,30,40,1,1,1\n1,2,50.5,60,20,20,1,1,0.8\n2,1,12,21,30,40,1,1,1\n"
+    b"2,2,52,61,20,20,0,1,1\n3,1,14,22,30,40,1,-1,-1,-1\n"
+)
+_MOT_JSONL = (
+    b'{"frame_index": 0, "detections": {"xyxy": [[10, 20, 40, 60]], "confidence": [0.9], '
+    b'"class_id": [0], "tracker_id": [1]}}\n'
+    b'{"frame_index": 1, "detections": {"xyxy": [[12, 21, 42, 61], [50, 60, 70, 80]], '
+    b'"confidence": [0.8, 0.7], "class_id": [0, 1], "tracker_id": [1, 2]}}\n'
+)
+
+
 def _image_file(folder: Path, data: bytes) -> tuple[Path, Any]:
     from detectkit.image import load_image
 
@@ -246,6 +273,10 @@ def seeds(target: str) -> list[bytes]:
         return [(DATA / "cvat_sample.xml").read_bytes()]
     if target in ("load_image", "image_size_wh"):
         return _image_seeds()
+    if target == "mot_text":
+        return [_MOT_TEXT]
+    if target == "mot_jsonl":
+        return [_MOT_JSONL]
     raise KeyError(target)
 
 
@@ -261,6 +292,8 @@ TARGETS: dict[str, Callable[[Path, bytes], tuple[Path, Any]]] = {
     "cvat": _cvat,
     "load_image": _image_file,
     "image_size_wh": _image_size,
+    "mot_text": _mot(".txt"),
+    "mot_jsonl": _mot(".jsonl"),
 }
 
 
