@@ -19,29 +19,11 @@ busy machine ``--threads 1`` gives far steadier figures (OpenMP threads fight ot
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _median_pair(a: Callable[[], Any], b: Callable[[], Any], repeat: int) -> tuple[float, float]:
-    """Median seconds of ``a`` and ``b``, interleaved after one warm-up each; who goes first alternates."""
-    a()
-    b()
-    times: dict[int, list[float]] = {0: [], 1: []}
-    for i in range(repeat):
-        order = ((0, a), (1, b)) if i % 2 == 0 else ((1, b), (0, a))
-        for key, fn in order:
-            start = time.perf_counter()
-            fn()
-            times[key].append(time.perf_counter() - start)
-    return statistics.median(times[0]), statistics.median(times[1])
+from _common import ROOT, median_pair
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 1. per-image latency
     for name, image in zip(("bus.jpg 810x1080", "astronaut 512x512"), (bus, arrays[3]), strict=True):
-        ours, theirs = _median_pair(
+        ours, theirs = median_pair(
             lambda image=image: clf.classify(image, top_k=5),
             lambda image=image: tv_single(image),
             args.repeat,
@@ -117,12 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         x = preset(tv_tensor(image))[None]
         return (logits + x.mean()).softmax(1)[0].topk(5)
 
-    ours, theirs = _median_pair(lambda: ours_no_net(bus), lambda: tv_no_net(bus), args.repeat * 3)
+    ours, theirs = median_pair(lambda: ours_no_net(bus), lambda: tv_no_net(bus), args.repeat * 3)
     rows.append(("pre/post-processing only (bus.jpg)", "detectkit", ours, "torchvision by hand", theirs))
 
     # 2. batched throughput
     many = [arrays[i % len(arrays)] for i in range(args.batch * 2)]
-    ours, theirs = _median_pair(
+    ours, theirs = median_pair(
         lambda: clf.classify_many(many, top_k=5, batch_size=args.batch),
         lambda: tv_batch(many, args.batch),
         max(3, args.repeat // 2),
@@ -154,9 +136,9 @@ def main(argv: list[str] | None = None) -> int:
 
     batched = pipe.classify_boxes(bus, dets)
     assert batched.data["crop_class_id"][:, 0].tolist() == per_box_detectkit()
-    ours, theirs = _median_pair(lambda: pipe.classify_boxes(bus, dets), per_box_detectkit, max(3, args.repeat // 2))
+    ours, theirs = median_pair(lambda: pipe.classify_boxes(bus, dets), per_box_detectkit, max(3, args.repeat // 2))
     rows.append((f"pipeline, {args.boxes} boxes", "batched crops", ours, "1 forward per box", theirs))
-    _, theirs_tv = _median_pair(lambda: None, per_box_torchvision, max(3, args.repeat // 2))
+    _, theirs_tv = median_pair(lambda: None, per_box_torchvision, max(3, args.repeat // 2))
     rows.append((f"pipeline, {args.boxes} boxes", "batched crops", ours, "torchvision per box", theirs_tv))
 
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, threads {torch.get_num_threads()}")

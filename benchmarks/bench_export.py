@@ -36,12 +36,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-os.environ.setdefault("YOLO_OFFLINE", "1")
-os.environ.setdefault("YOLO_AUTOINSTALL", "false")
-os.environ.setdefault("YOLO_VERBOSE", "false")
-os.environ.setdefault("YOLO_CONFIG_DIR", str(ROOT / ".cache" / "ultralytics"))
-sys.path.insert(0, str(ROOT))
+from _common import ROOT, offline
+
+offline()
 
 VAL = ROOT / "datasets" / "shapes"
 WORK = ROOT / ".cache" / "bench_export"

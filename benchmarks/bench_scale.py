@@ -97,21 +97,9 @@ def _images(tmp: Path, n: int) -> Path:
 
 
 def _spec() -> dict[str, Any]:
-    return {
-        "task": "detect",
-        "model": "demo-shapes",
-        "options": {
-            "conf": 0.25,
-            "iou": 0.7,
-            "imgsz": None,
-            "classes": None,
-            "backend": "torch",
-            "device": "cpu",
-            "agnostic_nms": False,
-        },
-        "batch_size": BATCH,
-        "threads": 1,
-    }
+    from detectkit.batch.api import detect_spec
+
+    return detect_spec(batch_size=BATCH)
 
 
 def single_process(images: Path, out: Path) -> tuple[float, float, float]:

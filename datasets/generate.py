@@ -51,7 +51,9 @@ __all__ = [
     "ShapeObject",
     "generate_dataset",
     "generate_image",
+    "hsv_to_bgr",
     "main",
+    "write_atomic",
 ]
 
 GENERATOR_VERSION = 1
@@ -95,7 +97,12 @@ def _rand_colour(rng: np.random.Generator, *, lo: int = 0, hi: int = 256) -> tup
     return int(c[0]), int(c[1]), int(c[2])
 
 
-def _hsv_to_bgr(h: float, s: float, v: float) -> tuple[int, int, int]:
+def hsv_to_bgr(h: float, s: float, v: float) -> tuple[int, int, int]:
+    """One OpenCV HSV colour (hue 0..180, wrapped; s, v clipped to 0..255) as a BGR tuple.
+
+    >>> hsv_to_bgr(0, 255, 255), hsv_to_bgr(180, 300, 255)
+    ((0, 0, 255), (0, 0, 255))
+    """
     px = np.array([[[round(h) % 180, int(np.clip(s, 0, 255)), int(np.clip(v, 0, 255))]]], dtype=np.uint8)
     b, g, r = cv2.cvtColor(px, cv2.COLOR_HSV2BGR)[0, 0]
     return int(b), int(g), int(r)
@@ -103,9 +110,9 @@ def _hsv_to_bgr(h: float, s: float, v: float) -> tuple[int, int, int]:
 
 def _class_colour(rng: np.random.Generator, class_id: int) -> tuple[int, int, int]:
     if rng.random() < _RANDOM_COLOUR_P:
-        return _hsv_to_bgr(rng.uniform(0, 180), rng.uniform(40, 255), rng.uniform(60, 255))
+        return hsv_to_bgr(rng.uniform(0, 180), rng.uniform(40, 255), rng.uniform(60, 255))
     hue = _CLASS_HUES[class_id] + rng.uniform(-8, 8)
-    return _hsv_to_bgr(hue, rng.uniform(140, 255), rng.uniform(130, 255))
+    return hsv_to_bgr(hue, rng.uniform(140, 255), rng.uniform(130, 255))
 
 
 # --------------------------------------------------------------------------------------------
@@ -386,7 +393,8 @@ def generate_image(seed: int, split: str, index: int) -> tuple[np.ndarray, list[
 # --------------------------------------------------------------------------------------------
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder (no half-written file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -476,8 +484,8 @@ def generate_dataset(
             ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
             if not ok:
                 raise RuntimeError(f"JPEG encoding failed for {stem}")
-            _write_atomic(out / "images" / split / f"{stem}.jpg", buf.tobytes())
-            _write_atomic(out / "labels" / split / f"{stem}.txt", yolo_label_text(objects, (w, h)).encode())
+            write_atomic(out / "images" / split / f"{stem}.jpg", buf.tobytes())
+            write_atomic(out / "labels" / split / f"{stem}.txt", yolo_label_text(objects, (w, h)).encode())
             image_id = index + 1
             images.append({"id": image_id, "file_name": f"{stem}.jpg", "width": w, "height": h})
             boxes = convert([o.xyxy for o in objects], "xyxy", "xywh") if objects else np.zeros((0, 4))
@@ -505,7 +513,7 @@ def generate_dataset(
             "categories": categories,
         }
         text = json.dumps(coco, separators=(",", ":")) + "\n"
-        _write_atomic(out / "annotations" / f"instances_{split}.json", text.encode())
+        write_atomic(out / "annotations" / f"instances_{split}.json", text.encode())
         counts[split] = {"images": len(images), "objects": len(annotations)}
         if progress:
             print(f"{split}: {len(images)} images, {len(annotations)} objects -> {out}")
@@ -518,8 +526,8 @@ def generate_dataset(
         "classes": list(CLASSES),
         "counts": counts,
     }
-    _write_atomic(out / "meta.json", (json.dumps(meta, indent=2) + "\n").encode())
-    _write_atomic(out / "data.yaml", _data_yaml(splits, seed).encode())
+    write_atomic(out / "meta.json", (json.dumps(meta, indent=2) + "\n").encode())
+    write_atomic(out / "data.yaml", _data_yaml(splits, seed).encode())
     return meta
 
 

@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,19 +43,6 @@ __all__ = ["LARGE_VERSION", "generate_large_dataset", "generate_large_image", "m
 LARGE_VERSION = 1
 _FIRST_CELL = 10_000  # cells come from the val streams from this index on (unseen in training)
 _CELLS_PER_IMAGE = 100_000  # index stride between large images
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename (no half-written files)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def generate_large_image(
@@ -151,7 +136,7 @@ def generate_large_dataset(
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 92])
         if not ok:
             raise RuntimeError(f"JPEG encoding failed for {name}")
-        _write_atomic(out / "images" / name, buf.tobytes())
+        generate.write_atomic(out / "images" / name, buf.tobytes())
         images.append({"id": index + 1, "file_name": name, "width": img.shape[1], "height": img.shape[0]})
         for class_id, (x1, y1, x2, y2) in objects:
             bw, bh = x2 - x1, y2 - y1
@@ -167,7 +152,7 @@ def generate_large_dataset(
             )
     categories = [{"id": i + 1, "name": n, "supercategory": "shape"} for i, n in enumerate(generate.CLASSES)]
     coco = {"images": images, "annotations": annotations, "categories": categories}
-    _write_atomic(out / "annotations" / "instances_large.json", json.dumps(coco).encode())
+    generate.write_atomic(out / "annotations" / "instances_large.json", json.dumps(coco).encode())
     meta = {
         "generator": "datasets/generate_large.py",
         "version": LARGE_VERSION,
@@ -178,7 +163,7 @@ def generate_large_dataset(
         "fill": fill,
         "objects": len(annotations),
     }
-    _write_atomic(out / "meta.json", (json.dumps(meta, indent=2) + "\n").encode())
+    generate.write_atomic(out / "meta.json", (json.dumps(meta, indent=2) + "\n").encode())
     return meta
 
 

@@ -30,7 +30,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,9 @@ from typing import Any
 
 import cv2
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import generate
 
 __all__ = [
     "CLASSES",
@@ -115,12 +117,6 @@ def _fold(x: float, lo: float, hi: float) -> float:
     return lo + (u if u <= span else 2 * span - u)
 
 
-def _hsv_to_bgr(h: float, s: float, v: float) -> tuple[int, int, int]:
-    px = np.array([[[round(h) % 180, int(np.clip(s, 0, 255)), int(np.clip(v, 0, 255))]]], dtype=np.uint8)
-    b, g, r = cv2.cvtColor(px, cv2.COLOR_HSV2BGR)[0, 0]
-    return int(b), int(g), int(r)
-
-
 def _outline(rng: np.random.Generator, class_id: int, radius: float) -> np.ndarray:
     def regular(n: int, inner: float | None = None) -> np.ndarray:
         k = n if inner is None else 2 * n
@@ -196,7 +192,7 @@ def make_spec(
 
     def colour_for(class_id: int) -> tuple[int, int, int]:
         hue = _CLASS_HUES[class_id] + float(rng.uniform(-6, 6))
-        return _hsv_to_bgr(hue, float(rng.uniform(170, 255)), float(rng.uniform(170, 255)))
+        return generate.hsv_to_bgr(hue, float(rng.uniform(170, 255)), float(rng.uniform(170, 255)))
 
     for _ in range(crossing_pairs):
         meet = int(rng.integers(frames // 3, max(frames // 3 + 1, 2 * frames // 3)))
@@ -308,18 +304,6 @@ def mot_rows(t: int, truth: Sequence[tuple[int, int, np.ndarray, float]]) -> lis
     return rows
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def generate_video(
     out_dir: str | os.PathLike[str],
     *,
@@ -351,12 +335,12 @@ def generate_video(
     finally:
         writer.release()
     os.replace(tmp_video, out / "video.mp4")
-    _write_atomic(out / "gt" / "gt.txt", ("\n".join(lines) + "\n").encode())
+    generate.write_atomic(out / "gt" / "gt.txt", ("\n".join(lines) + "\n").encode())
     seqinfo = (
         f"[Sequence]\nname={out.name}\nimDir=img1\nframeRate={spec.fps:g}\nseqLength={spec.frames}\n"
         f"imWidth={w}\nimHeight={h}\nimExt=.jpg\n"
     )
-    _write_atomic(out / "seqinfo.ini", seqinfo.encode())
+    generate.write_atomic(out / "seqinfo.ini", seqinfo.encode())
     meta = {
         "generator": "datasets/generate_video.py",
         "generator_version": VIDEO_GENERATOR_VERSION,
@@ -370,7 +354,7 @@ def generate_video(
         "classes": list(CLASSES),
         "gt_rows": len(lines),
     }
-    _write_atomic(out / "meta.json", (json.dumps(meta, indent=2) + "\n").encode())
+    generate.write_atomic(out / "meta.json", (json.dumps(meta, indent=2) + "\n").encode())
     return meta
 
 

@@ -19,7 +19,7 @@ from detectkit.batch._job import RESULT_FILES, Job, Shard, ShardResult
 from detectkit.batch.sources import resolve_sources
 from detectkit.errors import InvalidInputError
 
-__all__ = ["BatchResult", "classify", "detect", "run_job"]
+__all__ = ["BatchResult", "classify", "detect", "detect_spec", "run_job"]
 
 Engine = Literal["local", "ray"]
 ENGINES = ("local", "ray")
@@ -190,6 +190,46 @@ def run_job(
     )
 
 
+def detect_spec(
+    model: str | os.PathLike[str] = "demo-shapes",
+    *,
+    conf: float = 0.25,
+    iou: float = 0.7,
+    imgsz: int | None = None,
+    classes: Sequence[int | str] | None = None,
+    backend: str = "torch",
+    device: str = "cpu",
+    agnostic_nms: bool = False,
+    batch_size: int = 8,
+    threads: int = 1,
+) -> dict[str, Any]:
+    """The job spec that :func:`detect` hands to :func:`run_job` (arguments as :func:`detect`).
+
+    >>> spec = detect_spec(batch_size=4)
+    >>> spec["task"], spec["model"], spec["batch_size"], spec["threads"]
+    ('detect', 'demo-shapes', 4, 1)
+    >>> spec["options"]  # doctest: +NORMALIZE_WHITESPACE
+    {'conf': 0.25, 'iou': 0.7, 'imgsz': None, 'classes': None, 'backend': 'torch', 'device': 'cpu',
+     'agnostic_nms': False}
+    """
+    options: dict[str, Any] = {
+        "conf": conf,
+        "iou": iou,
+        "imgsz": imgsz,
+        "classes": None if classes is None else list(classes),
+        "backend": backend,
+        "device": device,
+        "agnostic_nms": agnostic_nms,
+    }
+    return {
+        "task": "detect",
+        "model": _model_location(model),
+        "options": options,
+        "batch_size": _check_int(batch_size, "batch_size"),
+        "threads": _check_int(threads, "threads"),
+    }
+
+
 def detect(
     sources: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     out: str | os.PathLike[str],
@@ -261,22 +301,18 @@ def detect(
     """
     if save_dataset is not None:
         check_choice(format, "format", ("coco", "yolo", "voc", "labelme", "cvat"))
-    options: dict[str, Any] = {
-        "conf": conf,
-        "iou": iou,
-        "imgsz": imgsz,
-        "classes": None if classes is None else list(classes),
-        "backend": backend,
-        "device": device,
-        "agnostic_nms": agnostic_nms,
-    }
-    spec = {
-        "task": "detect",
-        "model": _model_location(model),
-        "options": options,
-        "batch_size": _check_int(batch_size, "batch_size"),
-        "threads": _check_int(threads, "threads"),
-    }
+    spec = detect_spec(
+        model,
+        conf=conf,
+        iou=iou,
+        imgsz=imgsz,
+        classes=classes,
+        backend=backend,
+        device=device,
+        agnostic_nms=agnostic_nms,
+        batch_size=batch_size,
+        threads=threads,
+    )
     if isinstance(sources, (str, os.PathLike)):
         sources = [sources]
     result = run_job(

@@ -33,14 +33,13 @@ import numpy as np
 
 from detectkit.detections import Detections
 from detectkit.errors import InvalidInputError
+from detectkit.models._decode import decode_yolo_head
 from detectkit.slicing import SliceConfig, merge_slices, slice_boxes
 
 if TYPE_CHECKING:
     from detectkit.models.detector import Detector
 
 __all__ = ["detect_sliced", "predict_tiles"]
-
-_MAX_NMS = 30000
 
 
 def _check_task(detector: Detector) -> None:
@@ -54,7 +53,6 @@ def _check_task(detector: Detector) -> None:
 def _onnx_tiles(detector: Detector, tiles: Sequence[np.ndarray]) -> list[Detections] | None:
     """One ``session.run`` for a batch of equally sized tiles; ``None`` declines (use the plain path)."""
     from detectkit.image import letterbox, normalize, scale_boxes_from_letterbox
-    from detectkit.nms import batched_nms, nms
 
     runner = getattr(detector, "_onnx", None)
     if runner is None or runner.end2end or not runner.dynamic:
@@ -72,26 +70,15 @@ def _onnx_tiles(detector: Detector, tiles: Sequence[np.ndarray]) -> list[Detecti
     classes = detector.classes
     out = []
     for pred, bx in zip(preds, boxed, strict=True):
-        p = pred[:, pred[4 : 4 + nc].max(0) > detector.conf].T
-        cls_scores = p[:, 4 : 4 + nc]
-        cls = cls_scores.argmax(1)
-        scores = cls_scores[np.arange(len(p)), cls]
-        keep = scores > detector.conf
-        if classes is not None:
-            keep &= np.isin(cls, classes)
-        p, scores, cls = p[keep], scores[keep], cls[keep]
-        if len(p) > _MAX_NMS:
-            top = np.argsort(-scores, kind="stable")[:_MAX_NMS]
-            p, scores, cls = p[top], scores[top], cls[top]
-        xy, wh = p[:, :2], p[:, 2:4] / 2
-        xyxy = np.concatenate([xy - wh, xy + wh], axis=1)
-        if len(xyxy):
-            if detector.agnostic_nms:
-                order = nms(xyxy, scores, detector.iou, backend="numpy")
-            else:
-                order = batched_nms(xyxy, scores, cls, detector.iou, backend="numpy")
-            order = order[: detector.max_det]
-            xyxy, scores, cls = xyxy[order], scores[order], cls[order]
+        xyxy, scores, cls = decode_yolo_head(
+            pred,
+            nc,
+            conf=detector.conf,
+            iou=detector.iou,
+            classes=classes,
+            max_det=detector.max_det,
+            agnostic=detector.agnostic_nms,
+        )
         xyxy = scale_boxes_from_letterbox(xyxy, bx.ratio_wh, bx.pad_wh, (w0, h0))
         out.append(
             Detections(

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -328,6 +328,14 @@ class _Options:
     classes: str | None = None
 
 
+@dataclass(frozen=True)
+class _DetectQuery:
+    """A detection request's ``model`` and options (the query parameters of the detection routes)."""
+
+    model: str | None
+    options: _Options
+
+
 def _detector_variant(name: str, detector: Any, options: _Options) -> tuple[Any, tuple[Hashable, ...]]:
     """The detector with a request's options, sharing the loaded model (calls are serialised on
     the inference thread), and the part of the micro-batch key that pins model and options."""
@@ -546,6 +554,18 @@ def create_app(
     classes_q = Query(None, description="comma-separated class ids or names to keep")
     model_q = Query(None, description="detector name (GET /v1/models); default: the first")
 
+    async def detect_query(
+        model: str | None = model_q,
+        conf: float | None = conf_q,
+        iou: float | None = iou_q,
+        imgsz: int | None = imgsz_q,
+        classes: str | None = classes_q,
+    ) -> _DetectQuery:
+        """The query parameters shared by the detection routes."""
+        return _DetectQuery(model, _Options(conf, iou, imgsz, classes))
+
+    detect_q = Depends(detect_query)
+
     # -------------------------------------------------------------- pages and probes
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> HTMLResponse:
@@ -601,11 +621,7 @@ def create_app(
     @app.post("/v1/detect", openapi_extra=upload_doc)
     async def detect(
         request: Request,
-        model: str | None = model_q,
-        conf: float | None = conf_q,
-        iou: float | None = iou_q,
-        imgsz: int | None = imgsz_q,
-        classes: str | None = classes_q,
+        query: _DetectQuery = detect_q,
     ) -> JSONResponse:
         """Detect objects in one image -> ``Detections.to_dict()`` plus ``model`` and ``timing_ms``."""
         t0 = time.perf_counter()
@@ -615,7 +631,7 @@ def create_app(
             t1 = time.perf_counter()
             image = await run_in_threadpool(decode_image, checked)
             t2 = time.perf_counter()
-            name, dets = await _detect(state, model, _Options(conf, iou, imgsz, classes), image)
+            name, dets = await _detect(state, query.model, query.options, image)
             t3 = time.perf_counter()
         body = _detections_json(dets)
         body.update(
@@ -628,11 +644,7 @@ def create_app(
     @app.post("/v1/detect/batch", openapi_extra=batch_doc)
     async def detect_batch(
         request: Request,
-        model: str | None = model_q,
-        conf: float | None = conf_q,
-        iou: float | None = iou_q,
-        imgsz: int | None = imgsz_q,
-        classes: str | None = classes_q,
+        query: _DetectQuery = detect_q,
     ) -> JSONResponse:
         """Detect in several images (multipart ``files``, or JSON ``{"images": [...]}``).
 
@@ -640,7 +652,7 @@ def create_app(
         that was refused; the others are still processed.
         """
         t0 = time.perf_counter()
-        options = _Options(conf, iou, imgsz, classes)
+        options = query.options
         with engine.admit():
             state.require_ready()
             items = await _many_images(request, state)
@@ -650,7 +662,7 @@ def create_app(
                     if isinstance(item, RequestError):
                         raise item
                     image = await run_in_threadpool(decode_image, item)
-                    name, dets = await _detect(state, model, options, image)
+                    name, dets = await _detect(state, query.model, options, image)
                 except RequestError as exc:
                     return {"error": {"status": exc.status, "detail": str(exc)}}
                 out = _detections_json(dets)
@@ -663,11 +675,7 @@ def create_app(
     @app.post("/v1/detect/video", openapi_extra=video_doc)
     async def detect_video(
         request: Request,
-        model: str | None = model_q,
-        conf: float | None = conf_q,
-        iou: float | None = iou_q,
-        imgsz: int | None = imgsz_q,
-        classes: str | None = classes_q,
+        query: _DetectQuery = detect_q,
         vid_stride: int = Query(1, ge=1, le=1000, description="keep every n-th frame"),
         max_frames: int | None = Query(None, ge=1, description="stop after this many frames"),
     ) -> StreamingResponse:
@@ -679,8 +687,8 @@ def create_app(
         handed_over = False
         try:
             state.require_ready()
-            options = _Options(conf, iou, imgsz, classes)
-            name, detector = state.detector(model)
+            options = query.options
+            name, detector = state.detector(query.model)
             _detector_variant(name, detector, options)  # bad options answer 422 before streaming
             if _content_kind(request) != "multipart":
                 raise RequestError(415, "send the video as multipart/form-data in a file field named 'file'")
@@ -745,11 +753,7 @@ def create_app(
     )
     async def annotate(
         request: Request,
-        model: str | None = model_q,
-        conf: float | None = conf_q,
-        iou: float | None = iou_q,
-        imgsz: int | None = imgsz_q,
-        classes: str | None = classes_q,
+        query: _DetectQuery = detect_q,
         format: str = Query("jpeg", pattern="^(jpeg|jpg|png)$", description="jpeg or png"),
     ) -> Response:
         """Detect, then draw with :func:`detectkit.viz.annotate` -> the image (JPEG or PNG)."""
@@ -757,7 +761,7 @@ def create_app(
             state.require_ready()
             checked = await _one_image(request, state)
             image = await run_in_threadpool(decode_image, checked)
-            name, dets = await _detect(state, model, _Options(conf, iou, imgsz, classes), image)
+            name, dets = await _detect(state, query.model, query.options, image)
             ext = ".png" if format == "png" else ".jpg"
             payload = await run_in_threadpool(_draw, image, dets, ext)
         media = "image/png" if ext == ".png" else "image/jpeg"

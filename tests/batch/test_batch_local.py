@@ -21,25 +21,12 @@ import pytest
 from detectkit.batch import classify, detect
 from detectkit.batch._job import Job
 from detectkit.batch._worker import ShardRunner
+from detectkit.batch.api import detect_spec
 from detectkit.batch.sources import resolve_sources
 
 ROOT = Path(__file__).resolve().parents[2]
 VAL = ROOT / "datasets" / "shapes" / "images" / "val"
-SPEC = {
-    "task": "detect",
-    "model": "demo-shapes",
-    "options": {
-        "conf": 0.25,
-        "iou": 0.7,
-        "imgsz": None,
-        "classes": None,
-        "backend": "torch",
-        "device": "cpu",
-        "agnostic_nms": False,
-    },
-    "batch_size": 4,
-    "threads": 1,
-}
+SPEC = detect_spec(batch_size=4)
 FILES = ("detections.jsonl", "failures.jsonl", "summary.json")
 
 

@@ -21,6 +21,7 @@ ray = pytest.importorskip("ray", reason="the Ray engine needs the extra: pip ins
 from detectkit.batch import convert, detect  # noqa: E402
 from detectkit.batch._job import Job  # noqa: E402
 from detectkit.batch._worker import ShardRunner  # noqa: E402
+from detectkit.batch.api import detect_spec  # noqa: E402
 from detectkit.batch.sources import resolve_sources  # noqa: E402
 from detectkit.cli import main  # noqa: E402
 
@@ -77,21 +78,7 @@ def test_detect_on_ray_matches_single_process(local_ray: None, tmp_path: Path) -
     assert (result.images, result.succeeded, result.failed, result.shards_run) == (9, 8, 1, 5)
     assert result.lost == []  # the dead actor was restarted and its shard retried
     # the same job, shard by shard in this process
-    spec = {
-        "task": "detect",
-        "model": "demo-shapes",
-        "options": {
-            "conf": 0.25,
-            "iou": 0.7,
-            "imgsz": None,
-            "classes": None,
-            "backend": "torch",
-            "device": "cpu",
-            "agnostic_nms": False,
-        },
-        "batch_size": 4,
-        "threads": 1,
-    }
+    spec = detect_spec(batch_size=4)
     job = Job(out=tmp_path / "ref", spec=spec, items=resolve_sources([images]), shard_size=2)
     job.prepare()
     runner = ShardRunner(spec)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
@@ -21,20 +19,10 @@ from detectkit.slicing import SliceConfig, slice_boxes
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load_generator() -> ModuleType:
-    """datasets/generate_large.py (a script, not a package), imported by path once."""
-    name = "detectkit_shapes_generate_large"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "datasets" / "generate_large.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+sys.path.insert(0, str(ROOT / "tests"))  # the shared loader of the datasets/ scripts
+from _scripts import load_script  # noqa: E402
 
-
-large = _load_generator()
+large = load_script("detectkit_shapes_generate_large", "datasets/generate_large.py")
 
 
 @pytest.fixture(scope="module")

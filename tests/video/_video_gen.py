@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))  # the shared loader of the datasets/ scripts
+from _scripts import load_script  # noqa: E402
 
 
 def load_generator() -> ModuleType:
     """The video generator module, imported once by path."""
-    name = "detectkit_generate_video"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "datasets" / "generate_video.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("detectkit_generate_video", "datasets/generate_video.py")
