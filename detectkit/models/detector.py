@@ -58,7 +58,6 @@ __all__ = ["DEFAULT_DETECTOR", "Detector", "onnx_export"]
 DEFAULT_DETECTOR = "demo-shapes"
 Backend = Literal["torch", "onnx", "openvino", "auto"]
 _BACKENDS = ("torch", "onnx", "openvino", "auto")
-_MAX_NMS = 30000
 _MAX_WH = 7680
 
 
@@ -229,7 +228,7 @@ class _OnnxRunner:
         agnostic: bool = False,
     ) -> Detections:
         from detectkit.image import scale_boxes_from_letterbox
-        from detectkit.nms import batched_nms, nms
+        from detectkit.models._decode import decode_yolo_head
 
         h0, w0 = image.shape[:2]
         if self.fixed_hw is not None:
@@ -247,26 +246,9 @@ class _OnnxRunner:
             rows = pred[keep][:max_det]
             xyxy, scores, cls = rows[:, :4], rows[:, 4], rows[:, 5].astype(np.int64)
         else:
-            p = pred[:, pred[4 : 4 + self.nc].max(0) > conf].T if len(pred) > 4 else pred.T
-            cls_scores = p[:, 4 : 4 + self.nc]
-            cls = cls_scores.argmax(1)
-            scores = cls_scores[np.arange(len(p)), cls]
-            keep = scores > conf
-            if classes is not None:
-                keep &= np.isin(cls, classes)
-            p, scores, cls = p[keep], scores[keep], cls[keep]
-            if len(p) > _MAX_NMS:
-                top = np.argsort(-scores, kind="stable")[:_MAX_NMS]
-                p, scores, cls = p[top], scores[top], cls[top]
-            xy, wh = p[:, :2], p[:, 2:4] / 2
-            xyxy = np.concatenate([xy - wh, xy + wh], axis=1)
-            if len(xyxy):
-                if agnostic:
-                    order = nms(xyxy, scores, iou, backend="numpy")
-                else:
-                    order = batched_nms(xyxy, scores, cls, iou, backend="numpy")
-                order = order[:max_det]
-                xyxy, scores, cls = xyxy[order], scores[order], cls[order]
+            xyxy, scores, cls = decode_yolo_head(
+                pred, self.nc, conf=conf, iou=iou, classes=classes, max_det=max_det, agnostic=agnostic
+            )
         xyxy = scale_boxes_from_letterbox(xyxy, boxed.ratio_wh, boxed.pad_wh, (w0, h0))
         return Detections(
             xyxy=xyxy,
