@@ -174,13 +174,17 @@ def _load_jsonl(path: Path) -> MotSequence:
                 n = len(xyxy)
                 conf = dets.get("confidence")
                 cls = dets.get("class_id")
-            except (ValueError, KeyError, TypeError) as exc:
+                conf_arr = np.ones(n) if conf is None else np.asarray(conf, np.float64).reshape(-1)
+                cls_arr = np.full(n, -1, np.int64) if cls is None else np.asarray(cls, np.int64).reshape(-1)
+                if not len(tid_arr) == len(conf_arr) == len(cls_arr) == n:
+                    raise ValueError("xyxy, tracker_id, confidence and class_id differ in length")
+            except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
                 raise AnnotationParseError(path, f"bad tracking record: {exc}", line=lineno) from None
             frames.append(np.full(n, frame, np.int64))
             ids.append(tid_arr)
             boxes.append(xyxy)
-            confs.append(np.ones(n) if conf is None else np.asarray(conf, np.float64).reshape(-1))
-            classes.append(np.full(n, -1, np.int64) if cls is None else np.asarray(cls, np.int64).reshape(-1))
+            confs.append(conf_arr)
+            classes.append(cls_arr)
     if not frames:
         return MotSequence(np.zeros(0), np.zeros(0), np.zeros((0, 4)))
     seq = MotSequence(
@@ -221,6 +225,8 @@ def load_mot(path: str | os.PathLike[str], *, ground_truth: bool = False) -> Mot
         seq = _load_jsonl(p) if p.suffix.lower() == ".jsonl" else _load_text(p, ground_truth=ground_truth)
         if len(seq.frame) and int(seq.frame.min()) < 1:
             raise AnnotationParseError(p, "frame numbers must be >= 1 (MOTChallenge frames are 1-based)")
+        if _has_repeated_id(seq):
+            raise AnnotationParseError(p, "an id appears twice in one frame; each id needs one box per frame")
         return seq
     except AnnotationParseError:
         raise
@@ -346,19 +352,45 @@ class _Frames:
     n_pred: int
 
 
+def _has_repeated_id(seq: MotSequence) -> bool:
+    """Whether one frame holds one track id twice."""
+    pairs = np.stack([seq.frame, seq.track_id], axis=1)
+    return len(seq) > 0 and len(np.unique(pairs, axis=0)) != len(seq)
+
+
 def _frames(gt: MotSequence, pred: MotSequence) -> _Frames:
-    last = int(max(gt.frame.max(initial=0), pred.frame.max(initial=0)))
-    first = int(min(gt.frame.min(initial=1), pred.frame.min(initial=1), 1))
+    """Per-frame inputs over the sequence's frames, first (1 or earlier) to last.
+
+    A run of frames without any box is kept as ONE empty frame: every metric treats one empty
+    frame exactly like several (the previous-frame matches are cleared either way), so a file
+    whose frame numbers jump to 10^9 costs no memory for the gap.
+    """
+    present = np.unique(np.concatenate([gt.frame, pred.frame]))
+    first = min(int(present[0]) if len(present) else 1, 1)
+    timeline: list[int] = []  # frame number per step, -1 = an empty stretch
+    previous = first - 1
+    for f in present.tolist():
+        if f > previous + 1:
+            timeline.append(-1)
+        timeline.append(f)
+        previous = f
     _, gt_contig = np.unique(gt.track_id, return_inverse=True)
     _, pred_contig = np.unique(pred.track_id, return_inverse=True)
     gt_sort = np.argsort(gt.frame, kind="stable")
     pred_sort = np.argsort(pred.frame, kind="stable")
-    gt_bounds = np.searchsorted(gt.frame[gt_sort], np.arange(first, last + 2))
-    pred_bounds = np.searchsorted(pred.frame[pred_sort], np.arange(first, last + 2))
+    gt_frames, pred_frames = gt.frame[gt_sort], pred.frame[pred_sort]
     out = _Frames([], [], [], len(np.unique(gt.track_id)), len(np.unique(pred.track_id)), len(gt), len(pred))
-    for t in range(last - first + 1):
-        gi = gt_sort[gt_bounds[t] : gt_bounds[t + 1]]
-        pi = pred_sort[pred_bounds[t] : pred_bounds[t + 1]]
+    for f in timeline:
+        gi = (
+            gt_sort[np.searchsorted(gt_frames, f) : np.searchsorted(gt_frames, f, side="right")]
+            if f >= 0
+            else gt_sort[:0]
+        )
+        pi = (
+            pred_sort[np.searchsorted(pred_frames, f) : np.searchsorted(pred_frames, f, side="right")]
+            if f >= 0
+            else pred_sort[:0]
+        )
         out.gt_ids.append(gt_contig[gi].astype(np.int64))
         out.pred_ids.append(pred_contig[pi].astype(np.int64))
         out.similarity.append(box_iou_matrix(gt.xyxy[gi], pred.xyxy[pi]))
@@ -532,11 +564,14 @@ def evaluate_mot(
     for name, seq in (("ground_truth", gt), ("predictions", pred)):
         if len(seq) and (seq.frame < 1).any():
             raise InvalidInputError(f"{name}: frame numbers must be >= 1 (MOTChallenge is 1-based)")
-        pairs = seq.frame * (1 << 32) + (seq.track_id - seq.track_id.min(initial=0))
-        if len(np.unique(pairs)) != len(pairs):
+        if _has_repeated_id(seq):
             raise InvalidInputError(f"{name}: an id appears twice in one frame; each id needs one box per frame")
     d = _frames(gt, pred)
-    n_frames = len(d.gt_ids)
+    n_frames = (
+        int(max(gt.frame.max(initial=0), pred.frame.max(initial=0)))
+        - int(min(gt.frame.min(initial=1), pred.frame.min(initial=1), 1))
+        + 1
+    )
     h = _hota(d)
     c = _clear(d, float(threshold), n_frames)
     i = _identity(d, float(threshold))

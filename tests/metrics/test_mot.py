@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -71,11 +72,18 @@ def _trackeval_data(gt: MotSequence, pred: MotSequence) -> dict:
     return data
 
 
-@pytest.mark.parametrize("seed", range(40))
-def test_equals_trackeval(seed: int) -> None:
+def _stretched(seq: MotSequence, factor: int) -> MotSequence:
+    """The same boxes with ``factor - 1`` empty frames between consecutive frames."""
+    return dataclasses.replace(seq, frame=(seq.frame - 1) * factor + 1)
+
+
+@pytest.mark.parametrize(("seed", "stretch"), [(s, 1) for s in range(40)] + [(s, 3) for s in range(40, 52)])
+def test_equals_trackeval(seed: int, stretch: int) -> None:
+    """Equal to TrackEval; ``stretch`` 3 adds runs of empty frames (kept as one empty step here)."""
     from trackeval.metrics import CLEAR, HOTA, Identity
 
     gt, pred = _random_pair(seed)
+    gt, pred = _stretched(gt, stretch), _stretched(pred, stretch)
     data = _trackeval_data(gt, pred)
     ref_h = HOTA().eval_sequence(data)
     ref_c = CLEAR({"PRINT_CONFIG": False}).eval_sequence(data)
