@@ -126,20 +126,28 @@ class _Jsonl:
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt (so writers close) while the run lasts."""
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """The first Ctrl-C (SIGINT) or SIGTERM sets ``stop``; the frame loop ends at the next frame.
+
+    Raising KeyboardInterrupt at an arbitrary point could interrupt a queue operation between
+    the writer threads and leave a lock held (an intermittent hang at exit); a flag checked
+    between frames cannot. A second signal raises KeyboardInterrupt, for a source that blocks.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _timed_frames(frames: Iterator[Any], timer: Any) -> Iterator[Any]:
@@ -201,9 +209,12 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
         failures.append({"source": source, "error": message})
         bar.write(f"detectkit detect: error: {message}", file=sys.stderr)
 
+    stop = threading.Event()
     try:
-        with _sigterm_as_interrupt():
+        with _stop_on_signals(stop):
             for text in args.sources:
+                if stop.is_set():
+                    break
                 src = _source(text)
                 live = is_live_source(src)
                 if not live and not Path(text).exists():
@@ -235,6 +246,8 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
                     lines = [LineCounter(pts[0], pts[1], name=f"line{i + 1}") for i, pts in enumerate(line_points)]
                     history = TrackHistory() if tracker is not None else None
                     for frame in frames:
+                        if stop.is_set():
+                            break
                         bar.update(1)
                         if frame.error is not None:
                             report(frame.info.source, str(frame.error))
@@ -324,6 +337,7 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
     finally:
         bar.close()
         jsonl.close()
+    interrupted = interrupted or stop.is_set()
 
     timing: dict[str, Any] = timer.summary()
     summary: dict[str, Any] = {
