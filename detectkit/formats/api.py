@@ -63,8 +63,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     """Guess the format of a dataset path: ``"coco"``, ``"yolo"``, ``"voc"``, ``"labelme"`` or ``"cvat"``.
 
     A ``.json`` file is COCO (or LabelMe when it has ``shapes``); a ``.xml`` file is CVAT
-    (``<annotations>``) or VOC (``<annotation>``); a ``.yaml`` file or a folder with
-    ``data.yaml`` / ``labels/`` is YOLO; a folder of VOC XML or LabelMe JSON files is that.
+    (``<annotations>``) or VOC (``<annotation>``); a ``.yaml`` or Darknet ``.data`` file or a
+    folder with ``data.yaml`` / ``obj.data`` / ``labels/`` is YOLO; a folder of VOC XML or LabelMe JSON files is that.
 
     Raises:
         InvalidInputError: the path does not exist or matches no format.
@@ -81,14 +81,14 @@ def detect_format(path: str | os.PathLike[str]) -> str:
                 kind = "coco"
         elif suffix == ".xml":
             kind = _xml_kind(p)
-        elif suffix in (".yaml", ".yml"):
+        elif suffix in (".yaml", ".yml", ".data"):  # .data: Darknet obj.data
             kind = "yolo"
         if kind is None:
             raise InvalidInputError(f"cannot tell the annotation format of {os.fspath(path)}; pass format=")
         return kind
     from detectkit.formats.yolo import META_FILE, find_yaml
 
-    if find_yaml(p) is not None or (p / META_FILE).is_file() or (p / "labels").is_dir():
+    if find_yaml(p) is not None or (p / META_FILE).is_file() or (p / "labels").is_dir() or any(p.glob("*.data")):
         return "yolo"
     for sub in (p / "Annotations", p):
         if sub.is_dir():
