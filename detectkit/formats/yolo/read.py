@@ -126,17 +126,18 @@ def read(
     # path objects per image would cost more than the parsing
     pairs: list[tuple[str, str | None, str | None, str]] = []
     split_dirs: list[tuple[str | None, Path]] = []
-    base = root
-    if isinstance(doc.get("path"), str) and doc["path"]:
-        bp = Path(doc["path"])
-        base = bp if bp.is_absolute() else (root / bp)
+    base = _dataset_root(doc, root)
     for s in SPLITS:
         entry = doc.get(s)
         entries = entry if isinstance(entry, list) else [entry] if isinstance(entry, str) else []
         for e in entries:
             d = base / e
+            if isinstance(entry, str) and not d.exists() and e.startswith("../"):
+                d = base / e[3:]  # Ultralytics' quirk for Roboflow exports: train: ../train/images
             if d not in [x[1] for x in split_dirs]:
                 split_dirs.append((s, d))
+    declared = [(s, d) for s, d in split_dirs if s is not None]
+    missing = [(s, d) for s, d in declared if not d.exists() and not label_path(d / "x.jpg").parent.exists()]
     explicit_labels: Path | None = None
     if not split_dirs:
         if images is not None:
@@ -177,6 +178,16 @@ def read(
                 continue
             seen_labels.add(label_s)
             pairs.append((label_s, None, split_name, rel))
+
+    if declared and not pairs:  # a data.yaml whose splits hold nothing: not an empty success
+        raise InvalidInputError(
+            f"{os.fspath(yaml_path or root)}: no images or labels found in its splits ("
+            + "; ".join(f"{s}: {d}{'' if d.exists() else ' (missing)'}" for s, d in declared[:4])
+            + "): fix 'path'/'train'/'val' in it (relative paths are resolved against 'path', "
+            "else the yaml's folder, as Ultralytics does)"
+        )
+    for s, d in missing:
+        log.warn(yaml_path or root, f"{s} folder {d} does not exist; that split is empty", record=str(s))
 
     # records: detectkit.json first (ids, sizes, order, file names), then files found
     meta_images: dict[str, dict[str, Any]] = {}
@@ -292,6 +303,20 @@ def _parse_labels(
             if t.confidence is None:
                 t.confidence = np.ones(len(t), np.float32)
     return ObjectTable.concat(tables).sorted()
+
+
+def _dataset_root(doc: Mapping[str, Any], root: Path) -> Path:
+    """The folder ``data.yaml``'s split paths are relative to: ``path`` (absolute; else beside the
+    yaml, else from the working folder as Ultralytics reads it), or the yaml's folder."""
+    value = doc.get("path")
+    if not isinstance(value, str) or not value:
+        return root
+    bp = Path(value)
+    if bp.is_absolute():
+        return bp
+    if (root / bp).exists() or not bp.exists():
+        return root / bp
+    return bp
 
 
 def _class_indices(texts: list[tuple[int, str, str]]) -> set[int]:
