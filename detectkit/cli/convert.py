@@ -56,13 +56,14 @@ def run(args: argparse.Namespace) -> int:
     from detectkit._progress import progress_enabled
     from detectkit.errors import InvalidInputError
     from detectkit.formats import write
+    from detectkit.formats.api import file_target
 
     if Path(args.src).resolve() == Path(args.dst).resolve():
         raise InvalidInputError(f"DST must differ from SRC, got {args.dst} for both")
     if args.to in ("yolo", "voc", "labelme"):
         check_output_dir(args.dst, flag="DST", overwrite=args.overwrite)
-    else:
-        check_output_file(args.dst, flag="DST", overwrite=args.overwrite)
+    else:  # DST/ or an existing folder: the file goes inside it (write() says so in the summary)
+        check_output_file(file_target(args.dst, args.to)[0], flag="DST", overwrite=args.overwrite)
     ds = load(args.src, args)
     ds = apply_classes(ds, args)
     options: dict[str, Any] = {}

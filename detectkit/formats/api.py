@@ -20,9 +20,30 @@ from detectkit.registry import format_module
 if TYPE_CHECKING:
     from detectkit.dataset import Dataset
 
-__all__ = ["FORMATS", "convert", "detect_format", "read", "write"]
+__all__ = ["FORMATS", "convert", "detect_format", "file_target", "read", "write"]
 
 FORMATS: tuple[str, ...] = ("coco", "yolo", "voc", "labelme", "cvat")
+_FILE_NAMES = {"coco": "instances.json", "cvat": "annotations.xml"}  # single-file formats
+
+
+def file_target(path: str | os.PathLike[str], format: str) -> tuple[Path, str | None]:
+    """Where a single-file format (COCO, CVAT) writes when given ``path``, and a note if it moved.
+
+    A path ending in ``/`` or naming an existing folder means that folder: the file goes in
+    it as ``instances.json`` (COCO) or ``annotations.xml`` (CVAT), never as a file named like
+    the folder. Other formats and plain file paths are returned as they are.
+
+    >>> file_target("out/", "coco")[0].as_posix()
+    'out/instances.json'
+    >>> file_target("out.json", "coco")
+    (PosixPath('out.json'), None)
+    """
+    raw = os.fspath(path)
+    p = Path(raw)
+    name = _FILE_NAMES.get(format)
+    if name is None or not (raw.endswith(("/", os.sep)) or p.is_dir()):
+        return p, None
+    return p / name, f"{raw} is a folder: wrote {(p / name).as_posix()}"
 
 
 def _peek(path: Path, size: int = 4096) -> str:
@@ -121,8 +142,16 @@ def read(path: str | os.PathLike[str], *, format: str | None = None, **options: 
 
 
 def write(ds: Dataset, path: str | os.PathLike[str], *, format: str, **options: Any) -> ConvertSummary:
-    """Write ``ds`` in ``format``; options go to that format's ``write``."""
-    return _module(format).write(ds, path, **options)  # type: ignore[no-any-return]
+    """Write ``ds`` in ``format``; options go to that format's ``write``.
+
+    For COCO and CVAT a folder ``path`` (trailing ``/`` or an existing folder) gets the file
+    inside it (see :func:`file_target`).
+    """
+    target, moved = file_target(path, format)
+    summary: ConvertSummary = _module(format).write(ds, target, **options)
+    if moved:
+        summary.notes.insert(0, moved)
+    return summary
 
 
 def convert(
@@ -162,8 +191,9 @@ def convert(
         check_choice(from_, "from_", FORMATS)
     if Path(src).resolve() == Path(dst).resolve():
         raise InvalidInputError(f"dst must differ from src, got {os.fspath(dst)} for both")
-    if to in ("coco", "cvat") and Path(dst).is_file() and not overwrite:
-        raise InvalidInputError(f"dst {os.fspath(dst)} exists (pass overwrite=True to replace it)")
+    target, moved = file_target(dst, to)
+    if to in ("coco", "cvat") and target.is_file() and not overwrite:
+        raise InvalidInputError(f"dst {target.as_posix()} exists (pass overwrite=True to replace it)")
     fmt = from_ or detect_format(src)
     read_options: dict[str, Any] = {"strict": strict}
     if images is not None:
@@ -174,7 +204,9 @@ def convert(
         write_options.setdefault("copy_images", copy_images)
     with progress_enabled(progress):
         ds = _module(fmt).read(src, **read_options)
-        summary: ConvertSummary = _module(to).write(ds, dst, **write_options)
+        summary: ConvertSummary = _module(to).write(ds, target, **write_options)
+    if moved:
+        summary.notes.insert(0, moved)
     summary.notes[:0] = [str(i) for i in ds.issues if i.severity == "error"][:20]
     if len([i for i in ds.issues if i.severity == "error"]) > 20:
         summary.notes.insert(20, "... more skipped records (run `detectkit validate`)")
