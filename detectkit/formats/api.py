@@ -20,10 +20,66 @@ from detectkit.registry import format_module
 if TYPE_CHECKING:
     from detectkit.dataset import Dataset
 
-__all__ = ["FORMATS", "convert", "detect_format", "file_target", "read", "write"]
+__all__ = ["FORMATS", "carry_extra_fields", "convert", "detect_format", "file_target", "read", "write"]
 
 FORMATS: tuple[str, ...] = ("coco", "yolo", "voc", "labelme", "cvat")
 _FILE_NAMES = {"coco": "instances.json", "cvat": "annotations.xml"}  # single-file formats
+
+
+_HOLDS_ATTRIBUTES = ("coco", "cvat", "labelme")  # targets that write the "attributes" column
+_LABELME_KEYS = frozenset({"description", "flags", "group_id"})
+
+
+def carry_extra_fields(ds: Dataset, to: str) -> dict[str, int]:
+    """Carry per-object COCO keys into ``to`` where it can hold them; count the rest.
+
+    COCO keeps unknown annotation keys (``attributes``, ``keypoints``, ``num_keypoints``, ...)
+    as they are. For CVAT and LabelMe a COCO ``attributes`` dict becomes the ``"attributes"``
+    column their writers store (LabelMe keeps only ``description``/``flags``/``group_id`` of
+    it); every other key (and ``attributes`` for YOLO / VOC) cannot be written, and is counted
+    here so the conversion can say so.
+
+    Returns:
+        key -> number of objects whose value for that key the target does not hold.
+    """
+    if to == "coco":
+        return {}
+    t = ds.table
+    lost: dict[str, int] = {}
+    extra = t.extras.get("coco", {}).get("extra")
+    if extra is not None:
+        attrs: list[Any] = [None] * len(t)
+        carried = False
+        for i, ex in enumerate(extra.tolist()):
+            for key, value in (ex or {}).items():
+                if key == "attributes" and to in _HOLDS_ATTRIBUTES and isinstance(value, dict) and value:
+                    attrs[i] = dict(value)
+                    carried = True
+                    if to == "labelme" and set(value) - _LABELME_KEYS:  # LabelMe stores these keys only
+                        lost["attributes"] = lost.get("attributes", 0) + 1
+                else:
+                    lost[key] = lost.get(key, 0) + 1
+        if carried and "attributes" not in t.data:
+            import numpy as np
+
+            column = np.empty(len(t), dtype=object)
+            column[:] = attrs
+            t.data["attributes"] = column
+    if to not in _HOLDS_ATTRIBUTES and to != "voc" and "attributes" in t.data:  # VOC's writer says so itself
+        n = sum(1 for a in t.data["attributes"].tolist() if a)
+        if n:
+            lost["attributes"] = lost.get("attributes", 0) + n
+    return lost
+
+
+def lost_fields_note(lost: dict[str, int], to: str) -> str:
+    """One summary line for :func:`carry_extra_fields`' counts.
+
+    >>> lost_fields_note({"keypoints": 3, "num_keypoints": 3}, "yolo")
+    'not representable in yolo: keypoints of 3 object(s), num_keypoints of 3 object(s) (kept by COCO)'
+    """
+    fields = ", ".join(f"{k} of {n} object(s)" for k, n in sorted(lost.items()))
+    return f"not representable in {to}: {fields} (kept by COCO)"
 
 
 def file_target(path: str | os.PathLike[str], format: str) -> tuple[Path, str | None]:
@@ -204,9 +260,12 @@ def convert(
         write_options.setdefault("copy_images", copy_images)
     with progress_enabled(progress):
         ds = _module(fmt).read(src, **read_options)
+        lost = carry_extra_fields(ds, to)
         summary: ConvertSummary = _module(to).write(ds, target, **write_options)
     if moved:
         summary.notes.insert(0, moved)
+    if lost:
+        summary.notes.append(lost_fields_note(lost, to))
     summary.notes[:0] = [str(i) for i in ds.issues if i.severity == "error"][:20]
     if len([i for i in ds.issues if i.severity == "error"]) > 20:
         summary.notes.insert(20, "... more skipped records (run `detectkit validate`)")
