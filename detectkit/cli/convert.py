@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from detectkit.cli._data import FORMATS, add_class_options, add_read_options, apply_classes, load, print_issues
@@ -56,13 +57,14 @@ def run(args: argparse.Namespace) -> int:
     from detectkit._progress import progress_enabled
     from detectkit.errors import InvalidInputError
     from detectkit.formats import write
+    from detectkit.formats.api import file_target
 
     if Path(args.src).resolve() == Path(args.dst).resolve():
         raise InvalidInputError(f"DST must differ from SRC, got {args.dst} for both")
     if args.to in ("yolo", "voc", "labelme"):
         check_output_dir(args.dst, flag="DST", overwrite=args.overwrite)
-    else:
-        check_output_file(args.dst, flag="DST", overwrite=args.overwrite)
+    else:  # DST/ or an existing folder: the file goes inside it (write() says so in the summary)
+        check_output_file(file_target(args.dst, args.to)[0], flag="DST", overwrite=args.overwrite)
     ds = load(args.src, args)
     ds = apply_classes(ds, args)
     options: dict[str, Any] = {}
@@ -72,16 +74,26 @@ def run(args: argparse.Namespace) -> int:
             options["images"] = args.images
     if args.to == "yolo":
         options["task"] = args.task
+    from detectkit.formats.api import carry_extra_fields, lost_fields_note
+
+    lost = carry_extra_fields(ds, args.to)  # COCO attributes -> CVAT/LabelMe; keypoints etc. counted
     try:
         with progress_enabled(not args.quiet):
             summary = write(ds, args.dst, format=args.to, **options)
     except OSError as exc:
         raise InvalidInputError(f"cannot write {args.dst}: {exc.strerror or exc}") from None
+    if lost:
+        summary.notes.append(lost_fields_note(lost, args.to))
+    # bad records (errors) and shapes the reader skipped on purpose (warnings saying "skipped")
+    skipped = [i for i in ds.issues if i.severity == "error" or "skipped" in i.message]
     if not args.quiet:
         print_issues(ds, flags=FLAGS)
+        for issue in [i for i in skipped if i.severity != "error"][:20]:
+            print(flag_text(f"warning: skipped {issue}", FLAGS), file=sys.stderr)
     if args.json:
         payload = summary.to_dict()
-        payload["skipped_source_records"] = [str(i) for i in ds.issues if i.severity == "error"]
+        payload["lost_fields"] = lost
+        payload["skipped_source_records"] = [str(i) for i in skipped]
         print(json.dumps(payload, indent=2, ensure_ascii=False))
     elif not args.quiet:
         print(flag_text(str(summary), FLAGS))

@@ -8,6 +8,10 @@ sixth confidence column). Prints the 12 COCO numbers and per-class AP (sorted); 
 one JSON object instead (``stats`` in pycocotools order plus the named numbers). Predictions on
 images the ground truth does not have are an error naming how many and which; prediction
 categories the ground truth does not have are reported on stderr and ignored (as pycocotools).
+Categories are matched by name when both sides name them (a ``results.json`` takes its names from
+the ``annotations.json`` beside it); ids that visibly do not match are an error suggesting
+``--category-offset N`` (e.g. ``-1`` for predictions numbered from 1 against YOLO classes from 0)
+or ``--category-map PRED=GT,...``.
 """
 
 from __future__ import annotations
@@ -41,6 +45,18 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--iou", type=float, default=0.5, help="IoU for the confusion matrix (0.5)")
     parser.add_argument("--overwrite", action="store_true", help="replace plots already in --plots DIR")
     parser.add_argument(
+        "--category-offset",
+        type=int,
+        default=0,
+        metavar="N",
+        help="add N to every prediction category id (e.g. -1: predictions from 1, ground truth from 0)",
+    )
+    parser.add_argument(
+        "--category-map",
+        metavar="PRED=GT,...",
+        help="map prediction category ids to ground-truth ids, e.g. 1=0,2=1 (overrides matching by name)",
+    )
+    parser.add_argument(
         "--mot",
         action="store_true",
         help="tracking metrics (HOTA, MOTA, IDF1, ID switches; TrackEval-exact): GROUND_TRUTH and PREDICTIONS "
@@ -61,6 +77,22 @@ def _short_table(metrics: Any) -> str:
     return "\n".join(lines)
 
 
+def _parse_category_map(spec: str | None) -> dict[int, int] | None:
+    """``"1=0,2=1"`` -> ``{1: 0, 2: 1}``; UsageError naming ``--category-map`` otherwise."""
+    if not spec:
+        return None
+    out: dict[int, int] = {}
+    for part in spec.split(","):
+        pred, sep, truth = part.partition("=")
+        try:
+            if not sep:
+                raise ValueError(part)
+            out[int(pred)] = int(truth)
+        except ValueError:
+            raise UsageError(f"--category-map expects PRED=GT pairs like 1=0,2=1, got {part!r}") from None
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print; returns 0 (errors surface as ``DetectkitError`` -> exit 1)."""
     from detectkit.metrics import evaluate
@@ -73,7 +105,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--conf must be in [0, 1], got {args.conf}")
     if args.plots:
         check_output_dir(args.plots, flag="--plots", overwrite=args.overwrite)
-    metrics = evaluate(args.ground_truth, args.predictions, iou_type=args.iou_type)
+    metrics = evaluate(
+        args.ground_truth,
+        args.predictions,
+        iou_type=args.iou_type,
+        category_map=_parse_category_map(getattr(args, "category_map", None)),
+        category_offset=getattr(args, "category_offset", 0),
+    )
     for note in metrics.warnings:
         print(f"detectkit eval: warning: {note}", file=sys.stderr)
     plots = []

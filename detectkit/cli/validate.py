@@ -36,15 +36,16 @@ FLAGS = DATASET_FLAGS
 def run(args: argparse.Namespace) -> int:
     """Validate; exit 0 when clean (warnings allowed), 1 when there are errors."""
     ds = load(args.dataset, args)
-    issues = ds.validate(check_images=not args.no_images, tolerance=args.tolerance)
-    errors = [i for i in issues if i.severity == "error"]
+    found = ds.validate(check_images=not args.no_images, tolerance=args.tolerance)
+    errors = [i for i in found if i.severity == "error"]  # counted in full; printed with missing images as one line
+    issues = _collapse_missing_images(found, args, ds)
     if args.json:
         payload = {
             "dataset": args.dataset,
             "images": len(ds.images),
             "objects": ds.num_objects,
             "errors": len(errors),
-            "warnings": len(issues) - len(errors),
+            "warnings": len(found) - len(errors),
             "problems": [
                 {"severity": i.severity, "path": i.path, "line": i.line, "record": i.record, "message": i.message}
                 for i in issues
@@ -59,6 +60,32 @@ def run(args: argparse.Namespace) -> int:
         verdict = "OK" if not errors else "FAILED"
         print(
             f"{verdict}: {len(ds.images)} images, {ds.num_objects} objects, "
-            f"{len(errors)} error(s), {len(issues) - len(errors)} warning(s)"
+            f"{len(errors)} error(s), {len(found) - len(errors)} warning(s)"
         )
     return 1 if errors else 0
+
+
+_NOT_FOUND = "image file not found (pass the image folder)"
+
+
+def _collapse_missing_images(issues: list[Any], args: argparse.Namespace, ds: Any) -> list[Any]:
+    """Many images without a file: one line saying what to pass, not one line per image."""
+    missing = [i for i in issues if i.message == _NOT_FOUND]
+    if len(missing) < 2:
+        return issues
+    from detectkit.dataset import Issue
+
+    where = (
+        f"in {args.images}"
+        if getattr(args, "images", None)
+        else "beside the annotations, in images/ or ../images/<split>"
+    )
+    one = Issue(
+        "error",
+        args.dataset,
+        f"{len(missing)} of {len(ds.images)} image files not found {where} (e.g. {missing[0].path}): "
+        "pass --images DIR, the folder the image file names are relative to, or --no-images to skip image checks",
+    )
+    first = issues.index(missing[0])
+    rest = [i for i in issues if i.message != _NOT_FOUND]
+    return [*rest[:first], one, *rest[first:]]

@@ -20,9 +20,144 @@ from detectkit.registry import format_module
 if TYPE_CHECKING:
     from detectkit.dataset import Dataset
 
-__all__ = ["FORMATS", "convert", "detect_format", "read", "write"]
+__all__ = ["FORMATS", "carry_extra_fields", "convert", "detect_format", "file_target", "read", "write"]
 
 FORMATS: tuple[str, ...] = ("coco", "yolo", "voc", "labelme", "cvat")
+_FILE_NAMES = {"coco": "instances.json", "cvat": "annotations.xml"}  # single-file formats
+
+
+CLASS_ORDER_FILE = ".detectkit.json"  # hidden: the LabelMe reader skips hidden files
+
+
+def write_class_order(ds: Dataset, folder: str | os.PathLike[str]) -> None:
+    """Record the category ids and order of ``ds`` beside a LabelMe folder (which cannot hold them).
+
+    LabelMe files name their labels only, so a reader numbers classes by sorted name; this
+    sidecar lets :func:`read` give them back the ids (and the YOLO class order) they had.
+    """
+    from detectkit.formats._common import atomic_file
+
+    doc = {"categories": [{"id": int(c.id), "name": c.name} for c in ds.categories]}
+    with atomic_file(Path(folder) / CLASS_ORDER_FILE) as fh:
+        json.dump(doc, fh, ensure_ascii=False, indent=1)
+
+
+def apply_class_order(ds: Dataset, folder: str | os.PathLike[str]) -> Dataset:
+    """Give ``ds`` the category ids recorded by :func:`write_class_order` in ``folder`` (if any).
+
+    Names the sidecar does not list keep their order after the recorded ones.
+    """
+    side = Path(folder) / CLASS_ORDER_FILE
+    if not side.is_file():
+        return ds
+    try:
+        recorded = {str(c["name"]): int(c["id"]) for c in json.loads(side.read_text(encoding="utf-8"))["categories"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return ds  # a damaged sidecar: the reader's own order stands
+    if len(set(recorded.values())) != len(recorded):
+        return ds
+    lut: dict[int, int] = {}
+    next_id = max(recorded.values(), default=-1) + 1
+    for c in ds.categories:
+        if c.name in recorded:
+            lut[c.id] = recorded[c.name]
+        else:
+            lut[c.id] = next_id
+            next_id += 1
+    if all(k == v for k, v in lut.items()):
+        return ds
+    import numpy as np
+
+    from detectkit.dataset import Dataset as _Dataset
+
+    t = ds.table
+    cats = sorted((c._replace(id=lut[c.id]) for c in ds.categories), key=lambda c: c.id)
+    table = t.replace(class_id=np.array([lut.get(int(k), int(k)) for k in t.class_id.tolist()], dtype=np.int64))
+    return _Dataset.from_table(
+        cats,
+        ds.images,
+        table,
+        info=ds.info,
+        licenses=ds.licenses,
+        issues=ds.issues,
+        source_format=ds.source_format,
+    )
+
+
+_HOLDS_ATTRIBUTES = ("coco", "cvat", "labelme")  # targets that write the "attributes" column
+_LABELME_KEYS = frozenset({"description", "flags", "group_id"})
+
+
+def carry_extra_fields(ds: Dataset, to: str) -> dict[str, int]:
+    """Carry per-object COCO keys into ``to`` where it can hold them; count the rest.
+
+    COCO keeps unknown annotation keys (``attributes``, ``keypoints``, ``num_keypoints``, ...)
+    as they are. For CVAT and LabelMe a COCO ``attributes`` dict becomes the ``"attributes"``
+    column their writers store (LabelMe keeps only ``description``/``flags``/``group_id`` of
+    it); every other key (and ``attributes`` for YOLO / VOC) cannot be written, and is counted
+    here so the conversion can say so.
+
+    Returns:
+        key -> number of objects whose value for that key the target does not hold.
+    """
+    if to == "coco":
+        return {}
+    t = ds.table
+    lost: dict[str, int] = {}
+    extra = t.extras.get("coco", {}).get("extra")
+    if extra is not None:
+        attrs: list[Any] = [None] * len(t)
+        carried = False
+        for i, ex in enumerate(extra.tolist()):
+            for key, value in (ex or {}).items():
+                if key == "attributes" and to in _HOLDS_ATTRIBUTES and isinstance(value, dict) and value:
+                    attrs[i] = dict(value)
+                    carried = True
+                    if to == "labelme" and set(value) - _LABELME_KEYS:  # LabelMe stores these keys only
+                        lost["attributes"] = lost.get("attributes", 0) + 1
+                else:
+                    lost[key] = lost.get(key, 0) + 1
+        if carried and "attributes" not in t.data:
+            import numpy as np
+
+            column = np.empty(len(t), dtype=object)
+            column[:] = attrs
+            t.data["attributes"] = column
+    if to not in _HOLDS_ATTRIBUTES and to != "voc" and "attributes" in t.data:  # VOC's writer says so itself
+        n = sum(1 for a in t.data["attributes"].tolist() if a)
+        if n:
+            lost["attributes"] = lost.get("attributes", 0) + n
+    return lost
+
+
+def lost_fields_note(lost: dict[str, int], to: str) -> str:
+    """One summary line for :func:`carry_extra_fields`' counts.
+
+    >>> lost_fields_note({"keypoints": 3, "num_keypoints": 3}, "yolo")
+    'not representable in yolo: keypoints of 3 object(s), num_keypoints of 3 object(s) (kept by COCO)'
+    """
+    fields = ", ".join(f"{k} of {n} object(s)" for k, n in sorted(lost.items()))
+    return f"not representable in {to}: {fields} (kept by COCO)"
+
+
+def file_target(path: str | os.PathLike[str], format: str) -> tuple[Path, str | None]:
+    """Where a single-file format (COCO, CVAT) writes when given ``path``, and a note if it moved.
+
+    A path ending in ``/`` or naming an existing folder means that folder: the file goes in
+    it as ``instances.json`` (COCO) or ``annotations.xml`` (CVAT), never as a file named like
+    the folder. Other formats and plain file paths are returned as they are.
+
+    >>> file_target("out/", "coco")[0].as_posix()
+    'out/instances.json'
+    >>> file_target("out.json", "coco")
+    (PosixPath('out.json'), None)
+    """
+    raw = os.fspath(path)
+    p = Path(raw)
+    name = _FILE_NAMES.get(format)
+    if name is None or not (raw.endswith(("/", os.sep)) or p.is_dir()):
+        return p, None
+    return p / name, f"{raw} is a folder: wrote {(p / name).as_posix()}"
 
 
 def _peek(path: Path, size: int = 4096) -> str:
@@ -63,8 +198,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     """Guess the format of a dataset path: ``"coco"``, ``"yolo"``, ``"voc"``, ``"labelme"`` or ``"cvat"``.
 
     A ``.json`` file is COCO (or LabelMe when it has ``shapes``); a ``.xml`` file is CVAT
-    (``<annotations>``) or VOC (``<annotation>``); a ``.yaml`` file or a folder with
-    ``data.yaml`` / ``labels/`` is YOLO; a folder of VOC XML or LabelMe JSON files is that.
+    (``<annotations>``) or VOC (``<annotation>``); a ``.yaml`` or Darknet ``.data`` file or a
+    folder with ``data.yaml`` / ``obj.data`` / ``labels/`` is YOLO; a folder of VOC XML or LabelMe JSON files is that.
 
     Raises:
         InvalidInputError: the path does not exist or matches no format.
@@ -81,14 +216,14 @@ def detect_format(path: str | os.PathLike[str]) -> str:
                 kind = "coco"
         elif suffix == ".xml":
             kind = _xml_kind(p)
-        elif suffix in (".yaml", ".yml"):
+        elif suffix in (".yaml", ".yml", ".data"):  # .data: Darknet obj.data
             kind = "yolo"
         if kind is None:
             raise InvalidInputError(f"cannot tell the annotation format of {os.fspath(path)}; pass format=")
         return kind
     from detectkit.formats.yolo import META_FILE, find_yaml
 
-    if find_yaml(p) is not None or (p / META_FILE).is_file() or (p / "labels").is_dir():
+    if find_yaml(p) is not None or (p / META_FILE).is_file() or (p / "labels").is_dir() or any(p.glob("*.data")):
         return "yolo"
     for sub in (p / "Annotations", p):
         if sub.is_dir():
@@ -117,12 +252,25 @@ def _module(fmt: str) -> Any:
 def read(path: str | os.PathLike[str], *, format: str | None = None, **options: Any) -> Dataset:
     """Read a dataset in ``format`` (auto-detected when None); options go to that format's ``read``."""
     fmt = format or detect_format(path)
-    return _module(fmt).read(path, **options)  # type: ignore[no-any-return]
+    ds: Dataset = _module(fmt).read(path, **options)
+    if fmt == "labelme" and Path(path).is_dir():
+        ds = apply_class_order(ds, path)
+    return ds
 
 
 def write(ds: Dataset, path: str | os.PathLike[str], *, format: str, **options: Any) -> ConvertSummary:
-    """Write ``ds`` in ``format``; options go to that format's ``write``."""
-    return _module(format).write(ds, path, **options)  # type: ignore[no-any-return]
+    """Write ``ds`` in ``format``; options go to that format's ``write``.
+
+    For COCO and CVAT a folder ``path`` (trailing ``/`` or an existing folder) gets the file
+    inside it (see :func:`file_target`).
+    """
+    target, moved = file_target(path, format)
+    summary: ConvertSummary = _module(format).write(ds, target, **options)
+    if format == "labelme":
+        write_class_order(ds, target)
+    if moved:
+        summary.notes.insert(0, moved)
+    return summary
 
 
 def convert(
@@ -162,8 +310,9 @@ def convert(
         check_choice(from_, "from_", FORMATS)
     if Path(src).resolve() == Path(dst).resolve():
         raise InvalidInputError(f"dst must differ from src, got {os.fspath(dst)} for both")
-    if to in ("coco", "cvat") and Path(dst).is_file() and not overwrite:
-        raise InvalidInputError(f"dst {os.fspath(dst)} exists (pass overwrite=True to replace it)")
+    target, moved = file_target(dst, to)
+    if to in ("coco", "cvat") and target.is_file() and not overwrite:
+        raise InvalidInputError(f"dst {target.as_posix()} exists (pass overwrite=True to replace it)")
     fmt = from_ or detect_format(src)
     read_options: dict[str, Any] = {"strict": strict}
     if images is not None:
@@ -174,7 +323,16 @@ def convert(
         write_options.setdefault("copy_images", copy_images)
     with progress_enabled(progress):
         ds = _module(fmt).read(src, **read_options)
-        summary: ConvertSummary = _module(to).write(ds, dst, **write_options)
+        if fmt == "labelme" and Path(src).is_dir():
+            ds = apply_class_order(ds, src)
+        lost = carry_extra_fields(ds, to)
+        summary: ConvertSummary = _module(to).write(ds, target, **write_options)
+        if to == "labelme":
+            write_class_order(ds, target)
+    if moved:
+        summary.notes.insert(0, moved)
+    if lost:
+        summary.notes.append(lost_fields_note(lost, to))
     summary.notes[:0] = [str(i) for i in ds.issues if i.severity == "error"][:20]
     if len([i for i in ds.issues if i.severity == "error"]) > 20:
         summary.notes.insert(20, "... more skipped records (run `detectkit validate`)")

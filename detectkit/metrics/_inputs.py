@@ -259,9 +259,13 @@ def load_predictions(obj: Any, gt: GroundTruth, *, iou_type: str) -> Predictions
         if path.is_file() and path.suffix.lower() == ".json":
             data = _read_json(path, "predictions")
             if isinstance(data, list):
-                return predictions_from_coco(data, gt, iou_type=iou_type, source=str(path))
+                dt = predictions_from_coco(data, gt, iou_type=iou_type, source=str(path))
+                dt.category_names = _sibling_category_names(path)
+                return dt
             if isinstance(data, Mapping) and "annotations" in data:  # a COCO file whose annotations carry scores
-                return predictions_from_coco(data["annotations"], gt, iou_type=iou_type, source=str(path))
+                dt = predictions_from_coco(data["annotations"], gt, iou_type=iou_type, source=str(path))
+                dt.category_names = _coco_category_names(data)
+                return dt
         if not path.exists():
             raise InvalidInputError(f"predictions path does not exist: {path}")
         labels = _yolo_label_files(path)
@@ -269,13 +273,42 @@ def load_predictions(obj: Any, gt: GroundTruth, *, iou_type: str) -> Predictions
             return predictions_from_yolo_labels(labels, gt, iou_type=iou_type, source=str(path))
         obj = _read_dataset(path, "predictions")
     if isinstance(obj, Mapping) and "annotations" in obj:
-        return predictions_from_coco(obj["annotations"], gt, iou_type=iou_type)
+        dt = predictions_from_coco(obj["annotations"], gt, iou_type=iou_type)
+        dt.category_names = _coco_category_names(obj)
+        return dt
     if _is_dataset(obj):
         return predictions_from_dataset(obj, gt, iou_type=iou_type)
     raise InvalidInputError(
         "predictions must be a Dataset, a COCO results list or a path to a results file/folder, "
         f"got {type(obj).__name__}"
     )
+
+
+def _coco_category_names(data: Any) -> dict[int, str]:
+    """``id -> name`` of a COCO dict's ``categories`` ({} when absent or malformed)."""
+    cats = data.get("categories") if isinstance(data, Mapping) else None
+    if not isinstance(cats, list):
+        return {}
+    try:
+        return {int(c["id"]): str(c["name"]) for c in cats if "name" in c}
+    except (KeyError, TypeError, ValueError):
+        return {}
+
+
+def _sibling_category_names(results_path: Path) -> dict[int, str]:
+    """Category names of a COCO results file, from the ``annotations.json`` written beside it.
+
+    ``detect --save-dataset DIR --format coco`` writes ``DIR/results.json`` (no names: the COCO
+    results format has none) and ``DIR/annotations.json`` (with ``categories``).
+    """
+    sibling = results_path.with_name("annotations.json")
+    if sibling == results_path or not sibling.is_file():
+        return {}
+    try:
+        data = json.loads(sibling.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return _coco_category_names(data)
 
 
 # ---------------------------------------------------------------------------- YOLO predictions

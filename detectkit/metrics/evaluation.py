@@ -56,8 +56,16 @@ def evaluate(
     iou_type: IouType = "bbox",
     max_dets: Sequence[int] = (1, 10, 100),
     area_ranges: Mapping[str, Sequence[float]] | None = None,
+    category_map: Mapping[int, int] | None = None,
+    category_offset: int = 0,
 ) -> Metrics:
     """Evaluate predictions against ground truth the COCO way.
+
+    Categories are matched by name whenever both sides name them (a YOLO ground truth numbering
+    from 0 and COCO predictions numbering from 1 evaluate correctly). Without names, prediction
+    ids are taken as ground-truth ids; a mismatch the ids show (every prediction id shifted off
+    the ground-truth ids, or no prediction id among them) is an error naming
+    ``category_offset``/``category_map`` rather than a near-zero mAP.
 
     Args:
         ground_truth: a ``Dataset``, a COCO ground-truth dict, or a path to annotations
@@ -69,13 +77,18 @@ def evaluate(
         max_dets: three detection limits per image, as COCO's ``maxDets``.
         area_ranges: label -> (low, high) area ranges; must hold ``all``, ``small``, ``medium``
             and ``large``. Defaults to COCO's.
+        category_map: prediction category id -> ground-truth category id (ids not in the map
+            are kept); overrides matching by name.
+        category_offset: added to every prediction category id (after ``category_map``), e.g.
+            ``-1`` for predictions numbered from 1 against ground truth numbered from 0.
 
     Returns:
         :class:`Metrics`; its ``stats`` equal pycocotools' ``COCOeval.stats``.
 
     Raises:
         InvalidInputError: predictions refer to images missing from the ground truth (names how
-            many and which), or an argument is invalid.
+            many and which), their category ids visibly do not match the ground truth's (see
+            ``category_offset``), or an argument is invalid.
         AnnotationParseError: an input file is malformed.
     """
     iou_type = check_choice(iou_type, "iou_type", ("bbox", "segm"))  # type: ignore[assignment]
@@ -83,7 +96,68 @@ def evaluate(
     ranges = _check_area_ranges(area_ranges)
     gt = load_ground_truth(ground_truth, iou_type=iou_type)
     dt = load_predictions(predictions, gt, iou_type=iou_type)
-    return _evaluate_loaded(gt, dt, iou_type=iou_type, max_dets=mdets, area_ranges=ranges)
+    dt, notes = _reconcile_categories(gt, dt, category_map=category_map, category_offset=category_offset)
+    return _evaluate_loaded(gt, dt, iou_type=iou_type, max_dets=mdets, area_ranges=ranges, notes=notes)
+
+
+def _reconcile_categories(
+    gt: GroundTruth, dt: Predictions, *, category_map: Mapping[int, int] | None, category_offset: int
+) -> tuple[Predictions, list[str]]:
+    """Map prediction category ids onto the ground truth's: explicit map/offset, else by name, else checked ids."""
+    import dataclasses
+
+    notes: list[str] = []
+    ids = dt.arrays.category_id
+    if ids.size == 0:
+        return dt, notes
+    gt_ids = np.array(sorted(gt.categories), dtype=np.int64)
+    explicit = bool(category_map) or category_offset != 0
+    if category_map:
+        try:
+            cmap = {int(k): int(v) for k, v in category_map.items()}
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"category_map must map int -> int, got {category_map!r}") from None
+        new = np.array([cmap.get(int(c), int(c)) for c in ids], dtype=np.int64)
+    else:
+        new = ids.copy()
+    if category_offset:
+        new = new + int(category_offset)
+    if not explicit and dt.category_names:
+        by_name = {name: cid for cid, name in gt.categories.items()}
+        shared = [c for c, name in dt.category_names.items() if name in by_name]
+        if shared:  # both sides name their categories: match by name
+            lut = {int(c): by_name[name] for c, name in dt.category_names.items() if name in by_name}
+            moved = [f"{c}->{lut[c]}" for c in sorted(lut) if lut[c] != c]
+            unknown_id = int(gt_ids.min()) - 1 if gt_ids.size else -1
+            new = np.array([lut.get(int(c), unknown_id) for c in ids], dtype=np.int64)
+            unmatched = sorted({str(dt.category_names.get(int(c), c)) for c in ids if int(c) not in lut})
+            if unmatched:
+                notes.append(
+                    f"{int(np.sum(new == unknown_id))} prediction(s) of categor(y/ies) the ground truth does not name "
+                    f"were ignored: {', '.join(unmatched[:10])}"
+                )
+            if moved:
+                notes.append(f"prediction categories matched to the ground truth by name (ids {', '.join(moved[:10])})")
+            return dataclasses.replace(dt, arrays=dataclasses.replace(dt.arrays, category_id=new)), notes
+    if not explicit and gt_ids.size:
+        present = np.unique(new)
+        if not np.isin(present, gt_ids).all():
+            fits = [k for k in (-1, 1, int(gt_ids.min() - present.min())) if k and np.isin(present + k, gt_ids).all()]
+            if fits or not np.isin(present, gt_ids).any():
+                hint = (
+                    f"pass --category-offset {fits[0]} (evaluate(..., category_offset={fits[0]}))"
+                    if fits
+                    else "pass --category-map PRED=GT,... (evaluate(..., category_map={...}))"
+                )
+                raise InvalidInputError(
+                    f"prediction category ids {_fmt_ids(present)} do not match the ground-truth category ids "
+                    f"{_fmt_ids(gt_ids)} ({', '.join(f'{c}={n}' for c, n in list(gt.categories.items())[:10])}) "
+                    f"and {dt.source} names no categories to match by: {hint}, or give predictions with "
+                    "category names (e.g. the annotations.json detect --save-dataset writes beside results.json)"
+                )
+    if explicit:
+        return dataclasses.replace(dt, arrays=dataclasses.replace(dt.arrays, category_id=new)), notes
+    return dt, notes
 
 
 def _fmt_ids(ids: np.ndarray, limit: int = 10) -> str:
@@ -98,8 +172,9 @@ def _evaluate_loaded(
     iou_type: str,
     max_dets: tuple[int, ...],
     area_ranges: dict[str, tuple[float, float]],
+    notes: Sequence[str] = (),
 ) -> Metrics:
-    warnings: list[str] = []
+    warnings: list[str] = list(notes)
     d_img = np.unique(dt.arrays.image_id)
     unknown = np.setdiff1d(d_img, gt.image_ids)
     if unknown.size:

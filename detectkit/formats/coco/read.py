@@ -44,9 +44,26 @@ def _image_root(path: Path, images: str | os.PathLike[str] | None, first_names: 
     if images is not None:
         return Path(images)
     candidates = [path.parent, path.parent / "images", path.parent.parent / "images", path.parent.parent]
+    split = _split_of(path)
+    if split:  # annotations/instances_val2017.json -> images/val2017, val2017/
+        up = path.parent.parent
+        candidates += [up / "images" / split, up / split, path.parent / "images" / split, path.parent / split]
     for root in candidates:
         if first_names and all((root / n).is_file() for n in first_names[:3]):
             return root
+    return None
+
+
+def _split_of(path: Path) -> str | None:
+    """The split a COCO file name names: ``instances_val2017.json`` -> ``val2017``, else None.
+
+    >>> _split_of(Path("annotations/instances_val.json")), _split_of(Path("coco.json"))
+    ('val', None)
+    """
+    stem = path.stem
+    for prefix in ("instances_", "person_keypoints_", "panoptic_"):
+        if stem.startswith(prefix) and len(stem) > len(prefix):
+            return stem[len(prefix) :].strip("_.") or None
     return None
 
 

@@ -14,11 +14,16 @@ __all__ = [
     "META_FILE",
     "SPLITS",
     "YOLOTask",
+    "find_darknet",
     "find_yaml",
     "join_parts",
     "label_path",
+    "load_darknet",
     "load_yaml",
+    "looks_like_image_list",
     "names_from",
+    "read_names_file",
+    "resolve_darknet",
     "split_parts",
     "walk_rel",
 ]
@@ -128,6 +133,88 @@ def find_yaml(root: Path) -> Path | None:
             return root / name
     found = sorted(p for p in root.glob("*.y*ml") if p.is_file())
     return found[0] if len(found) == 1 else None
+
+
+def find_darknet(root: Path) -> Path | None:
+    """The Darknet ``obj.data`` (any single ``*.data`` file) of a folder, else None."""
+    if (root / "obj.data").is_file():
+        return root / "obj.data"
+    found = sorted(p for p in root.glob("*.data") if p.is_file())
+    return found[0] if len(found) == 1 else None
+
+
+def resolve_darknet(value: str, data_file: Path) -> Path:
+    """A path written in a Darknet ``.data`` file or image list, resolved as Darknet users mean it.
+
+    Darknet resolves paths against the folder it runs from (usually the parent of ``data/``),
+    so ``data/obj.names`` in ``data/obj.data`` is tried beside the file, one folder up, then by
+    its bare name beside the file.
+
+    >>> resolve_darknet("data/obj.names", Path("/nowhere/data/obj.data")).as_posix()
+    '/nowhere/data/data/obj.names'
+    """
+    v = Path(value.strip())
+    if v.is_absolute():
+        return v
+    for cand in (data_file.parent / v, data_file.parent.parent / v, data_file.parent / v.name):
+        if cand.exists():
+            return cand
+    return data_file.parent / v
+
+
+def read_names_file(path: Path) -> dict[int, str]:
+    """Class names of a ``classes.txt`` / Darknet ``obj.names`` file, one a line, blank lines skipped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AnnotationParseError(path, f"unreadable class names file: {exc}") from None
+    return dict(enumerate(ln.strip() for ln in text.splitlines() if ln.strip()))
+
+
+def load_darknet(path: Path) -> dict[str, Any]:
+    """A Darknet ``obj.data`` (``classes = N``, ``train = data/train.txt``, ``valid = ...``,
+    ``names = data/obj.names``) as a ``data.yaml``-like dict with resolved absolute paths."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AnnotationParseError(path, f"unreadable Darknet data file: {exc}") from None
+    raw: dict[str, str] = {}
+    for ln, line in enumerate(text.splitlines(), start=1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise AnnotationParseError(path, f"expected 'key = value', got {line[:60]!r}", line=ln)
+        raw[key.strip().lower()] = value.strip()
+    doc: dict[str, Any] = {}
+    if "names" in raw:
+        npath = resolve_darknet(raw["names"], path)
+        if not npath.is_file():
+            raise AnnotationParseError(
+                path, f"names file {raw['names']!r} not found (looked at {npath})", record="names"
+            )
+        doc["names"] = list(read_names_file(npath).values())
+    elif "classes" in raw:
+        doc["nc"] = raw["classes"]
+    for key, split in (("train", "train"), ("valid", "val"), ("val", "val"), ("test", "test")):
+        if key in raw and split not in doc:
+            doc[split] = os.fspath(resolve_darknet(raw[key], path))
+    return doc
+
+
+def looks_like_image_list(path: Path) -> bool:
+    """True when a ``.txt`` file's first line names an image (a Darknet/Ultralytics list, not labels)."""
+    from detectkit.image import IMAGE_EXTENSIONS
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    return os.path.splitext(line.strip())[1].lower() in IMAGE_EXTENSIONS
+    except (OSError, UnicodeDecodeError):
+        return False
+    return False
 
 
 def label_path(image: Path) -> Path:

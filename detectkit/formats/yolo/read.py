@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -30,10 +31,14 @@ from detectkit.formats.yolo.layout import (
     META_FILE,
     SPLITS,
     YOLOTask,
+    find_darknet,
     find_yaml,
     label_path,
+    load_darknet,
     load_yaml,
+    looks_like_image_list,
     names_from,
+    read_names_file,
     split_parts,
     walk_rel,
 )
@@ -69,9 +74,11 @@ def read(
     p = Path(path)
     if not p.exists():
         raise InvalidInputError(f"YOLO dataset {os.fspath(path)} does not exist")
-    yaml_path = p if p.is_file() else find_yaml(p)
+    yaml_path = p if p.is_file() else find_yaml(p) or find_darknet(p)
     root = p.parent if p.is_file() else p
-    doc: dict[str, Any] = load_yaml(yaml_path) if yaml_path is not None else {}
+    doc: dict[str, Any] = {}
+    if yaml_path is not None:
+        doc = load_darknet(yaml_path) if yaml_path.suffix.lower() == ".data" else load_yaml(yaml_path)
     log = IssueLog(strict)
     meta: dict[str, Any] = {}
     meta_path = root / META_FILE
@@ -94,8 +101,11 @@ def read(
         names = {i: s.strip() for i, s in enumerate(cpath.read_text(encoding="utf-8").splitlines()) if s.strip()}
     elif meta.get("categories"):
         names = {int(c["index"]): str(c["name"]) for c in meta["categories"]}
+    elif len(names_files := sorted(root.glob("*.names"))) == 1:  # Darknet obj.names without obj.data
+        names = read_names_file(names_files[0])
     else:
         names = {}
+    infer_names = not names
     meta_cats = {int(c["index"]): c for c in meta.get("categories", []) if isinstance(c, dict) and "index" in c}
     id_of: dict[int, int] = {}
     categories: list[Category] = []
@@ -116,17 +126,18 @@ def read(
     # path objects per image would cost more than the parsing
     pairs: list[tuple[str, str | None, str | None, str]] = []
     split_dirs: list[tuple[str | None, Path]] = []
-    base = root
-    if isinstance(doc.get("path"), str) and doc["path"]:
-        bp = Path(doc["path"])
-        base = bp if bp.is_absolute() else (root / bp)
+    base = _dataset_root(doc, root)
     for s in SPLITS:
         entry = doc.get(s)
         entries = entry if isinstance(entry, list) else [entry] if isinstance(entry, str) else []
         for e in entries:
             d = base / e
+            if isinstance(entry, str) and not d.exists() and e.startswith("../"):
+                d = base / e[3:]  # Ultralytics' quirk for Roboflow exports: train: ../train/images
             if d not in [x[1] for x in split_dirs]:
                 split_dirs.append((s, d))
+    declared = [(s, d) for s, d in split_dirs if s is not None]
+    missing = [(s, d) for s, d in declared if not d.exists() and not label_path(d / "x.jpg").parent.exists()]
     explicit_labels: Path | None = None
     if not split_dirs:
         if images is not None:
@@ -142,7 +153,7 @@ def read(
         split_name = split if multi else None
         label_dir = explicit_labels if explicit_labels is not None else label_path(d / "x.jpg").parent
         if d.suffix == ".txt" and d.is_file():  # a list of image paths
-            listed = [(d.parent / ln.strip()) for ln in d.read_text(encoding="utf-8").splitlines() if ln.strip()]
+            listed = [_listed(ln.strip(), d, root) for ln in d.read_text(encoding="utf-8").splitlines() if ln.strip()]
             for listed_img in listed:
                 label_s = os.fspath(label_path(listed_img))
                 if label_s not in seen_labels:
@@ -163,8 +174,20 @@ def read(
             label_s = f"{label_dir_s}/{rel}"
             if label_s in seen_labels or rel == "classes.txt":
                 continue
+            if "/" not in rel and looks_like_image_list(Path(label_s)):  # train.txt: a list of images
+                continue
             seen_labels.add(label_s)
             pairs.append((label_s, None, split_name, rel))
+
+    if declared and not pairs:  # a data.yaml whose splits hold nothing: not an empty success
+        raise InvalidInputError(
+            f"{os.fspath(yaml_path or root)}: no images or labels found in its splits ("
+            + "; ".join(f"{s}: {d}{'' if d.exists() else ' (missing)'}" for s, d in declared[:4])
+            + "): fix 'path'/'train'/'val' in it (relative paths are resolved against 'path', "
+            "else the yaml's folder, as Ultralytics does)"
+        )
+    for s, d in missing:
+        log.warn(yaml_path or root, f"{s} folder {d} does not exist; that split is empty", record=str(s))
 
     # records: detectkit.json first (ids, sizes, order, file names), then files found
     meta_images: dict[str, dict[str, Any]] = {}
@@ -219,7 +242,15 @@ def read(
         records.append(ImageRecord(rid, fname, w, h, path=img, split=rsplit, extra=extra))
         label_files.append(label_s)
 
-    table = _parse_labels(label_files, records, id_of, task, log)
+    table = _parse_labels(label_files, records, id_of, task, log, infer_names=infer_names)
+    if infer_names and id_of:  # no names anywhere: keep the boxes under numeric names, and say so
+        categories = [Category(k, str(k)) for k in sorted(id_of)]
+        note = (
+            f"no class names found (data.yaml 'names', classes.txt, obj.names or {META_FILE}); "
+            f"classes named by their indices {_fmt_range(sorted(id_of))}: add a names file to name them"
+        )
+        log.warn(root, note)
+        warnings.warn(f"{os.fspath(path)}: {note}", stacklevel=2)
     warn_skipped([i for i in log.issues if i.severity == "error"], os.fspath(path))
     return Dataset.from_table(
         categories,
@@ -235,11 +266,17 @@ def read(
 def _parse_labels(
     label_files: list[str],
     records: list[ImageRecord],
-    id_of: Mapping[int, int],
+    id_of: dict[int, int],
     task: str,
     log: IssueLog,
+    *,
+    infer_names: bool = False,
 ) -> ObjectTable:
-    """All label files as one table: a vectorised pass over plain detect files, line by line otherwise."""
+    """All label files as one table: a vectorised pass over plain detect files, line by line otherwise.
+
+    With ``infer_names`` (no class names anywhere), every class index the labels use is added
+    to ``id_of`` (as itself) before parsing.
+    """
     texts: list[tuple[int, str, str]] = []
     for pos, label in enumerate(track(label_files, total=len(label_files), desc="read yolo")):
         try:
@@ -252,6 +289,8 @@ def _parse_labels(
             continue
         if text.strip():
             texts.append((pos, label, text))
+    if infer_names:
+        id_of.update({k: k for k in _class_indices(texts)})
     # the fast path takes the plain detect files it can; the rest (and all OBB files) go line by line
     fast, slow = _fast_read.parse(texts, records, id_of) if task != "obb" else (None, list(texts))
     tables: list[ObjectTable] = [] if fast is None else [fast]
@@ -264,6 +303,57 @@ def _parse_labels(
             if t.confidence is None:
                 t.confidence = np.ones(len(t), np.float32)
     return ObjectTable.concat(tables).sorted()
+
+
+def _dataset_root(doc: Mapping[str, Any], root: Path) -> Path:
+    """The folder ``data.yaml``'s split paths are relative to: ``path`` (absolute; else beside the
+    yaml, else from the working folder as Ultralytics reads it), or the yaml's folder."""
+    value = doc.get("path")
+    if not isinstance(value, str) or not value:
+        return root
+    bp = Path(value)
+    if bp.is_absolute():
+        return bp
+    if (root / bp).exists() or not bp.exists():
+        return root / bp
+    return bp
+
+
+def _class_indices(texts: list[tuple[int, str, str]]) -> set[int]:
+    """The class indices (first number of each line, in [0, 2**31)) the label texts use."""
+    found: set[int] = set()
+    for _, _, text in texts:
+        for line in text.splitlines():
+            head = line.split(None, 1)[:1]
+            if head and head[0].isdigit() and int(head[0]) < 1 << 31:
+                found.add(int(head[0]))
+    return found
+
+
+def _fmt_range(ids: list[int]) -> str:
+    """``0..4`` for a contiguous run, else the first few ids.
+
+    >>> _fmt_range([0, 1, 2]), _fmt_range([3, 76])
+    ('0..2', '3, 76')
+    """
+    if ids and ids == list(range(ids[0], ids[-1] + 1)) and len(ids) > 2:
+        return f"{ids[0]}..{ids[-1]}"
+    return ", ".join(str(i) for i in ids[:10]) + (", ..." if len(ids) > 10 else "")
+
+
+def _listed(line: str, list_file: Path, root: Path) -> Path:
+    """An image path from a list file (Ultralytics ``train.txt``, Darknet ``data/train.txt``).
+
+    Tried beside the list, under the dataset root, then one folder above each (Darknet writes
+    paths relative to the folder it runs from); the first that exists, else beside the list.
+    """
+    v = Path(line)
+    if v.is_absolute():
+        return v
+    for base in (list_file.parent, root, list_file.parent.parent, root.parent):
+        if (base / v).is_file():
+            return base / v
+    return list_file.parent / v
 
 
 def files_hint(texts: list[tuple[int, str, str]]) -> str:

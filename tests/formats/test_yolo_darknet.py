@@ -1,0 +1,60 @@
+"""YOLO folders named the Darknet way (obj.data, obj.names, train.txt lists) or not named at all."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from detectkit.formats import detect_format, read
+from detectkit.formats.yolo import read as read_yolo
+
+DARKNET = Path(__file__).parent.parent / "data" / "formats" / "darknet"
+
+
+def _darknet(tmp_path: Path) -> Path:
+    """The Darknet fixture (laid out as AlexeyAB's darknet README: data/obj.data, data/obj/*.jpg)."""
+    root = tmp_path / "darknet"
+    shutil.copytree(DARKNET, root)
+    for i in (1, 2, 3):
+        Image.fromarray(np.zeros((50, 100, 3), np.uint8)).save(root / "data" / "obj" / f"img{i}.jpg")
+    return root / "data"
+
+
+def test_obj_data_gives_names_splits_and_boxes(tmp_path: Path) -> None:
+    data = _darknet(tmp_path)
+    for source in (data, data / "obj.data"):
+        assert detect_format(source) == "yolo"
+        ds = read_yolo(source)
+        assert [c.name for c in ds.categories] == ["car", "person"]
+        assert sorted(r.file_name for r in ds.images) == ["img1.jpg", "img2.jpg", "img3.jpg"]
+        assert {r.split for r in ds.images} == {"train", "val"}
+        assert sum(len(d) for _, d in ds) == 4
+        assert not [i for i in ds.issues if i.severity == "error"]
+
+
+def test_obj_names_without_obj_data_and_list_file_is_not_labels(tmp_path: Path) -> None:
+    data = _darknet(tmp_path)
+    (data / "obj.data").unlink()
+    obj = data / "obj"
+    shutil.copy(data / "obj.names", obj / "obj.names")
+    (obj / "train.txt").write_text("img1.jpg\nimg2.jpg\n")  # a list of images beside the labels
+    ds = read(obj)
+    assert [c.name for c in ds.categories] == ["car", "person"]
+    assert sum(len(d) for _, d in ds) == 4
+    assert not ds.issues
+
+
+def test_no_names_anywhere_keeps_boxes_under_numeric_names(tmp_path: Path) -> None:
+    folder = tmp_path / "labels_only"
+    folder.mkdir()
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(folder / "a.jpg")
+    (folder / "a.txt").write_text("76 0.5 0.5 0.2 0.2\n3 0.2 0.2 0.1 0.1\n")
+    with pytest.warns(UserWarning, match="no class names"):
+        ds = read_yolo(folder)
+    assert [c.name for c in ds.categories] == ["3", "76"]
+    assert sum(len(d) for _, d in ds) == 2
+    assert any("no class names" in i.message for i in ds.issues)
