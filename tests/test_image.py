@@ -471,3 +471,12 @@ def test_image_size_of_a_folder_or_pipe_is_refused_without_opening_it(tmp_path: 
         image_size_wh(fifo)
     with pytest.raises(InvalidInputError, match=r"is not a file"):
         image_size_wh(tmp_path)
+
+
+def test_unreadable_image_error_names_the_file_not_a_python_object(tmp_path: Path) -> None:
+    """Pillow names its stream (<_io.BytesIO object at 0x...>); the message names the file only."""
+    fake = tmp_path / "fake.jpg"
+    fake.write_text("hello, not a picture")
+    with pytest.raises(InvalidInputError, match=r"fake\.jpg is not a readable image") as info:
+        load_image(fake)
+    assert "object at 0x" not in str(info.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -85,7 +86,9 @@ def _decode_bytes(data: bytes | bytearray | memoryview | np.ndarray, name: str) 
         with Image.open(io.BytesIO(buf.tobytes())) as pil:
             return _pil_to_bgr(pil, name)
     except Exception as exc:  # PIL (and patches of it, e.g. Ultralytics' HEIF hook) raise many kinds
-        detail = f": {exc}" if not isinstance(exc, ImportError) else ""
+        # PIL names its stream ("cannot identify image file <_io.BytesIO object at 0x...>"): drop it
+        text = re.sub(r"\s*<[^<>]* object at 0x[0-9a-fA-F]+>", "", str(exc)).strip()
+        detail = f": {text}" if text and not isinstance(exc, ImportError) else ""
         raise InvalidInputError(f"{name} is not a readable image (corrupt or unsupported format){detail}") from None
 
 
