@@ -365,7 +365,8 @@ class Dataset:
             xyxy=t.xyxy[sl],
             confidence=None if t.confidence is None else t.confidence[sl],
             class_id=t.class_id[sl],
-            data={k: t.data.rows(k, sl) for k in t.data if k[0] != "_"},
+            data={k: t.data.rows(k, sl) for k in t.data if k[0] != "_" and k != "tracker_id"},
+            tracker_id=t.data.rows("tracker_id", sl) if "tracker_id" in t.data else None,
             names=names,
             image_size_wh=size,
         )

@@ -330,7 +330,8 @@ def find_image(root: Path, stem_path: str) -> Path | None:
     return None
 
 
-_INT_COLUMNS = frozenset({"difficult", "truncated", "occluded", "iscrowd", "group_id"})
+_INT_COLUMNS = frozenset({"difficult", "truncated", "occluded", "iscrowd", "group_id", "tracker_id"})
+_INT_FILL = {"tracker_id": -1}
 
 
 class TableBuilder:
@@ -380,7 +381,8 @@ class TableBuilder:
         data: dict[str, Any] = {}
         for key, col in self.columns.items():
             if key in _INT_COLUMNS:
-                data[key] = np.array([0 if v is None else int(v) for v in col], dtype=np.int64)
+                fill = _INT_FILL.get(key, 0)
+                data[key] = np.array([fill if v is None else int(v) for v in col], dtype=np.int64)
             else:
                 arr = np.empty(len(col), dtype=object)
                 arr[:] = col
