@@ -756,10 +756,11 @@ class Dataset:
             for v in dup[:50]:
                 first = int(np.flatnonzero(ann_ids == v)[1])
                 add(first, f"duplicate annotation id {v}")
-        counts = Counter(r.file_name for r in self.images)
-        for name, n in counts.items():
+        counts = Counter((r.split, r.file_name) for r in self.images)  # names are per split (CVAT subsets)
+        for (split, name), n in counts.items():
             if n > 1:
-                issues.append(Issue("error", name, f"file name used by {n} image records"))
+                in_split = f" of split {split!r}" if split else ""
+                issues.append(Issue("error", name, f"file name used by {n} image records{in_split}"))
         if check_images:
             for rec in self.images:
                 if rec.path is None:

@@ -99,7 +99,7 @@ def read(
         return dataset_from_named_objects(tracked, frames, log, path=path, source_format="cvat", names=names)
     records: list[ImageRecord] = []
     objects: list[NamedObject] = []
-    used_ids: set[int] = set()
+    used_ids: set[tuple[str | None, int]] = set()  # ids are per subset (CVAT project exports)
     for k, im in enumerate(track(root_el.iter("image"), total=None, desc="read cvat", unit="img")):
         where = f"image[{k}]"
         try:
@@ -114,6 +114,8 @@ def read(
             log.bad(p, str(exc), record=where)
             continue
         img_path: Path | None = image_dir / fname
+        if im.get("subset") and (image_dir / im.get("subset", "") / fname).is_file():
+            img_path = image_dir / im.get("subset", "") / fname  # project export: images/<subset>/<name>
         if img_path is not None and not img_path.is_file():
             img_path = None
         if w <= 0 or h <= 0:
@@ -121,12 +123,17 @@ def read(
                 log.bad(p, "no width/height and the image file is not found", record=where)
                 continue
             w, h = image_size_of(img_path)
-        if rid in used_ids:
-            log.bad(p, f"duplicate image id {rid}", record=where)
+        subset = im.get("subset")
+        if (subset, rid) in used_ids:
+            log.bad(p, f"duplicate image id {rid}" + (f" in subset {subset!r}" if subset else ""), record=where)
             continue
-        used_ids.add(rid)
+        used_ids.add((subset, rid))
         pos = len(records)
-        records.append(ImageRecord(rid, fname, w, h, path=img_path))
+        if subset:
+            extra = {"subset": subset, "cvat_id": rid}
+            records.append(ImageRecord(rid, fname, w, h, path=img_path, split=_split_of(subset), extra=extra))
+        else:
+            records.append(ImageRecord(rid, fname, w, h, path=img_path))
         groups: dict[tuple[str, str], int] = {}
         for j, shape in enumerate(im):
             swhere = f"{where}/{shape.tag}[{j}]"
@@ -168,7 +175,40 @@ def read(
                     log.warn(p, f"<{shape.tag}> is not a box or polygon; skipped", record=swhere)
             except ValueError as exc:
                 log.bad(p, str(exc), record=swhere)
+    if len({r.id for r in records}) < len(records):  # ids restart in each subset: number images in order
+        records = [r._replace(id=k) for k, r in enumerate(records)]
     return dataset_from_named_objects(objects, records, log, path=path, source_format="cvat", names=names)
+
+
+_SPLITS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
+_SUBSETS = {"train": "Train", "val": "Validation", "test": "Test"}
+
+
+def _split_of(subset: str) -> str | None:
+    """The dataset split of a CVAT subset name (``"Validation"`` -> ``"val"``; ``"default"`` -> None)."""
+    key = subset.strip().lower()
+    if key in ("", "default"):
+        return None
+    return _SPLITS.get(key, key)
+
+
+def _image_ids(ds: Dataset) -> tuple[list[int], list[str | None]]:
+    """CVAT image ids and subset names: ids as given, or per subset when the images have subsets."""
+    subsets: list[str | None] = []
+    for rec in ds.images:
+        given = rec.extra.get("subset")
+        subsets.append(str(given) if given else _SUBSETS.get(rec.split, rec.split) if rec.split else None)
+    if not any(subsets):
+        return [rec.id for rec in ds.images], subsets
+    ids: list[int] = []
+    used: dict[str | None, set[int]] = {}
+    for rec, sub in zip(ds.images, subsets):
+        taken = used.setdefault(sub, set())
+        want = rec.extra.get("cvat_id", rec.id)
+        rid = want if isinstance(want, int) and want not in taken else max(taken, default=-1) + 1
+        taken.add(rid)
+        ids.append(rid)
+    return ids, subsets
 
 
 Box = tuple[float, float, float, float]
@@ -331,16 +371,23 @@ def write(ds: Dataset, path: str | os.PathLike[str], **_: Any) -> ConvertSummary
     written = 0
     with atomic_file(out) as fh:
         fh.write('<?xml version="1.0" encoding="utf-8"?>\n<annotations>\n  <version>1.1</version>\n')
-        fh.write(f"  <meta>\n    <task>\n      <size>{len(ds.images)}</size>\n      <labels>\n")
+        ids, subsets = _image_ids(ds)
+        kind = "project" if any(subsets) else "task"
+        fh.write(f"  <meta>\n    <{kind}>\n      <size>{len(ds.images)}</size>\n")
+        if kind == "project":
+            names_of_subsets = list(dict.fromkeys(x for x in subsets if x))
+            fh.write(f"      <subsets>{_esc(chr(10).join(names_of_subsets))}</subsets>\n")
+        fh.write("      <labels>\n")
         for c in cats:
             fh.write(
                 f"        <label>\n          <name>{_esc(c.name)}</name>\n          <attributes/>\n        </label>\n"
             )
-        fh.write("      </labels>\n    </task>\n  </meta>\n")
+        fh.write(f"      </labels>\n    </{kind}>\n  </meta>\n")
         for pos, rec in enumerate(track(ds.images, total=len(ds.images), desc="write cvat", unit="img")):
             name = safe_relpath(rec.file_name)
+            sub = f" subset={quoteattr(subsets[pos] or 'default')}" if kind == "project" else ""
             fh.write(
-                f"  <image id={quoteattr(str(rec.id))} name={quoteattr(name)} "
+                f"  <image id={quoteattr(str(ids[pos]))} name={quoteattr(name)}{sub} "
                 f'width="{rec.width}" height="{rec.height}">\n'
             )
             group = 0

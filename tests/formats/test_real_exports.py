@@ -57,3 +57,60 @@ def test_cvat_video_round_trip_keeps_tracks(tmp_path: Path) -> None:
         assert a.tracker_id[oa].tolist() == b.tracker_id[ob].tolist()
         np.testing.assert_allclose(a.xyxy[oa], b.xyxy[ob])
         assert [a.labels[i] for i in oa] == [b.labels[i] for i in ob]
+
+
+# ------------------------------------------------------------------------- CVAT project export
+def test_cvat_project_subsets_are_splits_with_per_subset_ids(tmp_path: Path) -> None:
+    ds = _read_quiet(cvat.read, REAL / "cvat_project.xml")
+    assert [(r.file_name, r.split) for r in ds.images] == [
+        ("img0.jpg", "test"),
+        ("img1.jpg", "test"),
+        ("img0.jpg", "train"),
+        ("img1.jpg", "train"),
+    ]
+    assert len({r.id for r in ds.images}) == 4
+    assert not [i for i in ds.issues if "duplicate" in i.message]
+    test0, train0 = ds.images[0], ds.images[2]
+    assert ds.detections(test0.id).labels == ["label1"]
+    assert ds.detections(test0.id).data["attributes"][0] == {"a1": "true", "a2": "v3"}
+    assert ds.detections(train0.id).labels == ["label2"]
+    np.testing.assert_allclose(ds.boxes(train0.id), [[1, 2, 5, 6]])
+    # written back: one image per subset entry, ids again per subset, subset names as given
+    cvat.write(ds, tmp_path / "p.xml")
+    text = (tmp_path / "p.xml").read_text()
+    assert 'subset="Train"' in text
+    assert 'subset="Test"' in text
+    back = cvat.read(tmp_path / "p.xml")
+    assert [(r.file_name, r.split) for r in back.images] == [(r.file_name, r.split) for r in ds.images]
+    assert [len(d) for _, d in back] == [len(d) for _, d in ds]
+
+
+def test_cvat_duplicate_id_within_one_subset_is_still_reported(tmp_path: Path) -> None:
+    text = (
+        (REAL / "cvat_project.xml")
+        .read_text()
+        .replace('id="1" name="img1.jpg" subset="Train"', 'id="0" name="img1.jpg" subset="Train"')
+    )
+    (tmp_path / "a.xml").write_text(text)
+    ds = _read_quiet(cvat.read, tmp_path / "a.xml")
+    assert len(ds.images) == 3
+    assert any("duplicate image id 0" in i.message for i in ds.issues)
+
+
+def test_cvat_project_same_file_name_in_two_subsets_validates(tmp_path: Path) -> None:
+    from PIL import Image
+
+    for sub, name, size in (
+        ("Test", "img0.jpg", 8),
+        ("Test", "img1.jpg", 10),
+        ("Train", "img0.jpg", 8),
+        ("Train", "img1.jpg", 10),
+    ):
+        (tmp_path / "images" / sub).mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (size, size)).save(tmp_path / "images" / sub / name)
+    (tmp_path / "annotations.xml").write_text((REAL / "cvat_project.xml").read_text())
+    ds = _read_quiet(cvat.read, tmp_path)
+    assert all(
+        r.path is not None and r.path.parent.name == {"test": "Test", "train": "Train"}[str(r.split)] for r in ds.images
+    )
+    assert [i for i in ds.validate() if i.severity == "error"] == []
