@@ -26,6 +26,7 @@ masks cannot be held and are reported in the summary.
 from __future__ import annotations
 
 import os
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ from detectkit.formats._common import (
 __all__ = ["read", "write"]
 
 _FLAGS = ("difficult", "truncated", "occluded")
+_XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
 
 def _parse_xml(path: Path) -> ET.Element:
@@ -189,11 +191,62 @@ def read(
             pose = _text(obj, "pose")
             if pose is not None:
                 cols["pose"] = pose
+            parts = _parts_of(obj, f, where, log)
+            if parts:
+                cols["parts"] = parts
+            actions = _actions_of(obj, f, where, log)
+            if actions is not None:
+                cols["actions"] = actions
             cols["origin"] = (str(f), "object", k)
             objects.append((pos, name, (x1, y1, x2, y2), cols))
+    read_stems = {f.relative_to(ann_dir).with_suffix("").as_posix() for f in files}
+    for stem, split in splits.items():
+        if stem not in read_stems:
+            log.warn(
+                root / "ImageSets" / "Main" / f"{split}.txt",
+                f"{stem} is listed but has no annotation file {stem}.xml in {ann_dir}",
+                record=stem,
+            )
+    if files and not records:
+        first = next((i for i in log.issues if i.severity == "error"), None)
+        detail = f"; first problem: {first}" if first else ""
+        raise AnnotationParseError(
+            p, f"none of the {len(files)} VOC annotation files could be read{detail}; fix them or pass --images"
+        )
     return dataset_from_named_objects(
         objects, records, log, path=path, source_format="voc", names=list(labels) if labels is not None else None
     )
+
+
+def _parts_of(obj: ET.Element, f: Path, where: str, log: IssueLog) -> list[dict[str, Any]]:
+    """VOC person-layout ``<part>`` boxes: ``[{"name": "head", "bndbox": [x1, y1, x2, y2]}, ...]``."""
+    out: list[dict[str, Any]] = []
+    for j, part in enumerate(obj.findall("part")):
+        name = _text(part, "name") or ""
+        bb = part.find("bndbox")
+        try:
+            box = [float(_text(bb, t) or "nan") for t in ("xmin", "ymin", "xmax", "ymax")]
+        except ValueError:
+            box = [float("nan")] * 4
+        if not name or not all(np.isfinite(box)):
+            log.warn(f, "<part> without a name or a numeric <bndbox>; skipped", record=f"{where}/part[{j}]")
+            continue
+        out.append({"name": name, "bndbox": box})
+    return out
+
+
+def _actions_of(obj: ET.Element, f: Path, where: str, log: IssueLog) -> dict[str, int] | None:
+    """VOC action flags ``<actions><jumping>1</jumping>...</actions>`` as ``{"jumping": 1, ...}``."""
+    el = obj.find("actions")
+    if el is None:
+        return None
+    out: dict[str, int] = {}
+    for a in el:
+        try:
+            out[a.tag] = int(float((a.text or "0").strip()))
+        except (ValueError, OverflowError):
+            log.warn(f, f"<actions>/<{a.tag}> is not a number: {a.text!r}", record=where)
+    return out
 
 
 def write(
@@ -232,6 +285,8 @@ def write(
     xyxy = t.xyxy.tolist()
     flag_cols = {f: t.data[f].tolist() for f in _FLAGS if f in t.data}
     pose = t.data["pose"].tolist() if "pose" in t.data else None
+    parts_col = t.data["parts"].tolist() if "parts" in t.data else None
+    actions_col = t.data["actions"].tolist() if "actions" in t.data else None
     written = 0
     by_split: dict[str, list[str]] = {}
     with atomic_dir(out, overwrite=overwrite) as tmp:
@@ -270,6 +325,16 @@ def write(
                     f"    <bndbox><xmin>{number_text(x1)}</xmin><ymin>{number_text(y1)}</ymin>"
                     f"<xmax>{number_text(x2)}</xmax><ymax>{number_text(y2)}</ymax></bndbox>"
                 )
+                for part in parts_col[i] if parts_col is not None and isinstance(parts_col[i], list) else ():
+                    px1, py1, px2, py2 = (number_text(v) for v in part["bndbox"])
+                    obj.append(
+                        f"    <part><name>{escape(str(part['name']))}</name><bndbox><xmin>{px1}</xmin>"
+                        f"<ymin>{py1}</ymin><xmax>{px2}</xmax><ymax>{py2}</ymax></bndbox></part>"
+                    )
+                acts = actions_col[i] if actions_col is not None else None
+                if isinstance(acts, dict):
+                    body = "".join(f"<{k}>{int(v)}</{k}>" for k, v in acts.items() if _XML_NAME.fullmatch(str(k)))
+                    obj.append(f"    <actions>{body}</actions>")
                 obj.append("  </object>")
                 parts += obj
                 written += 1

@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from detectkit.formats import cvat
 
@@ -114,3 +115,54 @@ def test_cvat_project_same_file_name_in_two_subsets_validates(tmp_path: Path) ->
         r.path is not None and r.path.parent.name == {"test": "Test", "train": "Train"}[str(r.split)] for r in ds.images
     )
     assert [i for i in ds.validate() if i.severity == "error"] == []
+
+
+# ------------------------------------------------------------------------------------- VOC 2012
+def test_voc_parts_and_actions_are_carried_and_written_back(tmp_path: Path) -> None:
+    from detectkit.formats import voc
+
+    ds = _read_quiet(voc.read, REAL / "voc2012")
+    assert [r.file_name for r in ds.images] == ["2007_000001.jpg"]
+    d = ds.detections(ds.images[0].id)
+    assert d.labels == ["cat", "person"]
+    assert d.data["parts"][0] is None
+    assert d.data["parts"][1] == [{"name": "head", "bndbox": [5.5, 1.0, 8.0, 3.0]}]
+    assert d.data["actions"][1] == {"jumping": 1, "phoning": 0, "other": 1}
+    voc.write(ds, tmp_path / "out")
+    back = voc.read(tmp_path / "out")
+    b = back.detections(back.images[0].id)
+    assert b.data["parts"][1] == d.data["parts"][1]
+    assert b.data["actions"][1] == d.data["actions"][1]
+    assert b.data["occluded"].tolist() == [1, 0]
+
+
+def test_voc_missing_size_and_missing_xml_are_reported() -> None:
+    from detectkit.formats import voc
+
+    ds = _read_quiet(voc.read, REAL / "voc2012")
+    messages = [i.message for i in ds.issues]
+    assert any("no <size>" in m for m in messages)
+    assert any("2007_000003" in m and "no annotation file" in m for m in messages)
+
+
+def test_voc_where_every_file_fails_is_an_error_not_an_empty_dataset(tmp_path: Path) -> None:
+    from detectkit.errors import AnnotationParseError
+    from detectkit.formats import voc
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.xml").write_text((REAL / "voc2012" / "Annotations" / "2007_000002.xml").read_text())
+    with pytest.raises(AnnotationParseError, match="no <size>"):
+        _read_quiet(voc.read, tmp_path / "a")
+
+
+def test_cli_convert_voc_without_sizes_exits_nonzero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from detectkit.cli import main
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.xml").write_text((REAL / "voc2012" / "Annotations" / "2007_000002.xml").read_text())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rc = main(["convert", str(tmp_path / "a"), str(tmp_path / "o.json"), "--to", "coco"])
+    assert rc != 0
+    assert not (tmp_path / "o.json").exists()
+    assert "Traceback" not in capsys.readouterr().err
