@@ -392,6 +392,10 @@ class Dataset:
         from detectkit.image import load_image
 
         rec = self.image(image_id)
+        if rec.path is None and isinstance(rec.extra.get("imageData"), str):  # embedded (LabelMe imageData)
+            import base64
+
+            return load_image(base64.b64decode(rec.extra["imageData"]), name=rec.file_name)
         if rec.path is None:
             raise InvalidInputError(f"image {rec.file_name!r} has no path; pass images= when reading the dataset")
         return load_image(rec.path)

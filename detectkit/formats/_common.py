@@ -298,13 +298,20 @@ class ImagePlacer:
         src = record.path
         if src is None and self.image_root is not None:
             src = self.image_root / record.file_name
-        if src is None or not os.path.isfile(src):
+        embedded = record.extra.get("imageData") if src is None or not os.path.isfile(src) else None
+        if not embedded and (src is None or not os.path.isfile(src)):
             return
         folder = dst.rpartition("/")[0]
         if folder not in self._made:
             os.makedirs(folder, exist_ok=True)
             self._made.add(folder)
-        place_file(os.fspath(src), dst, copy=self.copy)
+        if embedded:  # an image only embedded in the annotation (LabelMe imageData): written out decoded
+            import base64
+
+            with open(dst, "wb") as fh:
+                fh.write(base64.b64decode(embedded))
+        elif src is not None:
+            place_file(os.fspath(src), dst, copy=self.copy)
         self.placed += 1
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from detectkit._progress import track
-from detectkit.dataset import Dataset, ImageRecord
+from detectkit.dataset import NO_EXTRA, Dataset, ImageRecord
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
     ConvertSummary,
@@ -59,6 +59,28 @@ def _load(path: Path) -> Any:
         raise AnnotationParseError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise AnnotationParseError(path, f"unreadable: {exc}") from None
+
+
+def _embedded_image(data: Any) -> tuple[str, tuple[int, int]]:
+    """``(".png", (width, height))`` of a base64 ``imageData`` (raises ValueError when it is not an image)."""
+    import base64
+    import binascii
+    import io
+
+    if not isinstance(data, str) or not data:
+        raise ValueError("is empty")
+    try:
+        raw = base64.b64decode(data, validate=False)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"is not base64: {exc}") from None
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(raw)) as im:
+            fmt, size = (im.format or "png").lower(), im.size
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValueError(f"is not a decodable image: {exc}") from None
+    return {"jpeg": ".jpg", "tiff": ".tif"}.get(fmt, "." + fmt), (int(size[0]), int(size[1]))
 
 
 def read(
@@ -98,6 +120,19 @@ def read(
         except (ValueError, InvalidInputError):
             fname = f.relative_to(root).with_name(resolved.name).as_posix()
         img_file: Path | None = resolved if resolved.is_file() else None
+        extra: dict[str, Any] = {}
+        if resolved.suffix.lower() == ".json" or (img_file is None and doc.get("imageData")):
+            # the image is only embedded (imagePath may name the JSON itself): decode imageData
+            try:
+                ext, (ew, eh) = _embedded_image(doc.get("imageData"))
+            except ValueError as exc:
+                log.bad(f, f"imagePath {image_path!r} is not an image file and imageData {exc}", record="imageData")
+                continue
+            if resolved.suffix.lower() == ".json":
+                fname = _stem(fname) + ext
+            img_file = None
+            extra = {"imageData": doc["imageData"]}
+            doc["imageWidth"], doc["imageHeight"] = ew, eh  # the decoded image is the truth
         w, h = doc.get("imageWidth"), doc.get("imageHeight")
         if not (isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0):
             if img_file is None:
@@ -109,7 +144,7 @@ def read(
                 log.bad(f, str(exc))
                 continue
         pos = len(records)
-        records.append(ImageRecord(pos + 1, fname, int(w), int(h), path=img_file))
+        records.append(ImageRecord(pos + 1, fname, int(w), int(h), path=img_file, extra=extra or NO_EXTRA))
         groups: dict[tuple[str, int], int] = {}
         for k, shape in enumerate(doc["shapes"]):
             where = f"shapes[{k}]"
@@ -190,11 +225,12 @@ def write(
     offsets = ds.row_offsets.tolist()
     xyxy = t.xyxy.tolist()
     written = 0
+    outputs = {_stem(safe_relpath(r.file_name)) + ".json" for r in ds.images}
     with atomic_dir(out, overwrite=overwrite) as tmp:
         seen: set[str] = set()
         for pos, rec in enumerate(track(ds.images, total=len(ds.images), desc="write labelme", unit="img")):
             rel = safe_relpath(rec.file_name)
-            stem = rel.rsplit(".", 1)[0] if "." in rel.rsplit("/", 1)[-1] else rel
+            stem = _stem(rel)
             if stem in seen:
                 raise InvalidInputError(f"two images share the LabelMe file {stem}.json; rename one of them")
             seen.add(stem)
@@ -243,7 +279,14 @@ def write(
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8")
             if placer is not None:
-                placer.place(rec, f"{tmp}/{rel}")
+                if rel in outputs:  # the image would replace an annotation file of this run
+                    summary.notes.append(f"image {rel} not placed: it has the name of an annotation file written")
+                else:
+                    placer.place(rec, f"{tmp}/{rel}")
     summary.objects = written
     summary.images_linked = placer.placed if placer is not None else 0
     return summary
+
+
+def _stem(rel: str) -> str:
+    return rel.rsplit(".", 1)[0] if "." in rel.rsplit("/", 1)[-1] else rel

@@ -166,3 +166,63 @@ def test_cli_convert_voc_without_sizes_exits_nonzero(tmp_path: Path, capsys: pyt
     assert rc != 0
     assert not (tmp_path / "o.json").exists()
     assert "Traceback" not in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- LabelMe embedded
+def test_labelme_embedded_image_is_decoded(tmp_path: Path) -> None:
+    from detectkit.formats import labelme
+
+    ds = _read_quiet(labelme.read, REAL / "labelme_embedded")
+    (rec,) = ds.images
+    assert rec.file_name == "embedded.png"
+    assert (rec.width, rec.height) == (8, 6)
+    img = ds.load_image(rec.id)
+    assert img.shape == (6, 8, 3)
+    assert img[0, 0].tolist() == [30, 30, 200]  # BGR of the embedded red PNG
+    assert ds.detections(rec.id).labels == ["square", "shape"]
+
+
+def test_labelme_to_labelme_never_overwrites_its_own_annotation(tmp_path: Path) -> None:
+    import json
+
+    from detectkit.formats import labelme
+
+    ds = _read_quiet(labelme.read, REAL / "labelme_embedded")
+    for copy in (False, True):
+        out = tmp_path / f"out{copy}"
+        labelme.write(ds, out, copy_images=copy)
+        jsons = sorted(out.rglob("*.json"))
+        assert [j.name for j in jsons] == ["embedded.json"]
+        doc = json.loads(jsons[0].read_text())
+        assert [s["label"] for s in doc["shapes"]] == ["square", "shape"]
+        assert doc["imagePath"] == "embedded.png"
+        assert (out / "embedded.png").is_file() or doc["imageData"]
+        back = labelme.read(out)
+        assert back.load_image(back.images[0].id).shape == (6, 8, 3)
+
+
+def test_labelme_image_named_like_an_output_json_is_not_placed(tmp_path: Path) -> None:
+    from detectkit.dataset import Category, Dataset, ImageRecord
+    from detectkit.formats import labelme
+
+    src = tmp_path / "a.json"
+    src.write_text("not an image")
+    ds = Dataset(categories=[Category(0, "x")], images=[ImageRecord(1, "a.json", 8, 6, path=src)])
+    summary = labelme.write(ds, tmp_path / "out")
+    assert (tmp_path / "out" / "a.json").read_text().startswith("{")
+    assert any("a.json" in n for n in summary.notes)
+
+
+def test_labelme_json_imagepath_without_imagedata_is_skipped_with_a_message(tmp_path: Path) -> None:
+    import json
+
+    from detectkit.formats import labelme
+
+    doc = json.loads((REAL / "labelme_embedded" / "embedded.json").read_text())
+    doc["imageData"] = None
+    (tmp_path / "lm").mkdir()
+    (tmp_path / "lm" / "embedded.json").write_text(json.dumps(doc))
+    (tmp_path / "lm" / "ok.json").write_text(json.dumps({**doc, "imagePath": "ok.jpg"}))
+    ds = _read_quiet(labelme.read, tmp_path / "lm")
+    assert [r.file_name for r in ds.images] == ["ok.jpg"]
+    assert any("imageData" in i.message for i in ds.issues)
