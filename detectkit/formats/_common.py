@@ -53,7 +53,9 @@ class ConvertSummary:
         objects: objects written.
         dropped: objects the target cannot hold, by reason -> count (e.g. ``"crowd"``).
         dropped_where: reason -> a few ``"file_name (annotation id N)"`` locators.
-        notes: other remarks (lost attributes, converted polygons, ...).
+        notes: other remarks (converted polygons, ...).
+        lost: values the target cannot hold, by column (or ``"image <key>"``) -> count of
+            objects (images) written without them (e.g. ``{"pose": 3}``).
         images_linked: image files linked or copied into the output.
     """
 
@@ -66,6 +68,7 @@ class ConvertSummary:
         self.dropped_where: dict[str, list[str]] = {}
         self.notes: list[str] = []
         self.images_linked = 0
+        self.lost: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"ConvertSummary({self.to_dict()!r})"
@@ -85,6 +88,9 @@ class ConvertSummary:
             where = ", ".join(self.dropped_where.get(reason, [])[:5])
             more = " ..." if n > 5 else ""
             lines.append(f"  not representable in {self.format}: {n} {reason} object(s) (e.g. {where}{more})")
+        for what, n in self.lost.items():
+            kind = "image(s)" if what.startswith("image ") else "object(s)"
+            lines.append(f"  not representable in {self.format}: {what!r} of {n} {kind} (objects written without it)")
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 
@@ -99,6 +105,7 @@ class ConvertSummary:
             "dropped_where": {k: list(v) for k, v in self.dropped_where.items()},
             "notes": list(self.notes),
             "images_linked": self.images_linked,
+            "lost": dict(self.lost),
         }
 
 

@@ -122,7 +122,11 @@ def read(path: str | os.PathLike[str], *, format: str | None = None, **options: 
 
 def write(ds: Dataset, path: str | os.PathLike[str], *, format: str, **options: Any) -> ConvertSummary:
     """Write ``ds`` in ``format``; options go to that format's ``write``."""
-    return _module(format).write(ds, path, **options)  # type: ignore[no-any-return]
+    summary: ConvertSummary = _module(format).write(ds, path, **options)
+    from detectkit.formats._held import unheld
+
+    summary.lost.update(unheld(ds, format))
+    return summary
 
 
 def convert(
@@ -174,7 +178,7 @@ def convert(
         write_options.setdefault("copy_images", copy_images)
     with progress_enabled(progress):
         ds = _module(fmt).read(src, **read_options)
-        summary: ConvertSummary = _module(to).write(ds, dst, **write_options)
+        summary = write(ds, dst, format=to, **write_options)
     summary.notes[:0] = [str(i) for i in ds.issues if i.severity == "error"][:20]
     if len([i for i in ds.issues if i.severity == "error"]) > 20:
         summary.notes.insert(20, "... more skipped records (run `detectkit validate`)")

@@ -361,6 +361,7 @@ def write(ds: Dataset, path: str | os.PathLike[str], **_: Any) -> ConvertSummary
     crowd = t.data.get("iscrowd")
     seg = t.data["segmentation"].tolist() if "segmentation" in t.data else None
     attrs = t.data["attributes"].tolist() if "attributes" in t.data else None
+    flag_cols = {k: t.data[k].tolist() for k in _FLAG_ATTRIBUTES if k in t.data}
     occl = t.data["occluded"].tolist() if "occluded" in t.data else None
     offsets = ds.row_offsets.tolist()
     xyxy = t.xyxy.tolist()
@@ -402,7 +403,7 @@ def write(ds: Dataset, path: str | os.PathLike[str], **_: Any) -> ConvertSummary
                     continue
                 label = quoteattr(names.get(int(t.class_id[i]), str(int(t.class_id[i]))))
                 occ = int(occl[i]) if occl is not None else 0
-                a = attrs[i] if attrs is not None and isinstance(attrs[i], dict) else {}
+                a = _row_attributes(i, attrs, flag_cols)
                 body = "".join(
                     f"      <attribute name={quoteattr(str(k))}>{_esc(str(v))}</attribute>\n" for k, v in a.items()
                 )
@@ -431,6 +432,28 @@ def write(ds: Dataset, path: str | os.PathLike[str], **_: Any) -> ConvertSummary
     return summary
 
 
+#: Per-object columns of other formats (VOC) written as CVAT attributes.
+_FLAG_ATTRIBUTES = ("pose", "truncated", "difficult")
+
+
+def _row_attributes(i: int, attrs: list[Any] | None, flag_cols: dict[str, list[Any]]) -> dict[str, Any]:
+    """Object ``i``'s CVAT attributes: its ``attributes`` (LabelMe ``flags`` spread out) plus VOC flags."""
+    a = attrs[i] if attrs is not None and isinstance(attrs[i], dict) else {}
+    out: dict[str, Any] = {}
+    for k, v in a.items():
+        if k == "flags" and isinstance(v, dict):
+            out.update({str(fk): fv for fk, fv in v.items()})
+        elif k == "description" and not v:
+            continue
+        else:
+            out[k] = v
+    for k, col in flag_cols.items():
+        v = col[i]
+        if v is not None and k not in out:
+            out[k] = v
+    return out
+
+
 def _esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -457,6 +480,7 @@ def _write_tracks(ds: Dataset, out: Path, summary: ConvertSummary, cats: list[An
     crowd = t.data.get("iscrowd")
     seg = t.data["segmentation"].tolist() if "segmentation" in t.data else None
     attrs = t.data["attributes"].tolist() if "attributes" in t.data else None
+    flag_cols = {k: t.data[k].tolist() for k in _FLAG_ATTRIBUTES if k in t.data}
     occl = t.data["occluded"].tolist() if "occluded" in t.data else None
     tids = t.data["tracker_id"].tolist()
     xyxy = t.xyxy.tolist()
@@ -505,7 +529,7 @@ def _write_tracks(ds: Dataset, out: Path, summary: ConvertSummary, cats: list[An
             for k in sorted(rows):
                 i = rows[k]
                 occ = int(occl[i]) if occl is not None else 0
-                a = attrs[i] if attrs is not None and isinstance(attrs[i], dict) else {}
+                a = _row_attributes(i, attrs, flag_cols)
                 body = "".join(
                     f"      <attribute name={quoteattr(str(n))}>{_esc(str(v))}</attribute>\n" for n, v in a.items()
                 )

@@ -144,6 +144,8 @@ def read(
                 log.bad(f, str(exc))
                 continue
         pos = len(records)
+        if isinstance(doc.get("flags"), dict) and doc["flags"]:
+            extra["flags"] = doc["flags"]  # image-level flags
         records.append(ImageRecord(pos + 1, fname, int(w), int(h), path=img_file, extra=extra or NO_EXTRA))
         groups: dict[tuple[str, int], int] = {}
         for k, shape in enumerate(doc["shapes"]):
@@ -220,6 +222,7 @@ def write(
     crowd = t.data.get("iscrowd")
     seg = t.data["segmentation"].tolist() if "segmentation" in t.data else None
     attrs = t.data["attributes"].tolist() if "attributes" in t.data else None
+    flag_cols = {k: t.data[k].tolist() for k in ("difficult", "truncated", "occluded") if k in t.data}
     image_root = Path(images) if images is not None else None
     placer = ImagePlacer(image_root, copy=copy_images) if link_images or copy_images else None
     offsets = ds.row_offsets.tolist()
@@ -247,10 +250,14 @@ def write(
                     continue
                 label = names.get(int(t.class_id[i]), str(int(t.class_id[i])))
                 a = attrs[i] if attrs is not None and isinstance(attrs[i], dict) else {}
+                flags = dict(a.get("flags") or {})
+                for flag, col in flag_cols.items():  # VOC difficult/truncated/occluded as LabelMe flags
+                    if col[i] is not None and flag not in flags:
+                        flags[flag] = bool(col[i])
                 base = {
                     "label": label,
                     "description": a.get("description", ""),
-                    "flags": a.get("flags", {}),
+                    "flags": flags,
                     "mask": None,
                 }
                 polys = split_polygons(s)
@@ -268,7 +275,7 @@ def write(
                 written += 1
             doc: dict[str, Any] = {
                 "version": LABELME_VERSION,
-                "flags": {},
+                "flags": dict(rec.extra.get("flags") or {}),
                 "shapes": shapes,
                 "imagePath": rel.rsplit("/", 1)[-1],
                 "imageData": None,

@@ -226,3 +226,66 @@ def test_labelme_json_imagepath_without_imagedata_is_skipped_with_a_message(tmp_
     ds = _read_quiet(labelme.read, tmp_path / "lm")
     assert [r.file_name for r in ds.images] == ["ok.jpg"]
     assert any("imageData" in i.message for i in ds.issues)
+
+
+# ------------------------------------------------------- flags and attributes across formats
+def test_voc_flags_reach_cvat_attributes_and_back(tmp_path: Path) -> None:
+    from detectkit.formats import convert
+
+    summary = _read_quiet(convert, REAL / "voc2012", tmp_path / "c.xml", to="cvat")
+    back = cvat.read(tmp_path / "c.xml")
+    d = back.detections(back.images[0].id)
+    assert d.data["occluded"].tolist() == [1, 0]
+    assert d.data["attributes"][0] == {"pose": "Unspecified", "truncated": "1", "difficult": "0"}
+    assert d.data["attributes"][1]["pose"] == "Frontal"
+    # parts and actions have no place in CVAT: counted, not silently lost
+    assert summary.lost == {"parts": 1, "actions": 1}
+    assert "parts" in str(summary)
+
+
+def test_convert_counts_what_the_target_cannot_hold(tmp_path: Path) -> None:
+    from detectkit.formats import convert
+
+    s = _read_quiet(convert, REAL / "voc2012", tmp_path / "y", to="yolo")
+    assert "difficult" not in s.lost  # all 0: nothing lost
+    assert s.lost["truncated"] == 1
+    assert s.lost["occluded"] == 1
+    assert s.lost["pose"] == 2
+    assert s.to_dict()["lost"] == s.lost
+    s = _read_quiet(convert, REAL / "voc2012", tmp_path / "c.json", to="coco")
+    assert s.lost == {"parts": 1, "actions": 1}
+    s = _read_quiet(convert, REAL / "cvat_video.xml", tmp_path / "v.json", to="coco")
+    assert s.lost == {"tracker_id": 4}
+
+
+def test_labelme_image_flags_are_carried_or_counted(tmp_path: Path) -> None:
+    import json
+
+    from detectkit.formats import convert, labelme
+
+    ds = _read_quiet(labelme.read, REAL / "labelme_embedded")
+    assert ds.images[0].extra["flags"] == {"blurry": True, "night": False}
+    labelme.write(ds, tmp_path / "lm")
+    assert json.loads((tmp_path / "lm" / "embedded.json").read_text())["flags"] == {"blurry": True, "night": False}
+    s = _read_quiet(convert, REAL / "labelme_embedded", tmp_path / "c.json", to="coco")
+    assert json.loads((tmp_path / "c.json").read_text())["images"][0]["flags"] == {"blurry": True, "night": False}
+    assert "image flags" not in s.lost
+    s = _read_quiet(convert, REAL / "labelme_embedded", tmp_path / "voc", to="voc")
+    assert s.lost["image flags"] == 1
+    # the shape flag {"occluded": true} survives into CVAT as an attribute
+    _read_quiet(convert, REAL / "labelme_embedded", tmp_path / "c.xml", to="cvat")
+    back = cvat.read(tmp_path / "c.xml")
+    assert back.detections(back.images[0].id).data["attributes"][1] == {"occluded": "True"}
+
+
+def test_cli_convert_prints_what_the_target_cannot_hold(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from detectkit.cli import main
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rc = main(["convert", str(REAL / "voc2012"), str(tmp_path / "y"), "--to", "yolo", "--json"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert json.loads(out[out.index("{") :])["lost"]["pose"] == 2
