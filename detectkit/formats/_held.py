@@ -41,8 +41,11 @@ IMAGE_KEYS: dict[str, frozenset[str] | None] = {
 }
 #: Reader bookkeeping keys that carry no information of their own.
 _IMAGE_INTERNAL = frozenset({"cvat_id", "subset"})
-#: LabelMe keeps only these keys of an ``attributes`` dict.
-_LABELME_ATTRIBUTES = frozenset({"flags", "description"})
+#: Targets that keep only some keys of an ``attributes`` dict.
+_ATTRIBUTE_KEYS = {
+    "labelme": frozenset({"flags", "description"}),
+    "voc": frozenset({"difficult", "truncated", "occluded", "pose"}),  # CVAT attributes named like VOC fields
+}
 
 
 def _has_value(v: Any) -> bool:
@@ -70,10 +73,9 @@ def unheld(ds: Dataset, target: str) -> dict[str, int]:
         if name in _HANDLED or name.startswith("_"):
             continue
         values = t.data[name].tolist()
-        if name == "attributes" and target == "labelme":
-            n = sum(
-                1 for v in values if isinstance(v, dict) and any(_has_value(v[k]) for k in set(v) - _LABELME_ATTRIBUTES)
-            )
+        if name == "attributes" and target in _ATTRIBUTE_KEYS:
+            keep = _ATTRIBUTE_KEYS[target]
+            n = sum(1 for v in values if isinstance(v, dict) and any(_has_value(v[k]) for k in set(v) - keep))
         elif name in held:
             continue
         elif name == "tracker_id":  # 0 is a track id; -1 is none

@@ -55,6 +55,16 @@ from detectkit.formats._common import (
 __all__ = ["read", "write"]
 
 _FLAGS = ("difficult", "truncated", "occluded")
+_VOC_KEYS = frozenset({*_FLAGS, "pose"})
+
+
+def _flag_value(v: Any) -> int:
+    """A VOC 0/1 flag from an attribute value (``"1"``, ``"true"``, ``True``, ...); 0 when absent or unclear."""
+    if isinstance(v, str):
+        return 1 if v.strip().lower() in ("1", "true", "yes") else 0
+    return 1 if isinstance(v, (bool, int, float)) and v else 0
+
+
 _XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
 
@@ -277,7 +287,8 @@ def write(
     attrs = t.data.get("attributes")
     if seg is not None and any(s for s in seg.tolist() if s is not None):
         summary.notes.append("segmentation (polygons/RLE) not written: VOC holds boxes only")
-    if attrs is not None and any(a for a in attrs.tolist() if a):
+    attr_list = attrs.tolist() if attrs is not None else None
+    if attr_list is not None and any(isinstance(a, dict) and set(a) - _VOC_KEYS for a in attr_list):
         summary.notes.append("free-form object attributes not written: VOC holds difficult/truncated/occluded/pose")
     image_root = Path(images) if images is not None else None
     placer = ImagePlacer(image_root, copy=copy_images) if link_images or copy_images else None
@@ -293,8 +304,15 @@ def write(
         (tmp / "Annotations").mkdir()
         (tmp / "JPEGImages").mkdir()
         seen: set[str] = set()
+        names_used = [safe_relpath(r.file_name) for r in ds.images]
+        # the same file name in two splits (CVAT project subsets): one folder per split
+        by_split_folder = len(set(names_used)) < len(names_used) and len(
+            {(r.split, n) for r, n in zip(ds.images, names_used)}
+        ) == len(names_used)
         for pos, rec in enumerate(track(ds.images, total=len(ds.images), desc="write voc", unit="img")):
             rel = safe_relpath(rec.file_name)
+            if by_split_folder:
+                rel = f"{rec.split or 'default'}/{rel}"
             stem = rel.rsplit(".", 1)[0] if "." in rel.rsplit("/", 1)[-1] else rel
             if stem in seen:
                 raise InvalidInputError(f"two images share the annotation file {stem}.xml; rename one of them")
@@ -315,10 +333,11 @@ def write(
                     "  <object>",
                     f"    <name>{escape(names.get(int(t.class_id[i]), str(int(t.class_id[i]))))}</name>",
                 ]
-                p = pose[i] if pose is not None else None
+                a = attr_list[i] if attr_list is not None and isinstance(attr_list[i], dict) else {}
+                p = pose[i] if pose is not None else a.get("pose")  # CVAT attributes named like VOC fields
                 obj.append(f"    <pose>{escape(str(p)) if p else 'Unspecified'}</pose>")
                 for flag in _FLAGS:
-                    v = flag_cols[flag][i] if flag in flag_cols else 0
+                    v = flag_cols[flag][i] if flag in flag_cols else _flag_value(a.get(flag))
                     if flag != "occluded" or flag in flag_cols:
                         obj.append(f"    <{flag}>{int(v)}</{flag}>")
                 obj.append(

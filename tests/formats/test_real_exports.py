@@ -289,3 +289,26 @@ def test_cli_convert_prints_what_the_target_cannot_hold(tmp_path: Path, capsys: 
     assert rc == 0
     out = capsys.readouterr().out
     assert json.loads(out[out.index("{") :])["lost"]["pose"] == 2
+
+
+def test_cvat_attributes_named_like_voc_fields_fill_them(tmp_path: Path) -> None:
+    from detectkit.formats import convert, voc
+
+    _read_quiet(convert, REAL / "voc2012", tmp_path / "c.xml", to="cvat")
+    s = _read_quiet(convert, tmp_path / "c.xml", tmp_path / "voc", to="voc")
+    assert "attributes" not in s.lost
+    back = voc.read(tmp_path / "voc")
+    d = back.detections(back.images[0].id)
+    assert d.data["truncated"].tolist() == [1, 0]
+    assert d.data["occluded"].tolist() == [1, 0]
+    assert d.data["pose"].tolist() == ["Unspecified", "Frontal"]
+    s = _read_quiet(convert, REAL / "cvat_project.xml", tmp_path / "voc2", to="voc")
+    assert s.lost["attributes"] == 1  # a1/a2 of the label1 box have no VOC field
+    # the same file names in two subsets: one folder per split, read back with their splits
+    back = voc.read(tmp_path / "voc2")
+    assert sorted((r.file_name, r.split) for r in back.images) == [
+        ("test/img0.jpg", "test"),
+        ("test/img1.jpg", "test"),
+        ("train/img0.jpg", "train"),
+        ("train/img1.jpg", "train"),
+    ]
