@@ -4,12 +4,17 @@ Read: a folder of LabelMe JSON files (searched recursively) or one file. ``recta
 shapes become boxes; ``polygon`` shapes become boxes with a polygon segmentation;
 polygons sharing a ``group_id`` and label form one multi-part object. Other shape types
 (circle, line, point, ...) are skipped with a warning. Shape ``flags`` and
-``description`` are kept in the ``"attributes"`` data column. Classes get 0-based ids in
-sorted name order.
+``description`` are kept in the ``"attributes"`` data column, image-level ``flags`` in the
+record's ``extra["flags"]``. An image only embedded in ``imageData`` (``imagePath`` may name
+the JSON itself) is decoded: its format names the file (``a.png``), ``load_image`` decodes it
+and writers with image folders write it out; a file whose ``imagePath`` is not an image and
+that embeds none is skipped with a message. Classes get 0-based ids in sorted name order.
 
 Write: ``<stem>.json`` per image beside the image file (linked or copied when available),
 rectangles for boxes and polygons for polygon objects (one shape per part, sharing a
-``group_id``). Crowd regions and RLE masks cannot be held and are reported.
+``group_id``); VOC ``difficult`` / ``truncated`` / ``occluded`` become shape flags. An image
+file is never placed over an annotation file of the same run. Crowd regions and RLE masks
+cannot be held and are reported.
 
 >>> import tempfile, pathlib
 >>> from detectkit import Detections
@@ -228,11 +233,14 @@ def write(
     offsets = ds.row_offsets.tolist()
     xyxy = t.xyxy.tolist()
     written = 0
-    outputs = {_stem(safe_relpath(r.file_name)) + ".json" for r in ds.images}
+    rels = [safe_relpath(r.file_name) for r in ds.images]
+    if len(set(rels)) < len(rels) and len({(r.split, n) for r, n in zip(ds.images, rels)}) == len(rels):
+        rels = [f"{r.split or 'default'}/{n}" for r, n in zip(ds.images, rels)]  # same name in two splits
+    outputs = {_stem(rel) + ".json" for rel in rels}
     with atomic_dir(out, overwrite=overwrite) as tmp:
         seen: set[str] = set()
         for pos, rec in enumerate(track(ds.images, total=len(ds.images), desc="write labelme", unit="img")):
-            rel = safe_relpath(rec.file_name)
+            rel = rels[pos]
             stem = _stem(rel)
             if stem in seen:
                 raise InvalidInputError(f"two images share the LabelMe file {stem}.json; rename one of them")

@@ -2,12 +2,17 @@
 
 Read: a VOC root (``Annotations/``, ``JPEGImages/``, optional ``ImageSets/Main/<split>.txt``),
 a folder of XML files, or one XML file. Per object ``difficult``, ``truncated``,
-``occluded`` (ints) and ``pose`` (text) are kept as data columns. Coordinates are taken as
+``occluded`` (ints), ``pose`` (text), person-layout ``parts`` (``[{"name", "bndbox"}]``) and
+``actions`` (``{"jumping": 1, ...}``) are kept as data columns. A file without ``<size>``
+takes the size from its image file, else it is skipped with a message; an ImageSets entry
+without XML is reported; a folder where no file can be read is an error. Coordinates are taken as
 written (VOC's 1-based pixel convention is not shifted). Classes get 0-based ids in
 ``labels.txt`` order when that file exists, else in sorted name order.
 
 Write: ``Annotations/<stem>.xml`` per image, ``JPEGImages/`` (image files linked or copied
-when available), ``ImageSets/Main/<split>.txt`` and ``labels.txt``. Integral coordinates
+when available; one folder per split when two splits share a file name),
+``ImageSets/Main/<split>.txt`` and ``labels.txt``. CVAT attributes named ``pose`` /
+``difficult`` / ``truncated`` / ``occluded`` fill those fields. Integral coordinates
 are written as integers, others as exact decimals (never truncated). Crowd regions and
 masks cannot be held and are reported in the summary.
 

@@ -312,3 +312,32 @@ def test_cvat_attributes_named_like_voc_fields_fill_them(tmp_path: Path) -> None
         ("train/img0.jpg", "train"),
         ("train/img1.jpg", "train"),
     ]
+
+
+def test_voc_without_size_takes_it_from_the_image_file(tmp_path: Path) -> None:
+    import shutil
+
+    from PIL import Image
+
+    from detectkit.formats import voc
+
+    shutil.copytree(REAL / "voc2012", tmp_path / "voc")
+    (tmp_path / "voc" / "JPEGImages").mkdir()
+    Image.new("RGB", (12, 7)).save(tmp_path / "voc" / "JPEGImages" / "2007_000002.jpg")
+    ds = _read_quiet(voc.read, tmp_path / "voc")
+    rec = next(r for r in ds.images if r.file_name == "2007_000002.jpg")
+    assert (rec.width, rec.height) == (12, 7)
+    assert ds.detections(rec.id).labels == ["dog"]
+
+
+def test_labelme_same_file_name_in_two_splits_gets_a_folder_per_split(tmp_path: Path) -> None:
+    from detectkit.formats import convert, labelme
+
+    _read_quiet(convert, REAL / "cvat_project.xml", tmp_path / "lm", to="labelme")
+    back = labelme.read(tmp_path / "lm")
+    assert sorted(r.file_name for r in back.images) == [
+        "test/img0.jpg",
+        "test/img1.jpg",
+        "train/img0.jpg",
+        "train/img1.jpg",
+    ]
