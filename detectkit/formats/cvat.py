@@ -228,6 +228,11 @@ def _polygon_of(shape: ET.Element) -> list[float]:
     return [c for q in pts for c in q]
 
 
+#: Frames a video's start..stop range may list (an hour at 30 fps is 108,000); beyond it only
+#: frames with shapes are kept.
+_MAX_FRAMES = 1_000_000
+
+
 def _frames_of(root_el: ET.Element, seen: set[int]) -> list[int]:
     """The frame numbers of a CVAT for video file: start..stop by the filter's step, plus any seen."""
     task = root_el.find("./meta/task")
@@ -245,7 +250,7 @@ def _frames_of(root_el: ET.Element, seen: set[int]) -> list[int]:
                 step = max(1, int(filt[5:]))
             except ValueError:
                 step = 1
-        if 0 <= start <= stop and (stop - start) // step < 10_000_000:
+        if 0 <= start <= stop and (stop - start) // step < _MAX_FRAMES:
             frames.update(range(start, stop + 1, step))
     return sorted(frames)
 

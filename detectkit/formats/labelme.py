@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +82,11 @@ def _embedded_image(data: Any) -> tuple[str, tuple[int, int]]:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(raw)) as im:
-            fmt, size = (im.format or "png").lower(), im.size
-    except (UnidentifiedImageError, OSError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(raw)) as im:
+                fmt, size = (im.format or "png").lower(), im.size
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise ValueError(f"is not a decodable image: {exc}") from None
     return {"jpeg": ".jpg", "tiff": ".tif"}.get(fmt, "." + fmt), (int(size[0]), int(size[1]))
 
@@ -198,6 +201,11 @@ def read(
                 objects.append((pos, label, box, cols))
             else:
                 log.warn(f, f"shape_type {kind!r} is not a box or polygon; skipped", record=where)
+    errors = [i for i in log.issues if i.severity == "error" and i.record in ("imageWidth", "imageData", None)]
+    if files and not records and errors:
+        raise AnnotationParseError(
+            p, f"none of the {len(files)} LabelMe files could be read; first problem: {errors[0]}"
+        )
     return dataset_from_named_objects(objects, records, log, path=path, source_format="labelme")
 
 

@@ -341,3 +341,17 @@ def test_labelme_same_file_name_in_two_splits_gets_a_folder_per_split(tmp_path: 
         "train/img0.jpg",
         "train/img1.jpg",
     ]
+
+
+def test_labelme_folder_where_no_file_can_be_read_is_an_error(tmp_path: Path) -> None:
+    import json
+
+    from detectkit.errors import AnnotationParseError
+    from detectkit.formats import labelme
+
+    doc = json.loads((REAL / "labelme_embedded" / "embedded.json").read_text())
+    doc["imageData"] = None
+    (tmp_path / "lm").mkdir()
+    (tmp_path / "lm" / "embedded.json").write_text(json.dumps(doc))
+    with pytest.raises(AnnotationParseError, match="imageData"):
+        _read_quiet(labelme.read, tmp_path / "lm")
