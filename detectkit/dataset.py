@@ -365,7 +365,8 @@ class Dataset:
             xyxy=t.xyxy[sl],
             confidence=None if t.confidence is None else t.confidence[sl],
             class_id=t.class_id[sl],
-            data={k: t.data.rows(k, sl) for k in t.data if k[0] != "_"},
+            data={k: t.data.rows(k, sl) for k in t.data if k[0] != "_" and k != "tracker_id"},
+            tracker_id=t.data.rows("tracker_id", sl) if "tracker_id" in t.data else None,
             names=names,
             image_size_wh=size,
         )
@@ -391,6 +392,10 @@ class Dataset:
         from detectkit.image import load_image
 
         rec = self.image(image_id)
+        if rec.path is None and isinstance(rec.extra.get("imageData"), str):  # embedded (LabelMe imageData)
+            import base64
+
+            return load_image(base64.b64decode(rec.extra["imageData"]), name=rec.file_name)
         if rec.path is None:
             raise InvalidInputError(f"image {rec.file_name!r} has no path; pass images= when reading the dataset")
         return load_image(rec.path)
@@ -755,10 +760,11 @@ class Dataset:
             for v in dup[:50]:
                 first = int(np.flatnonzero(ann_ids == v)[1])
                 add(first, f"duplicate annotation id {v}")
-        counts = Counter(r.file_name for r in self.images)
-        for name, n in counts.items():
+        counts = Counter((r.split, r.file_name) for r in self.images)  # names are per split (CVAT subsets)
+        for (split, name), n in counts.items():
             if n > 1:
-                issues.append(Issue("error", name, f"file name used by {n} image records"))
+                in_split = f" of split {split!r}" if split else ""
+                issues.append(Issue("error", name, f"file name used by {n} image records{in_split}"))
         if check_images:
             for rec in self.images:
                 if rec.path is None:

@@ -44,7 +44,7 @@ from detectkit.errors import InvalidInputError
 __all__ = ["Columns", "ObjectTable", "Provenance", "decode_values", "fill_value"]
 
 #: Default fill for a per-object column that some objects lack, by column name then dtype kind.
-_FILL_BY_NAME: dict[str, Any] = {"annotation_id": -1, "area": np.nan, "iscrowd": 0}
+_FILL_BY_NAME: dict[str, Any] = {"annotation_id": -1, "area": np.nan, "iscrowd": 0, "tracker_id": -1}
 _FILL_BY_KIND: dict[str, Any] = {"f": np.nan, "i": 0, "u": 0, "b": False, "O": None, "U": "", "S": b""}
 
 

@@ -53,7 +53,9 @@ class ConvertSummary:
         objects: objects written.
         dropped: objects the target cannot hold, by reason -> count (e.g. ``"crowd"``).
         dropped_where: reason -> a few ``"file_name (annotation id N)"`` locators.
-        notes: other remarks (lost attributes, converted polygons, ...).
+        notes: other remarks (converted polygons, ...).
+        lost: values the target cannot hold, by column (or ``"image <key>"``) -> count of
+            objects (images) written without them (e.g. ``{"pose": 3}``).
         images_linked: image files linked or copied into the output.
     """
 
@@ -66,6 +68,7 @@ class ConvertSummary:
         self.dropped_where: dict[str, list[str]] = {}
         self.notes: list[str] = []
         self.images_linked = 0
+        self.lost: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"ConvertSummary({self.to_dict()!r})"
@@ -85,6 +88,9 @@ class ConvertSummary:
             where = ", ".join(self.dropped_where.get(reason, [])[:5])
             more = " ..." if n > 5 else ""
             lines.append(f"  not representable in {self.format}: {n} {reason} object(s) (e.g. {where}{more})")
+        for what, n in self.lost.items():
+            kind = "image(s)" if what.startswith("image ") else "object(s)"
+            lines.append(f"  not representable in {self.format}: {what!r} of {n} {kind} (objects written without it)")
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 
@@ -99,6 +105,7 @@ class ConvertSummary:
             "dropped_where": {k: list(v) for k, v in self.dropped_where.items()},
             "notes": list(self.notes),
             "images_linked": self.images_linked,
+            "lost": dict(self.lost),
         }
 
 
@@ -298,13 +305,20 @@ class ImagePlacer:
         src = record.path
         if src is None and self.image_root is not None:
             src = self.image_root / record.file_name
-        if src is None or not os.path.isfile(src):
+        embedded = record.extra.get("imageData") if src is None or not os.path.isfile(src) else None
+        if not embedded and (src is None or not os.path.isfile(src)):
             return
         folder = dst.rpartition("/")[0]
         if folder not in self._made:
             os.makedirs(folder, exist_ok=True)
             self._made.add(folder)
-        place_file(os.fspath(src), dst, copy=self.copy)
+        if embedded:  # an image only embedded in the annotation (LabelMe imageData): written out decoded
+            import base64
+
+            with open(dst, "wb") as fh:
+                fh.write(base64.b64decode(embedded))
+        elif src is not None:
+            place_file(os.fspath(src), dst, copy=self.copy)
         self.placed += 1
 
 
@@ -330,7 +344,8 @@ def find_image(root: Path, stem_path: str) -> Path | None:
     return None
 
 
-_INT_COLUMNS = frozenset({"difficult", "truncated", "occluded", "iscrowd", "group_id"})
+_INT_COLUMNS = frozenset({"difficult", "truncated", "occluded", "iscrowd", "group_id", "tracker_id"})
+_INT_FILL = {"tracker_id": -1}
 
 
 class TableBuilder:
@@ -380,7 +395,8 @@ class TableBuilder:
         data: dict[str, Any] = {}
         for key, col in self.columns.items():
             if key in _INT_COLUMNS:
-                data[key] = np.array([0 if v is None else int(v) for v in col], dtype=np.int64)
+                fill = _INT_FILL.get(key, 0)
+                data[key] = np.array([fill if v is None else int(v) for v in col], dtype=np.int64)
             else:
                 arr = np.empty(len(col), dtype=object)
                 arr[:] = col

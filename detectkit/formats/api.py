@@ -262,12 +262,16 @@ def write(ds: Dataset, path: str | os.PathLike[str], *, format: str, **options: 
     """Write ``ds`` in ``format``; options go to that format's ``write``.
 
     For COCO and CVAT a folder ``path`` (trailing ``/`` or an existing folder) gets the file
-    inside it (see :func:`file_target`).
+    inside it (see :func:`file_target`). What the format cannot hold is counted in
+    ``summary.lost``.
     """
+    from detectkit.formats._held import unheld
+
     target, moved = file_target(path, format)
     summary: ConvertSummary = _module(format).write(ds, target, **options)
     if format == "labelme":
         write_class_order(ds, target)
+    summary.lost.update(unheld(ds, format))
     if moved:
         summary.notes.insert(0, moved)
     return summary
@@ -326,9 +330,7 @@ def convert(
         if fmt == "labelme" and Path(src).is_dir():
             ds = apply_class_order(ds, src)
         lost = carry_extra_fields(ds, to)
-        summary: ConvertSummary = _module(to).write(ds, target, **write_options)
-        if to == "labelme":
-            write_class_order(ds, target)
+        summary = write(ds, target, format=to, **write_options)  # target: already a file for coco/cvat
     if moved:
         summary.notes.insert(0, moved)
     if lost:

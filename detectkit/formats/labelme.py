@@ -4,12 +4,17 @@ Read: a folder of LabelMe JSON files (searched recursively) or one file. ``recta
 shapes become boxes; ``polygon`` shapes become boxes with a polygon segmentation;
 polygons sharing a ``group_id`` and label form one multi-part object. Other shape types
 (circle, line, point, ...) are skipped with a warning. Shape ``flags`` and
-``description`` are kept in the ``"attributes"`` data column. Classes get 0-based ids in
-sorted name order.
+``description`` are kept in the ``"attributes"`` data column, image-level ``flags`` in the
+record's ``extra["flags"]``. An image only embedded in ``imageData`` (``imagePath`` may name
+the JSON itself) is decoded: its format names the file (``a.png``), ``load_image`` decodes it
+and writers with image folders write it out; a file whose ``imagePath`` is not an image and
+that embeds none is skipped with a message. Classes get 0-based ids in sorted name order.
 
 Write: ``<stem>.json`` per image beside the image file (linked or copied when available),
 rectangles for boxes and polygons for polygon objects (one shape per part, sharing a
-``group_id``). Crowd regions and RLE masks cannot be held and are reported.
+``group_id``); VOC ``difficult`` / ``truncated`` / ``occluded`` become shape flags. An image
+file is never placed over an annotation file of the same run. Crowd regions and RLE masks
+cannot be held and are reported.
 
 >>> import tempfile, pathlib
 >>> from detectkit import Detections
@@ -28,11 +33,12 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 from detectkit._progress import track
-from detectkit.dataset import Dataset, ImageRecord
+from detectkit.dataset import NO_EXTRA, Dataset, ImageRecord
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
     ConvertSummary,
@@ -59,6 +65,30 @@ def _load(path: Path) -> Any:
         raise AnnotationParseError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise AnnotationParseError(path, f"unreadable: {exc}") from None
+
+
+def _embedded_image(data: Any) -> tuple[str, tuple[int, int]]:
+    """``(".png", (width, height))`` of a base64 ``imageData`` (raises ValueError when it is not an image)."""
+    import base64
+    import binascii
+    import io
+
+    if not isinstance(data, str) or not data:
+        raise ValueError("is empty")
+    try:
+        raw = base64.b64decode(data, validate=False)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"is not base64: {exc}") from None
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(raw)) as im:
+                fmt, size = (im.format or "png").lower(), im.size
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise ValueError(f"is not a decodable image: {exc}") from None
+    return {"jpeg": ".jpg", "tiff": ".tif"}.get(fmt, "." + fmt), (int(size[0]), int(size[1]))
 
 
 def read(
@@ -98,6 +128,19 @@ def read(
         except (ValueError, InvalidInputError):
             fname = f.relative_to(root).with_name(resolved.name).as_posix()
         img_file: Path | None = resolved if resolved.is_file() else None
+        extra: dict[str, Any] = {}
+        if resolved.suffix.lower() == ".json" or (img_file is None and doc.get("imageData")):
+            # the image is only embedded (imagePath may name the JSON itself): decode imageData
+            try:
+                ext, (ew, eh) = _embedded_image(doc.get("imageData"))
+            except ValueError as exc:
+                log.bad(f, f"imagePath {image_path!r} is not an image file and imageData {exc}", record="imageData")
+                continue
+            if resolved.suffix.lower() == ".json":
+                fname = _stem(fname) + ext
+            img_file = None
+            extra = {"imageData": doc["imageData"]}
+            doc["imageWidth"], doc["imageHeight"] = ew, eh  # the decoded image is the truth
         w, h = doc.get("imageWidth"), doc.get("imageHeight")
         if not (isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0):
             if img_file is None:
@@ -109,7 +152,9 @@ def read(
                 log.bad(f, str(exc))
                 continue
         pos = len(records)
-        records.append(ImageRecord(pos + 1, fname, int(w), int(h), path=img_file))
+        if isinstance(doc.get("flags"), dict) and doc["flags"]:
+            extra["flags"] = doc["flags"]  # image-level flags
+        records.append(ImageRecord(pos + 1, fname, int(w), int(h), path=img_file, extra=extra or NO_EXTRA))
         groups: dict[tuple[str, int], int] = {}
         for k, shape in enumerate(doc["shapes"]):
             where = f"shapes[{k}]"
@@ -156,6 +201,11 @@ def read(
                 objects.append((pos, label, box, cols))
             else:
                 log.warn(f, f"shape_type {kind!r} is not a box or polygon; skipped", record=where)
+    errors = [i for i in log.issues if i.severity == "error" and i.record in ("imageWidth", "imageData", None)]
+    if files and not records and errors:
+        raise AnnotationParseError(
+            p, f"none of the {len(files)} LabelMe files could be read; first problem: {errors[0]}"
+        )
     return dataset_from_named_objects(objects, records, log, path=path, source_format="labelme")
 
 
@@ -185,16 +235,21 @@ def write(
     crowd = t.data.get("iscrowd")
     seg = t.data["segmentation"].tolist() if "segmentation" in t.data else None
     attrs = t.data["attributes"].tolist() if "attributes" in t.data else None
+    flag_cols = {k: t.data[k].tolist() for k in ("difficult", "truncated", "occluded") if k in t.data}
     image_root = Path(images) if images is not None else None
     placer = ImagePlacer(image_root, copy=copy_images) if link_images or copy_images else None
     offsets = ds.row_offsets.tolist()
     xyxy = t.xyxy.tolist()
     written = 0
+    rels = [safe_relpath(r.file_name) for r in ds.images]
+    if len(set(rels)) < len(rels) and len({(r.split, n) for r, n in zip(ds.images, rels)}) == len(rels):
+        rels = [f"{r.split or 'default'}/{n}" for r, n in zip(ds.images, rels)]  # same name in two splits
+    outputs = {_stem(rel) + ".json" for rel in rels}
     with atomic_dir(out, overwrite=overwrite) as tmp:
         seen: set[str] = set()
         for pos, rec in enumerate(track(ds.images, total=len(ds.images), desc="write labelme", unit="img")):
-            rel = safe_relpath(rec.file_name)
-            stem = rel.rsplit(".", 1)[0] if "." in rel.rsplit("/", 1)[-1] else rel
+            rel = rels[pos]
+            stem = _stem(rel)
             if stem in seen:
                 raise InvalidInputError(f"two images share the LabelMe file {stem}.json; rename one of them")
             seen.add(stem)
@@ -211,10 +266,14 @@ def write(
                     continue
                 label = names.get(int(t.class_id[i]), str(int(t.class_id[i])))
                 a = attrs[i] if attrs is not None and isinstance(attrs[i], dict) else {}
+                flags = dict(a.get("flags") or {})
+                for flag, col in flag_cols.items():  # VOC difficult/truncated/occluded as LabelMe flags
+                    if col[i] is not None and flag not in flags:
+                        flags[flag] = bool(col[i])
                 base = {
                     "label": label,
                     "description": a.get("description", ""),
-                    "flags": a.get("flags", {}),
+                    "flags": flags,
                     "mask": None,
                 }
                 polys = split_polygons(s)
@@ -232,7 +291,7 @@ def write(
                 written += 1
             doc: dict[str, Any] = {
                 "version": LABELME_VERSION,
-                "flags": {},
+                "flags": dict(rec.extra.get("flags") or {}),
                 "shapes": shapes,
                 "imagePath": rel.rsplit("/", 1)[-1],
                 "imageData": None,
@@ -243,7 +302,14 @@ def write(
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8")
             if placer is not None:
-                placer.place(rec, f"{tmp}/{rel}")
+                if rel in outputs:  # the image would replace an annotation file of this run
+                    summary.notes.append(f"image {rel} not placed: it has the name of an annotation file written")
+                else:
+                    placer.place(rec, f"{tmp}/{rel}")
     summary.objects = written
     summary.images_linked = placer.placed if placer is not None else 0
     return summary
+
+
+def _stem(rel: str) -> str:
+    return rel.rsplit(".", 1)[0] if "." in rel.rsplit("/", 1)[-1] else rel

@@ -2,12 +2,17 @@
 
 Read: a VOC root (``Annotations/``, ``JPEGImages/``, optional ``ImageSets/Main/<split>.txt``),
 a folder of XML files, or one XML file. Per object ``difficult``, ``truncated``,
-``occluded`` (ints) and ``pose`` (text) are kept as data columns. Coordinates are taken as
+``occluded`` (ints), ``pose`` (text), person-layout ``parts`` (``[{"name", "bndbox"}]``) and
+``actions`` (``{"jumping": 1, ...}``) are kept as data columns. A file without ``<size>``
+takes the size from its image file, else it is skipped with a message; an ImageSets entry
+without XML is reported; a folder where no file can be read is an error. Coordinates are taken as
 written (VOC's 1-based pixel convention is not shifted). Classes get 0-based ids in
 ``labels.txt`` order when that file exists, else in sorted name order.
 
 Write: ``Annotations/<stem>.xml`` per image, ``JPEGImages/`` (image files linked or copied
-when available), ``ImageSets/Main/<split>.txt`` and ``labels.txt``. Integral coordinates
+when available; one folder per split when two splits share a file name),
+``ImageSets/Main/<split>.txt`` and ``labels.txt``. CVAT attributes named ``pose`` /
+``difficult`` / ``truncated`` / ``occluded`` fill those fields. Integral coordinates
 are written as integers, others as exact decimals (never truncated). Crowd regions and
 masks cannot be held and are reported in the summary.
 
@@ -26,6 +31,7 @@ masks cannot be held and are reported in the summary.
 from __future__ import annotations
 
 import os
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -54,6 +60,17 @@ from detectkit.formats._common import (
 __all__ = ["read", "write"]
 
 _FLAGS = ("difficult", "truncated", "occluded")
+_VOC_KEYS = frozenset({*_FLAGS, "pose"})
+
+
+def _flag_value(v: Any) -> int:
+    """A VOC 0/1 flag from an attribute value (``"1"``, ``"true"``, ``True``, ...); 0 when absent or unclear."""
+    if isinstance(v, str):
+        return 1 if v.strip().lower() in ("1", "true", "yes") else 0
+    return 1 if isinstance(v, (bool, int, float)) and v else 0
+
+
+_XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
 
 def _parse_xml(path: Path) -> ET.Element:
@@ -189,11 +206,62 @@ def read(
             pose = _text(obj, "pose")
             if pose is not None:
                 cols["pose"] = pose
+            parts = _parts_of(obj, f, where, log)
+            if parts:
+                cols["parts"] = parts
+            actions = _actions_of(obj, f, where, log)
+            if actions is not None:
+                cols["actions"] = actions
             cols["origin"] = (str(f), "object", k)
             objects.append((pos, name, (x1, y1, x2, y2), cols))
+    read_stems = {f.relative_to(ann_dir).with_suffix("").as_posix() for f in files}
+    for stem, split in splits.items():
+        if stem not in read_stems:
+            log.warn(
+                root / "ImageSets" / "Main" / f"{split}.txt",
+                f"{stem} is listed but has no annotation file {stem}.xml in {ann_dir}",
+                record=stem,
+            )
+    if files and not records:
+        first = next((i for i in log.issues if i.severity == "error"), None)
+        detail = f"; first problem: {first}" if first else ""
+        raise AnnotationParseError(
+            p, f"none of the {len(files)} VOC annotation files could be read{detail}; fix them or pass --images"
+        )
     return dataset_from_named_objects(
         objects, records, log, path=path, source_format="voc", names=list(labels) if labels is not None else None
     )
+
+
+def _parts_of(obj: ET.Element, f: Path, where: str, log: IssueLog) -> list[dict[str, Any]]:
+    """VOC person-layout ``<part>`` boxes: ``[{"name": "head", "bndbox": [x1, y1, x2, y2]}, ...]``."""
+    out: list[dict[str, Any]] = []
+    for j, part in enumerate(obj.findall("part")):
+        name = _text(part, "name") or ""
+        bb = part.find("bndbox")
+        try:
+            box = [float(_text(bb, t) or "nan") for t in ("xmin", "ymin", "xmax", "ymax")]
+        except ValueError:
+            box = [float("nan")] * 4
+        if not name or not all(np.isfinite(box)):
+            log.warn(f, "<part> without a name or a numeric <bndbox>; skipped", record=f"{where}/part[{j}]")
+            continue
+        out.append({"name": name, "bndbox": box})
+    return out
+
+
+def _actions_of(obj: ET.Element, f: Path, where: str, log: IssueLog) -> dict[str, int] | None:
+    """VOC action flags ``<actions><jumping>1</jumping>...</actions>`` as ``{"jumping": 1, ...}``."""
+    el = obj.find("actions")
+    if el is None:
+        return None
+    out: dict[str, int] = {}
+    for a in el:
+        try:
+            out[a.tag] = int(float((a.text or "0").strip()))
+        except (ValueError, OverflowError):
+            log.warn(f, f"<actions>/<{a.tag}> is not a number: {a.text!r}", record=where)
+    return out
 
 
 def write(
@@ -224,7 +292,8 @@ def write(
     attrs = t.data.get("attributes")
     if seg is not None and any(s for s in seg.tolist() if s is not None):
         summary.notes.append("segmentation (polygons/RLE) not written: VOC holds boxes only")
-    if attrs is not None and any(a for a in attrs.tolist() if a):
+    attr_list = attrs.tolist() if attrs is not None else None
+    if attr_list is not None and any(isinstance(a, dict) and set(a) - _VOC_KEYS for a in attr_list):
         summary.notes.append("free-form object attributes not written: VOC holds difficult/truncated/occluded/pose")
     image_root = Path(images) if images is not None else None
     placer = ImagePlacer(image_root, copy=copy_images) if link_images or copy_images else None
@@ -232,14 +301,23 @@ def write(
     xyxy = t.xyxy.tolist()
     flag_cols = {f: t.data[f].tolist() for f in _FLAGS if f in t.data}
     pose = t.data["pose"].tolist() if "pose" in t.data else None
+    parts_col = t.data["parts"].tolist() if "parts" in t.data else None
+    actions_col = t.data["actions"].tolist() if "actions" in t.data else None
     written = 0
     by_split: dict[str, list[str]] = {}
     with atomic_dir(out, overwrite=overwrite) as tmp:
         (tmp / "Annotations").mkdir()
         (tmp / "JPEGImages").mkdir()
         seen: set[str] = set()
+        names_used = [safe_relpath(r.file_name) for r in ds.images]
+        # the same file name in two splits (CVAT project subsets): one folder per split
+        by_split_folder = len(set(names_used)) < len(names_used) and len(
+            {(r.split, n) for r, n in zip(ds.images, names_used)}
+        ) == len(names_used)
         for pos, rec in enumerate(track(ds.images, total=len(ds.images), desc="write voc", unit="img")):
             rel = safe_relpath(rec.file_name)
+            if by_split_folder:
+                rel = f"{rec.split or 'default'}/{rel}"
             stem = rel.rsplit(".", 1)[0] if "." in rel.rsplit("/", 1)[-1] else rel
             if stem in seen:
                 raise InvalidInputError(f"two images share the annotation file {stem}.xml; rename one of them")
@@ -260,16 +338,27 @@ def write(
                     "  <object>",
                     f"    <name>{escape(names.get(int(t.class_id[i]), str(int(t.class_id[i]))))}</name>",
                 ]
-                p = pose[i] if pose is not None else None
+                a = attr_list[i] if attr_list is not None and isinstance(attr_list[i], dict) else {}
+                p = pose[i] if pose is not None else a.get("pose")  # CVAT attributes named like VOC fields
                 obj.append(f"    <pose>{escape(str(p)) if p else 'Unspecified'}</pose>")
                 for flag in _FLAGS:
-                    v = flag_cols[flag][i] if flag in flag_cols else 0
+                    v = flag_cols[flag][i] if flag in flag_cols else _flag_value(a.get(flag))
                     if flag != "occluded" or flag in flag_cols:
                         obj.append(f"    <{flag}>{int(v)}</{flag}>")
                 obj.append(
                     f"    <bndbox><xmin>{number_text(x1)}</xmin><ymin>{number_text(y1)}</ymin>"
                     f"<xmax>{number_text(x2)}</xmax><ymax>{number_text(y2)}</ymax></bndbox>"
                 )
+                for part in parts_col[i] if parts_col is not None and isinstance(parts_col[i], list) else ():
+                    px1, py1, px2, py2 = (number_text(v) for v in part["bndbox"])
+                    obj.append(
+                        f"    <part><name>{escape(str(part['name']))}</name><bndbox><xmin>{px1}</xmin>"
+                        f"<ymin>{py1}</ymin><xmax>{px2}</xmax><ymax>{py2}</ymax></bndbox></part>"
+                    )
+                acts = actions_col[i] if actions_col is not None else None
+                if isinstance(acts, dict):
+                    body = "".join(f"<{k}>{int(v)}</{k}>" for k, v in acts.items() if _XML_NAME.fullmatch(str(k)))
+                    obj.append(f"    <actions>{body}</actions>")
                 obj.append("  </object>")
                 parts += obj
                 written += 1
