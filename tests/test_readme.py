@@ -41,6 +41,8 @@ def test_the_readme_has_runnable_blocks() -> None:
 def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("readme")
     (folder / "datasets").symlink_to(ROOT / "datasets", target_is_directory=True)
+    (folder / "tests" / "data").parent.mkdir()
+    (folder / "tests" / "data").symlink_to(ROOT / "tests" / "data", target_is_directory=True)  # real-export fixtures
     return folder
 
 
