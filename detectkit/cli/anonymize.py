@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
                     for info, covered, report, error in frames:
                         if error is not None or covered is None or report is None:
                             failures += 1
-                            print(f"detectkit anonymize: skipped {info.source}: {error}", file=sys.stderr)
+                            print(f"detectkit anonymize: error: {error} (skipped)", file=sys.stderr)
                             continue
                         images += 1
                         record: dict[str, Any] = {"source": info.source, **report.to_dict()}
@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
                             print(f"{info.source}: covered {report.total} ({report.faces} faces)")
                 except DetectkitError as exc:
                     failures += 1
-                    print(f"detectkit anonymize: skipped {text}: {exc}", file=sys.stderr)
+                    print(f"detectkit anonymize: error: {exc} (skipped)", file=sys.stderr)
         os.replace(tmp, final)
     finally:
         for writer in videos.values():

@@ -154,9 +154,10 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     # resolve the models here, so a bad --model fails with a clear message before binding
     from detectkit.models import weights
+    from detectkit.models.detector import check_detector_weights
 
     for name in config.models:
-        weights.resolve(name)
+        check_detector_weights(weights.resolve(name))  # a classifier or a .jpg is no detector
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(
         f"detectkit serve: http://{host}:{args.port}/  (API docs: /docs; Ctrl+C to stop)", file=sys.stderr, flush=True

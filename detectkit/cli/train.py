@@ -18,6 +18,7 @@ import json
 from typing import Any
 
 from detectkit.cli import UsageError
+from detectkit.cli._errors import guarded
 
 __all__ = ["register", "run_classifier", "run_detector"]
 
@@ -32,6 +33,12 @@ def register(subparsers: Any) -> None:
     targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
     det = targets.add_parser("detector", help="train a YOLO detector (Ultralytics) on a dataset of any format")
     det.add_argument("dataset", metavar="DATASET", help="COCO / YOLO / VOC / LabelMe / CVAT dataset")
+    det.add_argument(
+        "--format",
+        choices=("coco", "yolo", "voc", "labelme", "cvat"),
+        default=None,
+        help="annotation format of DATASET (default: detected)",
+    )
     det.add_argument("--model", default="yolov8n.yaml", help="yolov8n.yaml (scratch), a .pt checkpoint or a name")
     det.add_argument("--epochs", type=int, default=10)
     det.add_argument("--imgsz", type=int, default=640)
@@ -43,7 +50,7 @@ def register(subparsers: Any) -> None:
     det.add_argument("--name", help="model name for the user manifest (default: DATASET-MODEL)")
     det.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     det.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    det.set_defaults(func=run_detector)
+    det.set_defaults(func=guarded(run_detector, {"format": "--format FORMAT"}))
 
     clf = targets.add_parser("classifier", help="fine-tune a torchvision classifier from ImageNet weights")
     clf.add_argument("data", metavar="FOLDER|CSV", help="a folder per class, or a CSV of path,label")
@@ -80,8 +87,13 @@ def run_detector(args: argparse.Namespace) -> int:
     _positive(args, "epochs", "imgsz", "batch")
     if args.val is None and not 0 < args.val_split < 1:
         raise UsageError(f"--val-split must be in (0, 1), got {args.val_split}")
+    data: Any = args.dataset
+    if args.format is not None:  # read here: train_detector detects the format of a path itself
+        from detectkit.formats import read
+
+        data = read(args.dataset, format=args.format)
     result = train_detector(
-        args.dataset,
+        data,
         model=args.model,
         epochs=args.epochs,
         imgsz=args.imgsz,

@@ -53,7 +53,7 @@ from detectkit.image import FrameInfo, ImageSource, iter_images, letterbox, load
 from detectkit.models import cache_dir, prepare_ultralytics
 from detectkit.models import weights as weights_mod
 
-__all__ = ["DEFAULT_DETECTOR", "Detector", "onnx_export"]
+__all__ = ["DEFAULT_DETECTOR", "Detector", "check_detector_weights", "onnx_export"]
 
 DEFAULT_DETECTOR = "demo-shapes"
 Backend = Literal["torch", "onnx", "openvino", "auto"]
@@ -265,8 +265,8 @@ _DETECTOR_SUFFIXES = (".pt", ".onnx", ".xml", ".yaml", ".yml", ".torchscript", "
 _DETECTOR_TASKS = ("detect", "segment", "obb")
 
 
-def _check_detector_weights(weights: weights_mod.ResolvedWeights) -> None:
-    """Refuse, before anything loads them, models that cannot be a YOLO detector."""
+def check_detector_weights(weights: weights_mod.ResolvedWeights) -> None:
+    """Refuse, before anything loads them, models that cannot be a YOLO detector (``ModelLoadError``)."""
     if weights.task is not None and weights.task not in _DETECTOR_TASKS:
         raise ModelLoadError(
             f"model {weights.source!r} is a {weights.task!r} model, not a detector; use it with "
@@ -282,7 +282,7 @@ def _check_detector_weights(weights: weights_mod.ResolvedWeights) -> None:
             else ""
         )
         raise ModelLoadError(
-            f"{weights.source} is not a detector model file: expected an Ultralytics .pt checkpoint, an .onnx "
+            f"{weights.source} is not a detector model file: expected an Ultralytics .pt checkpoint, an .onnx or OpenVINO .xml "
             f"export or a .yaml config, got {suffix or 'a file without extension'!r}{hint}"
         )
 
@@ -390,7 +390,7 @@ class Detector:
                 f"model {self.weights.source!r} is a face model: use detectkit.models.faces.FaceDetector"
             )
         suffix = self.weights.suffix
-        _check_detector_weights(self.weights)
+        check_detector_weights(self.weights)
         if suffix == ".xml" and backend in ("torch", "auto"):
             backend = "openvino"  # an OpenVINO IR runs on OpenVINO only
         if backend not in ("onnx", "openvino"):

@@ -125,7 +125,33 @@ CASES: list[tuple[str, int, str]] = [
     ("merge {gold} -o {b}/m.json --to coco", 1, "two"),
     ("merge {gold} {gold} -o {b}/exists.json --to coco", 1, "--overwrite"),
     ("merge {gold} {b}/nope.json -o {b}/m.json --to coco", 1, "nope.json"),
+    # train / export / augment-preview
+    ("train detector {b}/nope.json", 1, "nope.json"),
+    ("train detector {b}/empty", 1, "--format FORMAT"),
+    ("train detector {gold} --epochs 0", 2, "--epochs"),
+    ("train classifier {b}/empty", 1, "class sub-folders"),
+    ("export {b}/nope.pt", 1, "nope.pt"),
+    ("export demo-shapes --int8", 2, "--calibration"),
+    ("augment-preview {b}/nope", 1, "nope"),
+    # serve: a bad model or option fails before the server binds a port
+    ("serve --port 0", 2, "--port"),
+    ("serve --conf 2", 2, "--conf"),
+    ("serve --model {b}/fake.jpg", 1, "fake.jpg"),
+    ("serve --model mobilenet_v2-imagenet", 1, "not a detector"),
+    # anonymize / robustness
+    ("anonymize {b}/photo.jpg --out {b}/an --padding -1", 2, "padding"),
+    ("anonymize {b}/fake.jpg --out {b}/an2", 1, "fake.jpg"),
+    ("robustness mobilenet_v2-imagenet {b}/nope --out {b}/r", 2, "nope"),
+    ("robustness mobilenet_v2-imagenet {b}/empty --out {b}/r2", 2, "holds no images"),
+    ("robustness demo-shapes {b}/empty --out {b}/r3 --eps x", 2, "--eps"),
 ]
+
+
+def test_every_subcommand_has_bad_input_rows() -> None:
+    from detectkit.cli import COMMANDS
+
+    covered = {case[0].split()[0] for case in CASES}
+    assert set(COMMANDS) <= covered, set(COMMANDS) - covered
 
 
 @pytest.mark.parametrize(("command", "code", "needle"), CASES, ids=[c[0].replace("{b}/", "") for c in CASES])
