@@ -282,8 +282,8 @@ def check_detector_weights(weights: weights_mod.ResolvedWeights) -> None:
             else ""
         )
         raise ModelLoadError(
-            f"{weights.source} is not a detector model file: expected an Ultralytics .pt checkpoint, an .onnx or OpenVINO .xml "
-            f"export or a .yaml config, got {suffix or 'a file without extension'!r}{hint}"
+            f"{weights.source} is not a detector model file: expected an Ultralytics .pt checkpoint, "
+            f"an .onnx or OpenVINO .xml export or a .yaml config, got {suffix or 'a file without extension'!r}{hint}"
         )
 
 
