@@ -26,64 +26,6 @@ FORMATS: tuple[str, ...] = ("coco", "yolo", "voc", "labelme", "cvat")
 _FILE_NAMES = {"coco": "instances.json", "cvat": "annotations.xml"}  # single-file formats
 
 
-CLASS_ORDER_FILE = ".detectkit.json"  # hidden: the LabelMe reader skips hidden files
-
-
-def write_class_order(ds: Dataset, folder: str | os.PathLike[str]) -> None:
-    """Record the category ids and order of ``ds`` beside a LabelMe folder (which cannot hold them).
-
-    LabelMe files name their labels only, so a reader numbers classes by sorted name; this
-    sidecar lets :func:`read` give them back the ids (and the YOLO class order) they had.
-    """
-    from detectkit.formats._common import atomic_file
-
-    doc = {"categories": [{"id": int(c.id), "name": c.name} for c in ds.categories]}
-    with atomic_file(Path(folder) / CLASS_ORDER_FILE) as fh:
-        json.dump(doc, fh, ensure_ascii=False, indent=1)
-
-
-def apply_class_order(ds: Dataset, folder: str | os.PathLike[str]) -> Dataset:
-    """Give ``ds`` the category ids recorded by :func:`write_class_order` in ``folder`` (if any).
-
-    Names the sidecar does not list keep their order after the recorded ones.
-    """
-    side = Path(folder) / CLASS_ORDER_FILE
-    if not side.is_file():
-        return ds
-    try:
-        recorded = {str(c["name"]): int(c["id"]) for c in json.loads(side.read_text(encoding="utf-8"))["categories"]}
-    except (OSError, ValueError, KeyError, TypeError):
-        return ds  # a damaged sidecar: the reader's own order stands
-    if len(set(recorded.values())) != len(recorded):
-        return ds
-    lut: dict[int, int] = {}
-    next_id = max(recorded.values(), default=-1) + 1
-    for c in ds.categories:
-        if c.name in recorded:
-            lut[c.id] = recorded[c.name]
-        else:
-            lut[c.id] = next_id
-            next_id += 1
-    if all(k == v for k, v in lut.items()):
-        return ds
-    import numpy as np
-
-    from detectkit.dataset import Dataset as _Dataset
-
-    t = ds.table
-    cats = sorted((c._replace(id=lut[c.id]) for c in ds.categories), key=lambda c: c.id)
-    table = t.replace(class_id=np.array([lut.get(int(k), int(k)) for k in t.class_id.tolist()], dtype=np.int64))
-    return _Dataset.from_table(
-        cats,
-        ds.images,
-        table,
-        info=ds.info,
-        licenses=ds.licenses,
-        issues=ds.issues,
-        source_format=ds.source_format,
-    )
-
-
 _HOLDS_ATTRIBUTES = ("coco", "cvat", "labelme")  # targets that write the "attributes" column
 _LABELME_KEYS = frozenset({"description", "flags", "group_id"})
 
@@ -253,8 +195,6 @@ def read(path: str | os.PathLike[str], *, format: str | None = None, **options: 
     """Read a dataset in ``format`` (auto-detected when None); options go to that format's ``read``."""
     fmt = format or detect_format(path)
     ds: Dataset = _module(fmt).read(path, **options)
-    if fmt == "labelme" and Path(path).is_dir():
-        ds = apply_class_order(ds, path)
     return ds
 
 
@@ -269,8 +209,6 @@ def write(ds: Dataset, path: str | os.PathLike[str], *, format: str, **options: 
 
     target, moved = file_target(path, format)
     summary: ConvertSummary = _module(format).write(ds, target, **options)
-    if format == "labelme":
-        write_class_order(ds, target)
     summary.lost.update(unheld(ds, format))
     if moved:
         summary.notes.insert(0, moved)
@@ -327,8 +265,6 @@ def convert(
         write_options.setdefault("copy_images", copy_images)
     with progress_enabled(progress):
         ds = _module(fmt).read(src, **read_options)
-        if fmt == "labelme" and Path(src).is_dir():
-            ds = apply_class_order(ds, src)
         lost = carry_extra_fields(ds, to)
         summary = write(ds, target, format=to, **write_options)  # target: already a file for coco/cvat
     if moved:

@@ -91,6 +91,62 @@ def _embedded_image(data: Any) -> tuple[str, tuple[int, int]]:
     return {"jpeg": ".jpg", "tiff": ".tif"}.get(fmt, "." + fmt), (int(size[0]), int(size[1]))
 
 
+CLASS_ORDER_FILE = ".detectkit.json"  # hidden: the LabelMe reader skips hidden files
+
+
+def write_class_order(ds: Dataset, folder: str | os.PathLike[str]) -> None:
+    """Record the category ids and order of ``ds`` beside a LabelMe folder (which cannot hold them).
+
+    LabelMe files name their labels only, so a reader numbers classes by sorted name; this
+    sidecar lets :func:`read` give them back the ids (and the YOLO class order) they had.
+    """
+    from detectkit.formats._common import atomic_file
+
+    doc = {"categories": [{"id": int(c.id), "name": c.name} for c in ds.categories]}
+    with atomic_file(Path(folder) / CLASS_ORDER_FILE) as fh:
+        json.dump(doc, fh, ensure_ascii=False, indent=1)
+
+
+def apply_class_order(ds: Dataset, folder: str | os.PathLike[str]) -> Dataset:
+    """Give ``ds`` the category ids recorded by :func:`write_class_order` in ``folder`` (if any).
+
+    Names the sidecar does not list keep their order after the recorded ones.
+    """
+    side = Path(folder) / CLASS_ORDER_FILE
+    if not side.is_file():
+        return ds
+    try:
+        recorded = {str(c["name"]): int(c["id"]) for c in json.loads(side.read_text(encoding="utf-8"))["categories"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return ds  # a damaged sidecar: the reader's own order stands
+    if len(set(recorded.values())) != len(recorded):
+        return ds
+    lut: dict[int, int] = {}
+    next_id = max(recorded.values(), default=-1) + 1
+    for c in ds.categories:
+        if c.name in recorded:
+            lut[c.id] = recorded[c.name]
+        else:
+            lut[c.id] = next_id
+            next_id += 1
+    if all(k == v for k, v in lut.items()):
+        return ds
+    import numpy as np
+
+    t = ds.table
+    cats = sorted((c._replace(id=lut[c.id]) for c in ds.categories), key=lambda c: c.id)
+    table = t.replace(class_id=np.array([lut.get(int(k), int(k)) for k in t.class_id.tolist()], dtype=np.int64))
+    return Dataset.from_table(
+        cats,
+        ds.images,
+        table,
+        info=ds.info,
+        licenses=ds.licenses,
+        issues=ds.issues,
+        source_format=ds.source_format,
+    )
+
+
 def read(
     path: str | os.PathLike[str],
     *,
@@ -206,7 +262,8 @@ def read(
         raise AnnotationParseError(
             p, f"none of the {len(files)} LabelMe files could be read; first problem: {errors[0]}"
         )
-    return dataset_from_named_objects(objects, records, log, path=path, source_format="labelme")
+    ds = dataset_from_named_objects(objects, records, log, path=path, source_format="labelme")
+    return apply_class_order(ds, path) if Path(path).is_dir() else ds
 
 
 def write(
@@ -306,6 +363,7 @@ def write(
                     summary.notes.append(f"image {rel} not placed: it has the name of an annotation file written")
                 else:
                     placer.place(rec, f"{tmp}/{rel}")
+        write_class_order(ds, tmp)  # the class ids and order LabelMe files cannot hold
     summary.objects = written
     summary.images_linked = placer.placed if placer is not None else 0
     return summary

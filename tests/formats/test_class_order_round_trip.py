@@ -35,3 +35,13 @@ def test_convert_to_labelme_writes_the_order_and_new_names_come_after(tmp_path: 
     names = [c.name for c in read(tmp_path / "lm").categories]
     assert names[0] == "toothbrush"
     assert sorted(names[1:]) == ["dog", "person"]
+
+
+def test_dataset_methods_keep_the_class_order_too(tmp_path: Path) -> None:
+    """Dataset.to_labelme / from_labelme reach the format module directly: the sidecar lives there."""
+    from detectkit import Dataset
+
+    src = read(GOLDEN)
+    src.to_labelme(tmp_path / "lm", link_images=False)
+    lm = Dataset.from_labelme(tmp_path / "lm")
+    assert [(c.id, c.name) for c in lm.categories] == [(c.id, c.name) for c in src.categories]

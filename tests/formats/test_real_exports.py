@@ -191,7 +191,7 @@ def test_labelme_to_labelme_never_overwrites_its_own_annotation(tmp_path: Path) 
     for copy in (False, True):
         out = tmp_path / f"out{copy}"
         labelme.write(ds, out, copy_images=copy)
-        jsons = sorted(out.rglob("*.json"))
+        jsons = sorted(j for j in out.rglob("*.json") if not j.name.startswith("."))  # not the class-order sidecar
         assert [j.name for j in jsons] == ["embedded.json"]
         doc = json.loads(jsons[0].read_text())
         assert [s["label"] for s in doc["shapes"]] == ["square", "shape"]
