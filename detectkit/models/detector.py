@@ -426,24 +426,15 @@ class Detector:
     # ------------------------------------------------------------------ loading
     def _load_backend(self, backend: str, suffix: str) -> None:
         """Load the model (Ultralytics loads some formats lazily: reading names forces it)."""
-        if backend == "openvino":
-            self.onnx_path = self.weights.path
-            if suffix == ".pt":
-                self.onnx_path = onnx_export(
-                    self.weights.path,  # type: ignore[arg-type]
-                    imgsz=self._export_imgsz(),
-                    sha256=self.weights.sha256,
-                )
-        elif backend == "torch" or suffix != ".onnx":
-            if backend == "onnx":
-                self.onnx_path = onnx_export(
-                    self.weights.path,  # type: ignore[arg-type]
-                    imgsz=self._export_imgsz(),
-                    sha256=self.weights.sha256,
-                )
-            else:
-                self._yolo = self._load_yolo()
-        else:
+        if backend == "torch":
+            self._yolo = self._load_yolo()
+        elif suffix == ".pt":  # onnx and openvino run an ONNX export of the checkpoint (cached)
+            self.onnx_path = onnx_export(
+                self.weights.path,  # type: ignore[arg-type]
+                imgsz=self._export_imgsz(),
+                sha256=self.weights.sha256,
+            )
+        else:  # an .onnx file (for openvino also an .xml IR), checked in __init__
             self.onnx_path = self.weights.path
         if self.onnx_path is not None:
             runner = _OnnxRunner(self.onnx_path, engine="openvino" if backend == "openvino" else "onnxruntime")
