@@ -237,8 +237,11 @@ class _OnnxRunner:
             hw = (imgsz, imgsz) if isinstance(imgsz, int) else imgsz
             target = tuple(max(-(-v // self.stride) * self.stride, self.stride) for v in hw)  # type: ignore[assignment]
         boxed = letterbox(image, target, auto=self.dynamic, stride=self.stride)
-        x = normalize(boxed.image)[None]
-        pred = self.session.run(None, {self.input_name: x})[0][0]  # (4 + nc, A) or (300, 6)
+        run_bgr = getattr(self.session, "run_bgr", None)
+        if run_bgr is not None:  # OpenVINO: uint8 -> float, BGR -> RGB, / 255 and NCHW inside the model
+            pred = run_bgr(boxed.image[None])[0][0]  # (4 + nc, A) or (300, 6)
+        else:
+            pred = self.session.run(None, {self.input_name: normalize(boxed.image)[None]})[0][0]
         if self.end2end:
             keep = pred[:, 4] > conf
             if classes is not None:
