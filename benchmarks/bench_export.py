@@ -1,8 +1,10 @@
 """Export speed and accuracy: torch vs onnxruntime vs OpenVINO, each FP32 and INT8.
 
 Rows per model: native Ultralytics ``YOLO.predict`` (torch), and ``Detector`` on the ONNX
-export (onnxruntime), on OpenVINO (FP32: the same ONNX file; INT8: NNCF), and the onnxruntime
-INT8 (QDQ) file. Every row runs in a **process of its own** (idle onnxruntime / OpenVINO
+export (onnxruntime), on OpenVINO (FP32: the same ONNX file, at OpenVINO's default precision --
+BF16 on CPUs with AMX / AVX-512 BF16 -- and with f32 forced; INT8: NNCF), and the onnxruntime
+INT8 (QDQ) file. Every row is warmed up with two passes over the images it times, and runs
+in a **process of its own** (idle onnxruntime / OpenVINO
 thread pools spin and slow whatever runs next to them), for ``--rounds`` rounds in rotating
 order, so machine load drifts hit every row alike; medians over all rounds.
 
@@ -48,10 +50,15 @@ WORK = ROOT / ".cache" / "bench_export"
 _MIN: dict[str, float] = {}
 
 
-def _median_ms(fn: Any, items: list[Any], runs: int, warmup: int = 3, key: str = "") -> float:
-    """Median ms per call; the fastest call goes to ``_MIN[key]`` (a loaded machine's best case)."""
-    for i in range(warmup):
-        fn(items[i % len(items)])
+def _median_ms(fn: Any, items: list[Any], runs: int, warmup: int = 2, key: str = "") -> float:
+    """Median ms per call; the fastest call goes to ``_MIN[key]`` (a loaded machine's best case).
+
+    Warm-up: ``warmup`` passes over every item that is timed, so each runtime has seen each input
+    shape (OpenVINO compiles a model for a shape that recurs; torch and onnxruntime warm up too).
+    """
+    for _ in range(warmup):
+        for item in items[: min(runs, len(items))]:
+            fn(item)
     times = []
     for i in range(runs):
         t = time.perf_counter()
@@ -129,6 +136,7 @@ def _worker_classifier(args: argparse.Namespace) -> dict[str, Any]:
 
 def _run_worker(kind: str, model: str, backend: str, args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), DETECTKIT_ORT_THREADS=str(args.threads))
+    env["DETECTKIT_OPENVINO_PRECISION"] = str(extra.pop("precision", None) or "default")
     cmd = [sys.executable, __file__, "--worker", kind, "--model", model, "--backend", backend]
     cmd += ["--threads", str(args.threads), "--runs", str(args.runs)]
     for key, value in extra.items():
@@ -254,7 +262,18 @@ def main() -> int:
             "torch (Ultralytics predict)": ("detector", files["pt"], "torch", {"imgsz": imgsz, "map": True}),
             "onnxruntime FP32": ("detector", files["onnx"], "onnx", {"imgsz": imgsz, "map": True}),
             "onnxruntime INT8": ("detector", files["onnx-int8"], "onnx", {"imgsz": imgsz, "map": True}),
-            "OpenVINO FP32": ("detector", files["onnx"], "openvino", {"imgsz": imgsz, "map": True}),
+            "OpenVINO FP32 (default: BF16 on AMX)": (
+                "detector",
+                files["onnx"],
+                "openvino",
+                {"imgsz": imgsz, "map": True},
+            ),
+            "OpenVINO FP32 (f32 forced)": (
+                "detector",
+                files["onnx"],
+                "openvino",
+                {"imgsz": imgsz, "map": True, "precision": "f32"},
+            ),
             "OpenVINO INT8": ("detector", files["openvino-int8"], "openvino", {"imgsz": imgsz, "map": True}),
         }
         rows = _rounds(jobs, args)
