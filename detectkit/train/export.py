@@ -46,6 +46,7 @@ __all__ = ["FORMATS", "AccuracyGuardError", "ExportResult", "export_model"]
 
 FORMATS = ("onnx", "openvino")
 _DEFAULT_CALIBRATION = 100
+_SPEED_RUNS = 10
 
 
 class AccuracyGuardError(DetectkitError):
@@ -83,6 +84,10 @@ class ExportResult:
         calibration_images: images used for INT8 calibration.
         val_images: images of the guard evaluation.
         entry: the user-manifest entry written.
+        speed_ms: for detector INT8 exports, end-to-end milliseconds per image on this machine of
+            ``"int8"`` (this file) and ``"fp32"`` (the FP32 model on the same runtime), measured
+            one after the other with ``Detector`` (see :func:`detectkit.models.backend_choice.measure_backend`).
+        advice: which of the two to deploy here, from ``speed_ms`` (None when not measured).
     """
 
     path: Path
@@ -97,6 +102,8 @@ class ExportResult:
     calibration_images: int = 0
     val_images: int = 0
     entry: dict[str, Any] = field(default_factory=dict)
+    speed_ms: dict[str, float] = field(default_factory=dict)
+    advice: str | None = None
 
     def __str__(self) -> str:
         kind = f"{self.format} {'INT8' if self.int8 else 'FP32'} {self.task}"
@@ -108,6 +115,8 @@ class ExportResult:
             )
         if self.name:
             text += f"; registered as {self.name!r}"
+        if self.advice:
+            text += f"\n{self.advice}"
         return text
 
 
@@ -367,6 +376,7 @@ def export_model(
     calibration_size: int = _DEFAULT_CALIBRATION,
     task: str | None = None,
     register: bool = True,
+    measure_speed: bool = True,
 ) -> ExportResult:
     """Export a detector or classifier, optionally INT8 with the accuracy guard.
 
@@ -389,6 +399,8 @@ def export_model(
         calibration_size: at most this many calibration images (a seeded random subset).
         task: ``"detect"`` or ``"classify"`` when it cannot be inferred (e.g. an Ultralytics ``-cls`` .pt).
         register: write the user-manifest entry.
+        measure_speed: for detector INT8 exports, time the INT8 file against the FP32 model on the
+            same runtime here (a few seconds) and say which to deploy (``speed_ms``, ``advice``).
 
     Returns:
         :class:`ExportResult`.
@@ -505,6 +517,11 @@ def export_model(
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
+    speed: dict[str, float] = {}
+    advice = None
+    if int8 and task == "detect" and measure_speed:
+        speed, advice = _speed_advice(target, fp32, format, size)
+
     entry: dict[str, Any] = {
         "task": task,
         "framework": format,
@@ -528,6 +545,10 @@ def export_model(
             "calibration_images": n_calib,
             "val": os.fspath(val if val is not None else calibration),  # type: ignore[arg-type]
         }
+    if speed:
+        from detectkit.models.backend_choice import fingerprint
+
+        entry["speed_ms"] = {"int8": speed["int8"], "fp32": speed["fp32"], "measured_on": fingerprint()}
     reg_name = None
     if register:
         from detectkit.models.user_models import register_model
@@ -547,6 +568,36 @@ def export_model(
         calibration_images=n_calib,
         val_images=n_val,
         entry=entry,
+        speed_ms=speed,
+        advice=advice,
+    )
+
+
+def _speed_advice(int8_file: Path, fp32_onnx: Path, format: str, imgsz: int) -> tuple[dict[str, float], str | None]:
+    """End-to-end ms of the INT8 file and of the FP32 model on the same runtime, and which to deploy.
+
+    Measured rather than assumed: on CPUs with AMX BF16 OpenVINO runs FP32 models in BF16, and its
+    INT8 graph of a SiLU network (yolov8) was slower than that on this project's benchmark machine
+    (``benchmarks/bench_export.py``); on CPUs without BF16 INT8 is usually the faster one.
+    """
+    from detectkit.models.backend_choice import measure_backend
+
+    backend = "openvino" if format == "openvino" else "onnx"
+    runtime = "OpenVINO" if format == "openvino" else "onnxruntime"
+    try:
+        speed = {
+            "int8": measure_backend(int8_file, backend, imgsz=imgsz, runs=_SPEED_RUNS),
+            "fp32": measure_backend(fp32_onnx, backend, imgsz=imgsz, runs=_SPEED_RUNS),
+        }
+    except (DetectkitError, RuntimeError, OSError):
+        return {}, None
+    head = f"speed here ({runtime}, end to end per image): INT8 {speed['int8']:.1f} ms, FP32 {speed['fp32']:.1f} ms"
+    if speed["int8"] < speed["fp32"]:
+        return speed, f"{head}; INT8 is {speed['fp32'] / speed['int8']:.2f}x faster: deploy the INT8 file"
+    return speed, (
+        f"{head}; FP32 is faster on this machine (CPUs with AMX/AVX-512 BF16 run OpenVINO FP32 models in BF16): "
+        f"deploy the FP32 model (export without --int8, or Detector(MODEL, backend='auto')) unless you target "
+        "another CPU"
     )
 
 

@@ -64,12 +64,41 @@ def test_int8_openvino_export_guarded_loads_by_name(tmp_path: Path) -> None:
     assert entry["quality"]["drop_points"] == pytest.approx(result.drop_points)
     assert entry["int8"] is True
     assert entry["classes"]["0"] == "circle"
+    assert set(result.speed_ms) == {"int8", "fp32"}  # timed here against the FP32 model on OpenVINO
+    assert all(v > 0 for v in result.speed_ms.values())
+    faster = "INT8 is" if result.speed_ms["int8"] < result.speed_ms["fp32"] else "FP32 is faster"
+    assert result.advice is not None
+    assert faster in result.advice
+    assert result.advice in str(result)
+    assert entry["speed_ms"]["int8"] == pytest.approx(result.speed_ms["int8"])
     det = Detector("demo-q", conf=0.25)
     assert det.backend == "openvino"
     assert det.imgsz == 416
     assert det.names[4] == "cross"
     assert len(det.detect(IMAGES[0])) > 0
     assert Detector(result.path).backend == "openvino"  # the file path loads too
+
+
+@pytest.mark.parametrize(
+    ("int8_ms", "fp32_ms", "says"), [(10.0, 20.0, "INT8 is 2.00x faster"), (20.0, 10.0, "FP32 is faster")]
+)
+def test_speed_advice_names_the_faster_form(
+    monkeypatch: pytest.MonkeyPatch, int8_ms: float, fp32_ms: float, says: str
+) -> None:
+    from detectkit.train import export as export_mod
+
+    timed: list[tuple[str, str]] = []
+
+    def fake(model: Path, backend: str, *, imgsz: int | None = None, runs: int = 5) -> float:
+        timed.append((Path(model).name, backend))
+        return int8_ms if Path(model).name == "q.xml" else fp32_ms
+
+    monkeypatch.setattr(backend_choice, "measure_backend", fake)
+    speed, advice = export_mod._speed_advice(Path("q.xml"), Path("m.onnx"), "openvino", 416)
+    assert speed == {"int8": int8_ms, "fp32": fp32_ms}
+    assert timed == [("q.xml", "openvino"), ("m.onnx", "openvino")]  # the same runtime for both
+    assert advice is not None
+    assert says in advice
 
 
 @pytest.mark.slow
