@@ -181,7 +181,7 @@ class _OnnxRunner:
         if engine == "openvino":  # the same session API over OpenVINO
             from detectkit.models.openvino_runtime import OpenVinoSession
 
-            self.session: Any = OpenVinoSession(path)
+            self.session: Any = OpenVinoSession(path, kind="bgr")  # __call__ feeds uint8 BGR images
         else:
             ort = _import_onnxruntime()
             options = ort.SessionOptions()

@@ -167,6 +167,8 @@ class OpenVinoSession:
         precision: CPU inference precision: ``"default"`` (OpenVINO's: BF16 on CPUs with AMX or
             AVX-512 BF16, else f32), ``"f32"`` or ``"bf16"``; None reads
             ``$DETECTKIT_OPENVINO_PRECISION`` (default ``"default"``).
+        kind: the input the caller will mostly use, compiled at load (so a bad file fails here):
+            ``"nchw"`` for :meth:`run`, ``"bgr"`` for :meth:`run_bgr`; the other compiles on first use.
 
     Raises:
         MissingDependencyError: OpenVINO is not installed (``pip install 'detectkit[openvino]'``).
@@ -174,7 +176,7 @@ class OpenVinoSession:
         InvalidInputError: an unknown ``precision``.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, precision: str | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, precision: str | None = None, kind: str = "nchw") -> None:
         ov = import_openvino()
         self.path = Path(path)
         self.precision = _precision(precision)
@@ -201,7 +203,11 @@ class OpenVinoSession:
         self._dynamic: dict[str, Any] = {}  # kind -> infer request of the model as read
         self._shaped: OrderedDict[tuple[str, tuple[int, ...]], Any] = OrderedDict()
         self._seen: Counter[tuple[str, tuple[int, ...]]] = Counter()
-        self._dynamic_request("nchw")  # compile now: a bad file fails at load, not at the first image
+        if kind not in ("nchw", "bgr"):
+            from detectkit.errors import InvalidInputError
+
+            raise InvalidInputError(f"kind must be 'nchw' or 'bgr', got {kind!r}")
+        self._dynamic_request(kind)  # compile now: a bad file fails at load, not at the first image
 
     # ------------------------------------------------------------------ compiled models
     def _compile(self, model: Any) -> Any:

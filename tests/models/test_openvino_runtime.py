@@ -82,6 +82,10 @@ def test_precision_is_checked(demo_onnx: Path, monkeypatch: pytest.MonkeyPatch) 
     assert OpenVinoSession(demo_onnx).precision == "f32"
     monkeypatch.delenv("DETECTKIT_OPENVINO_PRECISION")
     assert OpenVinoSession(demo_onnx).precision == "default"
+    with pytest.raises(InvalidInputError, match=r"kind"):
+        OpenVinoSession(demo_onnx, kind="rgb")
+    session = OpenVinoSession(demo_onnx, kind="bgr")  # the detector's input is compiled at load
+    assert list(session._dynamic) == ["bgr"]
 
 
 @pytest.mark.slow
