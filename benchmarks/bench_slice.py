@@ -207,8 +207,15 @@ def _runner(name: str, img: np.ndarray, tile: int, imgsz: int, conf: float) -> t
     return (lambda: slicer(img)), "ultralytics (torch)"
 
 
-def worker(name: str, runs: int, warmup: int, imgsz: int, tile: int) -> dict[str, Any]:
-    """One runner in this process: setup, first call, then ``runs`` timed calls (wall and CPU)."""
+def worker(name: str, runs: int, warmup: int, imgsz: int, tile: int, threads: int = 0) -> dict[str, Any]:
+    """One runner in this process: setup, first call, then ``runs`` timed calls (wall and CPU).
+
+    ``threads`` > 0: torch gets that many threads *after* the first call (Ultralytics' predictor
+    setup pins torch to ``cores - 1`` threads, i.e. 1 on a 2-core machine, when it first runs);
+    onnxruntime/OpenVINO get it through ``$DETECTKIT_ORT_THREADS``. 0: every runtime as shipped.
+    """
+    import torch
+
     gen = _generator()
     img = gen.generate_large_image(0, 2, size_wh=(3840, 2160))[0]
     t = time.perf_counter()
@@ -217,6 +224,9 @@ def worker(name: str, runs: int, warmup: int, imgsz: int, tile: int) -> dict[str
     t = time.perf_counter()
     result = fn()
     first = time.perf_counter() - t
+    if threads > 0:
+        torch.set_num_threads(threads)
+        fn()  # warm the new thread pool
     for _ in range(warmup - 1):
         fn()
     wall, cpu = [], []
@@ -225,7 +235,15 @@ def worker(name: str, runs: int, warmup: int, imgsz: int, tile: int) -> dict[str
         result = fn()
         wall.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)
-    return {"backend": backend, "setup_s": setup, "first_s": first, "wall": wall, "cpu": cpu, "boxes": len(result)}
+    return {
+        "backend": backend,
+        "setup_s": setup,
+        "first_s": first,
+        "wall": wall,
+        "cpu": cpu,
+        "boxes": len(result),
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
 def speed(runs: int, warmup: int, imgsz: int, tile: int = 320, rounds: int = 2, only: str = "") -> dict[str, Any]:
@@ -252,7 +270,7 @@ def speed(runs: int, warmup: int, imgsz: int, tile: int = 320, rounds: int = 2, 
     med = {n: statistics.median(got[n]["wall"]) for n in names}
     cpu = {n: statistics.median(got[n]["cpu"]) for n in names}
     ref = med.get("sahi default")
-    threads = os.environ.get("DETECTKIT_ORT_THREADS") or "runtime defaults"
+    threads = os.environ.get("DETECTKIT_ORT_THREADS") or "every runtime as shipped"
     print(
         f"\nspeed: 3840x2160 image, {n_tiles} tiles of {tile} px (overlap 0.2), network input {imgsz}, conf 0.25, "
         f"weights/demo-shapes.pt everywhere; threads: {threads}; each row in its own process, "
@@ -265,6 +283,7 @@ def speed(runs: int, warmup: int, imgsz: int, tile: int = 320, rounds: int = 2, 
         print(
             f"{n:22s}{med[n]:8.2f}{cpu[n]:8.2f}{ratio:>11s}{g['boxes']:7d}"
             f"{g['setup_s']:7.1f}s{g['first_s']:9.2f}s  {g['backend']}"
+            + (f", torch {g['torch_threads']} thread(s)" if "torch" in g["backend"] else "")
         )
     print("rows:")
     for n in names:
@@ -349,7 +368,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
         os.environ["DETECTKIT_ORT_THREADS"] = str(args.threads)
     if args.worker:
-        print(json.dumps(worker(args.worker, args.runs, args.warmup, args.imgsz or args.tile, args.tile)))
+        doc = worker(args.worker, args.runs, args.warmup, args.imgsz or args.tile, args.tile, args.threads)
+        print(json.dumps(doc))
         return 0
     gen = _generator()
     parts = set(args.parts.split(","))

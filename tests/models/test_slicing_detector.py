@@ -13,7 +13,7 @@ from detectkit.boxes import box_iou
 from detectkit.detections import Detections
 from detectkit.errors import InvalidInputError
 from detectkit.models.detector import Detector
-from detectkit.models.slicing import detect_sliced, predict_tiles
+from detectkit.models.slicing import detect_sliced, predict_tiles, tile_engine
 from detectkit.slicing import SliceConfig, slice_boxes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,6 +54,12 @@ def onnx_det(cache: Path) -> Detector:
     return det
 
 
+@pytest.fixture(scope="module")
+def ov_det(cache: Path) -> Detector:
+    pytest.importorskip("openvino")
+    return Detector("demo-shapes", backend="openvino")
+
+
 def _recall(dets: Detections, boxes: np.ndarray, cls: np.ndarray, thr: float = 0.5) -> float:
     iou = box_iou(boxes, dets.xyxy).astype(float)
     iou[cls[:, None] != dets.class_id[None, :]] = 0
@@ -84,10 +90,13 @@ def test_sliced_finds_the_small_objects_the_whole_image_misses(torch_det: Detect
     assert np.all(np.diff(sliced.confidence) <= 0)  # by descending score
 
 
-def test_onnx_and_torch_agree(torch_det: Detector, onnx_det: Detector, scene) -> None:
+@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+def test_exported_backends_agree_with_torch(backend: str, torch_det: Detector, request, scene) -> None:
+    """onnx (FP32) and openvino (BF16 on CPUs that have it) keep torch's boxes within 1 px."""
+    other: Detector = request.getfixturevalue("onnx_det" if backend == "onnx" else "ov_det")
     img = scene[0]
     a = torch_det.detect(img, slicing=CFG)
-    b = onnx_det.detect(img, slicing=CFG)
+    b = other.detect(img, slicing=CFG)
     assert abs(len(a) - len(b)) <= max(2, len(a) // 50)
     assert _matched(a, b, atol=1.0) > 0.95
     assert _matched(b, a, atol=1.0) > 0.95
@@ -118,6 +127,34 @@ def test_onnx_batched_tiles_equal_one_run_per_tile(onnx_det: Detector, scene) ->
         np.testing.assert_allclose(f.confidence, p.confidence, atol=1e-5, rtol=0)
 
 
+def test_openvino_tile_engine_equals_one_run_per_tile(ov_det: Detector, scene) -> None:
+    """The static-shape uint8 OpenVINO engine (here 6 tiles in batches of 4: a partial last batch,
+    and a 320 px tile letterboxed up to 416) keeps the plain path's boxes."""
+    from detectkit.models.slicing import _OpenVinoTiles
+
+    img = scene[0]
+    tiles = slice_boxes((960, 640), 320, 64)[:6]
+    crops = [img[y0:y1, x0:x1] for x0, y0, x1, y1 in tiles.tolist()]
+    assert isinstance(tile_engine(ov_det, (320, 320), 4), _OpenVinoTiles)  # the fast path, not a fallback
+    fast = predict_tiles(ov_det, crops, batch=4)
+    plain = predict_tiles(ov_det, crops, fast=False)
+    assert sum(len(d) for d in plain) > 5
+    for f, p in zip(fast, plain, strict=True):
+        assert abs(len(f) - len(p)) <= 1
+        assert _matched(p, f, atol=1.0) >= 0.9
+
+
+def test_fast_paths_decline_for_torch_and_batch_size_is_free(torch_det: Detector, onnx_det: Detector, scene) -> None:
+    assert tile_engine(torch_det, (320, 320), 8) is None
+    img = scene[0]
+    crops = [img[y0:y1, x0:x1] for x0, y0, x1, y1 in slice_boxes((960, 640), 320, 64).tolist()]
+    one = predict_tiles(onnx_det, crops, batch=1)
+    for a, b in zip(one, predict_tiles(onnx_det, crops, batch=5), strict=True):
+        np.testing.assert_allclose(a.xyxy, b.xyxy, atol=1e-3)
+    with pytest.raises(InvalidInputError, match="equally sized"):
+        predict_tiles(onnx_det, [crops[0], crops[0][:10]])
+
+
 def test_torch_batch_size_does_not_change_results(torch_det: Detector, scene) -> None:
     img = scene[0][:500, :900]
     one = torch_det.detect(img, slicing=SliceConfig(slice_wh=320, batch_size=1))
@@ -126,14 +163,18 @@ def test_torch_batch_size_does_not_change_results(torch_det: Detector, scene) ->
     np.testing.assert_allclose(one.xyxy, many.xyxy, atol=1e-2)
 
 
-@pytest.mark.parametrize("backend", ["torch", "onnx"])
-def test_image_smaller_than_a_tile_is_plain_detection(backend: str, torch_det: Detector, onnx_det: Detector) -> None:
-    det = torch_det if backend == "torch" else onnx_det
+@pytest.mark.parametrize("backend", ["torch", "onnx", "openvino"])
+def test_image_smaller_than_a_tile_is_plain_detection(backend: str, request) -> None:
+    det: Detector = request.getfixturevalue({"torch": "torch_det", "onnx": "onnx_det"}.get(backend, "ov_det"))
     img = large.generate_large_image(0, 5, size_wh=(400, 320), scale=0.7, fill=1.0)[0]
     cfg = SliceConfig(slice_wh=416, merge="nms", match_metric="iou", match_threshold=det.iou)
     plain = det.detect(img)
     sliced = det.detect(img, slicing=cfg)
     assert len(plain) > 0
+    if backend == "openvino":  # a static-shape BF16 copy of the model: equal to within a pixel
+        assert abs(len(sliced) - len(plain)) <= 1
+        assert _matched(plain, sliced, atol=1.0) >= 0.95
+        return
     np.testing.assert_allclose(sliced.xyxy, plain.xyxy, atol=1e-4)
     np.testing.assert_array_equal(sliced.class_id, plain.class_id)
 
