@@ -31,8 +31,11 @@ Backends (each fast path can only decline, never change what the plain path deci
 >>> detector = Detector(backend="auto")                                    # doctest: +SKIP
 >>> dets = detector.detect("aerial.jpg", slicing=SliceConfig(slice_wh=640))  # doctest: +SKIP
 
-Tasks: ``detect`` only. Segmentation masks and OBB would need a mask/polygon merge; they raise
-:class:`~detectkit.errors.InvalidInputError` instead of silently dropping the masks.
+Tasks: ``detect``; ``segment`` with ``merge="nmm"`` (a merged box's mask is the union of its
+members' masks, as sahi's GREEDYNMM; stitched pieces likewise) or ``"nms"`` (the kept box's
+mask); masks come back at the image size, ``(K, H, W)`` bool, like every ``Detections.mask``
+(mind the memory on very large images). ``merge="wbf"`` with a segment model and OBB models
+raise :class:`~detectkit.errors.InvalidInputError` (no rotated-box tile merge).
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ from detectkit.slicing import SliceConfig, merge_slices, slice_boxes
 if TYPE_CHECKING:
     from detectkit.models.detector import Detector
 
-__all__ = ["detect_sliced", "predict_tiles", "tile_engine"]
+__all__ = ["detect_sliced", "merge_masks", "predict_tiles", "tile_engine"]
 
 _PAD = 114  # letterbox padding value (Ultralytics')
 Boxes = tuple[np.ndarray, np.ndarray, np.ndarray]  # xyxy float32 (n, 4), scores (n,), class ids (n,)
@@ -61,12 +64,49 @@ Boxes = tuple[np.ndarray, np.ndarray, np.ndarray]  # xyxy float32 (n, 4), scores
 _ENGINES: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
 
 
-def _check_task(detector: Detector) -> None:
-    if detector.task != "detect":
+def _check_task(detector: Detector, cfg: SliceConfig) -> None:
+    if detector.task == "segment" and cfg.merge == "wbf":
         raise InvalidInputError(
-            f"sliced inference (slicing=...) supports detect models; {detector.weights.source!r} is a "
-            f"{detector.task!r} model (masks/OBB have no tile merge yet): run it without slicing"
+            "sliced inference of a segment model merges masks with merge='nmm' (union of the merged boxes' "
+            "masks) or 'nms' (the kept box's mask); merge='wbf' fuses boxes only: use nmm or nms"
         )
+    if detector.task not in ("detect", "segment"):
+        raise InvalidInputError(
+            f"sliced inference (slicing=...) supports detect and segment models; {detector.weights.source!r} is "
+            f"a {detector.task!r} model (rotated boxes have no tile merge yet): run it without slicing"
+        )
+
+
+def merge_masks(
+    source: np.ndarray,
+    masks: Sequence[np.ndarray],
+    offsets_xy: Sequence[tuple[int, int]],
+    n_out: int,
+    image_hw: tuple[int, int],
+) -> np.ndarray:
+    """Full-image masks of the merged boxes: output row ``k`` is the union of the masks of every
+    input box ``i`` with ``source[i] == k`` (see :class:`~detectkit.slicing.MergedSlices`),
+    each pasted at its tile's offset.
+
+    Args:
+        source: int ``(N,)`` output row of each input box, -1 for boxes that were dropped.
+        masks: ``N`` bool masks, each the size of its tile (the full image for the full-image pass).
+        offsets_xy: ``(x0, y0)`` of each mask in the image.
+        n_out: number of output rows.
+        image_hw: ``(height, width)`` of the image.
+
+    >>> m = np.ones((2, 2), bool)
+    >>> out = merge_masks(np.array([0, 0, -1]), [m, m, m], [(0, 0), (1, 1), (2, 0)], 1, (3, 4))
+    >>> out.astype(int)[0].tolist()
+    [[1, 1, 0, 0], [1, 1, 1, 0], [0, 1, 1, 0]]
+    """
+    out = np.zeros((n_out, *image_hw), bool)
+    for i, k in enumerate(np.asarray(source).tolist()):
+        if k < 0:
+            continue
+        (x0, y0), m = offsets_xy[i], masks[i]
+        out[k, y0 : y0 + m.shape[0], x0 : x0 + m.shape[1]] |= m
+    return out
 
 
 class _Geometry(NamedTuple):
@@ -301,7 +341,7 @@ def detect_sliced(detector: Detector, image: np.ndarray, config: SliceConfig | A
     cfg = SliceConfig.coerce(config)
     if cfg is None:
         raise InvalidInputError("detect_sliced needs a SliceConfig or a tile size, got None")
-    _check_task(detector)
+    _check_task(detector, cfg)
     h, w = image.shape[:2]
     slice_wh = cfg.resolve_slice_wh(detector.imgsz)
     tiles = slice_boxes((w, h), slice_wh, cfg.overlap_px(slice_wh))
@@ -324,10 +364,17 @@ def detect_sliced(detector: Detector, image: np.ndarray, config: SliceConfig | A
     else:
         boxes, scores, cls, tile_of = np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64), np.zeros((0, 4))
     merged = merge_slices(boxes, scores, cls, tiles=tile_of, image_size_wh=(w, h), config=cfg)
+    mask = None
+    if detector.task == "segment":  # every box of a segment model has a mask (tile-sized)
+        masks = [m for d in parts for m in (d.mask if d.mask is not None else np.zeros((len(d), 1, 1), bool))]
+        offsets = [(int(x), int(y)) for x, y in tile_of[:, :2].tolist()] if parts else []
+        src = merged.source if merged.source is not None else np.full(len(masks), -1)
+        mask = merge_masks(src, masks, offsets, len(merged.xyxy), (h, w))
     return Detections(
         xyxy=merged.xyxy,
         confidence=merged.confidence,
         class_id=merged.class_id,
+        mask=mask,
         names=detector.names,
         image_size_wh=(w, h),
     )

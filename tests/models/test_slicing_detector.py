@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -221,9 +222,62 @@ def test_input_image_not_modified(onnx_det: Detector, scene) -> None:
     np.testing.assert_array_equal(img, before)
 
 
-def test_segment_models_are_refused_clearly() -> None:
-    det = Detector("yolov8n-seg.yaml")
-    with pytest.raises(InvalidInputError, match="supports detect models"):
+class _WhiteSegmenter:
+    """A stand-in segment model: in every image it is shown, one box with the mask of the white pixels
+    (score grows with the area)."""
+
+    task, imgsz, names, backend, _onnx = "segment", 320, {0: "white"}, "torch", None
+
+    def _predict_boxes(self, images: list[np.ndarray]) -> list[Detections]:
+        out = []
+        for img in images:
+            m = img[..., 0] > 127
+            ys, xs = np.nonzero(m)
+            box = [[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]] if len(xs) else np.zeros((0, 4))
+            n = len(box)
+            out.append(
+                Detections(
+                    xyxy=np.array(box, np.float32).reshape(-1, 4),
+                    confidence=np.full(n, 0.5 + m.sum() / m.size / 2, np.float32),
+                    class_id=np.zeros(n, np.int64),
+                    mask=m[None] if n else np.zeros((0, *m.shape), bool),
+                )
+            )
+        return out
+
+
+def test_segment_masks_follow_the_merge() -> None:
+    """Tiles [0, 320] and [256, 576]; a white object at x 200..400 is cut by both tiles."""
+    img = np.zeros((100, 576, 3), np.uint8)
+    img[20:60, 200:400] = 255
+    seg: Any = _WhiteSegmenter()
+    stitched = detect_sliced(seg, img, SliceConfig(slice_wh=320, overlap=64, full_image=False))
+    assert stitched.xyxy.tolist() == [[200, 20, 400, 60]]
+    assert stitched.mask is not None
+    np.testing.assert_array_equal(stitched.mask[0], img[..., 0] > 0)  # the union of the two pieces
+    cfg = SliceConfig(slice_wh=320, overlap=64, full_image=False, edge_aware=False, merge="nms")
+    kept = detect_sliced(seg, img, cfg)  # plain NMS keeps the bigger piece and its mask only
+    assert kept.xyxy.tolist() == [[256, 20, 400, 60]]
+    assert kept.mask is not None
+    assert kept.mask[0].sum() == 40 * 144
+    assert kept.mask[0, 20:60, 256:400].all()
+    with pytest.raises(InvalidInputError, match="wbf"):
+        detect_sliced(seg, img, SliceConfig(slice_wh=320, merge="wbf"))
+
+
+def test_segment_model_masks_come_back_at_the_image_size() -> None:
+    """A real (untrained) Ultralytics segment model: tile masks are pasted into image-sized masks."""
+    det = Detector("yolov8n-seg.yaml", conf=0.0, max_det=4, imgsz=128)
+    img = np.random.default_rng(0).integers(0, 255, (200, 300, 3), dtype=np.uint8)
+    out = det.detect(img, slicing=SliceConfig(slice_wh=128, overlap=0.2))
+    assert len(out) > 0
+    assert out.mask is not None
+    assert out.mask.shape == (len(out), 200, 300)
+
+
+def test_obb_models_are_refused_clearly() -> None:
+    det = Detector("yolov8n-obb.yaml")
+    with pytest.raises(InvalidInputError, match="supports detect and segment models"):
         det.detect(np.zeros((64, 64, 3), np.uint8), slicing=32)
 
 
