@@ -7,14 +7,17 @@ Three parts, one run, the shipped demo detector (``weights/demo-shapes.pt``) eve
    pass, merge): number of boxes, share of sahi's boxes matched by one of ours within 1 px on
    every side, largest coordinate difference. Then what the edge-aware merge changes.
 2. **Speed** — a 3840 x 2160 image of ``datasets/generate_large.py``, 320 px tiles, overlap
-   0.2 (``--tile``), network input ``--imgsz`` (default: the tile, i.e. native resolution) for everyone.
-   sahi 0.12 ``get_sliced_prediction`` (GREEDYNMM/IOS, its default full-image pass; batch
-   1 = its default, and batch 8), supervision's ``InferenceSlicer`` (NMS, an Ultralytics
-   callback, batch 1 = its default, and batch 8), detectkit torch and onnx (edge-aware merge,
-   full-image pass, batch 8). Runners are interleaved, rotating who goes first, so machine
-   load hits all alike; medians of ``--runs`` of wall time and of process CPU time (on a
-   loaded machine the CPU time is the steadier figure); ratios against detectkit onnx.
-   torch and onnxruntime get ``--threads`` compute threads each (default 1).
+   0.2 (``--tile``), network input ``--imgsz`` (default: the tile, i.e. native resolution), conf
+   0.25, for everyone. Rows (``RUNNERS``): ours with ``backend="auto"`` (the product default
+   of ``detect --slice``), openvino, onnx and torch (edge-aware NMM, full-image pass, batch 8);
+   sahi 0.12 ``get_sliced_prediction`` with its ultralytics model (GREEDYNMM/IOS, its default
+   full-image pass; batch 1 = its default, and batch 8); supervision's ``InferenceSlicer``
+   (NMS, an Ultralytics predict callback; batch 1 = its default, and batch 8). Each row runs
+   in its own process (``--rounds`` processes, order rotated; idle onnxruntime threads would
+   slow whoever runs next in one process), ``--runs`` timed calls each after a warm-up;
+   medians of wall and process CPU time, and ``sahi default / row``. ``--threads 0`` (default)
+   leaves every runtime its own thread default; run it under ``/work/bin/bench``-style
+   exclusive use of the machine.
 3. **Accuracy** — COCO AP (detectkit's COCO-exact eval, maxDets 1/100/1000) on ``--count``
    generated 3000 x 2000 images with 7-40 px shapes: whole-image detection vs sliced (edge-
    aware off = sahi's merge, and on), conf 0.01, 320 px tiles upsampled to the model's 416.
@@ -131,102 +134,171 @@ def parity(gen: Any) -> dict[str, Any]:
             f"{100 * share:.1f} % of sahi's within 1 px (max {worst:.4f} px); "
             f"edge-aware: {len(aware)} boxes, {100 * kept:.1f} % unchanged"
         )
+    # the other backends against ours torch (same settings, GREEDYNMM/IOS, edge-aware off)
+    cfg = SliceConfig(slice_wh=320, overlap=0.2, edge_aware=False)
+    ref = det.detect(img, slicing=cfg)
+    for backend in ("onnx", "openvino"):
+        other = Detector(backend=backend).detect(img, slicing=cfg)
+        share, worst = _match(ref, other)
+        back, _ = _match(other, ref)
+        out[f"{backend} vs torch"] = {
+            "torch_boxes": len(ref),
+            "boxes": len(other),
+            "torch_matched_within_1px": share,
+            "matched_within_1px": back,
+        }
+        print(
+            f"ours {backend} vs ours torch: {len(other)} vs {len(ref)} boxes; {100 * share:.1f} % of torch's "
+            f"within 1 px of one of {backend}'s, {100 * back:.1f} % the other way"
+        )
     return out
 
 
 # ------------------------------------------------------------------------------------------- speed
-def _interleaved(
-    runners: dict[str, Callable[[], object]], runs: int, warmup: int
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Median wall seconds and median CPU seconds (all threads of this process) per runner."""
-    for fn in runners.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in runners}
-    cpu: dict[str, list[float]] = {name: [] for name in runners}
-    names = list(runners)
-    for i in range(runs):
-        for name in names[i % len(names) :] + names[: i % len(names)]:
-            t, c = time.perf_counter(), time.process_time()
-            runners[name]()
-            times[name].append(time.perf_counter() - t)
-            cpu[name].append(time.process_time() - c)
-    return (
-        {name: statistics.median(v) for name, v in times.items()},
-        {name: statistics.median(v) for name, v in cpu.items()},
-    )
+#: The speed rows: (name, what it is). Every row: the same checkpoint, image, tiles, overlap, conf
+#: and network input size; each runs in its own process (idle onnxruntime threads spin and would
+#: slow the runtimes measured after them in one process).
+RUNNERS: dict[str, str] = {
+    "ours auto": "Detector(backend='auto'): the backend measured fastest here (cached); edge-aware NMM, batch 8",
+    "ours openvino": "Detector(backend='openvino'): static-shape THROUGHPUT tile engine, uint8 tiles, batch 8",
+    "ours onnx": "Detector(backend='onnx'): onnxruntime, one session.run per batch of 8 tiles",
+    "ours torch": "Detector(backend='torch'): Ultralytics predict on lists of 8 tiles (the sahi-parity path)",
+    "sahi default": "sahi 0.12.8 get_sliced_prediction, ultralytics model, GREEDYNMM/IOS, batch 1 (its default)",
+    "sahi batch 8": "the same with batch_size=8",
+    "supervision default": "supervision InferenceSlicer, Ultralytics predict callback, NMS, batch 1 (its default)",
+    "supervision batch 8": "the same with batch_size=8 (callback gets lists)",
+}
 
 
-def speed(gen: Any, runs: int, warmup: int, imgsz: int, tile: int = 320) -> dict[str, Any]:
+def _runner(name: str, img: np.ndarray, tile: int, imgsz: int, conf: float) -> tuple[Callable[[], Any], str]:
+    """(function running one sliced prediction, the backend it uses)."""
+    overlap_px = int(0.2 * tile)
+    if name.startswith("ours"):
+        from detectkit import Detector
+        from detectkit.slicing import SliceConfig
+
+        det = Detector(backend=name.split()[1], imgsz=imgsz, conf=conf)  # type: ignore[arg-type]
+        cfg = SliceConfig(slice_wh=tile, overlap=0.2, batch_size=8)
+        return (lambda: det.detect(img, slicing=cfg)), det.backend
+    if name.startswith("sahi"):
+        model = _sahi_model(conf, imgsz)
+        batch = 8 if name.endswith("8") else 1
+        return (
+            lambda: _sahi(model, img, postprocess="GREEDYNMM", metric="IOS", batch=batch, tile=tile)
+        ), "ultralytics (torch)"
     import supervision as sv
-    import torch
     from ultralytics import YOLO
 
-    from detectkit import Detector
-    from detectkit.slicing import SliceConfig, slice_boxes
-
-    img = gen.generate_large_image(0, 2, size_wh=(3840, 2160))[0]
-    overlap_px = int(0.2 * tile)
-    n_tiles = len(slice_boxes((3840, 2160), tile, overlap_px))
-    conf = 0.25
-    torch_det = Detector(backend="torch", imgsz=imgsz, conf=conf)
-    onnx_det = Detector(backend="onnx", imgsz=imgsz, conf=conf)
-    cfg = SliceConfig(slice_wh=tile, overlap=0.2, batch_size=8)
-    sahi_model = _sahi_model(conf, imgsz)
     yolo = YOLO(str(CHECKPOINT))
 
-    def sv_callback(tiles: Any) -> Any:
+    def callback(tiles: Any) -> Any:
         batch = tiles if isinstance(tiles, list) else [tiles]
         res = yolo.predict(batch, imgsz=imgsz, conf=conf, verbose=False)
         out = [sv.Detections.from_ultralytics(r) for r in res]
         return out if isinstance(tiles, list) else out[0]
 
-    slicer1 = sv.InferenceSlicer(callback=sv_callback, slice_wh=tile, overlap_wh=overlap_px, iou_threshold=0.5)
-    slicer8 = sv.InferenceSlicer(
-        callback=sv_callback, slice_wh=tile, overlap_wh=overlap_px, iou_threshold=0.5, batch_size=8
+    slicer = sv.InferenceSlicer(
+        callback=callback,
+        slice_wh=tile,
+        overlap_wh=overlap_px,
+        iou_threshold=0.5,
+        batch_size=8 if name.endswith("8") else 1,
     )
-    counts: dict[str, int] = {}
+    return (lambda: slicer(img)), "ultralytics (torch)"
 
-    def record(name: str, fn: Callable[[], Any]) -> Callable[[], object]:
-        def run() -> object:
-            r = fn()
-            counts[name] = len(r)
-            return r
 
-        return run
+def worker(name: str, runs: int, warmup: int, imgsz: int, tile: int, threads: int = 0) -> dict[str, Any]:
+    """One runner in this process: setup, first call, then ``runs`` timed calls (wall and CPU).
 
-    runners = {
-        "detectkit onnx": record("detectkit onnx", lambda: onnx_det.detect(img, slicing=cfg)),
-        "detectkit torch": record("detectkit torch", lambda: torch_det.detect(img, slicing=cfg)),
-        "sahi (batch 1)": record(
-            "sahi (batch 1)", lambda: _sahi(sahi_model, img, postprocess="GREEDYNMM", metric="IOS", tile=tile)
-        ),
-        "sahi (batch 8)": record(
-            "sahi (batch 8)", lambda: _sahi(sahi_model, img, postprocess="GREEDYNMM", metric="IOS", batch=8, tile=tile)
-        ),
-        "supervision (batch 1)": record("supervision (batch 1)", lambda: slicer1(img)),
-        "supervision (batch 8)": record("supervision (batch 8)", lambda: slicer8(img)),
+    ``threads`` > 0: torch gets that many threads *after* the first call (Ultralytics' predictor
+    setup pins torch to ``cores - 1`` threads, i.e. 1 on a 2-core machine, when it first runs);
+    onnxruntime/OpenVINO get it through ``$DETECTKIT_ORT_THREADS``. 0: every runtime as shipped.
+    """
+    import torch
+
+    gen = _generator()
+    img = gen.generate_large_image(0, 2, size_wh=(3840, 2160))[0]
+    t = time.perf_counter()
+    fn, backend = _runner(name, img, tile, imgsz, conf=0.25)
+    setup = time.perf_counter() - t
+    t = time.perf_counter()
+    result = fn()
+    first = time.perf_counter() - t
+    if threads > 0:
+        torch.set_num_threads(threads)
+        fn()  # warm the new thread pool
+    for _ in range(warmup - 1):
+        fn()
+    wall, cpu = [], []
+    for _ in range(runs):
+        t, c = time.perf_counter(), time.process_time()
+        result = fn()
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    return {
+        "backend": backend,
+        "setup_s": setup,
+        "first_s": first,
+        "wall": wall,
+        "cpu": cpu,
+        "boxes": len(result),
+        "torch_threads": torch.get_num_threads(),
     }
-    med, cpu = _interleaved(runners, runs, warmup)
-    ref, ref_cpu = med["detectkit onnx"], cpu["detectkit onnx"]
-    print(f"\nspeed: 3840x2160, {n_tiles} tiles of {tile} px (overlap 0.2), imgsz {imgsz}, median of {runs} runs")
-    print(f"{'':24s}{'wall s':>8s}{'/ ours onnx':>12s}{'CPU s':>8s}{'/ ours onnx':>12s}{'boxes':>7s}")
-    for name, sec in med.items():
+
+
+def speed(runs: int, warmup: int, imgsz: int, tile: int = 320, rounds: int = 2, only: str = "") -> dict[str, Any]:
+    """Every runner in its own process, ``rounds`` times (rotating the order), ``runs`` calls each."""
+    import subprocess
+
+    from detectkit.slicing import slice_boxes
+
+    names = [n for n in RUNNERS if not only or n in only.split(",")]
+    n_tiles = len(slice_boxes((3840, 2160), tile, int(0.2 * tile)))
+    got: dict[str, dict[str, Any]] = {}
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            argv = [sys.executable, __file__, "--worker", name, "--runs", str(runs), "--warmup", str(warmup)]
+            argv += ["--imgsz", str(imgsz), "--tile", str(tile)]
+            argv += ["--threads", os.environ.get("DETECTKIT_ORT_THREADS", "0")]
+            out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+            doc = json.loads(out.strip().splitlines()[-1])
+            row = got.setdefault(name, {**doc, "wall": [], "cpu": []})
+            row["wall"] += doc["wall"]
+            row["cpu"] += doc["cpu"]
+            row["first_s"] = min(row["first_s"], doc["first_s"])
+            row["setup_s"] = max(row["setup_s"], doc["setup_s"])  # auto measures the backends once
+    med = {n: statistics.median(got[n]["wall"]) for n in names}
+    cpu = {n: statistics.median(got[n]["cpu"]) for n in names}
+    ref = med.get("sahi default")
+    threads = os.environ.get("DETECTKIT_ORT_THREADS") or "every runtime as shipped"
+    print(
+        f"\nspeed: 3840x2160 image, {n_tiles} tiles of {tile} px (overlap 0.2), network input {imgsz}, conf 0.25, "
+        f"weights/demo-shapes.pt everywhere; threads: {threads}; each row in its own process, "
+        f"median of {rounds} x {runs} calls after a warm-up"
+    )
+    print(f"{'':22s}{'wall s':>8s}{'CPU s':>8s}{'sahi/this':>11s}{'boxes':>7s}{'load':>8s}{'1st call':>10s}  backend")
+    for n in names:
+        ratio = f"{ref / med[n]:.2f}x" if ref else "-"
+        g = got[n]
         print(
-            f"{name:24s}{sec:8.2f}{sec / ref:12.2f}{cpu[name]:8.2f}{cpu[name] / ref_cpu:12.2f}{counts.get(name, 0):7d}"
+            f"{n:22s}{med[n]:8.2f}{cpu[n]:8.2f}{ratio:>11s}{g['boxes']:7d}"
+            f"{g['setup_s']:7.1f}s{g['first_s']:9.2f}s  {g['backend']}"
+            + (f", torch {g['torch_threads']} thread(s)" if "torch" in g["backend"] else "")
         )
+    print("rows:")
+    for n in names:
+        print(f"  {n:20s} {RUNNERS[n]}")
     return {
         "image_wh": [3840, 2160],
         "tile": tile,
         "tiles": n_tiles,
         "imgsz": imgsz,
-        "runs": runs,
+        "runs": runs * rounds,
+        "threads": threads,
         "median_seconds": med,
         "median_cpu_seconds": cpu,
-        "threads": {"torch": torch.get_num_threads(), "onnxruntime": os.environ.get("DETECTKIT_ORT_THREADS")},
-        "boxes": counts,
-        "ratio_vs_detectkit_onnx": {k: v / ref for k, v in med.items()},
-        "ratio_vs_detectkit_torch": {k: v / med["detectkit torch"] for k, v in med.items()},
+        "rows": {n: {k: v for k, v in got[n].items() if k not in ("wall", "cpu")} for n in names},
+        "speedup_vs_sahi_default": {n: ref / med[n] for n in names} if ref else {},
     }
 
 
@@ -276,28 +348,36 @@ def accuracy(gen: Any, count: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="timed calls per runner and round")
+    parser.add_argument("--rounds", type=int, default=2, help="processes per runner (order rotated)")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--imgsz", type=int, default=None, help="network input of the speed part (default: the tile)")
     parser.add_argument("--tile", type=int, default=320, help="tile size of the speed part")
+    parser.add_argument("--only", default="", help="comma-separated speed rows (default: all)")
     parser.add_argument("--count", type=int, default=2, help="images of the accuracy part")
     parser.add_argument("--parts", default="parity,speed,accuracy")
-    parser.add_argument("--threads", type=int, default=1, help="compute threads of torch and onnxruntime")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="compute threads of torch, onnxruntime, OpenVINO (0: their defaults)"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # one speed row, JSON on stdout
     args = parser.parse_args(argv)
-    import torch
+    if args.threads > 0:
+        import torch
 
-    # one compute thread for torch and for onnxruntime (equal footing on a shared machine; 2 spinning
-    # onnxruntime threads on an oversubscribed machine cost twice the CPU per tile)
-    torch.set_num_threads(args.threads)
-    os.environ["DETECTKIT_ORT_THREADS"] = str(args.threads)
+        torch.set_num_threads(args.threads)
+        os.environ["DETECTKIT_ORT_THREADS"] = str(args.threads)
+    if args.worker:
+        doc = worker(args.worker, args.runs, args.warmup, args.imgsz or args.tile, args.tile, args.threads)
+        print(json.dumps(doc))
+        return 0
     gen = _generator()
     parts = set(args.parts.split(","))
     report: dict[str, Any] = {}
     if "parity" in parts:
         report["parity"] = parity(gen)
     if "speed" in parts:
-        report["speed"] = speed(gen, args.runs, args.warmup, args.imgsz or args.tile, args.tile)
+        report["speed"] = speed(args.runs, args.warmup, args.imgsz or args.tile, args.tile, args.rounds, args.only)
     if "accuracy" in parts:
         report["accuracy"] = accuracy(gen, args.count)
     if args.json is not None:

@@ -307,11 +307,14 @@ def cut_sides(boxes: Any, tiles: Any, image_size_wh: tuple[int, int], *, margin:
 
 class MergedSlices(NamedTuple):
     """Output of :func:`merge_slices`: float32 ``(K, 4)`` boxes, float32 ``(K,)`` scores and int64
-    ``(K,)`` class ids, by descending score."""
+    ``(K,)`` class ids, by descending score; ``source``: int64 ``(N,)``, the output row each input
+    box went into (-1: suppressed or dropped), so per-box data such as masks can be merged the same
+    way (``None`` for ``merge="wbf"``, whose fusion does not report it)."""
 
     xyxy: np.ndarray
     confidence: np.ndarray
     class_id: np.ndarray
+    source: np.ndarray | None = None
 
 
 def _components(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -355,8 +358,9 @@ def _stitch_pairs(
 
 def _edge_aware(
     b: np.ndarray, s: np.ndarray, c: np.ndarray, t: np.ndarray, size_wh: tuple[int, int], config: SliceConfig
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The stitch and fragment rules (module docs); returns the surviving boxes, scores, classes."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The stitch and fragment rules (module docs); returns the surviving boxes, scores, classes
+    and the row of the survivors each input box went into (-1: dropped)."""
     from detectkit.boxes import box_ioa
 
     margin = float(config.edge_margin)
@@ -368,6 +372,7 @@ def _edge_aware(
         pv.append(v)
     label = _components(len(b), np.concatenate(pu), np.concatenate(pv))
     heads, group = np.unique(label, return_inverse=True)
+    source = group.reshape(-1).astype(np.int64)
     if len(heads) < len(b):  # some pieces were stitched: one enclosing box per group
         k = len(heads)
         out = np.empty((k, 4))
@@ -395,7 +400,8 @@ def _edge_aware(
         keep = np.ones(len(b), bool)
         keep[drop] = False
         b, s, c = b[keep], s[keep], c[keep]
-    return b, s, c
+        source = np.where(keep, np.cumsum(keep) - 1, -1)[source]
+    return b, s, c, source
 
 
 def merge_slices(
@@ -442,11 +448,14 @@ def merge_slices(
         raise InvalidInputError(f"tiles must have one row per box ({len(b)}), got {len(t)}")
     size = check_image_size_wh(image_size_wh)
     cap = int(cfg.max_det) if cfg.max_det is not None else None
+    source = np.arange(len(b))
     if len(b) and cfg.edge_aware:
-        b, s, c = _edge_aware(b, s, c, t, size, cfg)
+        b, s, c, source = _edge_aware(b, s, c, t, size, cfg)
     if len(b) == 0:
-        return MergedSlices(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
+        empty = np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
+        return MergedSlices(*empty, np.full(len(source), -1, np.int64))
     thr = float(cfg.match_threshold)
+    step: np.ndarray | None = None  # row of the merge output each row of b went into
     if cfg.merge == "wbf":
         b, s, c = nms_mod.weighted_boxes_fusion(b, s, c, iou_threshold=thr, conf_type="max")
     else:
@@ -461,5 +470,16 @@ def merge_slices(
         )
         b = r.boxes if cfg.merge == "nmm" else b[r.keep]
         s, c = r.scores, c[r.keep]
+        if cfg.merge == "nmm":
+            step = np.asarray(r.group, np.int64)
+        else:  # nms: only the leaders carry on
+            step = np.full(len(r.group), -1, np.int64)
+            step[r.keep] = np.arange(len(r.keep))
     order = np.argsort(-s, kind="stable")[:cap]
-    return MergedSlices(b[order].astype(np.float32), s[order].astype(np.float32), c[order].astype(np.int64))
+    out_src = None
+    if step is not None:
+        rank = np.full(len(s) + 1, -1, np.int64)  # the last slot maps -1 to -1
+        rank[order] = np.arange(len(order))
+        via = np.where(source >= 0, step[np.maximum(source, 0)], -1)
+        out_src = rank[via]
+    return MergedSlices(b[order].astype(np.float32), s[order].astype(np.float32), c[order].astype(np.int64), out_src)

@@ -312,3 +312,21 @@ def test_plain_merge_matches_nms_module() -> None:
     order = np.argsort(-ref.scores, kind="stable")
     assert np.allclose(m.xyxy, ref.boxes[order], atol=1e-4)
     assert m.class_id.tolist() == cls[ref.keep][order].tolist()
+
+
+def test_source_says_where_every_input_box_went() -> None:
+    """``MergedSlices.source`` (what segment masks are merged with): stitched pieces and NMM groups
+    share their output row; NMS-suppressed boxes and dropped fragments are -1."""
+    # stitched: the two pieces of one object, plus a separate object at x 450..500 in T2
+    m = _merge([[200, 20, 320, 60], [256, 21, 400, 61], [450, 20, 500, 60]], [0.6, 0.9, 0.95], [T1, T2, T2])
+    assert m.source.tolist() == [1, 1, 0]  # by descending score: the lone object first
+    # fragment dropped (the complete box is row 0)
+    m = _merge([[200, 20, 300, 60], [256, 20, 301, 60]], [0.5, 0.9], [T1, T2])
+    assert m.source.tolist() == [0, -1]
+    # plain merge: NMM groups share a row, NMS keeps only the leader
+    boxes, scores = [[10, 10, 50, 50], [12, 10, 52, 50], [100, 10, 140, 50]], [0.8, 0.9, 0.7]
+    assert _merge(boxes, scores, [T1] * 3, edge_aware=False).source.tolist() == [0, 0, 1]
+    assert _merge(boxes, scores, [T1] * 3, merge="nms", edge_aware=False).source.tolist() == [-1, 0, 1]
+    assert _merge(boxes, scores, [T1] * 3, merge="wbf").source is None
+    # max_det cuts the output: boxes of the cut rows go nowhere
+    assert _merge(boxes, scores, [T1] * 3, edge_aware=False, max_det=1).source.tolist() == [0, 0, -1]

@@ -31,13 +31,29 @@ def test_slice_flags_equal_the_library_call(mosaic: Path, capsys: pytest.Capture
     from detectkit.slicing import SliceConfig
 
     argv = ["detect", str(mosaic), "--slice", "256x224", "--overlap", "32", "--merge", "nms", "--match", "iou"]
-    assert main([*argv, "--no-full-image", "--json", "--quiet"]) == 0
+    assert main([*argv, "--backend", "torch", "--no-full-image", "--json", "--quiet"]) == 0
     record = json.loads(capsys.readouterr().out)["results"][0]
     got = Detections.from_dict(record["detections"])
     cfg = SliceConfig(slice_wh=(256, 224), overlap=32, merge="nms", match_metric="iou", full_image=False)
     ref = Detector().detect(mosaic, slicing=cfg)
     assert len(ref) > 3
     np.testing.assert_allclose(got.xyxy, ref.xyxy, atol=1e-3)
+
+
+def test_slice_defaults_to_the_auto_backend(
+    mosaic: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--slice`` without ``--backend`` runs backend='auto' (here told to pick onnx); without
+    ``--slice`` the default stays torch."""
+    import detectkit.models.backend_choice as choice
+
+    asked = []
+    monkeypatch.setattr(choice, "choose_backend", lambda *a, **k: asked.append(1) or "onnx")
+    assert main(["detect", str(mosaic), "--slice", "320", "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"]["backend"] == "onnx"
+    assert main(["detect", str(mosaic), "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"]["backend"] == "torch"
+    assert asked == [1]
 
 
 @pytest.mark.parametrize(

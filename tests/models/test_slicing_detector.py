@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from detectkit.boxes import box_iou
 from detectkit.detections import Detections
 from detectkit.errors import InvalidInputError
 from detectkit.models.detector import Detector
-from detectkit.models.slicing import detect_sliced, predict_tiles
+from detectkit.models.slicing import detect_sliced, predict_tiles, tile_engine
 from detectkit.slicing import SliceConfig, slice_boxes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,6 +55,12 @@ def onnx_det(cache: Path) -> Detector:
     return det
 
 
+@pytest.fixture(scope="module")
+def ov_det(cache: Path) -> Detector:
+    pytest.importorskip("openvino")
+    return Detector("demo-shapes", backend="openvino")
+
+
 def _recall(dets: Detections, boxes: np.ndarray, cls: np.ndarray, thr: float = 0.5) -> float:
     iou = box_iou(boxes, dets.xyxy).astype(float)
     iou[cls[:, None] != dets.class_id[None, :]] = 0
@@ -84,10 +91,13 @@ def test_sliced_finds_the_small_objects_the_whole_image_misses(torch_det: Detect
     assert np.all(np.diff(sliced.confidence) <= 0)  # by descending score
 
 
-def test_onnx_and_torch_agree(torch_det: Detector, onnx_det: Detector, scene) -> None:
+@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+def test_exported_backends_agree_with_torch(backend: str, torch_det: Detector, request, scene) -> None:
+    """onnx (FP32) and openvino (BF16 on CPUs that have it) keep torch's boxes within 1 px."""
+    other: Detector = request.getfixturevalue("onnx_det" if backend == "onnx" else "ov_det")
     img = scene[0]
     a = torch_det.detect(img, slicing=CFG)
-    b = onnx_det.detect(img, slicing=CFG)
+    b = other.detect(img, slicing=CFG)
     assert abs(len(a) - len(b)) <= max(2, len(a) // 50)
     assert _matched(a, b, atol=1.0) > 0.95
     assert _matched(b, a, atol=1.0) > 0.95
@@ -118,6 +128,34 @@ def test_onnx_batched_tiles_equal_one_run_per_tile(onnx_det: Detector, scene) ->
         np.testing.assert_allclose(f.confidence, p.confidence, atol=1e-5, rtol=0)
 
 
+def test_openvino_tile_engine_equals_one_run_per_tile(ov_det: Detector, scene) -> None:
+    """The static-shape uint8 OpenVINO engine (here 6 tiles in batches of 4: a partial last batch,
+    and a 320 px tile letterboxed up to 416) keeps the plain path's boxes."""
+    from detectkit.models.slicing import _OpenVinoTiles
+
+    img = scene[0]
+    tiles = slice_boxes((960, 640), 320, 64)[:6]
+    crops = [img[y0:y1, x0:x1] for x0, y0, x1, y1 in tiles.tolist()]
+    assert isinstance(tile_engine(ov_det, (320, 320), 4), _OpenVinoTiles)  # the fast path, not a fallback
+    fast = predict_tiles(ov_det, crops, batch=4)
+    plain = predict_tiles(ov_det, crops, fast=False)
+    assert sum(len(d) for d in plain) > 5
+    for f, p in zip(fast, plain, strict=True):
+        assert abs(len(f) - len(p)) <= 1
+        assert _matched(p, f, atol=1.0) >= 0.9
+
+
+def test_fast_paths_decline_for_torch_and_batch_size_is_free(torch_det: Detector, onnx_det: Detector, scene) -> None:
+    assert tile_engine(torch_det, (320, 320), 8) is None
+    img = scene[0]
+    crops = [img[y0:y1, x0:x1] for x0, y0, x1, y1 in slice_boxes((960, 640), 320, 64).tolist()]
+    one = predict_tiles(onnx_det, crops, batch=1)
+    for a, b in zip(one, predict_tiles(onnx_det, crops, batch=5), strict=True):
+        np.testing.assert_allclose(a.xyxy, b.xyxy, atol=1e-3)
+    with pytest.raises(InvalidInputError, match="equally sized"):
+        predict_tiles(onnx_det, [crops[0], crops[0][:10]])
+
+
 def test_torch_batch_size_does_not_change_results(torch_det: Detector, scene) -> None:
     img = scene[0][:500, :900]
     one = torch_det.detect(img, slicing=SliceConfig(slice_wh=320, batch_size=1))
@@ -126,14 +164,18 @@ def test_torch_batch_size_does_not_change_results(torch_det: Detector, scene) ->
     np.testing.assert_allclose(one.xyxy, many.xyxy, atol=1e-2)
 
 
-@pytest.mark.parametrize("backend", ["torch", "onnx"])
-def test_image_smaller_than_a_tile_is_plain_detection(backend: str, torch_det: Detector, onnx_det: Detector) -> None:
-    det = torch_det if backend == "torch" else onnx_det
+@pytest.mark.parametrize("backend", ["torch", "onnx", "openvino"])
+def test_image_smaller_than_a_tile_is_plain_detection(backend: str, request) -> None:
+    det: Detector = request.getfixturevalue({"torch": "torch_det", "onnx": "onnx_det"}.get(backend, "ov_det"))
     img = large.generate_large_image(0, 5, size_wh=(400, 320), scale=0.7, fill=1.0)[0]
     cfg = SliceConfig(slice_wh=416, merge="nms", match_metric="iou", match_threshold=det.iou)
     plain = det.detect(img)
     sliced = det.detect(img, slicing=cfg)
     assert len(plain) > 0
+    if backend == "openvino":  # a static-shape BF16 copy of the model: equal to within a pixel
+        assert abs(len(sliced) - len(plain)) <= 1
+        assert _matched(plain, sliced, atol=1.0) >= 0.95
+        return
     np.testing.assert_allclose(sliced.xyxy, plain.xyxy, atol=1e-4)
     np.testing.assert_array_equal(sliced.class_id, plain.class_id)
 
@@ -180,9 +222,62 @@ def test_input_image_not_modified(onnx_det: Detector, scene) -> None:
     np.testing.assert_array_equal(img, before)
 
 
-def test_segment_models_are_refused_clearly() -> None:
-    det = Detector("yolov8n-seg.yaml")
-    with pytest.raises(InvalidInputError, match="supports detect models"):
+class _WhiteSegmenter:
+    """A stand-in segment model: in every image it is shown, one box with the mask of the white pixels
+    (score grows with the area)."""
+
+    task, imgsz, names, backend, _onnx = "segment", 320, {0: "white"}, "torch", None
+
+    def _predict_boxes(self, images: list[np.ndarray]) -> list[Detections]:
+        out = []
+        for img in images:
+            m = img[..., 0] > 127
+            ys, xs = np.nonzero(m)
+            box = [[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]] if len(xs) else np.zeros((0, 4))
+            n = len(box)
+            out.append(
+                Detections(
+                    xyxy=np.array(box, np.float32).reshape(-1, 4),
+                    confidence=np.full(n, 0.5 + m.sum() / m.size / 2, np.float32),
+                    class_id=np.zeros(n, np.int64),
+                    mask=m[None] if n else np.zeros((0, *m.shape), bool),
+                )
+            )
+        return out
+
+
+def test_segment_masks_follow_the_merge() -> None:
+    """Tiles [0, 320] and [256, 576]; a white object at x 200..400 is cut by both tiles."""
+    img = np.zeros((100, 576, 3), np.uint8)
+    img[20:60, 200:400] = 255
+    seg: Any = _WhiteSegmenter()
+    stitched = detect_sliced(seg, img, SliceConfig(slice_wh=320, overlap=64, full_image=False))
+    assert stitched.xyxy.tolist() == [[200, 20, 400, 60]]
+    assert stitched.mask is not None
+    np.testing.assert_array_equal(stitched.mask[0], img[..., 0] > 0)  # the union of the two pieces
+    cfg = SliceConfig(slice_wh=320, overlap=64, full_image=False, edge_aware=False, merge="nms")
+    kept = detect_sliced(seg, img, cfg)  # plain NMS keeps the bigger piece and its mask only
+    assert kept.xyxy.tolist() == [[256, 20, 400, 60]]
+    assert kept.mask is not None
+    assert kept.mask[0].sum() == 40 * 144
+    assert kept.mask[0, 20:60, 256:400].all()
+    with pytest.raises(InvalidInputError, match="wbf"):
+        detect_sliced(seg, img, SliceConfig(slice_wh=320, merge="wbf"))
+
+
+def test_segment_model_masks_come_back_at_the_image_size() -> None:
+    """A real (untrained) Ultralytics segment model: tile masks are pasted into image-sized masks."""
+    det = Detector("yolov8n-seg.yaml", conf=0.0, max_det=4, imgsz=128)
+    img = np.random.default_rng(0).integers(0, 255, (200, 300, 3), dtype=np.uint8)
+    out = det.detect(img, slicing=SliceConfig(slice_wh=128, overlap=0.2))
+    assert len(out) > 0
+    assert out.mask is not None
+    assert out.mask.shape == (len(out), 200, 300)
+
+
+def test_obb_models_are_refused_clearly() -> None:
+    det = Detector("yolov8n-obb.yaml")
+    with pytest.raises(InvalidInputError, match="supports detect and segment models"):
         det.detect(np.zeros((64, 64, 3), np.uint8), slicing=32)
 
 
