@@ -394,6 +394,80 @@ class _Options:
     iou: float | None = None
     imgsz: int | None = None
     classes: str | None = None
+    slicing: Any = None  # a detectkit.slicing.SliceConfig (frozen, hashable: part of the batch key)
+
+
+@dataclass(frozen=True)
+class _SliceQuery:
+    """The sliced-inference query parameters as sent (validated by :func:`_slice_config`)."""
+
+    size: str | None = None
+    overlap: str | None = None
+    merge: str | None = None
+    match: str | None = None
+    match_threshold: float | None = None
+    merge_agnostic: bool | None = None
+    full_image: bool | None = None
+    edge_aware: bool | None = None
+
+
+def _slice_config(q: _SliceQuery) -> Any:
+    """The :class:`~detectkit.slicing.SliceConfig` of a request (``None`` without ``slice``), or a
+    422 naming the query parameter (the same options as ``detectkit detect --slice``)."""
+    if q.size is None:
+        given = [k for k, v in vars(q).items() if k != "size" and v is not None]
+        if given:
+            raise RequestError(422, f"{', '.join(given)}: sliced-inference options need slice= (e.g. slice=640)")
+        return None
+    from detectkit.slicing import SliceConfig
+
+    size: int | tuple[int, int] | None = None
+    text = q.size.strip().lower()
+    if text != "auto":
+        parts = text.split("x")
+        if len(parts) not in (1, 2) or not all(p.isdigit() and 0 < int(p) <= 8192 for p in parts):
+            raise RequestError(
+                422, f"slice must be a tile size such as 640, 640x480 (width x height, <= 8192) or auto, got {q.size!r}"
+            )
+        size = int(parts[0]) if len(parts) == 1 else (int(parts[0]), int(parts[1]))
+    overlap: float | int = 0.2
+    if q.overlap is not None:
+        raw = q.overlap.strip()
+        try:
+            overlap = int(raw) if raw.isdigit() else float(raw)
+        except ValueError:
+            raise RequestError(
+                422, f"overlap must be a ratio in [0, 1) such as 0.2 or pixels such as 64, got {q.overlap!r}"
+            ) from None
+    try:
+        return SliceConfig(
+            slice_wh=size,
+            overlap=overlap,
+            merge=q.merge or "nmm",
+            match_metric=q.match,
+            match_threshold=0.5 if q.match_threshold is None else q.match_threshold,
+            class_agnostic=bool(q.merge_agnostic),
+            full_image=q.full_image is not False,
+            edge_aware=q.edge_aware is not False,
+        )
+    except InvalidInputError as exc:
+        names = {"slice_wh": "slice", "match_metric": "match", "class_agnostic": "merge_agnostic"}
+        text = str(exc)
+        for old, new in names.items():
+            text = text.replace(old, new)
+        raise RequestError(422, f"slicing options: {text}") from None
+
+
+class _Sliced:
+    """A detector whose ``detect_batch`` runs sliced inference with one configuration."""
+
+    def __init__(self, detector: Any, slicing: Any) -> None:
+        self.detector = detector
+        self.slicing = slicing
+
+    def detect_batch(self, images: list[np.ndarray]) -> list[Any]:
+        out: list[Any] = self.detector.detect_batch(images, slicing=self.slicing)
+        return out
 
 
 @dataclass(frozen=True)
@@ -421,7 +495,9 @@ def _detector_variant(name: str, detector: Any, options: _Options) -> tuple[Call
                 raise RequestError(422, f"classes: unknown class {token!r}; the model has {detector.names}")
         class_ids = tuple(ids)
     if options.conf is None and options.iou is None and options.imgsz is None and class_ids is None:
-        return (lambda model: model), (name,)
+        if options.slicing is None:
+            return (lambda model: model), (name,)
+        return (lambda model: _Sliced(model, options.slicing)), (name, options.slicing)
 
     def apply(model: Any) -> Any:
         variant = copy.copy(model)
@@ -433,10 +509,11 @@ def _detector_variant(name: str, detector: Any, options: _Options) -> tuple[Call
             variant.imgsz = options.imgsz
         if class_ids is not None:
             variant.classes = list(class_ids)
-        return variant
+        return variant if options.slicing is None else _Sliced(variant, options.slicing)
 
     settings = apply(detector)
-    return apply, (name, settings.conf, settings.iou, settings.imgsz, class_ids)
+    settings = getattr(settings, "detector", settings)
+    return apply, (name, settings.conf, settings.iou, settings.imgsz, class_ids, options.slicing)
 
 
 async def _detect(state: ServerState, model: str | None, options: _Options, image: np.ndarray) -> tuple[str, Any]:
@@ -630,6 +707,20 @@ def create_app(
     imgsz_q = Query(None, ge=32, le=4096, description="network input size")
     classes_q = Query(None, description="comma-separated class ids or names to keep")
     model_q = Query(None, description="detector name (GET /v1/models); default: the first")
+    slice_q = Query(
+        None,
+        alias="slice",
+        description="sliced inference: detect in overlapping tiles of this size and merge "
+        "(640, 640x480 = width x height, or auto = the model's input size); off when absent",
+        examples=["640"],
+    )
+    overlap_q = Query(None, description="tile overlap: a ratio in [0, 1) such as 0.2 (default) or pixels such as 64")
+    merge_q = Query(None, pattern="^(nmm|nms|wbf)$", description="merge of tile boxes: nmm (default), nms or wbf")
+    match_q = Query(None, pattern="^(ios|iou)$", description="match metric of the merge (default: ios; wbf: iou)")
+    match_threshold_q = Query(None, ge=0.0, le=1.0, description="merge boxes matching more than this (default 0.5)")
+    merge_agnostic_q = Query(None, description="merge tile boxes across classes (default false)")
+    full_image_q = Query(None, description="also detect in the whole image and merge it in (default true)")
+    edge_aware_q = Query(None, description="stitch boxes cut by tile borders (default true; false: like sahi)")
 
     async def detect_query(
         model: str | None = model_q,
@@ -637,9 +728,20 @@ def create_app(
         iou: float | None = iou_q,
         imgsz: int | None = imgsz_q,
         classes: str | None = classes_q,
+        slice_: str | None = slice_q,
+        overlap: str | None = overlap_q,
+        merge: str | None = merge_q,
+        match: str | None = match_q,
+        match_threshold: float | None = match_threshold_q,
+        merge_agnostic: bool | None = merge_agnostic_q,
+        full_image: bool | None = full_image_q,
+        edge_aware: bool | None = edge_aware_q,
     ) -> _DetectQuery:
         """The query parameters shared by the detection routes."""
-        return _DetectQuery(model, _Options(conf, iou, imgsz, classes))
+        slicing = _slice_config(
+            _SliceQuery(slice_, overlap, merge, match, match_threshold, merge_agnostic, full_image, edge_aware)
+        )
+        return _DetectQuery(model, _Options(conf, iou, imgsz, classes, slicing))
 
     detect_q = Depends(detect_query)
 
