@@ -365,6 +365,9 @@ def main() -> None:
     )
     parser.add_argument("--batch-window-ms", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--phases", default="overhead,configs,soak,threads", help="comma-separated phases to run (default: all)"
+    )
     args = parser.parse_args()
 
     from detectkit import Detector
@@ -381,14 +384,17 @@ def main() -> None:
     )
     common = ["--classifier", "none", "--backend", backend]
     configs = _configs(args.batch_window_ms)
-    print("\n== 1. overhead at concurrency 1 (one-lane server, no batching)")
-    _overhead(common, backend, pictures, expected, args.overhead_requests)
+    phases = set(args.phases.split(","))
+    if "overhead" in phases:
+        print("\n== 1. overhead at concurrency 1 (one-lane server, no batching)")
+        _overhead(common, backend, pictures, expected, args.overhead_requests)
 
     c = args.concurrency
-    print(f"\n== 2. serving configurations, each server alone, {args.repeats} sweeps (x = throughput / 1 lane)")
-    _sweep(configs, common, pictures, expected, c, args.repeats, args.round_requests // 2, args.round_requests)
+    if "configs" in phases:
+        print(f"\n== 2. serving configurations, each server alone, {args.repeats} sweeps (x = throughput / 1 lane)")
+        _sweep(configs, common, pictures, expected, c, args.repeats, args.round_requests // 2, args.round_requests)
 
-    if args.requests:
+    if args.requests and "soak" in phases:
         import httpx
 
         print(f"\n== 3. soak: {args.requests} requests at concurrency 4 (one lane, no batching)")
@@ -419,7 +425,7 @@ def main() -> None:
             print(f"5xx lines in /metrics: {errors or 'none'}")
         finally:
             baseline.stop()
-    if backend == "torch":
+    if backend == "torch" and "threads" in phases:
         print("\n== 4. why every lane owns its models")
         _unguarded(detector, pictures)
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")

@@ -34,7 +34,8 @@ def _same(answer: dict[str, Any], expected: Detections) -> None:
 
 
 # ---------------------------------------------------------------------------- probes and page
-def test_probes_models_metrics_and_docs(client: TestClient) -> None:
+def test_probes_models_metrics_and_docs(make_client: Callable[..., TestClient]) -> None:
+    client = make_client()
     assert client.get("/health").json()["status"] == "ok"
     assert client.get("/ready").json() == {"ready": True, "models": ["demo-shapes"]}
     models = client.get("/v1/models").json()

@@ -118,10 +118,21 @@ def test_lanes_and_micro_batching_keep_answers_apart(tmp_path: Path, detector: D
 
 
 @pytest.mark.slow
-def test_two_worker_processes_with_an_api_key(detector: Detector) -> None:
+def test_two_worker_processes_with_an_api_key() -> None:
+    # the onnx backend: worker processes that never import torch start in a fraction of the time
+    onnx = Detector(backend="onnx")
     key = {"X-API-Key": "k"}
     srv = Server(
-        "--workers", "2", "--api-key-env", "DK_TEST_KEY", "--classifier", "none", env={"DK_TEST_KEY": "k"}, headers=key
+        "--workers",
+        "2",
+        "--backend",
+        "onnx",
+        "--api-key-env",
+        "DK_TEST_KEY",
+        "--classifier",
+        "none",
+        env={"DK_TEST_KEY": "k", "DETECTKIT_ORT_THREADS": "1"},
+        headers=key,
     )
     try:
         assert httpx.get(srv.url + "/health").status_code == 200
@@ -135,8 +146,10 @@ def test_two_worker_processes_with_an_api_key(detector: Detector) -> None:
 
         with ThreadPoolExecutor(4) as pool:
             rs = list(pool.map(post, SHAPES[:8]))
-        for p, r in zip(SHAPES[:8], rs):
-            assert Detections.from_dict(r.json()) == detector.detect(p)
+        for p, r in zip(SHAPES[:8], rs, strict=True):
+            got, want = Detections.from_dict(r.json()), onnx.detect(p)
+            assert got.class_id.tolist() == want.class_id.tolist(), p.name
+            assert np.allclose(got.xyxy, want.xyxy, atol=0.05), p.name  # 1 vs default intra-op threads
     finally:
         err = srv.stop()
     assert f"http://127.0.0.1:{srv.port}/" in err
