@@ -109,6 +109,16 @@ class ServerState:
                 self.replicas = [self.detectors]
                 for _ in range(1, self.config.lanes):
                     self.replicas.append({name: _replicate(d) for name, d in self.detectors.items()})
+            backends = {getattr(d, "backend", "torch") for d in self.detectors.values()}
+            if self.engine.window > 0 and "torch" not in backends:
+                # Detector.detect_batch runs onnx/openvino images one at a time: a window only adds
+                # waiting (bench_serve.py measured 0.93x on openvino, 1.10x on onnx within noise)
+                self.engine.window = 0.0
+                print(
+                    f"detectkit serve: --batch-window-ms ignored: the {'/'.join(sorted(backends))} backend "
+                    "runs images one at a time; --lanes 2 is the throughput option there",
+                    file=sys.stderr,
+                )
             if self.classifier is None and self.config.classifier != "":
                 from detectkit.models.classifier import Classifier
 
