@@ -329,3 +329,16 @@ def test_bad_slice_options_get_422(client: TestClient, params: dict[str, Any], m
     r = _post(client, "/v1/detect", SHAPES[0], **params)
     assert r.status_code == 422, r.text
     assert message in r.text, r.text
+
+
+def test_batch_window_is_turned_off_without_a_torch_detector(capsys: pytest.CaptureFixture[str]) -> None:
+    from detectkit.serve import ServeConfig, create_app
+
+    # the onnx detector runs a batch one image at a time: a window would only add waiting
+    onnx = Detector(backend="onnx")
+    app = create_app(ServeConfig(batch_window_ms=10, classifier=""), detectors={"demo-shapes": onnx})
+    with TestClient(app, raise_server_exceptions=False) as c:
+        assert app.state.detectkit.ready.wait(60)
+        assert app.state.detectkit.engine.window == 0.0
+        _same(_post(c, "/v1/detect", SHAPES[0]).json(), onnx.detect(SHAPES[0]))
+    assert "--batch-window-ms ignored" in capsys.readouterr().err
