@@ -1,25 +1,28 @@
 """Load test of ``detectkit serve`` on the loopback interface, side by side with in-process detection.
 
 Bounded and local: it starts its own servers on 127.0.0.1 (random free ports), sends a fixed
-number of requests, prints the figures and stops the servers. Nothing else is contacted.
+number of requests, prints the figures and stops the servers. Nothing else is contacted. Run it
+once per backend (``--backend torch|onnx|openvino``): one runtime per process, because idle
+runtimes of another kind in the same process slow the one measured.
 
 Phases (the shipped demo detector, eight different 320 x 320 pictures from the shapes dataset,
 each answer checked against ``Detector.detect`` of the same picture in this process):
 
 1. **Overhead at concurrency 1**: one request at a time, alternating an in-process
    ``Detector.detect(jpeg_bytes)`` (decode + detect, what a caller without a server pays) with an
-   HTTP upload of the same bytes to the server. Medians of both and their ratio.
-2. **Concurrency 8, micro-batching off vs on**: blocks of requests from 8 client threads go to a
-   server without micro-batching and to one with ``--batch-window-ms``, alternating block by
-   block; throughput, p50/p95/p99 latency, errors, 5xx, mixed answers; the throughput ratio is
-   the median of the per-round ratios.
-3. **Soak**: ``--requests`` requests (default 2000) at concurrency 4 on the non-batching server;
-   the server's RSS after the warm-up and at the end.
-4. **Why the inference thread**: 8 threads calling one shared ``Detector`` directly, without the
-   server's engine, and how many of their answers belong to another thread's picture; then
-   ``--workers 2`` (a model per process) against the one-process server at concurrency 8.
+   HTTP upload of the same bytes to the one-lane server. Medians of both and their ratio.
+2. **Serving configurations**: one lane without micro-batching (the baseline), one lane with
+   ``--batch-window-ms``, ``--lanes 2``, and ``--lanes 2`` with the window, at concurrency 1 and
+   ``--concurrency`` (8); each server runs alone (started, measured, stopped: idle runtimes in
+   other processes spin), and the sweep is repeated in reverse order. Throughput, p50/p95/p99
+   latency, errors, 5xx, mixed answers, server RSS, throughput ratio to the baseline (all
+   requests, and per sweep); the micro-batched servers' forward passes by batch size.
+3. **Soak** (``--requests``, default 2000, 0 skips it) at concurrency 4 on the baseline server;
+   its RSS after the warm-up and at the end, and 5xx lines in ``/metrics``.
+4. **Why lanes own their models** (``--backend torch``): 8 threads calling one shared ``Detector``
+   directly, with the same and with different options, and how many answers are wrong.
 
-    python benchmarks/bench_serve.py [--requests 2000] [--overhead-requests 100] [--rounds 5] [--batch-window-ms 10]
+    python benchmarks/bench_serve.py [--backend torch] [--requests 2000] [--repeats 2] [--batch-window-ms 10]
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,43 +184,68 @@ def _load(
     return tally
 
 
-def _overhead(url: str, detector: Any, pictures: list[tuple[str, bytes]], expected: dict[str, Any], n: int) -> None:
+_LOCAL = """
+import json, statistics, sys, time
+from detectkit import Detector
+detector = Detector(backend=sys.argv[1])
+pictures = [bytes.fromhex(h) for h in json.loads(sys.stdin.read())]
+times = []
+for i in range(int(sys.argv[2]) + 5):
+    t = time.perf_counter()
+    detector.detect(pictures[i % len(pictures)])
+    times.append(time.perf_counter() - t)
+print(statistics.median(times[5:]))
+"""
+
+
+def _local_median(backend: str, pictures: list[tuple[str, bytes]], n: int) -> float:
+    """Median seconds of in-process ``Detector.detect(jpeg_bytes)`` in a process of its own (no
+    server running; a runtime that just ran in this process would slow the server)."""
+    import json
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", _LOCAL, backend, str(n)],
+        input=json.dumps([data.hex() for _, data in pictures]),
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    return float(out.stdout.split()[-1])
+
+
+def _overhead(
+    common: list[str], backend: str, pictures: list[tuple[str, bytes]], expected: dict[str, Any], n: int
+) -> tuple[float, float]:
+    """In-process ``detect(bytes)`` (own process, before and after) vs HTTP uploads to a one-lane server."""
     import httpx
 
-    local_t: list[float] = []
+    local_t = [_local_median(backend, pictures, n)]
     http_t: list[float] = []
     bad = 0
-    with httpx.Client(timeout=120) as client:
-        for i in range(n + 5):
-            name, data = pictures[i % len(pictures)]
-            order: list[Callable[[], Any]] = [
-                lambda data=data: detector.detect(data),
-                lambda name=name, data=data: client.post(
-                    url + "/v1/detect", files={"file": (name, data, "image/jpeg")}
-                ),
-            ]
-            if i % 2:
-                order.reverse()
-            times = []
-            results = []
-            for fn in order:
+    server = Server(*common)
+    try:
+        with httpx.Client(timeout=120) as client:
+            for i in range(n + 5):
+                name, data = pictures[i % len(pictures)]
                 t = time.perf_counter()
-                results.append(fn())
-                times.append(time.perf_counter() - t)
-            if i % 2:
-                times.reverse()
-                results.reverse()
-            if i < 5:  # warm-up
-                continue
-            local_t.append(times[0])
-            http_t.append(times[1])
-            r = results[1]
-            if r.status_code != 200 or not _matches(r.json(), expected[name]):
-                bad += 1
-    lm, hm = statistics.median(local_t), statistics.median(http_t)
-    print(f"in-process Detector.detect(bytes)  median {lm * 1000:7.1f} ms  ({1 / lm:6.2f} img/s)")
+                r = client.post(server.url + "/v1/detect", files={"file": (name, data, "image/jpeg")})
+                if i >= 5:  # warm-up
+                    http_t.append(time.perf_counter() - t)
+                    if r.status_code != 200 or not _matches(r.json(), expected[name]):
+                        bad += 1
+    finally:
+        server.stop()
+    local_t.append(_local_median(backend, pictures, n))
+    lm, hm = statistics.mean(local_t), statistics.median(http_t)
+    print(
+        f"in-process Detector.detect(bytes)  median {lm * 1000:7.1f} ms  ({1 / lm:6.2f} img/s)  "
+        f"(before {local_t[0] * 1000:.1f}, after {local_t[1] * 1000:.1f})"
+    )
     print(f"HTTP POST /v1/detect, 1 client    median {hm * 1000:7.1f} ms  ({1 / hm:6.2f} img/s)  bad answers {bad}")
     print(f"server overhead at concurrency 1: {100 * (hm / lm - 1):+.1f} % (goal <= +15 %)")
+    return lm, hm
 
 
 def _unguarded(detector: Any, pictures: list[tuple[str, bytes]], n: int = 96) -> None:
@@ -268,110 +295,140 @@ def _unguarded(detector: Any, pictures: list[tuple[str, bytes]], n: int = 96) ->
         )
 
 
+def _configs(window: float) -> list[tuple[str, list[str]]]:
+    w = f"{window:g}"
+    return [
+        ("1 lane", []),
+        (f"1 lane, batch {w} ms", ["--batch-window-ms", w]),
+        ("2 lanes", ["--lanes", "2"]),
+        (f"2 lanes, batch {w} ms", ["--lanes", "2", "--batch-window-ms", w]),
+    ]
+
+
+def _sweep(
+    configs: list[tuple[str, list[str]]],
+    common: list[str],
+    pictures: list[tuple[str, bytes]],
+    expected: dict[str, Any],
+    concurrency: int,
+    repeats: int,
+    n1: int,
+    n8: int,
+) -> None:
+    """Each configuration's server alone (started, measured at concurrency 1 and ``concurrency``,
+    stopped), the sweep repeated in alternating order; ratios are to the first configuration."""
+    import httpx
+
+    tallies = {label: {1: Tally(), concurrency: Tally()} for label, _ in configs}
+    rps: dict[str, list[float]] = {label: [] for label, _ in configs}
+    rss: dict[str, float] = {}
+    sizes: dict[str, str] = {}
+    for rep in range(repeats):
+        for label, extra in configs if rep % 2 == 0 else configs[::-1]:
+            srv = Server(*common, *extra)
+            try:
+                _load(srv.url, pictures, expected, 2 * concurrency, concurrency)  # warm-up
+                tallies[label][1].add(_load(srv.url, pictures, expected, n1, 1, start_index=rep))
+                t = _load(srv.url, pictures, expected, n8, concurrency, start_index=rep)
+                tallies[label][concurrency].add(t)
+                rps[label].append(len(t.latencies) / t.seconds)
+                rss[label] = srv.rss_mib()
+                metrics = httpx.get(srv.url + "/metrics").text
+                lines = [ln for ln in metrics.splitlines() if ln.startswith("detectkit_inference_batches_total{")]
+                sizes[label] = ", ".join(ln.split('"')[1] + ": " + ln.rsplit(" ", 1)[1] for ln in lines)
+            finally:
+                srv.stop()
+    base = configs[0][0]
+    for c in (1, concurrency):
+        for label, _ in configs:
+            tally = tallies[label][c]
+            ratio = (len(tally.latencies) / tally.seconds) / (
+                len(tallies[base][c].latencies) / tallies[base][c].seconds
+            )
+            print(tally.line(f"c={c:<2} {label}") + f"  RSS {rss[label]:5.0f} MiB  x{ratio:.2f}")
+    for label, _ in configs[1:]:
+        per = ", ".join(f"{a / b:.2f}" for a, b in zip(rps[label], rps[base], strict=True))
+        print(f"{label}: throughput ratio at c={concurrency} per sweep: {per}")
+    for label, _ in configs:
+        if "batch" in label:
+            print(f"{label}: forward passes by batch size (last sweep): {sizes[label]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=2000, help="soak requests (default: %(default)s)")
+    parser.add_argument("--backend", choices=("torch", "onnx", "openvino"), default="torch")
+    parser.add_argument("--requests", type=int, default=2000, help="soak requests, 0: no soak (default: %(default)s)")
     parser.add_argument("--overhead-requests", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds at concurrency 8")
-    parser.add_argument("--round-requests", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=2, help="sweeps over the configurations (default: %(default)s)")
+    parser.add_argument(
+        "--round-requests", type=int, default=96, help="requests per sweep at --concurrency (half at 1)"
+    )
     parser.add_argument("--batch-window-ms", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--no-workers", action="store_true", help="skip the --workers 2 comparison")
+    parser.add_argument(
+        "--phases", default="overhead,configs,soak,threads", help="comma-separated phases to run (default: all)"
+    )
     args = parser.parse_args()
 
     from detectkit import Detector
     from detectkit.image import load_image
 
-    detector = Detector()
+    backend = args.backend
+    detector = Detector(backend=backend)
     with tempfile.TemporaryDirectory() as tmp:
         pictures = _pictures(Path(tmp))
     expected = {name: detector.detect(load_image(data)) for name, data in pictures}
     print(
         f"cpu cores {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} at start; "
-        f"{len(pictures)} pictures 320 x 320, model demo-shapes (torch, imgsz 416)"
+        f"{len(pictures)} pictures 320 x 320, model demo-shapes ({backend}, imgsz {detector.imgsz})"
     )
+    common = ["--classifier", "none", "--backend", backend]
+    configs = _configs(args.batch_window_ms)
+    phases = set(args.phases.split(","))
+    if "overhead" in phases:
+        print("\n== 1. overhead at concurrency 1 (one-lane server, no batching)")
+        _overhead(common, backend, pictures, expected, args.overhead_requests)
 
-    plain = Server("--classifier", "none")
-    batched = Server("--classifier", "none", "--batch-window-ms", str(args.batch_window_ms))
-    try:
-        print("\n== 1. overhead at concurrency 1 (alternating request by request)")
-        _overhead(plain.url, detector, pictures, expected, args.overhead_requests)
+    c = args.concurrency
+    if "configs" in phases:
+        print(f"\n== 2. serving configurations, each server alone, {args.repeats} sweeps (x = throughput / 1 lane)")
+        _sweep(configs, common, pictures, expected, c, args.repeats, args.round_requests // 2, args.round_requests)
 
-        c = args.concurrency
-        print(
-            f"\n== 2. concurrency {c}: micro-batching off vs --batch-window-ms {args.batch_window_ms:g} "
-            f"({args.rounds} alternating rounds of {args.round_requests} requests)"
-        )
-        _load(plain.url, pictures, expected, 16, c)  # warm-up
-        _load(batched.url, pictures, expected, 16, c)
-        total = {"off": Tally(), "on": Tally()}
-        ratios = []
-        for r in range(args.rounds):
-            pair = {}
-            for key, srv in [("off", plain), ("on", batched)] if r % 2 == 0 else [("on", batched), ("off", plain)]:
-                pair[key] = _load(srv.url, pictures, expected, args.round_requests, c, start_index=r)
-                total[key].add(pair[key])
-            ratios.append(
-                (len(pair["on"].latencies) / pair["on"].seconds) / (len(pair["off"].latencies) / pair["off"].seconds)
-            )
-        print(total["off"].line(f"concurrency {c}, batching off"))
-        print(total["on"].line(f"concurrency {c}, batching on"))
-        print(
-            f"micro-batching throughput ratio (median of rounds): {statistics.median(ratios):.2f}x "
-            f"(rounds: {', '.join(f'{x:.2f}' for x in ratios)}; goal >= 1.3x)"
-        )
+    if args.requests and "soak" in phases:
         import httpx
 
-        metrics = httpx.get(batched.url + "/metrics").text
-        sizes = [ln for ln in metrics.splitlines() if ln.startswith("detectkit_inference_batches_total{")]
-        print(
-            "batched server, forward passes by batch size: "
-            + ", ".join(s.split("{")[1].replace("}", " ->") for s in sizes)
-        )
-
-        print(f"\n== 3. soak: {args.requests} requests at concurrency 4 (batching off)")
-        warm = _load(plain.url, pictures, expected, 100, 4)
-        rss0 = plain.rss_mib()
-        soak = Tally()
-        samples = [rss0]
-        step = max(1, args.requests // 8)
-        done = 0
-        while done < args.requests:
-            k = min(step, args.requests - done)
-            soak.add(_load(plain.url, pictures, expected, k, 4, start_index=done))
-            done += k
-            samples.append(plain.rss_mib())
-        print(warm.line("warm-up"))
-        print(soak.line("soak"))
-        print(
-            f"server RSS: {rss0:.1f} MiB after warm-up -> {samples[-1]:.1f} MiB after {args.requests} requests "
-            f"({samples[-1] - rss0:+.1f} MiB); samples: {', '.join(f'{s:.0f}' for s in samples)}"
-        )
-        errors = [
-            ln
-            for ln in httpx.get(plain.url + "/metrics").text.splitlines()
-            if ln.startswith("detectkit_requests_total") and 'status="5' in ln and "/ready" not in ln
-        ]
-        print(f"5xx lines in /metrics: {errors or 'none'}")
-        batched.stop()
-        print("\n== 4. why one inference thread")
+        print(f"\n== 3. soak: {args.requests} requests at concurrency 4 (one lane, no batching)")
+        baseline = Server(*common)
+        try:
+            warm = _load(baseline.url, pictures, expected, 100, 4)
+            rss0 = baseline.rss_mib()
+            soak = Tally()
+            samples = [rss0]
+            step = max(1, args.requests // 8)
+            done = 0
+            while done < args.requests:
+                k = min(step, args.requests - done)
+                soak.add(_load(baseline.url, pictures, expected, k, 4, start_index=done))
+                done += k
+                samples.append(baseline.rss_mib())
+            print(warm.line("warm-up"))
+            print(soak.line("soak"))
+            print(
+                f"server RSS: {rss0:.1f} MiB after warm-up -> {samples[-1]:.1f} MiB after {args.requests} requests "
+                f"({samples[-1] - rss0:+.1f} MiB); samples: {', '.join(f'{s:.0f}' for s in samples)}"
+            )
+            errors = [
+                ln
+                for ln in httpx.get(baseline.url + "/metrics").text.splitlines()
+                if ln.startswith("detectkit_requests_total") and 'status="5' in ln and "/ready" not in ln
+            ]
+            print(f"5xx lines in /metrics: {errors or 'none'}")
+        finally:
+            baseline.stop()
+    if backend == "torch" and "threads" in phases:
+        print("\n== 4. why every lane owns its models")
         _unguarded(detector, pictures)
-        if not args.no_workers:
-            two = Server("--classifier", "none", "--workers", "2")
-            try:
-                _load(two.url, pictures, expected, 16, c)
-                pair: dict[str, Tally] = {"1": Tally(), "2": Tally()}
-                for r in range(max(2, args.rounds // 2)):
-                    for key, srv in [("1", plain), ("2", two)] if r % 2 == 0 else [("2", two), ("1", plain)]:
-                        pair[key].add(_load(srv.url, pictures, expected, args.round_requests, c))
-                print(pair["1"].line(f"--workers 1, concurrency {c}"))
-                print(pair["2"].line(f"--workers 2, concurrency {c}"))
-            finally:
-                two.stop()
-    finally:
-        plain.stop()
-        batched.stop()
-    print(f"\nload average {os.getloadavg()[0]:.1f} at the end (a shared machine: ratios are the robust figures)")
+    print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":

@@ -30,10 +30,11 @@ import hmac
 import importlib.resources
 import json
 import os
+import sys
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,31 +73,52 @@ _MULTIPART_SLACK = 1 << 20  # form boundaries and headers around the file bytes
 
 @dataclass
 class ServerState:
-    """What the routes share: settings, loaded models, the inference engine and the metrics."""
+    """What the routes share: settings, loaded models, the inference engine and the metrics.
+
+    ``detectors`` are lane 0's models (and what ``/v1/models`` describes); with several lanes,
+    ``replicas[i]`` holds lane ``i``'s own copies.
+    """
 
     config: ServeConfig
     engine: InferenceEngine
     metrics: Metrics = field(default_factory=Metrics)
     detectors: dict[str, Any] = field(default_factory=dict)
+    replicas: list[dict[str, Any]] = field(default_factory=list)
     classifier: Any = None
+    classifier_lock: threading.Lock = field(default_factory=threading.Lock)
     ready: threading.Event = field(default_factory=threading.Event)
     load_error: str | None = None
     started: float = field(default_factory=time.time)
+    torch_threads: int | None = None  # torch's thread count before the lanes changed it
 
     def load(self) -> None:
-        """Load every configured model (runs on the inference thread); errors land in ``load_error``."""
+        """Load every configured model (runs on a lane); errors land in ``load_error``."""
         try:
             from detectkit.models.detector import Detector
 
-            for name in self.config.models:
-                if name not in self.detectors:
-                    self.detectors[name] = Detector(
-                        name,
-                        conf=self.config.conf,
-                        iou=self.config.iou,
-                        backend=self.config.backend,
-                        device=self.config.device,
-                    )
+            with self._lane_threads():
+                for name in self.config.models:
+                    if name not in self.detectors:
+                        self.detectors[name] = Detector(
+                            name,
+                            conf=self.config.conf,
+                            iou=self.config.iou,
+                            backend=self.config.backend,
+                            device=self.config.device,
+                        )
+                self.replicas = [self.detectors]
+                for _ in range(1, self.config.lanes):
+                    self.replicas.append({name: _replicate(d) for name, d in self.detectors.items()})
+            backends = {getattr(d, "backend", "torch") for d in self.detectors.values()}
+            if self.engine.window > 0 and "torch" not in backends:
+                # Detector.detect_batch runs onnx/openvino images one at a time: a window only adds
+                # waiting (bench_serve.py measured 0.93x on openvino, 1.10x on onnx within noise)
+                self.engine.window = 0.0
+                print(
+                    f"detectkit serve: --batch-window-ms ignored: the {'/'.join(sorted(backends))} backend "
+                    "runs images one at a time; --lanes 2 is the throughput option there",
+                    file=sys.stderr,
+                )
             if self.classifier is None and self.config.classifier != "":
                 from detectkit.models.classifier import Classifier
 
@@ -106,6 +128,43 @@ class ServerState:
             self.load_error = str(exc)
         except Exception as exc:  # torch/ultralytics raise many kinds; /ready must not say "loading" forever
             self.load_error = f"{type(exc).__name__}: {exc}"
+
+    @contextlib.contextmanager
+    def _lane_threads(self) -> Iterator[None]:
+        """With several lanes, give each model copy ``cpu_count // lanes`` intra-op threads:
+        torch's (process-wide, restored by :meth:`close`) and onnxruntime's/OpenVINO's (read from
+        ``DETECTKIT_ORT_THREADS`` while the sessions are created)."""
+        if self.config.lanes == 1:
+            yield
+            return
+        threads = max(1, (os.cpu_count() or 1) // self.config.lanes)
+        if self.config.backend in ("torch", "auto") or "torch" in sys.modules:  # torch is ~0.5 GB: no import for onnx
+            import torch
+
+            self.torch_threads = torch.get_num_threads()
+            torch.set_num_threads(threads)
+        before = os.environ.get("DETECTKIT_ORT_THREADS")
+        os.environ["DETECTKIT_ORT_THREADS"] = str(threads)
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop("DETECTKIT_ORT_THREADS", None)
+            else:
+                os.environ["DETECTKIT_ORT_THREADS"] = before
+
+    def close(self) -> None:
+        """Stop the engine and restore torch's thread count."""
+        self.engine.close()
+        if self.torch_threads is not None:
+            import torch
+
+            torch.set_num_threads(self.torch_threads)
+            self.torch_threads = None
+
+    def lane_model(self, name: str, options: Callable[[Any], Any]) -> Callable[[int], Any]:
+        """``lane -> model``: lane's copy of detector ``name`` with a request's ``options`` applied."""
+        return lambda lane: options(self.replicas[lane][name] if self.replicas else self.detectors[name])
 
     def detector(self, name: str | None) -> tuple[str, Any]:
         """The detector named ``name`` (the first configured one when None)."""
@@ -120,6 +179,25 @@ class ServerState:
             raise RequestError(503, f"the models failed to load: {self.load_error}")
         if not self.ready.is_set():
             raise RequestError(503, "the models are still loading; retry shortly")
+
+
+def _replicate(detector: Any) -> Any:
+    """Another copy of a loaded detector for another lane: the same weights, backend and settings."""
+    from detectkit.models.detector import Detector
+
+    if getattr(detector, "classifier", None) is not None:
+        raise InvalidInputError("lanes > 1 cannot copy a detector with a second-stage classifier; use lanes=1")
+    return Detector(
+        detector.weights.source,
+        conf=detector.conf,
+        iou=detector.iou,
+        imgsz=detector.imgsz,
+        classes=detector.classes,
+        device=detector.device,
+        backend=detector.backend,
+        max_det=detector.max_det,
+        agnostic_nms=detector.agnostic_nms,
+    )
 
 
 # ------------------------------------------------------------------------------ guards
@@ -326,6 +404,80 @@ class _Options:
     iou: float | None = None
     imgsz: int | None = None
     classes: str | None = None
+    slicing: Any = None  # a detectkit.slicing.SliceConfig (frozen, hashable: part of the batch key)
+
+
+@dataclass(frozen=True)
+class _SliceQuery:
+    """The sliced-inference query parameters as sent (validated by :func:`_slice_config`)."""
+
+    size: str | None = None
+    overlap: str | None = None
+    merge: str | None = None
+    match: str | None = None
+    match_threshold: float | None = None
+    merge_agnostic: bool | None = None
+    full_image: bool | None = None
+    edge_aware: bool | None = None
+
+
+def _slice_config(q: _SliceQuery) -> Any:
+    """The :class:`~detectkit.slicing.SliceConfig` of a request (``None`` without ``slice``), or a
+    422 naming the query parameter (the same options as ``detectkit detect --slice``)."""
+    if q.size is None:
+        given = [k for k, v in vars(q).items() if k != "size" and v is not None]
+        if given:
+            raise RequestError(422, f"{', '.join(given)}: sliced-inference options need slice= (e.g. slice=640)")
+        return None
+    from detectkit.slicing import SliceConfig
+
+    size: int | tuple[int, int] | None = None
+    text = q.size.strip().lower()
+    if text != "auto":
+        parts = text.split("x")
+        if len(parts) not in (1, 2) or not all(p.isdigit() and 0 < int(p) <= 8192 for p in parts):
+            raise RequestError(
+                422, f"slice must be a tile size such as 640, 640x480 (width x height, <= 8192) or auto, got {q.size!r}"
+            )
+        size = int(parts[0]) if len(parts) == 1 else (int(parts[0]), int(parts[1]))
+    overlap: float | int = 0.2
+    if q.overlap is not None:
+        raw = q.overlap.strip()
+        try:
+            overlap = int(raw) if raw.isdigit() else float(raw)
+        except ValueError:
+            raise RequestError(
+                422, f"overlap must be a ratio in [0, 1) such as 0.2 or pixels such as 64, got {q.overlap!r}"
+            ) from None
+    try:
+        return SliceConfig(
+            slice_wh=size,
+            overlap=overlap,
+            merge=q.merge or "nmm",
+            match_metric=q.match,
+            match_threshold=0.5 if q.match_threshold is None else q.match_threshold,
+            class_agnostic=bool(q.merge_agnostic),
+            full_image=q.full_image is not False,
+            edge_aware=q.edge_aware is not False,
+        )
+    except InvalidInputError as exc:
+        names = {"slice_wh": "slice", "match_metric": "match", "class_agnostic": "merge_agnostic"}
+        text = str(exc)
+        for old, new in names.items():
+            text = text.replace(old, new)
+        raise RequestError(422, f"slicing options: {text}") from None
+
+
+class _Sliced:
+    """A detector whose ``detect_batch`` runs sliced inference with one configuration."""
+
+    def __init__(self, detector: Any, slicing: Any) -> None:
+        self.detector = detector
+        self.slicing = slicing
+
+    def detect_batch(self, images: list[np.ndarray]) -> list[Any]:
+        out: list[Any] = self.detector.detect_batch(images, slicing=self.slicing)
+        return out
 
 
 @dataclass(frozen=True)
@@ -336,9 +488,10 @@ class _DetectQuery:
     options: _Options
 
 
-def _detector_variant(name: str, detector: Any, options: _Options) -> tuple[Any, tuple[Hashable, ...]]:
-    """The detector with a request's options, sharing the loaded model (calls are serialised on
-    the inference thread), and the part of the micro-batch key that pins model and options."""
+def _detector_variant(name: str, detector: Any, options: _Options) -> tuple[Callable[[Any], Any], tuple[Hashable, ...]]:
+    """A function giving a loaded detector (any lane's copy) with a request's options, sharing its
+    model (each lane runs one call at a time), and the part of the micro-batch key that pins model
+    and options. Unknown class names answer 422 here, before anything is queued."""
     class_ids: tuple[int, ...] | None = None
     if options.classes:
         by_name = {v: k for k, v in detector.names.items()}
@@ -352,23 +505,31 @@ def _detector_variant(name: str, detector: Any, options: _Options) -> tuple[Any,
                 raise RequestError(422, f"classes: unknown class {token!r}; the model has {detector.names}")
         class_ids = tuple(ids)
     if options.conf is None and options.iou is None and options.imgsz is None and class_ids is None:
-        return detector, (name,)
-    variant = copy.copy(detector)
-    if options.conf is not None:
-        variant.conf = options.conf
-    if options.iou is not None:
-        variant.iou = options.iou
-    if options.imgsz is not None:
-        variant.imgsz = options.imgsz
-    if class_ids is not None:
-        variant.classes = list(class_ids)
-    return variant, (name, variant.conf, variant.iou, variant.imgsz, class_ids)
+        if options.slicing is None:
+            return (lambda model: model), (name,)
+        return (lambda model: _Sliced(model, options.slicing)), (name, options.slicing)
+
+    def apply(model: Any) -> Any:
+        variant = copy.copy(model)
+        if options.conf is not None:
+            variant.conf = options.conf
+        if options.iou is not None:
+            variant.iou = options.iou
+        if options.imgsz is not None:
+            variant.imgsz = options.imgsz
+        if class_ids is not None:
+            variant.classes = list(class_ids)
+        return variant if options.slicing is None else _Sliced(variant, options.slicing)
+
+    settings = apply(detector)
+    settings = getattr(settings, "detector", settings)
+    return apply, (name, settings.conf, settings.iou, settings.imgsz, class_ids, options.slicing)
 
 
 async def _detect(state: ServerState, model: str | None, options: _Options, image: np.ndarray) -> tuple[str, Any]:
     name, detector = state.detector(model)
-    variant, key = _detector_variant(name, detector, options)
-    future = state.engine.submit_detect(variant, image, key=(*key, image.shape))
+    apply, key = _detector_variant(name, detector, options)
+    future = state.engine.submit_detect(state.lane_model(name, apply), image, key=(*key, image.shape))
     return name, await asyncio.wrap_future(future)
 
 
@@ -459,7 +620,10 @@ def create_app(
 
         config = replace(config, models=tuple(detectors))
     engine = InferenceEngine(
-        max_queue=config.max_queue, batch_window_ms=config.batch_window_ms, max_batch=config.max_batch
+        max_queue=config.max_queue,
+        batch_window_ms=config.batch_window_ms,
+        max_batch=config.max_batch,
+        lanes=config.lanes,
     )
     state = ServerState(config=config, engine=engine, detectors=dict(detectors or {}), classifier=classifier)
 
@@ -471,7 +635,7 @@ def create_app(
         try:
             yield
         finally:
-            engine.close()
+            state.close()
 
     app = FastAPI(
         title="detectkit",
@@ -553,6 +717,20 @@ def create_app(
     imgsz_q = Query(None, ge=32, le=4096, description="network input size")
     classes_q = Query(None, description="comma-separated class ids or names to keep")
     model_q = Query(None, description="detector name (GET /v1/models); default: the first")
+    slice_q = Query(
+        None,
+        alias="slice",
+        description="sliced inference: detect in overlapping tiles of this size and merge "
+        "(640, 640x480 = width x height, or auto = the model's input size); off when absent",
+        examples=["640"],
+    )
+    overlap_q = Query(None, description="tile overlap: a ratio in [0, 1) such as 0.2 (default) or pixels such as 64")
+    merge_q = Query(None, pattern="^(nmm|nms|wbf)$", description="merge of tile boxes: nmm (default), nms or wbf")
+    match_q = Query(None, pattern="^(ios|iou)$", description="match metric of the merge (default: ios; wbf: iou)")
+    match_threshold_q = Query(None, ge=0.0, le=1.0, description="merge boxes matching more than this (default 0.5)")
+    merge_agnostic_q = Query(None, description="merge tile boxes across classes (default false)")
+    full_image_q = Query(None, description="also detect in the whole image and merge it in (default true)")
+    edge_aware_q = Query(None, description="stitch boxes cut by tile borders (default true; false: like sahi)")
 
     async def detect_query(
         model: str | None = model_q,
@@ -560,9 +738,20 @@ def create_app(
         iou: float | None = iou_q,
         imgsz: int | None = imgsz_q,
         classes: str | None = classes_q,
+        slice_: str | None = slice_q,
+        overlap: str | None = overlap_q,
+        merge: str | None = merge_q,
+        match: str | None = match_q,
+        match_threshold: float | None = match_threshold_q,
+        merge_agnostic: bool | None = merge_agnostic_q,
+        full_image: bool | None = full_image_q,
+        edge_aware: bool | None = edge_aware_q,
     ) -> _DetectQuery:
         """The query parameters shared by the detection routes."""
-        return _DetectQuery(model, _Options(conf, iou, imgsz, classes))
+        slicing = _slice_config(
+            _SliceQuery(slice_, overlap, merge, match, match_threshold, merge_agnostic, full_image, edge_aware)
+        )
+        return _DetectQuery(model, _Options(conf, iou, imgsz, classes, slicing))
 
     detect_q = Depends(detect_query)
 
@@ -611,7 +800,13 @@ def create_app(
             counters={
                 "detectkit_inference_batches_total": (
                     "Forward passes by micro-batch size.",
+                    "size",
                     {str(k): float(v) for k, v in stats.batch_sizes.items()},
+                ),
+                "detectkit_inference_images_total": (
+                    "Images detected by inference lane.",
+                    "lane",
+                    {str(k): float(v) for k, v in stats.lane_images.items()},
                 ),
             },
         )
@@ -716,7 +911,9 @@ def create_app(
             checked = await _one_image(request, state)
             image = await run_in_threadpool(decode_image, checked)
             t1 = time.perf_counter()
-            result = await asyncio.wrap_future(engine.submit_call(lambda: clf.classify(image, top_k=top_k)))
+            result = await asyncio.wrap_future(
+                engine.submit_call(_locked(state, lambda: clf.classify(image, top_k=top_k)))
+            )
         body = result.to_dict()
         body.update(
             image_name=checked.name,
@@ -738,7 +935,7 @@ def create_app(
             checked = await _one_image(request, state)
             image = await run_in_threadpool(decode_image, checked)
             dets = await asyncio.wrap_future(
-                engine.submit_call(lambda: clf.localize(image, top_k=top_k, threshold=threshold))
+                engine.submit_call(_locked(state, lambda: clf.localize(image, top_k=top_k, threshold=threshold)))
             )
         body = _detections_json(dets, drop_heatmap=True)
         body.update(image_name=checked.name, timing_ms={"total": _ms(time.perf_counter() - t0)})
@@ -777,6 +974,17 @@ def _classifier(state: ServerState) -> Any:
     if state.classifier is None:
         raise RequestError(404, "no classifier is loaded on this server (it was started with --classifier '')")
     return state.classifier
+
+
+def _locked(state: ServerState, fn: Callable[[], Any]) -> Callable[[], Any]:
+    """``fn`` under the classifier's lock: lanes share the one classifier (Grad-CAM hooks keep
+    per-call state), so its calls never overlap."""
+
+    def run() -> Any:
+        with state.classifier_lock:
+            return fn()
+
+    return run
 
 
 def _draw(image: np.ndarray, dets: Any, ext: str) -> bytes:

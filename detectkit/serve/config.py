@@ -40,7 +40,7 @@ class ServeConfig:
             the default, the others are chosen per request with ``?model=``.
         classifier: classifier name or path for ``/v1/classify`` and ``/v1/localize``;
             ``None`` loads the shipped ImageNet MobileNetV2, ``""`` disables both endpoints.
-        backend: detector backend (``"torch"``, ``"onnx"``, ``"auto"``).
+        backend: detector backend (``"torch"``, ``"onnx"``, ``"openvino"``, ``"auto"``).
         device: torch device.
         conf, iou: default thresholds (a request may override them).
         max_bytes: largest accepted image upload in bytes (413 beyond; checked on the
@@ -53,8 +53,12 @@ class ServeConfig:
             one gets 503 with ``Retry-After`` instead of queueing without bound.
         batch_window_ms: micro-batching: wait up to this long for concurrent requests to the
             same model with the same options and image size, and run them in one forward pass.
-            0 (default) runs every request alone.
+            0 (default) runs every request alone. Torch backend only (the onnx and openvino
+            detectors run a batch one image at a time, so the window is ignored there).
         max_batch: most images in one micro-batch.
+        lanes: inference lanes: threads that each own a copy of the detectors and run one
+            request (or micro-batch) at a time; with more than one, each copy gets
+            ``cpu_count // lanes`` intra-op threads (see :mod:`detectkit.serve.engine`).
         path_root: a folder requests may name images under (JSON ``{"path": ...}``); ``None``
             (default) refuses every path. Paths are resolved and must stay inside it.
         api_key: when set, every endpoint except ``/health`` and the page requires the header
@@ -75,6 +79,7 @@ class ServeConfig:
     max_queue: int = 64
     batch_window_ms: float = 0.0
     max_batch: int = 8
+    lanes: int = 1
     path_root: Path | None = None
     api_key: str | None = field(default=None, repr=False)
     cors_origins: tuple[str, ...] = ()
@@ -86,8 +91,16 @@ class ServeConfig:
         object.__setattr__(self, "models", tuple(os.fspath(m) for m in models))
         check_fraction(self.conf, "conf")
         check_fraction(self.iou, "iou")
-        check_choice(self.backend, "backend", ("torch", "onnx", "auto"))
-        for name in ("max_bytes", "max_pixels", "max_video_bytes", "max_batch_images", "max_queue", "max_batch"):
+        check_choice(self.backend, "backend", ("torch", "onnx", "openvino", "auto"))
+        for name in (
+            "max_bytes",
+            "max_pixels",
+            "max_video_bytes",
+            "max_batch_images",
+            "max_queue",
+            "max_batch",
+            "lanes",
+        ):
             _positive_int(getattr(self, name), name)
         window = self.batch_window_ms
         if isinstance(window, bool) or not isinstance(window, (int, float)) or not 0 <= window <= 1000:

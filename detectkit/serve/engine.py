@@ -1,19 +1,25 @@
-"""Where the server runs its models: one inference thread per process, a bounded admission count,
-and optional micro-batching.
+"""Where the server runs its models: inference lanes (one thread each, one model copy each), a
+bounded admission count, and optional micro-batching.
 
-Why one thread: an Ultralytics model object keeps per-call state in its predictor. Threads sharing
-one model have returned each other's boxes (ultralytics issues 6174 and 5302); current versions lock
-the forward pass, but ``Model.predict`` still writes a call's options (conf, imgsz, ...) into the
-shared predictor before taking that lock, so concurrent calls with different options run with
-each other's settings (``benchmarks/bench_serve.py`` counts such wrong answers). Every model call
-of a server process therefore goes through this one thread, which is a lock with a queue in front
-of it; more throughput comes from more processes (``--workers``, each loading its own models).
+Why not any thread: an Ultralytics model object keeps per-call state in its predictor. Threads
+sharing one model have returned each other's boxes (ultralytics issues 6174 and 5302); current
+versions lock the forward pass, but ``Model.predict`` still writes a call's options (conf, imgsz,
+...) into the shared predictor before taking that lock, so concurrent calls with different options
+run with each other's settings (``benchmarks/bench_serve.py`` counts such wrong answers). Every
+model call of a server process therefore runs on a *lane*: a thread that owns its own copy of the
+models, so no model object is ever used by two threads at once.
 
-Micro-batching (``batch_window_ms > 0``): when the thread takes a detection job and other requests
-are still on their way (admitted but not queued yet, e.g. being decoded), it waits up to the window
-for jobs with the same *key* — same model, same options and same image size, so that Ultralytics
-letterboxes the batch exactly as it would each image alone — and runs them in one forward pass.
-Jobs with another key wait their turn in arrival order.
+Lanes (``lanes > 1``): a small network leaves one of two CPU cores idle much of the time when it
+runs alone with two intra-op threads (PyTorch ran yolov8n@416 no faster on two threads than on
+one here); two lanes, each a model copy with one thread, overlap two requests, including one
+request's pre- and post-processing with the other's forward pass (``benchmarks/bench_serve.py``
+measures the throughput against one lane). Lanes take jobs from one queue in arrival order.
+
+Micro-batching (``batch_window_ms > 0``): when a lane takes a detection job and other requests
+are still on their way (admitted but neither queued nor running, e.g. being decoded), it waits up
+to the window for jobs with the same *key* — same model, same options and same image size, so
+that Ultralytics letterboxes the batch exactly as it would each image alone — and runs them in one
+forward pass. Jobs with another key wait their turn in arrival order.
 
 >>> engine = InferenceEngine(max_queue=2)
 >>> with engine.admit():
@@ -49,46 +55,75 @@ class OverloadedError(DetectkitError):
         self.retry_after = retry_after
 
 
+#: What a detection job runs on: a model (``detect_batch``), or a function ``lane -> model`` for
+#: per-lane model copies.
+ModelOrFactory = Any
+
+
 @dataclass
 class _Job:
     future: Future[Any]
     call: Callable[..., Any] | None = None
     args: tuple[Any, ...] = ()
     key: Hashable = None
-    model: Any = None
+    model: ModelOrFactory = None
     image: np.ndarray | None = None
 
 
 @dataclass
 class EngineStats:
-    """Counters read by ``/metrics`` (updated by the inference thread)."""
+    """Counters read by ``/metrics`` (updated by the lanes under ``lock``)."""
 
     batches: int = 0
     images: int = 0
     busy_seconds: float = 0.0
     batch_sizes: collections.Counter[int] = field(default_factory=collections.Counter)
+    lane_images: collections.Counter[int] = field(default_factory=collections.Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+
+def _model_for(model: ModelOrFactory, lane: int) -> Any:
+    return model if hasattr(model, "detect_batch") else model(lane)
 
 
 class InferenceEngine:
-    """Runs model calls on one thread, in order, with admission control and optional micro-batching.
+    """Runs model calls on ``lanes`` threads, in arrival order, with admission control and optional
+    micro-batching.
 
     Args:
         max_queue: most requests admitted at once; :meth:`admit` raises :class:`OverloadedError` beyond.
         batch_window_ms: micro-batching window (0: every detection runs alone).
         max_batch: most images in one micro-batch.
+        lanes: inference threads. With more than one, give :meth:`submit_detect` a function
+            ``lane -> model`` returning a model copy per lane (a model object given directly is
+            then used from several threads at once).
     """
 
-    def __init__(self, *, max_queue: int = 64, batch_window_ms: float = 0.0, max_batch: int = 8) -> None:
+    def __init__(
+        self, *, max_queue: int = 64, batch_window_ms: float = 0.0, max_batch: int = 8, lanes: int = 1
+    ) -> None:
         self.max_queue = max_queue
         self.window = float(batch_window_ms) / 1000.0
         self.max_batch = max_batch
+        self.lanes = lanes
         self.stats = EngineStats()
         self._admitted = 0
+        self._running = 0  # detection jobs being run by a lane
         self._count_lock = threading.Lock()
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._deferred: collections.deque[_Job] = collections.deque()
-        self._thread = threading.Thread(target=self._loop, name="detectkit-inference", daemon=True)
-        self._thread.start()
+        self._deferred_lock = threading.Lock()
+        self._threads = [
+            threading.Thread(
+                target=self._loop,
+                args=(i,),
+                name="detectkit-inference" if lanes == 1 else f"detectkit-inference-{i}",
+                daemon=True,
+            )
+            for i in range(lanes)
+        ]
+        for t in self._threads:
+            t.start()
 
     # ------------------------------------------------------------------ admission
     @property
@@ -115,33 +150,42 @@ class InferenceEngine:
 
     # ------------------------------------------------------------------ jobs
     def submit_call(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        """Run ``fn(*args)`` on the inference thread (never batched)."""
+        """Run ``fn(*args)`` on a lane (never batched)."""
         job = _Job(future=Future(), call=fn, args=args)
         self._queue.put(job)
         return job.future
 
-    def submit_detect(self, model: Any, image: np.ndarray, *, key: Hashable) -> Future[Any]:
-        """Detect in one image with ``model.detect_batch``; batched with other jobs of equal ``key``
-        (which must pin the model, its options and the image shape)."""
+    def submit_detect(self, model: ModelOrFactory, image: np.ndarray, *, key: Hashable) -> Future[Any]:
+        """Detect in one image with ``model.detect_batch`` (``model``: a model, or ``lane -> model``);
+        batched with other jobs of equal ``key`` (which must pin the model, its options and the
+        image shape)."""
         job = _Job(future=Future(), key=key, model=model, image=image)
         self._queue.put(job)
         return job.future
 
     def close(self) -> None:
-        """Stop the thread after the jobs already queued."""
+        """Stop the lanes after the jobs already queued."""
         self._queue.put(None)
-        self._thread.join(timeout=30)
+        for t in self._threads:
+            t.join(timeout=30)
 
-    # ------------------------------------------------------------------ the thread
-    def _loop(self) -> None:
+    # ------------------------------------------------------------------ the lanes
+    def _next(self) -> _Job | None:
+        with self._deferred_lock:
+            if self._deferred:
+                return self._deferred.popleft()
+        return self._queue.get()
+
+    def _loop(self, lane: int) -> None:
         while True:
-            job = self._deferred.popleft() if self._deferred else self._queue.get()
+            job = self._next()
             if job is None:
+                self._queue.put(None)  # the other lanes stop too
                 return
             if job.call is not None:
                 self._run_call(job)
             else:
-                self._run_batch(self._collect(job))
+                self._run_batch(self._collect(job), lane)
 
     def _collect(self, first: _Job) -> list[_Job]:
         batch = [first]
@@ -151,8 +195,8 @@ class InferenceEngine:
         skipped: list[_Job] = []
         stop = False
         while len(batch) < self.max_batch and not stop:
-            # wait only while other admitted requests could still join
-            if self._admitted <= len(batch) + len(skipped) + self._queue.qsize():
+            # wait only while other admitted requests (not queued, not running) could still join
+            if self._admitted <= len(batch) + len(skipped) + self._queue.qsize() + self._running:
                 try:
                     nxt = self._queue.get_nowait()
                 except queue.Empty:
@@ -172,7 +216,8 @@ class InferenceEngine:
                 batch.append(nxt)
             else:
                 skipped.append(nxt)
-        self._deferred.extend(skipped)
+        with self._deferred_lock:
+            self._deferred.extend(skipped)
         return batch
 
     def _run_call(self, job: _Job) -> None:
@@ -184,26 +229,33 @@ class InferenceEngine:
         except BaseException as exc:
             job.future.set_exception(exc)
         finally:
-            self.stats.busy_seconds += time.perf_counter() - start
+            with self.stats.lock:
+                self.stats.busy_seconds += time.perf_counter() - start
 
-    def _run_batch(self, jobs: Sequence[_Job]) -> None:
+    def _run_batch(self, jobs: Sequence[_Job], lane: int) -> None:
         jobs = [j for j in jobs if j.future.set_running_or_notify_cancel()]
         if not jobs:
             return
+        with self._count_lock:
+            self._running += len(jobs)
         start = time.perf_counter()
         try:
-            results = jobs[0].model.detect_batch([j.image for j in jobs])
+            results = _model_for(jobs[0].model, lane).detect_batch([j.image for j in jobs])
         except BaseException as exc:
-            self._count(jobs, start)
+            self._count(jobs, start, lane)
             for j in jobs:
                 j.future.set_exception(exc)
         else:
-            self._count(jobs, start)  # before the answers, so /metrics never lags a finished request
+            self._count(jobs, start, lane)  # before the answers, so /metrics never lags a finished request
             for j, r in zip(jobs, results, strict=True):
                 j.future.set_result(r)
 
-    def _count(self, jobs: Sequence[_Job], start: float) -> None:
-        self.stats.busy_seconds += time.perf_counter() - start
-        self.stats.batches += 1
-        self.stats.images += len(jobs)
-        self.stats.batch_sizes[len(jobs)] += 1
+    def _count(self, jobs: Sequence[_Job], start: float, lane: int) -> None:
+        with self._count_lock:
+            self._running -= len(jobs)
+        with self.stats.lock:
+            self.stats.busy_seconds += time.perf_counter() - start
+            self.stats.batches += 1
+            self.stats.images += len(jobs)
+            self.stats.batch_sizes[len(jobs)] += 1
+            self.stats.lane_images[lane] += len(jobs)

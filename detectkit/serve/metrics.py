@@ -79,13 +79,13 @@ class Metrics:
     def render(
         self,
         gauges: Mapping[str, tuple[str, float]] | None = None,
-        counters: Mapping[str, tuple[str, Mapping[str, float]]] | None = None,
+        counters: Mapping[str, tuple[str, str, Mapping[str, float]]] | None = None,
     ) -> str:
         """The metrics as Prometheus text.
 
         Args:
             gauges: extra ``name -> (help, value)`` gauges.
-            counters: extra ``name -> (help, {label_value: value})`` counters labelled ``size``.
+            counters: extra ``name -> (help, label, {label_value: value})`` counters.
         """
         lines = [
             "# HELP detectkit_requests_total HTTP requests by method, route and status.",
@@ -108,7 +108,7 @@ class Metrics:
                 lines.append(f'detectkit_request_duration_seconds_count{{route="{r}"}} {hist.total}')
         for name, (help_text, value) in sorted((gauges or {}).items()):
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {_number(value)}"]
-        for name, (help_text, values) in sorted((counters or {}).items()):
+        for name, (help_text, label, values) in sorted((counters or {}).items()):
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
-            lines += [f'{name}{{size="{_label(k)}"}} {_number(v)}' for k, v in sorted(values.items())]
+            lines += [f'{name}{{{label}="{_label(k)}"}} {_number(v)}' for k, v in sorted(values.items())]
         return "\n".join(lines) + "\n"

@@ -44,9 +44,14 @@ def make_client(detector: Any, classifier: Any) -> Iterator[Callable[..., TestCl
         c.__exit__(None, None, None)
 
 
-@pytest.fixture
-def client(make_client: Callable[..., TestClient]) -> TestClient:
-    return make_client()
+@pytest.fixture(scope="module")
+def client(detector: Any, classifier: Any) -> Iterator[TestClient]:
+    """One started app (default settings, preloaded models) shared by a module's tests; a test that
+    counts requests in ``/metrics`` makes its own with ``make_client``."""
+    app = create_app(ServeConfig(), detectors={"demo-shapes": detector}, classifier=classifier)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        assert app.state.detectkit.ready.wait(120), "the models did not load"
+        yield c
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,8 @@ def _same(answer: dict[str, Any], expected: Detections) -> None:
 
 
 # ---------------------------------------------------------------------------- probes and page
-def test_probes_models_metrics_and_docs(client: TestClient) -> None:
+def test_probes_models_metrics_and_docs(make_client: Callable[..., TestClient]) -> None:
+    client = make_client()
     assert client.get("/health").json()["status"] == "ok"
     assert client.get("/ready").json() == {"ready": True, "models": ["demo-shapes"]}
     models = client.get("/v1/models").json()
@@ -270,3 +271,74 @@ def test_not_ready_answers_503(make_client: Callable[..., TestClient]) -> None:
         assert "loading" in r.json()["detail"]
     finally:
         state.ready.set()
+
+
+# ---------------------------------------------------------------------------- sliced inference
+def test_slice_options_equal_the_library(client: TestClient, detector: Detector) -> None:
+    from detectkit.slicing import SliceConfig
+
+    path = SHAPES[3]
+    cases = [
+        ({"slice": "320"}, SliceConfig(slice_wh=320)),
+        (
+            {"slice": "256x320", "overlap": "32", "merge": "nms", "match": "iou", "match_threshold": 0.4},
+            SliceConfig(slice_wh=(256, 320), overlap=32, merge="nms", match_metric="iou", match_threshold=0.4),
+        ),
+        (
+            {"slice": "auto", "full_image": "false", "edge_aware": "false", "merge_agnostic": "true", "conf": 0.1},
+            SliceConfig(full_image=False, edge_aware=False, class_agnostic=True),
+        ),
+    ]
+    for params, config in cases:
+        answer = _post(client, "/v1/detect", path, path.name, **params)
+        assert answer.status_code == 200, answer.text
+        lib = detector if "conf" not in params else Detector(conf=params["conf"])
+        expected = lib.detect(path, slicing=config)
+        assert len(expected) > 0
+        _same(answer.json(), expected)
+    # the batch and annotate routes take the same options
+    batch = client.post(
+        "/v1/detect/batch", params={"slice": "320"}, files=[("files", (p.name, p.read_bytes())) for p in SHAPES[3:5]]
+    ).json()["results"]
+    for p, answer in zip(SHAPES[3:5], batch, strict=True):
+        _same(answer, detector.detect(p, slicing=SliceConfig(slice_wh=320)))
+    drawn = _post(client, "/v1/annotate", path, path.name, slice="320")
+    assert drawn.status_code == 200
+    assert drawn.headers["X-Detectkit-Boxes"] == str(len(detector.detect(path, slicing=SliceConfig(slice_wh=320))))
+    # documented in the schema
+    params = {p["name"] for p in client.get("/openapi.json").json()["paths"]["/v1/detect"]["post"]["parameters"]}
+    assert {"slice", "overlap", "merge", "match", "match_threshold", "merge_agnostic", "full_image"} <= params
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"slice": "0"}, "slice must be a tile size"),
+        ({"slice": "640x"}, "slice must be a tile size"),
+        ({"slice": "big"}, "slice must be a tile size"),
+        ({"slice": "320", "overlap": "1.5"}, "overlap"),
+        ({"slice": "320", "overlap": "lots"}, "overlap must be a ratio"),
+        ({"slice": "320", "merge": "union"}, "merge"),
+        ({"slice": "320", "match": "giou"}, "match"),
+        ({"slice": "320", "merge": "wbf", "match": "ios"}, "wbf"),
+        ({"slice": "320", "match_threshold": 2}, "match_threshold"),
+        ({"overlap": "0.3"}, "need slice="),
+    ],
+)
+def test_bad_slice_options_get_422(client: TestClient, params: dict[str, Any], message: str) -> None:
+    r = _post(client, "/v1/detect", SHAPES[0], **params)
+    assert r.status_code == 422, r.text
+    assert message in r.text, r.text
+
+
+def test_batch_window_is_turned_off_without_a_torch_detector(capsys: pytest.CaptureFixture[str]) -> None:
+    from detectkit.serve import ServeConfig, create_app
+
+    # the onnx detector runs a batch one image at a time: a window would only add waiting
+    onnx = Detector(backend="onnx")
+    app = create_app(ServeConfig(batch_window_ms=10, classifier=""), detectors={"demo-shapes": onnx})
+    with TestClient(app, raise_server_exceptions=False) as c:
+        assert app.state.detectkit.ready.wait(60)
+        assert app.state.detectkit.engine.window == 0.0
+        _same(_post(c, "/v1/detect", SHAPES[0]).json(), onnx.detect(SHAPES[0]))
+    assert "--batch-window-ms ignored" in capsys.readouterr().err

@@ -158,4 +158,19 @@ def test_page_on_a_phone_width(server: Server, browser: Any, artifacts: Path) ->
     page.set_input_files("#files", files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"not an image"}])
     page.wait_for_selector("section.result[data-state=error]", timeout=60_000)
     assert "not an image" in page.locator("section.result").text_content()
+    # the "sliced" option: the table is the API's sliced answer (tiles of 320 px)
+    bus = bus_path()
+    sliced = httpx.post(
+        server.url + "/v1/detect", params={"conf": 0.25, "slice": "320"}, files={"file": ("bus.jpg", bus.read_bytes())}
+    ).json()
+    assert len(sliced["xyxy"]) > 2  # more boxes than the whole-image pass finds on this picture
+    page.check("#sliced")
+    page.fill("#tile", "320")
+    page.set_input_files("#files", str(bus))
+    page.wait_for_selector("section.result[data-state=done]", timeout=120_000)
+    rows = _table_rows(page)
+    assert [r[1] for r in rows] == sliced["labels"]
+    assert [float(v) for r in rows for v in r[3:7]] == pytest.approx(
+        [v for box in sliced["xyxy"] for v in box], abs=0.051
+    )
     page.close()

@@ -95,3 +95,18 @@ def test_admission_is_bounded() -> None:
             pass
     assert engine.admitted == 0
     engine.close()
+
+
+def test_lanes_run_their_own_model_copies_in_parallel() -> None:
+    engine = InferenceEngine(max_queue=32, lanes=2)
+    copies = [FakeModel(delay=0.05), FakeModel(delay=0.05)]
+    start = time.perf_counter()
+    futures = [engine.submit_detect(lambda lane: copies[lane], _image(i), key=("m",)) for i in range(8)]
+    assert [f.result(5) for f in futures] == list(range(8))
+    elapsed = time.perf_counter() - start
+    assert [m.threads for m in copies] == [{"detectkit-inference-0"}, {"detectkit-inference-1"}]
+    assert sum(len(m.batches) for m in copies) == 8
+    assert all(m.batches for m in copies)  # both lanes worked
+    assert elapsed < 8 * 0.05  # overlapped, not one after another
+    engine.close()
+    assert not any(t.is_alive() for t in engine._threads)
