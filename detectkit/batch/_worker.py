@@ -80,24 +80,44 @@ def _env(name: str, value: str) -> Iterator[None]:
             os.environ[name] = old
 
 
-def load_location(location: str) -> Any:
-    """Decode one image from a local path or a URI (``file://`` natively, others via fsspec)."""
+def load_location(location: str, *, timeout: float = 60.0) -> Any:
+    """Decode one image from a local path or a URI.
+
+    ``file://`` URIs are read from disk, ``http(s)://`` with the standard library (``timeout``
+    seconds), any other scheme through fsspec (e.g. ``s3://`` with ``s3fs`` installed).
+    """
     from detectkit.image import load_image
 
-    if location.startswith("file://"):
-        return load_image(location[len("file://") :], name=location)
-    if is_uri(location):
-        try:
-            import fsspec
-        except ImportError:  # pragma: no cover - depends on the environment
-            raise MissingDependencyError("fsspec", extra="ray", purpose=f"reading URIs such as {location}") from None
-        try:
+    if not is_uri(location):
+        return load_image(location)
+    from urllib.parse import unquote, urlparse
+
+    scheme = location.split("://", 1)[0].lower()
+    if scheme == "file":
+        parsed = urlparse(location)
+        if parsed.netloc not in ("", "localhost"):
+            raise InvalidInputError(f"{location}: file:// URIs must name a local file (file:///path), not a host")
+        return load_image(unquote(parsed.path), name=location)
+    try:
+        if scheme in ("http", "https"):
+            import urllib.request
+
+            with urllib.request.urlopen(location, timeout=timeout) as response:
+                data = response.read()
+        else:
+            try:
+                import fsspec
+            except ImportError:  # pragma: no cover - depends on the environment
+                raise MissingDependencyError(
+                    "fsspec", extra="ray", purpose=f"reading URIs such as {location}"
+                ) from None
             with fsspec.open(location, "rb") as fh:
                 data = fh.read()
-        except Exception as exc:  # any backend error is this item's failure
-            raise InvalidInputError(f"{location} could not be read: {exc}") from None
-        return load_image(bytes(data), name=location)
-    return load_image(location)
+    except DetectkitError:
+        raise
+    except Exception as exc:  # any transport error is this item's failure
+        raise InvalidInputError(f"{location} could not be read: {type(exc).__name__}: {exc}") from None
+    return load_image(bytes(data), name=location)
 
 
 def _error_message(exc: BaseException) -> str:
