@@ -18,11 +18,13 @@ worker count or engine) and with the single-process file of the same backend, wh
 
 Goals: local 2 workers >= 1.7x local 1 worker; Ray within 20 % of local 2 workers.
 
-Convert (``--convert FILES``): ``detectkit convert`` of per-file datasets (YOLO labels,
-per-image VOC XML, LabelMe JSON) in one process against the sharded read on a local 2-CPU Ray.
+Measure before distributing: ``--convert FILES`` reads (and writes as COCO) per-file datasets
+(YOLO labels, per-image VOC XML, LabelMe JSON) in one process; ``--eval IMAGES`` runs
+``detectkit eval`` on a synthetic prediction set of that many images. Both are set against the
+Ray start-up measured by the ``ray:...`` configurations (what a distributed run pays first).
 
 Run: ``.venv/bin/python benchmarks/bench_scale.py [--images 500] [--repeat 3] [--configs ...]
-[--single] [--convert 20000] [--json-out FILE]``.
+[--single] [--convert 20000] [--eval 50000] [--json-out FILE]``.
 """
 
 from __future__ import annotations
@@ -157,7 +159,7 @@ def engine_run(images: Path, out: Path, engine: str, workers: int, threads: int,
 
 
 def convert_section(tmp: Path, files: int, report: dict[str, Any]) -> None:
-    """Seconds to read ``files`` per-image annotation files in each many-file format, locally."""
+    """Local read + COCO write of ``files`` per-image annotation files in each many-file format."""
     from detectkit.dataset import Dataset, ImageRecord
     from detectkit.detections import Detections
     from detectkit.formats import read, write
@@ -170,15 +172,72 @@ def convert_section(tmp: Path, files: int, report: dict[str, Any]) -> None:
         records.append(ImageRecord(i + 1, f"img_{i:07d}.jpg", rec.width, rec.height))
         anns[i + 1] = Detections(xyxy=dets.xyxy, class_id=dets.class_id, names=dets.names)
     big = Dataset(categories=base.categories, images=records, annotations=anns)
-    out: dict[str, float] = {}
+    print(f"\nconvert: {files} per-image annotation files (no image files present), one process:")
     for fmt in ("yolo", "voc", "labelme"):
         folder = tmp / f"many_{fmt}"
         write(big, folder, format=fmt, link_images=False)
         start = time.perf_counter()
         ds = read(folder, format=fmt)
-        out[fmt] = time.perf_counter() - start
+        seconds_read = time.perf_counter() - start
+        write(ds, tmp / f"many_{fmt}.json", format="coco")
+        seconds = time.perf_counter() - start
         assert len(ds) == files, (fmt, len(ds))
-    return out
+        report["convert"][fmt] = {"files": files, "read_seconds": seconds_read, "convert_seconds": seconds}
+        print(
+            f"  {fmt:8s} read {seconds_read:6.2f} s ({files / seconds_read:7.0f} files/s); "
+            f"read + write COCO {seconds:6.2f} s"
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def eval_section(tmp: Path, images: int, report: dict[str, Any]) -> None:
+    """``detectkit eval`` (a fresh process) on ``images`` synthetic images: the shapes val ground
+    truth repeated, predictions = every box jittered plus half as many random false positives."""
+    import numpy as np
+
+    gt = json.loads((ROOT / "datasets" / "shapes" / "annotations" / "instances_val.json").read_text())
+    rng = np.random.default_rng(0)
+    by_image: dict[int, list[dict[str, Any]]] = {}
+    for a in gt["annotations"]:
+        by_image.setdefault(a["image_id"], []).append(a)
+    out_images, anns, preds = [], [], []
+    for i in range(images):
+        im = dict(gt["images"][i % len(gt["images"])])
+        old, im["id"], im["file_name"] = im["id"], i + 1, f"img_{i:07d}.jpg"
+        out_images.append(im)
+        for a in by_image.get(old, []):
+            x, y, w, h = a["bbox"]
+            anns.append({**{k: v for k, v in a.items() if k != "segmentation"}, "id": len(anns) + 1, "image_id": i + 1})
+            j = rng.normal(0, 3, 4)
+            box = [x + j[0], y + j[1], max(1.0, w + j[2]), max(1.0, h + j[3])]
+            preds.append(
+                {"image_id": i + 1, "category_id": a["category_id"], "bbox": box, "score": float(rng.uniform(0.3, 1))}
+            )
+            if rng.random() < 0.5:
+                fp = [float(rng.uniform(0, 300)), float(rng.uniform(0, 300)), 40.0, 40.0]
+                preds.append(
+                    {
+                        "image_id": i + 1,
+                        "category_id": int(rng.integers(1, 6)),
+                        "bbox": fp,
+                        "score": float(rng.uniform(0, 0.6)),
+                    }
+                )
+    gt_file, pred_file = tmp / "gt_big.json", tmp / "pred_big.json"
+    gt_file.write_text(json.dumps({"images": out_images, "annotations": anns, "categories": gt["categories"]}))
+    pred_file.write_text(json.dumps(preds))
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "detectkit", "eval", str(gt_file), str(pred_file), "--json"],
+        check=True,
+        capture_output=True,
+    )
+    seconds = time.perf_counter() - start
+    report["eval"] = {"images": images, "gt_boxes": len(anns), "predictions": len(preds), "seconds": seconds}
+    print(
+        f"\neval: {images} images, {len(anns)} ground-truth boxes, {len(preds)} predictions: "
+        f"{seconds:.2f} s in one process (start-up and JSON reading included)"
+    )
 
 
 def _label(engine: str, workers: int, threads: int, backend: str) -> str:
@@ -276,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--single", action="store_true", help="also the single-process reference rows")
     parser.add_argument("--no-detect", action="store_true")
     parser.add_argument("--convert", type=int, default=0, metavar="FILES", help="also the convert section")
+    parser.add_argument("--eval", type=int, default=0, metavar="IMAGES", help="also the eval section")
     parser.add_argument("--json-out", type=Path, default=None)
     parser.add_argument("--tmp", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -287,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
             detect_section(tmp, args, report)
         if args.convert:
             convert_section(tmp, args.convert, report)
+        if args.eval:
+            eval_section(tmp, args.eval, report)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if args.json_out is not None:

@@ -114,8 +114,8 @@ def run_job(
     check_choice(engine, "engine", ENGINES)
     shard_size = _check_int(shard_size, "shard_size")
     retries = _check_int(retries, "retries", 0)
-    if workers is None:
-        workers = os.cpu_count() or 1
+    if workers is None:  # one worker per `threads` cores
+        workers = max(1, (os.cpu_count() or 1) // max(1, int(spec.get("threads", 1))))
     workers = _check_int(workers, "workers")
     started = time.perf_counter()
     items = resolve_sources(sources, recursive=recursive)
@@ -270,11 +270,13 @@ def detect(
         out: output folder (created; must be empty or hold this same job).
         model: detector (manifest name or model path), loaded once per worker.
         engine: ``"local"`` (process pool, default) or ``"ray"`` (``detectkit[ray]``).
-        workers: worker processes or Ray actors (default: CPU count).
+        workers: worker processes or Ray actors (default: CPU count // ``threads``).
         batch_size: images per forward pass inside a worker.
         shard_size: images per shard (the unit of output, retry and resume).
         conf, iou, imgsz, classes, backend, device, agnostic_nms: as :class:`~detectkit.Detector`.
-        threads: torch threads per worker (1: one worker per core).
+        threads: threads per worker for every runtime (torch, onnxruntime, OpenVINO, OpenCV);
+            each local worker (and each Ray actor, as its CPU request) takes that many cores.
+            Part of the job: results depend on it (torch sums in another order), not on ``workers``.
         recursive: descend into sub-folders.
         save_dataset: also write the predictions as a dataset in this folder (auto-labelling).
         format: dataset format for ``save_dataset`` (``coco``, ``yolo``, ``voc``, ``labelme``, ``cvat``).

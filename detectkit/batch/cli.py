@@ -45,7 +45,9 @@ def add_engine_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         default=None,
         help="local: a process pool on this machine; ray: Ray Data (pip install 'detectkit[ray]')",
     )
-    group.add_argument("--workers", type=int, default=None, help="worker processes / Ray actors (default: CPUs)")
+    group.add_argument(
+        "--workers", type=int, default=None, help="worker processes / Ray actors (default: CPUs // --threads)"
+    )
     if command in ("detect", "classify"):
         _add(group, "--batch-size", type=int, default=8, help="images per forward pass (default: %(default)s)")
         group.add_argument(
