@@ -293,7 +293,9 @@ def detect_section(tmp: Path, args: argparse.Namespace, report: dict[str, Any]) 
             "workers_cpu_s": statistics.median(f["workers_cpu"] for f in figs),
             "peak_rss_mb": max(f["peak_rss_mb"] for f in figs),
             "identical_same_spec": all(f["identical_same_spec"] for f in figs),
-            "identical_single": all(f.get("identical_single", True) for f in figs) if backend in singles else None,
+            "identical_single": (
+                all(f["identical_single"] for f in figs) if backend in singles and threads == 1 else None
+            ),
             "startup_seconds": [f["stats"]["startup_seconds"] for f in figs if "startup_seconds" in f["stats"]],
         }
         report["detect"].append(row)
@@ -331,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=BATCH, help="images per forward pass (default: %(default)s)")
     parser.add_argument("--configs", default=DEFAULT_CONFIGS, help="engine:workers:threads:backend,...")
     parser.add_argument("--single", action="store_true", help="also the single-process reference rows")
     parser.add_argument("--no-detect", action="store_true")
@@ -339,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json-out", type=Path, default=None)
     parser.add_argument("--tmp", type=Path, default=None)
     args = parser.parse_args(argv)
+    global BATCH
+    BATCH = args.batch
     tmp = Path(tempfile.mkdtemp(prefix="bench_scale_", dir=args.tmp))
     report: dict[str, Any] = {"single": {}, "detect": [], "convert": {}}
     try:
