@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=BATCH, help="images per forward pass (default: %(default)s)")
+    parser.add_argument("--batch", type=int, default=8, help="images per forward pass (default: %(default)s)")
     parser.add_argument("--configs", default=DEFAULT_CONFIGS, help="engine:workers:threads:backend,...")
     parser.add_argument("--single", action="store_true", help="also the single-process reference rows")
     parser.add_argument("--no-detect", action="store_true")
