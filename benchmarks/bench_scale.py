@@ -304,7 +304,11 @@ def detect_section(tmp: Path, args: argparse.Namespace, report: dict[str, Any]) 
             if engine == "ray"
             else f"workers {1000 * row['workers_cpu_s'] / n:.1f} CPU-ms/img incl. start-up"
         )
+        first = statistics.median(f["stats"].get("first_shard_seconds", float("nan")) for f in figs)
+        steady = statistics.median(f["stats"].get("steady_images_per_second", float("nan")) for f in figs)
+        row["first_shard_seconds"], row["steady_images_per_second"] = first, steady
         extra = f"; Ray start-up {statistics.median(row['startup_seconds']):.1f} s" if row["startup_seconds"] else ""
+        extra += f"; first shard after {first:.1f} s, then {steady:.1f} img/s"
         print(
             f"  {row['config']:26s} {med:6.1f} s {n / med:6.1f} img/s  runs {', '.join(f'{w:.1f}' for w in walls)}; "
             f"{cpu}; driver {row['driver_cpu_s']:.1f} CPU-s; peak RSS {row['peak_rss_mb']:.0f} MB; "
@@ -319,6 +323,13 @@ def detect_section(tmp: Path, args: argparse.Namespace, report: dict[str, Any]) 
         ray = by.get(_label("ray", 2, 1, backend))
         if two and ray:
             print(f"  {backend}: ray 2 actors vs local 2 workers: {two / ray:.2f}x throughput (goal >= 0.8x)")
+            rows = {r["config"]: r for r in report["detect"]}
+            ray_row, local_row = rows[_label("ray", 2, 1, backend)], rows[_label("local", 2, 1, backend)]
+            print(
+                f"  {backend}: after the first shard: ray {ray_row['steady_images_per_second']:.1f} img/s vs local "
+                f"{local_row['steady_images_per_second']:.1f} img/s "
+                f"({ray_row['steady_images_per_second'] / local_row['steady_images_per_second']:.2f}x)"
+            )
     best1 = min((v, k) for k, v in by.items() if " 1w " in k) if any(" 1w " in k for k in by) else None
     best2 = (
         min((v, k) for k, v in by.items() if k.startswith("local 2w"))

@@ -37,7 +37,9 @@ class BatchResult:
         images: items in the job. succeeded / failed: images with a result / an error.
         shards: shards in the job; shards_run: run now; shards_skipped: finished earlier.
         lost: ``(shard index, reason)`` for shards that could not finish (rerun to resume).
-        seconds: wall time of this call. engine_stats: engine figures (e.g. Ray start-up).
+        seconds: wall time of this call. engine_stats: figures of the run: ``startup_seconds``
+            (Ray start or connect), ``first_shard_seconds`` (until the first shard finished:
+            workers started, model loaded), ``steady_images_per_second`` (after that).
         dataset: summary of the ``save_dataset`` write, when asked for.
 
     >>> r = BatchResult(Path("out"), None, None, images=10, succeeded=9, failed=1, shards=3,
@@ -130,12 +132,18 @@ def run_job(
         done_before = len(items) - sum(len(s.sources) for s in pending)
         bar = tqdm(total=len(items), initial=done_before, unit="img", file=sys.stderr, leave=False)
 
+    stats: dict[str, float] = {}
+    done_images = [0]
+
     def on_result(result: ShardResult) -> None:
         job.save_shard(result)
+        if "first_shard_seconds" not in stats:  # start-up ends with the first finished shard
+            stats["first_shard_seconds"] = time.perf_counter() - started
+            stats["first_shard_images"] = result.succeeded + result.failed
+        done_images[0] += result.succeeded + result.failed
         if bar is not None:
             bar.update(result.succeeded + result.failed)
 
-    stats: dict[str, float] = {}
     lost: list[tuple[Shard, str]] = []
     try:
         if pending and engine == "local":
@@ -163,6 +171,10 @@ def run_job(
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - started
+    if "first_shard_seconds" in stats and seconds > stats["first_shard_seconds"]:
+        # images/s once the first shard is in (workers up): the job's rate without its start-up
+        after = done_images[0] - stats["first_shard_images"]
+        stats["steady_images_per_second"] = after / (seconds - stats["first_shard_seconds"])
     base = BatchResult(
         out=job.out,
         results=None,
