@@ -36,13 +36,15 @@ def claim_cores(threads: int) -> tuple[int, ...] | None:
     The cores this process may use are cut into ``len(cores) // threads`` slots; the first
     slot whose lock file (in the temp folder, per user) no other live process holds is taken
     and kept until the process ends. Nothing is pinned when there is one slot only, when all
-    slots are taken (more workers than cores: the OS schedules them) or off Linux.
+    slots are taken (more workers than cores: the OS schedules them), off Linux, or with
+    ``DETECTKIT_PIN_CORES=0`` (e.g. on a machine busy with other work, where a pinned worker
+    cannot move to an idle core).
 
     >>> claim_cores(10_000) is None  # more threads than cores: one slot, nothing pinned
     True
     """
     global _SLOT
-    if _SLOT is not None or not hasattr(os, "sched_setaffinity"):
+    if _SLOT is not None or not hasattr(os, "sched_setaffinity") or os.environ.get("DETECTKIT_PIN_CORES") == "0":
         return None
     import fcntl
 
