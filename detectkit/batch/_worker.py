@@ -11,36 +11,115 @@ default: one worker per core).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Mapping
-from typing import Any
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any
 
 from detectkit.batch._job import Shard, ShardResult
 from detectkit.batch.sources import is_uri
 from detectkit.errors import DetectkitError, InvalidInputError, MissingDependencyError
 
-__all__ = ["ShardRunner", "load_location"]
+__all__ = ["ShardRunner", "claim_cores", "load_location"]
+
+# The lock file of the core slot this process holds (kept open for the process's lifetime).
+_SLOT: IO[bytes] | None = None
 
 
-def load_location(location: str) -> Any:
-    """Decode one image from a local path or a URI (``file://`` natively, others via fsspec)."""
+def claim_cores(threads: int) -> tuple[int, ...] | None:
+    """Bind this process to a free slot of ``threads`` cores; returns the cores, or None.
+
+    The cores this process may use are cut into ``len(cores) // threads`` slots; the first
+    slot whose lock file (in the temp folder, per user) no other live process holds is taken
+    and kept until the process ends. Nothing is pinned when there is one slot only, when all
+    slots are taken (more workers than cores: the OS schedules them), off Linux, or with
+    ``DETECTKIT_PIN_CORES=0`` (e.g. on a machine busy with other work, where a pinned worker
+    cannot move to an idle core).
+
+    >>> claim_cores(10_000) is None  # more threads than cores: one slot, nothing pinned
+    True
+    """
+    global _SLOT
+    if _SLOT is not None or not hasattr(os, "sched_setaffinity") or os.environ.get("DETECTKIT_PIN_CORES") == "0":
+        return None
+    import fcntl
+
+    cores = sorted(os.sched_getaffinity(0))
+    slots = len(cores) // max(1, threads)
+    if slots <= 1:
+        return None
+    folder = Path(tempfile.gettempdir()) / f"detectkit-cores-{os.getuid()}"
+    folder.mkdir(exist_ok=True)
+    tag = "-".join(map(str, cores))
+    for slot in range(slots):
+        fh = (folder / f"cpus{tag}-threads{threads}-slot{slot}.lock").open("ab")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            continue
+        mine = tuple(cores[slot * threads : (slot + 1) * threads])
+        os.sched_setaffinity(0, mine)
+        _SLOT = fh
+        return mine
+    return None
+
+
+@contextlib.contextmanager
+def _env(name: str, value: str) -> Iterator[None]:
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
+def load_location(location: str, *, timeout: float = 60.0) -> Any:
+    """Decode one image from a local path or a URI.
+
+    ``file://`` URIs are read from disk, ``http(s)://`` with the standard library (``timeout``
+    seconds), any other scheme through fsspec (e.g. ``s3://`` with ``s3fs`` installed).
+    """
     from detectkit.image import load_image
 
-    if location.startswith("file://"):
-        return load_image(location[len("file://") :], name=location)
-    if is_uri(location):
-        try:
-            import fsspec
-        except ImportError:  # pragma: no cover - depends on the environment
-            raise MissingDependencyError("fsspec", extra="ray", purpose=f"reading URIs such as {location}") from None
-        try:
+    if not is_uri(location):
+        return load_image(location)
+    from urllib.parse import unquote, urlparse
+
+    scheme = location.split("://", 1)[0].lower()
+    if scheme == "file":
+        parsed = urlparse(location)
+        if parsed.netloc not in ("", "localhost"):
+            raise InvalidInputError(f"{location}: file:// URIs must name a local file (file:///path), not a host")
+        return load_image(unquote(parsed.path), name=location)
+    try:
+        if scheme in ("http", "https"):
+            import urllib.request
+
+            with urllib.request.urlopen(location, timeout=timeout) as response:
+                data = response.read()
+        else:
+            try:
+                import fsspec
+            except ImportError:  # pragma: no cover - depends on the environment
+                raise MissingDependencyError(
+                    "fsspec", extra="ray", purpose=f"reading URIs such as {location}"
+                ) from None
             with fsspec.open(location, "rb") as fh:
                 data = fh.read()
-        except Exception as exc:  # any backend error is this item's failure
-            raise InvalidInputError(f"{location} could not be read: {exc}") from None
-        return load_image(bytes(data), name=location)
-    return load_image(location)
+    except DetectkitError:
+        raise
+    except Exception as exc:  # any transport error is this item's failure
+        raise InvalidInputError(f"{location} could not be read: {type(exc).__name__}: {exc}") from None
+    return load_image(bytes(data), name=location)
 
 
 def _error_message(exc: BaseException) -> str:
@@ -59,42 +138,62 @@ class ShardRunner:
     Args:
         spec: ``{"task": "detect"|"classify", "model": ..., "options": {...},
             "batch_size": int, "threads": int}``.
+        pin: claim a slot of ``threads`` cores and bind to it (:func:`claim_cores`); for
+            worker processes, not for a caller's own process.
     """
 
-    def __init__(self, spec: Mapping[str, Any]) -> None:
+    def __init__(self, spec: Mapping[str, Any], *, pin: bool = False) -> None:
         self.spec = dict(spec)
         self.task = str(spec["task"])
         self.batch_size = int(spec.get("batch_size", 8))
-        threads = int(spec.get("threads", 1))
+        self.threads = threads = int(spec.get("threads", 1))
+        self.cores = claim_cores(threads) if pin else None
         os.environ.setdefault("YOLO_VERBOSE", "false")
         os.environ.setdefault("YOLO_OFFLINE", "1")
         os.environ.setdefault("YOLO_AUTOINSTALL", "false")
-        import torch
+        options = dict(spec.get("options", {}))
+        if self.task != "detect" or options.get("backend", "torch") not in ("onnx", "openvino"):
+            import torch  # a torch model: its threads are set before it loads
 
-        torch.set_num_threads(threads)
+            torch.set_num_threads(threads)
+        # onnxruntime/OpenVINO detectors never import torch (1.5 s of each worker's start-up)
         try:
             import cv2
 
             cv2.setNumThreads(threads)
         except ImportError:  # pragma: no cover - opencv is a dependency
             pass
-        options = dict(spec.get("options", {}))
         self.model: Any
-        if self.task == "detect":
-            from detectkit.models.detector import Detector
+        with _env("DETECTKIT_ORT_THREADS", str(threads)):  # onnxruntime / OpenVINO sessions
+            if self.task == "detect":
+                from detectkit.models.detector import Detector
 
-            self.model = Detector(spec["model"], **options)
-            self.names: dict[int, str] = dict(self.model.names)
-        elif self.task == "classify":
-            from detectkit.models.classifier import Classifier
+                self.model = Detector(spec["model"], **options)
+                self.names: dict[int, str] = dict(self.model.names)
+            elif self.task == "classify":
+                from detectkit.models.classifier import Classifier
 
-            self.top_k = int(options.pop("top_k", 5))
-            self.model = Classifier(spec["model"], **options)
-            self.names = dict(getattr(self.model, "names", {}) or {})
-        else:
-            raise InvalidInputError(f"task must be 'detect' or 'classify', got {self.task!r}")
+                self.top_k = int(options.pop("top_k", 5))
+                self.model = Classifier(spec["model"], **options)
+                self.names = dict(getattr(self.model, "names", {}) or {})
+            else:
+                raise InvalidInputError(f"task must be 'detect' or 'classify', got {self.task!r}")
+        if getattr(self.model, "backend", None) == "torch" and hasattr(self.model, "detect_batch"):
+            # Ultralytics sets its predictor up (and resets torch's threads) on the first call:
+            # do that now, so every shard's first chunk runs with the same thread count.
+            import numpy as np
+
+            self.model.detect_batch([np.zeros((64, 64, 3), dtype=np.uint8)])
+        self._torch_threads()
+
+    def _torch_threads(self) -> None:
+        """Set torch's threads to the job's (when torch is loaded): a model call may reset them."""
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
 
     def _infer(self, images: list[Any]) -> list[Any]:
+        self._torch_threads()
         if self.task == "detect":
             return list(self.model.detect_batch(images))
         return list(self.model.classify_many(images, top_k=self.top_k, batch_size=len(images)))

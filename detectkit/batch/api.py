@@ -37,7 +37,9 @@ class BatchResult:
         images: items in the job. succeeded / failed: images with a result / an error.
         shards: shards in the job; shards_run: run now; shards_skipped: finished earlier.
         lost: ``(shard index, reason)`` for shards that could not finish (rerun to resume).
-        seconds: wall time of this call. engine_stats: engine figures (e.g. Ray start-up).
+        seconds: wall time of this call. engine_stats: figures of the run: ``startup_seconds``
+            (Ray start or connect), ``first_shard_seconds`` (until the first shard finished:
+            workers started, model loaded), ``steady_images_per_second`` (after that).
         dataset: summary of the ``save_dataset`` write, when asked for.
 
     >>> r = BatchResult(Path("out"), None, None, images=10, succeeded=9, failed=1, shards=3,
@@ -114,8 +116,8 @@ def run_job(
     check_choice(engine, "engine", ENGINES)
     shard_size = _check_int(shard_size, "shard_size")
     retries = _check_int(retries, "retries", 0)
-    if workers is None:
-        workers = os.cpu_count() or 1
+    if workers is None:  # one worker per `threads` cores
+        workers = max(1, (os.cpu_count() or 1) // max(1, int(spec.get("threads", 1))))
     workers = _check_int(workers, "workers")
     started = time.perf_counter()
     items = resolve_sources(sources, recursive=recursive)
@@ -130,12 +132,18 @@ def run_job(
         done_before = len(items) - sum(len(s.sources) for s in pending)
         bar = tqdm(total=len(items), initial=done_before, unit="img", file=sys.stderr, leave=False)
 
+    stats: dict[str, float] = {}
+    done_images = [0]
+
     def on_result(result: ShardResult) -> None:
         job.save_shard(result)
+        if "first_shard_seconds" not in stats:  # start-up ends with the first finished shard
+            stats["first_shard_seconds"] = time.perf_counter() - started
+            stats["first_shard_images"] = result.succeeded + result.failed
+        done_images[0] += result.succeeded + result.failed
         if bar is not None:
             bar.update(result.succeeded + result.failed)
 
-    stats: dict[str, float] = {}
     lost: list[tuple[Shard, str]] = []
     try:
         if pending and engine == "local":
@@ -163,6 +171,10 @@ def run_job(
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - started
+    if "first_shard_seconds" in stats and seconds > stats["first_shard_seconds"]:
+        # images/s once the first shard is in (workers up): the job's rate without its start-up
+        after = done_images[0] - stats["first_shard_images"]
+        stats["steady_images_per_second"] = after / (seconds - stats["first_shard_seconds"])
     base = BatchResult(
         out=job.out,
         results=None,
@@ -270,11 +282,13 @@ def detect(
         out: output folder (created; must be empty or hold this same job).
         model: detector (manifest name or model path), loaded once per worker.
         engine: ``"local"`` (process pool, default) or ``"ray"`` (``detectkit[ray]``).
-        workers: worker processes or Ray actors (default: CPU count).
+        workers: worker processes or Ray actors (default: CPU count // ``threads``).
         batch_size: images per forward pass inside a worker.
         shard_size: images per shard (the unit of output, retry and resume).
         conf, iou, imgsz, classes, backend, device, agnostic_nms: as :class:`~detectkit.Detector`.
-        threads: torch threads per worker (1: one worker per core).
+        threads: threads per worker for every runtime (torch, onnxruntime, OpenVINO, OpenCV);
+            each local worker (and each Ray actor, as its CPU request) takes that many cores.
+            Part of the job: results depend on it (torch sums in another order), not on ``workers``.
         recursive: descend into sub-folders.
         save_dataset: also write the predictions as a dataset in this folder (auto-labelling).
         format: dataset format for ``save_dataset`` (``coco``, ``yolo``, ``voc``, ``labelme``, ``cvat``).

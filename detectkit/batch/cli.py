@@ -45,13 +45,22 @@ def add_engine_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         default=None,
         help="local: a process pool on this machine; ray: Ray Data (pip install 'detectkit[ray]')",
     )
-    group.add_argument("--workers", type=int, default=None, help="worker processes / Ray actors (default: CPUs)")
+    group.add_argument(
+        "--workers", type=int, default=None, help="worker processes / Ray actors (default: CPUs // --threads)"
+    )
     if command in ("detect", "classify"):
         _add(group, "--batch-size", type=int, default=8, help="images per forward pass (default: %(default)s)")
         group.add_argument(
             "--shard-size", type=int, default=64, help="images per shard, the unit of resume (default: %(default)s)"
         )
         _add(group, "--overwrite", action="store_true", help="restart when --out holds another job")
+        group.add_argument(
+            "--threads",
+            type=int,
+            default=1,
+            help="threads per worker (torch, onnxruntime, OpenVINO); a worker takes that many cores. "
+            "The job's results depend on it, not on --workers (default: %(default)s)",
+        )
     else:
         group.add_argument("--shard-size", type=int, default=2000, help="files per shard (default: %(default)s)")
     group.add_argument(
@@ -79,7 +88,7 @@ def _usage(message: str) -> Exception:
 def _check_common(args: argparse.Namespace) -> None:
     if args.address is not None and args.engine != "ray":
         raise _usage("--address needs --engine ray")
-    for flag in ("workers", "shard_size", "batch_size"):
+    for flag in ("workers", "shard_size", "batch_size", "threads"):
         value = getattr(args, flag, None)
         if value is not None and value < 1:
             raise _usage(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
@@ -174,6 +183,7 @@ def run_from_args(args: argparse.Namespace, command: str) -> int:
             backend=args.backend,
             device=args.device,
             agnostic_nms=args.agnostic_nms,
+            threads=args.threads,
             recursive=args.recursive,
             save_dataset=args.save_dataset,
             format=args.dataset_format,
@@ -192,6 +202,7 @@ def run_from_args(args: argparse.Namespace, command: str) -> int:
             shard_size=args.shard_size,
             top_k=args.top_k,
             device=args.device,
+            threads=args.threads,
             recursive=args.recursive,
             overwrite=args.overwrite,
             progress=progress,

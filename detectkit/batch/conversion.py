@@ -1,14 +1,14 @@
 """``convert`` on an engine: the conversion runs as one task where the engine runs it.
 
-Measured (``benchmarks/bench_scale.py``, ``docs/scale-out.md``): one process reads YOLO label
-folders at 6-12 thousand files/s (one vectorised pass), LabelMe at about 2 thousand and VOC
-at about 1.4 thousand files/s (a per-file parse), against 12-20 s to start a local Ray. The
-parsing is **not** split into shards in this version: ``--engine local`` is the plain
-in-process conversion, and ``--engine ray`` runs that same conversion as a single Ray task
-(next to the data, on a node that mounts it, from a laptop driver), byte-identical either
-way. Sharding the per-file VOC/LabelMe readers would pay past some tens of thousands of
-files on a cluster; it needs those readers split into a per-file parser and an assembler
-and is not done.
+Measured idle on a 2-core machine (``benchmarks/bench_scale.py --convert 20000``,
+``docs/scale-out.md``): one process reads 20,000 per-image files at about 14,000 files/s
+(YOLO label folder, one vectorised pass), 7,900 (LabelMe) and 2,600 (VOC), against about 5 s
+before a local Ray runs its first task. The parsing is therefore **not** split into shards:
+``--engine local`` is the plain in-process conversion, and ``--engine ray`` runs that same
+conversion as a single Ray task (next to the data, on a node that mounts it, from a laptop
+driver), byte-identical either way. A sharded read would pay on a cluster past some tens of
+thousands of VOC/LabelMe files; it needs those readers split into a per-file parser and an
+assembler (in ``detectkit.formats``) and is not done.
 
 >>> import tempfile, pathlib
 >>> tmp = pathlib.Path(tempfile.mkdtemp())

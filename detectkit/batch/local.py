@@ -30,7 +30,7 @@ _INIT_ERROR: BaseException | None = None
 def _init(spec: Mapping[str, Any]) -> None:
     global _RUNNER, _INIT_ERROR
     try:
-        _RUNNER = ShardRunner(spec)
+        _RUNNER = ShardRunner(spec, pin=True)
     except Exception as exc:  # re-raised by _run, so the driver sees the real error
         _INIT_ERROR = exc
 

@@ -49,7 +49,7 @@ class _RayShardActor:
     def __init__(self, spec: Mapping[str, Any]) -> None:
         from detectkit.batch._worker import ShardRunner
 
-        self.runner = ShardRunner(spec)
+        self.runner = ShardRunner(spec, pin=True)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         import json
@@ -120,17 +120,18 @@ def run_ray(
     Args:
         spec: the job's task spec (what :class:`ShardRunner` loads).
         shards: shards to run.
-        workers: actors in the pool (one CPU each).
+        workers: actors in the pool (``spec["threads"]`` CPUs each).
         on_result: called in the driver with each finished shard, in completion order.
         retries: restarts of a dead actor, and retries of its shard.
         address: ``"auto"``, ``"ray://host:10001"`` or a GCS address to join an existing
-            cluster; None starts a local Ray with ``workers`` CPUs (shut down at the end).
+            cluster; None starts a local Ray with ``workers * threads`` CPUs (shut down at the end).
         object_store_bytes: object store size of a local Ray (None: Ray's default).
         runtime_env: Ray runtime environment for the job (e.g. ``{"pip": [...]}``).
         stall_timeout: seconds without a finished shard before giving up (None: wait).
         stats: filled with ``startup_seconds`` (Ray start or connect).
     """
     ray = import_ray()
+    threads = int(spec.get("threads", 1))
     started = time.perf_counter()
     started_here = False
     if not ray.is_initialized():
@@ -138,7 +139,7 @@ def run_ray(
         if runtime_env:
             init["runtime_env"] = dict(runtime_env)
         if address is None:
-            init["num_cpus"] = workers
+            init["num_cpus"] = workers * threads
             if object_store_bytes is not None:
                 init["object_store_memory"] = int(object_store_bytes)
         else:
@@ -168,7 +169,7 @@ def run_ray(
                 fn_constructor_kwargs={"spec": dict(spec)},
                 batch_size=1,
                 compute=ray.data.ActorPoolStrategy(size=workers),
-                num_cpus=1,
+                num_cpus=threads,
                 max_restarts=retries,
                 max_task_retries=retries,
             )

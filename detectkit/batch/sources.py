@@ -6,7 +6,10 @@ A batch job works on a flat, sorted, de-duplicated list of image locations. Each
 * a list file (``.txt``, ``.lst`` or ``.list``): one path or URI per line; blank lines and
   lines starting with ``#`` are skipped; relative paths are relative to the list file's folder,
 * a glob pattern (``*``, ``?`` or ``[``; ``**`` descends with ``recursive=True``),
-* a URI such as ``s3://bucket/a.jpg`` or ``gs://...`` (read through fsspec by the workers),
+* a URI: ``file://`` and ``http(s)://`` (read with the standard library), or any scheme fsspec
+  has a filesystem for (``s3://``, ``gs://``, ``az://``, ... with its package, e.g. ``s3fs``,
+  installed on the driver and every worker); another scheme is refused when the sources are
+  resolved, naming the URI,
 * or an image file.
 
 The order is the sort order of the location strings, so output order never depends on how
@@ -16,7 +19,7 @@ the sources were given or how many workers run.
 >>> tmp = pathlib.Path(tempfile.mkdtemp())
 >>> for name in ("b.jpg", "a.png", "notes.md"):
 ...     _ = (tmp / name).write_bytes(b"x")
->>> _ = (tmp / "list.txt").write_text("# two images\\nb.jpg\\ns3://bucket/c.jpg\\n")
+>>> _ = (tmp / "list.txt").write_text("# two images\\nb.jpg\\nhttps://example.com/c.jpg\\n")
 >>> [pathlib.Path(p).name for p in resolve_sources([tmp])]
 ['a.png', 'b.jpg']
 >>> [p.rsplit("/", 1)[-1] for p in resolve_sources([tmp / "list.txt", str(tmp / "*.png")])]
@@ -34,7 +37,7 @@ from pathlib import Path
 from detectkit.errors import InvalidInputError
 from detectkit.image import IMAGE_EXTENSIONS, list_images
 
-__all__ = ["LIST_SUFFIXES", "is_uri", "resolve_sources"]
+__all__ = ["LIST_SUFFIXES", "NATIVE_SCHEMES", "check_uri", "is_uri", "resolve_sources"]
 
 #: File suffixes read as list files (one path or URI per line).
 LIST_SUFFIXES = (".txt", ".lst", ".list")
@@ -49,6 +52,48 @@ def is_uri(location: str) -> bool:
     (True, False, False)
     """
     return bool(_URI.match(location))
+
+
+#: URI schemes read without fsspec (``file://`` from disk, ``http(s)://`` with urllib).
+NATIVE_SCHEMES = ("file", "http", "https")
+
+
+def check_uri(uri: str, *, where: str = "") -> str:
+    """The scheme of ``uri`` when this machine can read it; else a clear :class:`InvalidInputError`.
+
+    ``file``, ``http`` and ``https`` are read natively; any other scheme needs an fsspec
+    filesystem (``s3`` needs ``s3fs``, ``gs`` needs ``gcsfs``, ...).
+
+    >>> check_uri("https://example.com/a.jpg")
+    'https'
+    >>> check_uri("ftp2://host/a.jpg")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    detectkit.errors.InvalidInputError: ftp2://host/a.jpg: unsupported URI scheme 'ftp2' (use a local path, ...)
+    """
+    scheme = uri.split("://", 1)[0].lower()
+    if scheme in NATIVE_SCHEMES:
+        return scheme
+    context = f" (in {where})" if where else ""
+    try:
+        import fsspec
+    except ImportError:  # pragma: no cover - fsspec comes with torch
+        raise InvalidInputError(
+            f"{uri}{context}: reading {scheme}:// URIs needs fsspec: pip install 'detectkit[ray]'"
+        ) from None
+    try:
+        fsspec.get_filesystem_class(scheme)
+    except ImportError as exc:
+        raise InvalidInputError(
+            f"{uri}{context}: {scheme}:// URIs need a package that is not installed: {exc} "
+            "(install it on the driver and on every worker)"
+        ) from None
+    except ValueError:
+        raise InvalidInputError(
+            f"{uri}{context}: unsupported URI scheme {scheme!r} (use a local path, file://, http(s)://, "
+            "or a scheme fsspec knows such as s3://, gs://, az://)"
+        ) from None
+    return scheme
 
 
 def _is_glob(text: str) -> bool:
@@ -66,6 +111,7 @@ def _from_list_file(path: Path) -> list[str]:
         if not entry or entry.startswith("#"):
             continue
         if is_uri(entry):
+            check_uri(entry, where=f"list file {path}")
             out.append(entry)
         else:
             p = Path(entry)
@@ -86,7 +132,8 @@ def resolve_sources(sources: Iterable[str | os.PathLike[str]], *, recursive: boo
 
     Raises:
         InvalidInputError: a source that does not exist, a glob or folder that matches no
-            image, or an empty list (the message names the source).
+            image, an empty list, or a URI whose scheme cannot be read here (the message
+            names the source).
     """
     items: set[str] = set()
     given = list(sources)
@@ -95,6 +142,7 @@ def resolve_sources(sources: Iterable[str | os.PathLike[str]], *, recursive: boo
     for source in given:
         text = os.fspath(source)
         if is_uri(text):
+            check_uri(text)
             items.add(text)
             continue
         path = Path(text)

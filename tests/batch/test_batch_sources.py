@@ -30,10 +30,15 @@ def test_folder_sorted_absolute(tree: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_list_file_relative_to_itself_and_uris(tree: Path) -> None:
-    (tree / "sub" / "list.txt").write_text("# comment\n\nd.jpg\n../b.jpg\ns3://bucket/z.jpg\nmissing.jpg\n")
+    (tree / "sub" / "list.txt").write_text("# comment\n\nd.jpg\n../b.jpg\nhttps://example.com/z.jpg\nmissing.jpg\n")
     got = resolve_sources([tree / "sub" / "list.txt"])
     assert got == sorted(
-        [str(tree / "sub" / "d.jpg"), str(tree / "b.jpg"), "s3://bucket/z.jpg", str(tree / "sub" / "missing.jpg")]
+        [
+            str(tree / "sub" / "d.jpg"),
+            str(tree / "b.jpg"),
+            "https://example.com/z.jpg",
+            str(tree / "sub" / "missing.jpg"),
+        ]
     )
 
 
