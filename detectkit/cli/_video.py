@@ -7,7 +7,9 @@ detect -> track (+ zones/lines) -> draw -> encode (a writer thread). Writes
 ``OUT/detections.jsonl`` with one JSON line per frame (boxes with ``tracker_id``, zone and line
 state), with tracking ``OUT/mot/<name>.txt`` (MOTChallenge text, for ``eval --mot``) and, with
 ``--save-video``, ``OUT/videos/<name>.mp4``. Ctrl-C (or SIGTERM) stops cleanly:
-the video and the JSON lines written so far are complete, valid files.
+the video and the JSON lines written so far are complete, valid files. The video is a fragmented
+MP4 written in place (:mod:`detectkit.video.writer`), so even a SIGKILL leaves it playable up to
+the frames encoded before the kill.
 """
 
 from __future__ import annotations
@@ -406,7 +408,7 @@ def _save_image(out: Path | None, label: str, info: Any, picture: Any) -> Path:
 
 def _open_writer(out: Path | None, label: str, picture: Any, fps: float, timer: Any) -> Any:
     from detectkit.video.sources import BackgroundWriter
-    from detectkit.viz import VideoWriter
+    from detectkit.video.writer import open_video_writer
 
     if out is None:  # pragma: no cover - --save-video requires --out
         raise UsageError("--save-video needs --out DIR")
@@ -421,5 +423,6 @@ def _open_writer(out: Path | None, label: str, picture: Any, fps: float, timer: 
         n += 1
     size_wh = (int(picture.shape[1]), int(picture.shape[0]))
     return BackgroundWriter(
-        VideoWriter(target, fps=fps if fps > 0 else 30.0, size_wh=size_wh), on_time=lambda s: timer.add("encode", s)
+        open_video_writer(target, fps=fps if fps > 0 else 30.0, size_wh=size_wh),
+        on_time=lambda s: timer.add("encode", s),
     )
