@@ -1,7 +1,6 @@
 """Video: tracking quality per tracker, tracker overhead, end-to-end FPS vs Ultralytics' track + plot.
 
-Three parts, one run (figures are medians; machine load hits both sides of each ratio alike
-because the peers run alternately in the same process):
+Three parts (figures are medians; run it under ``/work/bin/bench`` or on an otherwise idle machine):
 
 1. **Quality** on seeded synthetic clips (``datasets/generate_video.py``, 640x384, 150 frames,
    2 crossing pairs + 6 bouncing shapes): the demo detector (ONNX, conf 0.1) runs once per clip
@@ -9,23 +8,26 @@ because the peers run alternately in the same process):
    IDF1 / ID switches from ``detectkit.metrics.mot`` (TrackEval-exact). Ultralytics' own
    ByteTrack and BoT-SORT (``model.track(persist=True)``, same model, imgsz, conf) are scored too.
 2. **Tracker overhead**: ms per ``Tracker.update`` at 10 / 100 / 1000 moving objects.
-3. **End to end** on a 1280x720 clip: ``detectkit detect CLIP --track --save-video`` (decode ->
-   detect -> track -> draw -> encode, ONNX backend, reader/encoder threads) against
-   ``YOLO(model).track(frame, persist=True)`` + ``result.plot()`` + ``cv2.VideoWriter`` on the
-   same frames, model, imgsz and conf. Ultralytics' tracker needs ``lap``; this benchmark expects
-   it installed (``pip install lap``) and never installs anything.
+3. **End to end** on a 1280x720 clip: ``detectkit detect CLIP --tracker T --save-video --backend B``
+   (decode -> detect -> track -> draw -> encode; reader and encoder threads, detection one frame
+   ahead; H.264 fragmented MP4) with OpenVINO (our fastest backend here), onnxruntime and torch,
+   against ``YOLO(model).track(frame, persist=True, tracker=T)`` + ``result.plot()`` +
+   ``cv2.VideoWriter`` on the same frames, model and imgsz (conf 0.25 on both sides), for
+   T = ByteTrack and BoT-SORT. Every run is a fresh process (one runtime per process: an idle
+   onnxruntime session slows the others); rounds alternate the order; FPS counts from the end of
+   the first frame (both sides' warm-up left out; the all-frames FPS is shown too). Ultralytics'
+   tracker needs ``lap``; this benchmark expects it installed and never installs anything.
 
-    python benchmarks/bench_video.py [--frames 90] [--seeds 0 1 2] [--rounds 2] [--skip-quality]
+    python benchmarks/bench_video.py [--frames 200] [--seeds 0 1 2] [--rounds 3] [--skip-quality] [--skip-e2e]
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -164,65 +166,163 @@ def overhead(args: argparse.Namespace) -> list[dict[str, Any]]:
     return out
 
 
-def end_to_end(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    from detectkit.cli import main
+def encoders(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
+    """ms per 1280x720 frame and bytes: OpenCV's mp4v writer vs our H.264 fragmented MP4."""
+    import cv2
 
+    from detectkit.video.writer import StreamingVideoWriter, count_frames
+    from detectkit.viz import VideoWriter
+
+    gen = _load_generator()
+    clip = work / "enc"
+    gen.generate_video(clip, seed=3, size_wh=(1280, 720), frames=60, objects=8, crossing_pairs=2)
+    cap = cv2.VideoCapture(str(clip / "video.mp4"))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    makers = {
+        "OpenCV VideoWriter mp4v (.mp4, moov at the end; what detectkit wrote before)": lambda p: VideoWriter(
+            p, fps=30, size_wh=(1280, 720)
+        ),
+        "detectkit StreamingVideoWriter: H.264 ultrafast, fragmented MP4, 1 thread": lambda p: StreamingVideoWriter(
+            p, fps=30, size_wh=(1280, 720)
+        ),
+    }
+    rows = []
+    for name, make in makers.items():
+        times = []
+        for r in range(args.encode_rounds):
+            target = work / f"enc-{len(rows)}-{r}.mp4"
+            t0 = time.perf_counter()
+            writer = make(target)
+            for frame in frames:
+                writer.write(frame)
+            writer.close()
+            times.append(time.perf_counter() - t0)
+        assert count_frames(target) == len(frames)
+        rows.append({"writer": name, "ms": 1000 * statistics.median(times) / len(frames),
+                     "kb_per_frame": target.stat().st_size / 1000 / len(frames)})  # fmt: skip
+    return rows
+
+
+# ours: label -> (backend, tracker). OpenVINO is our fastest backend here (``backend="auto"`` picks
+# it on this machine); onnx and torch rows show where the gain comes from.
+OURS: dict[str, tuple[str, str]] = {
+    "ours openvino bytetrack": ("openvino", "bytetrack"),
+    "ours openvino botsort": ("openvino", "botsort"),
+    "ours onnx bytetrack": ("onnx", "bytetrack"),
+    "ours onnx botsort": ("onnx", "botsort"),
+    "ours torch bytetrack": ("torch", "bytetrack"),
+}
+ULTRALYTICS = {"ultralytics bytetrack": "bytetrack.yaml", "ultralytics botsort": "botsort.yaml"}
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DETECTKIT_ORT_THREADS"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def _run_ours(video: Path, backend: str, tracker: str, out: Path) -> dict[str, Any]:
+    """``detectkit detect --tracker T --save-video`` in a fresh process: its timing summary."""
+    cmd = [sys.executable, "-m", "detectkit", "detect", str(video), "--tracker", tracker, "--save-video",
+           "--backend", backend, "--out", str(out), "--overwrite", "--json", "--quiet"]  # fmt: skip
+    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])["summary"]
+    assert summary["backend"] == backend, summary["backend"]
+    timing: dict[str, Any] = summary["timing"]
+    return timing
+
+
+def _run_ultralytics(video: Path, tracker_yaml: str, out: Path) -> dict[str, Any]:
+    """Ultralytics' track + plot + VideoWriter loop in a fresh process (``--ultralytics-run``)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--ultralytics-run", str(video), tracker_yaml, str(out)]
+    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=900, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _ultralytics_e2e(video: Path, tracker_yaml: str, out: Path) -> dict[str, Any]:
+    """The peer loop, timed like ours: ``fps`` from the first frame, ``steady_fps`` after it."""
+    import cv2
+    from ultralytics import YOLO
+
+    model = YOLO(str(_checkpoint()))
+    cap = cv2.VideoCapture(str(video))
+    writer = None
+    ticks: list[float] = []
+    t0 = time.perf_counter()
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        r = model.track(frame, persist=True, tracker=tracker_yaml, conf=0.25, imgsz=416, verbose=False)[0]
+        picture = r.plot()
+        if writer is None:
+            h, w = picture.shape[:2]
+            writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (w, h))  # type: ignore[attr-defined]
+        writer.write(picture)
+        ticks.append(time.perf_counter())
+    cap.release()
+    if writer is not None:
+        writer.release()
+    n = len(ticks)
+    return {"frames": n, "fps": n / (ticks[-1] - t0), "steady_fps": (n - 1) / (ticks[-1] - ticks[0])}
+
+
+def end_to_end(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     gen = _load_generator()
     clip = work / "hd"
     gen.generate_video(clip, seed=7, size_wh=(1280, 720), frames=args.frames, objects=8, crossing_pairs=2)
     video = clip / "video.mp4"
-    # ours: (backend, tracker); Ultralytics runs its ByteTrack, so "ours" compares like for like
-    configs = {
-        "ours": ("onnx", "bytetrack", ""),
-        "ours-2threads": ("onnx", "bytetrack", "2"),  # onnxruntime's usual thread count (video mode uses 1)
-        "ours-torch": ("torch", "bytetrack", ""),
-        "ours-botsort": ("onnx", "botsort", ""),
-    }
-    fps: dict[str, list[float]] = {k: [] for k in [*configs, "ultralytics"]}
-    last_ms: dict[str, float] = {}
+    names = [*OURS, *ULTRALYTICS]
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in names}
     for r in range(args.rounds):
-        order = ["ours", "ultralytics", "ours-torch", "ours-2threads", "ours-botsort"]
-        for who in order if r % 2 == 0 else order[::-1]:
-            if who == "ultralytics":
-                _, seconds, n = _ultralytics_track(video, "bytetrack.yaml", 0.25, 416, draw_to=work / f"ul{r}.mp4")
-                fps[who].append(n / seconds)
-                continue
-            backend, tracker, threads = configs[who]
-            saved = os.environ.pop("DETECTKIT_ORT_THREADS", None)
-            if threads:
-                os.environ["DETECTKIT_ORT_THREADS"] = threads
-            elif saved is not None:
-                os.environ["DETECTKIT_ORT_THREADS"] = saved
-            buf = io.StringIO()
-            with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(buf):
-                code = main(["detect", str(video), "--tracker", tracker, "--save-video", "--backend", backend,
-                             "--out", str(work / f"out-{who}-{r}"), "--json", "--quiet"])  # fmt: skip
-            os.environ.pop("DETECTKIT_ORT_THREADS", None)
-            if saved is not None:
-                os.environ["DETECTKIT_ORT_THREADS"] = saved
-            assert code == 0, code
-            timing = json.loads(buf.getvalue().strip().splitlines()[-1])["summary"]["timing"]
-            fps[who].append(timing["fps"])
-            if who == "ours":
-                last_ms = timing["ms"]
-        print(f"  round {r + 1} done", file=sys.stderr)
-    med = {k: statistics.median(v) for k, v in fps.items()}
-    return {"frames": args.frames, "fps": med, "ratio": {k: v / med["ultralytics"] for k, v in med.items()},
-            "stage_ms": last_ms, "runs": fps}  # fmt: skip
+        for who in names if r % 2 == 0 else names[::-1]:  # alternate the order between rounds
+            if who in ULTRALYTICS:
+                runs[who].append(_run_ultralytics(video, ULTRALYTICS[who], work / f"ul-{r}.mp4"))
+            else:
+                backend, tracker = OURS[who]
+                runs[who].append(_run_ours(video, backend, tracker, work / f"out-{r}"))
+            print(f"  round {r + 1}: {who} {runs[who][-1]['steady_fps']:.1f} FPS", file=sys.stderr)
+    med = {k: statistics.median(x["steady_fps"] for x in v) for k, v in runs.items()}
+    med_all = {k: statistics.median(x["fps"] for x in v) for k, v in runs.items()}
+    stage_ms = {
+        k: {s: statistics.median(x["ms"][s] for x in v) for s in v[0]["ms"]} for k, v in runs.items() if k in OURS
+    }
+    peer = {k: f"ultralytics {OURS[k][1]}" if k in OURS else k for k in names}
+    ratio = {k: med[k] / med[peer[k]] for k in names}
+    return {"frames": args.frames, "rounds": args.rounds, "steady_fps": med, "fps": med_all, "ratio": ratio,
+            "peer": peer, "stage_ms": stage_ms, "runs": runs}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--frames", type=int, default=90, help="frames of the 1280x720 end-to-end clip")
+    parser.add_argument("--frames", type=int, default=200, help="frames of the 1280x720 end-to-end clip")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="quality clips")
     parser.add_argument("--conf", type=float, default=0.1, help="detector confidence for the quality part")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating end-to-end rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating end-to-end rounds")
     parser.add_argument("--overhead-frames", type=int, default=20)
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-ultralytics-quality", action="store_true")
     parser.add_argument("--skip-e2e", action="store_true")
+    parser.add_argument("--skip-overhead", action="store_true")
+    parser.add_argument("--encode-rounds", type=int, default=3, help="rounds of the encoder comparison (0: skip)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    parser.add_argument("--ultralytics-run", nargs=3, metavar=("VIDEO", "TRACKER_YAML", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.ultralytics_run:  # one peer run in this (fresh) process, for end_to_end()
+        video, yaml, out = args.ultralytics_run
+        print(json.dumps(_ultralytics_e2e(Path(video), yaml, Path(out))))
+        return 0
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp:
         work = Path(tmp)
@@ -241,32 +341,50 @@ def main(argv: list[str] | None = None) -> int:
                     f"{sum(r['idsw'] for r in mine)} | {sum(r['ids'] for r in mine)} "
                     f"({sum(r['gt_ids'] for r in mine)}) |"
                 )
-        print("overhead ...", file=sys.stderr)
-        over = overhead(args)
-        results["overhead"] = over
-        print("\n## Tracker overhead (ms per update, median)\n")
-        kinds = list(dict.fromkeys(r["tracker"] for r in over))
-        print("| objects | " + " | ".join(kinds) + " |")
-        print("|---" * (len(kinds) + 1) + "|")
-        for n in (10, 100, 1000):
-            print(f"| {n} | " + " | ".join(f"{r['ms']:.2f}" for r in over if r["objects"] == n) + " |")
+        if not args.skip_overhead:
+            print("overhead ...", file=sys.stderr)
+            over = overhead(args)
+            results["overhead"] = over
+            print("\n## Tracker overhead (ms per update, median)\n")
+            kinds = list(dict.fromkeys(r["tracker"] for r in over))
+            print("| objects | " + " | ".join(kinds) + " |")
+            print("|---" * (len(kinds) + 1) + "|")
+            for n in (10, 100, 1000):
+                print(f"| {n} | " + " | ".join(f"{r['ms']:.2f}" for r in over if r["objects"] == n) + " |")
+        if args.encode_rounds > 0:
+            print("encoders ...", file=sys.stderr)
+            enc = encoders(args, work)
+            results["encoders"] = enc
+            print(f"\n## Video encoding, 1280x720 x 60 frames, calling thread (median of {args.encode_rounds})\n")
+            print("| writer | ms per frame | kB per frame |")
+            print("|---|---|---|")
+            for row in enc:
+                print(f"| {row['writer']} | {row['ms']:.2f} | {row['kb_per_frame']:.1f} |")
         if not args.skip_e2e:
             print("end to end ...", file=sys.stderr)
             e2e = end_to_end(args, work)
             results["end_to_end"] = e2e
-            print(f"\n## End to end, 1280x720 x {e2e['frames']} frames, imgsz 416 (median of {args.rounds})\n")
-            print("| pipeline | FPS | vs Ultralytics |")
-            print("|---|---|---|")
-            labels = {
-                "ours": "detectkit detect --tracker bytetrack --save-video, onnx (1 thread, the video default)",
-                "ours-2threads": "detectkit detect --tracker bytetrack --save-video, onnx, DETECTKIT_ORT_THREADS=2",
-                "ours-torch": "detectkit detect --tracker bytetrack --save-video, torch",
-                "ours-botsort": "detectkit detect --tracker botsort --save-video, onnx",
-                "ultralytics": "Ultralytics model.track(persist=True, bytetrack) + plot + VideoWriter",
-            }
-            for key, label in labels.items():
-                print(f"| {label} | {e2e['fps'][key]:.2f} | {e2e['ratio'][key]:.2f}x |")
-            print(f"\nper-stage ms (detectkit, onnx, bytetrack): {e2e['stage_ms']}")
+            print(
+                f"\n## End to end, 1280x720 x {e2e['frames']} frames, imgsz 416, decode -> detect -> track -> draw "
+                f"-> encode (median of {args.rounds} runs, each in a fresh process; FPS after the first frame)\n"
+            )
+            print("| pipeline | FPS | FPS incl. first frame | vs Ultralytics, same tracker |")
+            print("|---|---|---|---|")
+            for key in [*OURS, *ULTRALYTICS]:
+                if key in OURS:
+                    backend, tracker = OURS[key]
+                    label = f"detectkit detect --tracker {tracker} --save-video --backend {backend}"
+                else:
+                    label = f"Ultralytics model.track(persist=True, {ULTRALYTICS[key]}) + plot() + cv2.VideoWriter"
+                ratio = "" if key in ULTRALYTICS else f"{e2e['ratio'][key]:.2f}x"
+                print(f"| {label} | {e2e['steady_fps'][key]:.1f} | {e2e['fps'][key]:.1f} | {ratio} |")
+            stages = list(next(iter(e2e["stage_ms"].values())))
+            print("\n### Per-stage latency, ms per frame (median; decode and encode run in their own threads,")
+            print("detection one frame ahead in a worker thread, so stages overlap and do not add up)\n")
+            print("| pipeline | " + " | ".join(stages) + " |")
+            print("|---" * (len(stages) + 1) + "|")
+            for key, ms in e2e["stage_ms"].items():
+                print(f"| {key} | " + " | ".join(f"{ms[s]:.1f}" for s in stages) + " |")
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

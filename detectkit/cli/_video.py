@@ -3,11 +3,14 @@
 Used when ``--track``, ``--zone`` or ``--line`` is given or a source is a stream URL. Each source
 (video file, camera index, URL, image folder read as a sequence) gets its own tracker, zones and
 line counters. Per frame: decode (a reader thread; live sources keep only the newest frame) ->
-detect -> track (+ zones/lines) -> draw -> encode (a writer thread). Writes
+detect (a worker thread, one frame ahead) -> track (+ zones/lines) -> draw -> encode (a writer
+thread). Writes
 ``OUT/detections.jsonl`` with one JSON line per frame (boxes with ``tracker_id``, zone and line
 state), with tracking ``OUT/mot/<name>.txt`` (MOTChallenge text, for ``eval --mot``) and, with
 ``--save-video``, ``OUT/videos/<name>.mp4``. Ctrl-C (or SIGTERM) stops cleanly:
-the video and the JSON lines written so far are complete, valid files.
+the video and the JSON lines written so far are complete, valid files. The video is a fragmented
+MP4 written in place (:mod:`detectkit.video.writer`), so even a SIGKILL leaves it playable up to
+the frames encoded before the kill.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,11 +83,13 @@ def wanted(args: argparse.Namespace) -> bool:
 
 @contextlib.contextmanager
 def environment(args: argparse.Namespace) -> Iterator[None]:
-    """In video mode, one onnxruntime intra-op thread unless ``DETECTKIT_ORT_THREADS`` is set.
+    """In video mode, one inference thread (onnxruntime and OpenVINO) unless ``DETECTKIT_ORT_THREADS`` is set.
 
-    The video pipeline runs its own decode and encode threads beside inference; onnxruntime's
-    spinning worker threads then fight them for the cores. On the 2-core machine, under load,
-    ``benchmarks/bench_video.py`` measured 1.7x the end-to-end FPS with one thread (6.9 vs 4.0).
+    The video pipeline runs its own decode, encode and detect-ahead threads beside inference; the
+    runtime's worker threads then fight them for the cores. On the 2-core machine
+    ``benchmarks/bench_video.py`` measured 1.7x the end-to-end FPS with one onnxruntime thread
+    under load (6.9 vs 4.0), and idle with OpenVINO, detection one frame ahead, 1280x720 -> 416:
+    87 FPS with one thread vs 65 with two (medians of 3 runs of 300 frames).
     The variable is restored afterwards.
     """
     key = "DETECTKIT_ORT_THREADS"
@@ -162,6 +168,56 @@ def _timed_frames(frames: Iterator[Any], timer: Any) -> Iterator[Any]:
         yield frame
 
 
+def _detect_ahead(
+    frames: Iterator[Any], detector: Any, timer: Any, stop: threading.Event, *, ahead: int = 1
+) -> Generator[tuple[Any, Any], None, None]:
+    """Yield ``(frame, Detections | DetectkitError | None)`` in order, detecting ``ahead`` frames
+    early in a worker thread.
+
+    The next frame's inference (onnxruntime, OpenVINO and torch release the GIL) then runs while
+    the caller tracks, draws and queues the current one, so the two cores are both busy. Frames
+    with a decoding error get None. Closing the generator cancels what is queued and waits for at
+    most the one inference in flight.
+    """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    def job(image: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return detector.detect_batch([image])[0]
+        except DetectkitError as exc:
+            return exc
+        finally:
+            timer.add("detect", time.perf_counter() - t0)
+
+    pending: deque[tuple[Any, Future[Any] | None]] = deque()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detectkit-detect")
+    failure: Exception | None = None
+    try:
+        while not stop.is_set():
+            try:
+                frame = next(frames)
+            except StopIteration:
+                break
+            except Exception as exc:  # e.g. a live stream died: the frames read before it still count
+                failure = exc
+                break
+            pending.append((frame, None if frame.error is not None else pool.submit(job, frame.image)))
+            if len(pending) > ahead:
+                item, future = pending.popleft()
+                yield item, None if future is None else future.result()
+        while pending and not stop.is_set():
+            item, future = pending.popleft()
+            yield item, None if future is None else future.result()
+        if failure is not None:
+            raise failure
+    finally:
+        for _, future in pending:
+            if future is not None:
+                future.cancel()
+        pool.shutdown(wait=True)
+
+
 def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
     """Run the video mode; returns the exit code."""
     from tqdm import tqdm
@@ -223,6 +279,7 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
                 reader: LatestFrameReader | None = None
                 n_source = 0
                 frames: Iterator[Any] = iter(())
+                detected: Generator[tuple[Any, Any], None, None] | None = None
                 tracked: list[tuple[int, Any]] = []  # (1-based frame number, Detections) for OUT/mot/
                 label = text
                 writer: BackgroundWriter | None = None
@@ -245,7 +302,8 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
                     zones = [PolygonZone(pts, fps=fps, name=f"zone{i + 1}") for i, pts in enumerate(zone_points)]
                     lines = [LineCounter(pts[0], pts[1], name=f"line{i + 1}") for i, pts in enumerate(line_points)]
                     history = TrackHistory() if tracker is not None else None
-                    for frame in frames:
+                    detected = _detect_ahead(iter(frames), detector, timer, stop)
+                    for frame, found in detected:
                         if stop.is_set():
                             break
                         bar.update(1)
@@ -253,14 +311,11 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
                             report(frame.info.source, str(frame.error))
                             continue
                         label = frame.info.source
-                        t0 = time.perf_counter()
-                        try:
-                            dets = detector.detect_batch([frame.image])[0]
-                        except DetectkitError as exc:
-                            report(frame.info.source, str(exc))
+                        if isinstance(found, DetectkitError):
+                            report(frame.info.source, str(found))
                             continue
+                        dets = found
                         t1 = time.perf_counter()
-                        timer.add("detect", t1 - t0)
                         if tracker is not None:
                             dets = tracker.update(dets)
                             for zone in zones:
@@ -323,6 +378,8 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
                     if reader is not None:  # the frames read before the stream died, and the drops
                         sources_summary.append({"source": reader.label, "frames": n_source, **reader.stats()})
                 finally:
+                    if detected is not None:  # stops the detection thread (at most one frame in flight)
+                        detected.close()
                     closer = getattr(frames, "close", None)
                     if closer is not None:  # stops the prefetch thread now, not at garbage collection
                         closer()
@@ -406,7 +463,7 @@ def _save_image(out: Path | None, label: str, info: Any, picture: Any) -> Path:
 
 def _open_writer(out: Path | None, label: str, picture: Any, fps: float, timer: Any) -> Any:
     from detectkit.video.sources import BackgroundWriter
-    from detectkit.viz import VideoWriter
+    from detectkit.video.writer import open_video_writer
 
     if out is None:  # pragma: no cover - --save-video requires --out
         raise UsageError("--save-video needs --out DIR")
@@ -421,5 +478,6 @@ def _open_writer(out: Path | None, label: str, picture: Any, fps: float, timer: 
         n += 1
     size_wh = (int(picture.shape[1]), int(picture.shape[0]))
     return BackgroundWriter(
-        VideoWriter(target, fps=fps if fps > 0 else 30.0, size_wh=size_wh), on_time=lambda s: timer.add("encode", s)
+        open_video_writer(target, fps=fps if fps > 0 else 30.0, size_wh=size_wh),
+        on_time=lambda s: timer.add("encode", s),
     )

@@ -208,12 +208,13 @@ class _Output:
         self._fh.write(json.dumps(record) + "\n")
 
     def _video_writer(self, info: FrameInfo, image: np.ndarray) -> Any:
-        """One writer per video/camera source, opened at its first frame (atomic on close)."""
+        """One writer per video/camera source, opened at its first frame (fragmented MP4 written in
+        place, playable even after a hard kill; see detectkit.video.writer)."""
         writer = self._videos.get(info.source)
         if writer is None and self.out is not None:
             import cv2
 
-            from detectkit.viz import VideoWriter
+            from detectkit.video.writer import open_video_writer
 
             fps = 0.0
             if info.path is not None:
@@ -229,7 +230,7 @@ class _Output:
             self._used_names.add(name)
             (self.out / "videos").mkdir(exist_ok=True)
             size_wh = (int(image.shape[1]), int(image.shape[0]))
-            writer = VideoWriter(self.out / "videos" / name, fps=fps, size_wh=size_wh)
+            writer = open_video_writer(self.out / "videos" / name, fps=fps, size_wh=size_wh)
             self._videos[info.source] = writer
         return writer
 

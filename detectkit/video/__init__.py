@@ -19,6 +19,8 @@ _LAZY: dict[str, str] = {
     "open_stream": "detectkit.video.sources",
     "is_live_source": "detectkit.video.sources",
     "StageTimer": "detectkit.video.timing",
+    "StreamingVideoWriter": "detectkit.video.writer",
+    "open_video_writer": "detectkit.video.writer",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from detectkit.video.timing import StageTimer
     from detectkit.video.tracker import TRACKERS, Tracker
     from detectkit.video.trails import TrackHistory
+    from detectkit.video.writer import StreamingVideoWriter, open_video_writer
     from detectkit.video.zones import LineCounter, PolygonZone
 
 __all__ = [
@@ -34,10 +37,12 @@ __all__ = [
     "LineCounter",
     "PolygonZone",
     "StageTimer",
+    "StreamingVideoWriter",
     "TrackHistory",
     "Tracker",
     "is_live_source",
     "open_stream",
+    "open_video_writer",
 ]
 
 

@@ -6,6 +6,8 @@
 >>> timer.tick()
 >>> sorted(timer.summary()["ms"])
 ['detect']
+>>> sorted(timer.summary())
+['fps', 'frames', 'ms', 'seconds', 'steady_fps']
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class StageTimer:
         self._total: dict[str, float] = {}
         self._count: dict[str, int] = {}
         self._ticks: deque[float] = deque(maxlen=max(2, int(window)))
+        self._first_tick: float | None = None
         self.frames = 0
         self.started = time.perf_counter()
 
@@ -55,14 +58,26 @@ class StageTimer:
 
     def tick(self) -> None:
         """One frame finished."""
+        now = time.perf_counter()
         with self._lock:
             self.frames += 1
-            self._ticks.append(time.perf_counter())
+            self._ticks.append(now)
+            if self._first_tick is None:
+                self._first_tick = now
 
     def fps(self) -> float:
         """Frames per second since the start."""
         elapsed = time.perf_counter() - self.started
         return self.frames / elapsed if elapsed > 0 else 0.0
+
+    def steady_fps(self) -> float:
+        """Frames per second after the first frame (leaves out warm-up: first inference, opening
+        the writer), from the first to the last finished frame; :meth:`fps` with under 2 frames."""
+        with self._lock:
+            first, last, n = self._first_tick, (self._ticks[-1] if self._ticks else None), self.frames
+        if first is None or last is None or n < 2 or last <= first:
+            return self.fps()
+        return (n - 1) / (last - first)
 
     def recent_fps(self) -> float:
         """Frames per second over the last ``window`` frames."""
@@ -79,12 +94,13 @@ class StageTimer:
             return {n: 1000.0 * self._total[n] / max(self._count[n], 1) for n in names}
 
     def summary(self) -> dict[str, Any]:
-        """``{"frames", "seconds", "fps", "ms": {stage: mean ms}}`` (JSON-safe, rounded)."""
+        """``{"frames", "seconds", "fps", "steady_fps", "ms": {stage: mean ms}}`` (JSON-safe, rounded)."""
         elapsed = time.perf_counter() - self.started
         return {
             "frames": self.frames,
             "seconds": round(elapsed, 3),
             "fps": round(self.fps(), 2),
+            "steady_fps": round(self.steady_fps(), 2),
             "ms": {k: round(v, 2) for k, v in self.mean_ms().items()},
         }
 

@@ -10,7 +10,8 @@ Default ``"botsort"`` (without camera-motion compensation, so it needs no frames
 seeded synthetic clips (``datasets/generate_video.py``, the demo detector, 3 seeds) it had the
 best HOTA (0.81 vs ByteTrack 0.67, OC-SORT 0.75, SORT 0.72) and IDF1 (0.89) and the fewest ID
 switches, and it kept ids through every crossing of the tests; see ``benchmarks/bench_video.py``.
-ByteTrack is the fastest (0.7 ms per frame at 10 objects, 13 ms at 100).
+SORT and ByteTrack are the cheapest (idle 2-core CPU: 0.4-0.5 ms per frame at 10 objects, 3.3 ms at
+100; BoT-SORT 0.8 and 7.1 ms).
 
 >>> import numpy as np
 >>> from detectkit import Detections

@@ -1,5 +1,5 @@
 """`detectkit detect --track/--zone/--line --save-video` end to end, `eval --mot`, and a run
-stopped by Ctrl-C / SIGTERM still leaving a playable video."""
+stopped by Ctrl-C / SIGTERM / SIGKILL still leaving a playable video."""
 
 from __future__ import annotations
 
@@ -186,6 +186,42 @@ def test_interrupted_run_leaves_a_playable_video(tmp_path: Path, sig: signal.Sig
     records = (out / "detections.jsonl").read_text().splitlines()
     assert len(records) == n  # every frame written to the video has its JSON line
     json.loads(records[-1])
+
+
+def test_sigkilled_run_leaves_a_playable_video(tmp_path: Path) -> None:
+    """SIGKILL runs no handler and no close(): the fragmented MP4 on disk must play anyway."""
+    av = pytest.importorskip("av")
+    src = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (128, 96))
+    for i in range(400):
+        writer.write(np.full((96, 128, 3), (40 + 5 * i) % 256, np.uint8))
+    writer.release()
+    out = tmp_path / "out"
+    marker = tmp_path / "started"
+    script = tmp_path / "run.py"
+    script.write_text(_SLOW_RUN)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    args = [sys.executable, str(script), str(marker), "detect", str(src), "--track", "--save-video", "--out", str(out)]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists(), proc.communicate()[1] if proc.poll() is not None else "no progress"
+        time.sleep(0.5)
+        proc.kill()
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    video = out / "videos" / "clip.mp4"
+    assert sorted(p.name for p in (out / "videos").iterdir()) == ["clip.mp4"]  # written in place
+    n = _frames(video)
+    assert 1 <= n < 400  # OpenCV decodes the frames encoded before the kill
+    with av.open(str(video)) as container:  # and so does FFmpeg through PyAV, as H.264
+        assert container.streams.video[0].codec_context.name == "h264"
+        assert sum(1 for _ in container.decode(video=0)) == n
 
 
 @pytest.mark.slow
