@@ -27,7 +27,7 @@ from detectkit.formats.coco import _fast
 from detectkit.formats.coco.layout import ANN_FIELDS, ANN_KEYS, CAT_KEYS, IMG_KEYS
 from detectkit.table import ObjectTable, Provenance
 
-__all__ = ["annotations_table", "decode_plain", "finished", "is_int", "read"]
+__all__ = ["annotations_table", "decode_plain", "finished", "from_dict", "is_int", "read"]
 
 
 def decode_plain(path: Path, data: bytes) -> Any:
@@ -77,8 +77,14 @@ def read(
     *,
     images: str | os.PathLike[str] | None = None,
     strict: bool = False,
+    require_files: bool = True,
 ) -> Dataset:
     """Read a COCO ground-truth JSON file.
+
+    A bad record (an image, category or annotation that breaks the rules) is skipped, and
+    one warning counts the skipped records and names the first (file and record, e.g.
+    ``annotations[5]``); they are also in ``Dataset.issues``. ``strict`` raises at the first
+    one instead. ``detectkit convert`` and ``detectkit eval`` both read this way.
 
     Args:
         path: the JSON file.
@@ -87,6 +93,10 @@ def read(
             and for sizes missing from the JSON (read from the image header only).
         strict: raise :class:`AnnotationParseError` at the first bad record instead of
             skipping it with a warning.
+        require_files: an image needs a string ``file_name`` and a size (from the JSON or
+            the image file). ``False`` (evaluation, as pycocotools reads ground truth): an
+            image needs only an integer ``id``; a missing ``file_name`` reads as ``""`` and
+            a missing size as ``0 x 0`` (no image file is looked for).
 
     Raises:
         AnnotationParseError: invalid JSON or structure (with line / record), or any bad
@@ -108,14 +118,39 @@ def read(
     if doc is None:
         doc = decode_plain(path, bytes(data))
         del data, mapped
-        return _read_document(path, doc, images, strict)
+        return _read_document(path, doc, images, strict, require_files)
     del data
     if mapped is not None:
         mapped.drop()  # the document's annotation text refers to the map until decoded
     try:
-        return _read_document(path, doc, images, strict, drop_pages=mapped.drop if mapped is not None else None)
+        return _read_document(
+            path, doc, images, strict, require_files, drop_pages=mapped.drop if mapped is not None else None
+        )
     except _fast.OtherShapeError:  # an annotation of another shape than the typed structs': read it all the generic way
-        return _read_document(path, decode_plain(path, _fast.read_bytes(path)), images, strict)
+        return _read_document(path, decode_plain(path, _fast.read_bytes(path)), images, strict, require_files)
+
+
+def from_dict(
+    doc: Mapping[str, Any],
+    *,
+    source: str | os.PathLike[str] = "<COCO dict>",
+    images: str | os.PathLike[str] | None = None,
+    strict: bool = False,
+    require_files: bool = True,
+) -> Dataset:
+    """A COCO ground-truth document already in memory (a ``dict``), read by the rules of :func:`read`.
+
+    ``source`` names the document in warnings and errors. ``doc`` is not modified.
+
+    >>> ds = from_dict({"images": [{"id": 1}], "categories": [{"id": 1, "name": "a"}],
+    ...                 "annotations": [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 3]}]},
+    ...                require_files=False)
+    >>> ds.images[0].file_name, ds.images[0].width, ds.detections(1).xyxy.tolist()
+    ('', 0, [[0.0, 0.0, 2.0, 3.0]])
+    """
+    if not isinstance(doc, dict) and isinstance(doc, Mapping):
+        doc = dict(doc)
+    return _read_document(Path(source), doc, images, strict, require_files)
 
 
 def _read_document(
@@ -123,6 +158,7 @@ def _read_document(
     doc: Any,
     images: str | os.PathLike[str] | None,
     strict: bool,
+    require_files: bool = True,
     drop_pages: Callable[[], None] | None = None,
 ) -> Dataset:
     """A dataset from a decoded document: typed structs (annotations still text) or plain JSON.
@@ -161,7 +197,7 @@ def _read_document(
 
     entries = _fast.typed_images(raw_images) if typed else _plain_images(raw_images)
     names = [e[1] for e in entries[:3] if e is not None and isinstance(e[1], str)]
-    root = _image_root(path, images, names)
+    root = _image_root(path, images, names) if require_files or images is not None else None
     records: list[ImageRecord] = []
     position: dict[int, int] = {}
     # typed entries have integer ids (or None sizes) already; plain names need no per-name check
@@ -183,11 +219,14 @@ def _read_document(
             entries = []
     for k, entry in enumerate(track(entries, total=len(entries), desc="read coco images", unit="img")):
         where = f"images[{k}]"
-        if entry is None or not (fast or (is_int(entry[0]) and isinstance(entry[1], str))):
+        nameless = not require_files and entry is not None and entry[1] is None
+        if entry is None or not (fast or (is_int(entry[0]) and (isinstance(entry[1], str) or nameless))):
             log.bad(path, "image needs an integer 'id' and a string 'file_name'", record=where)
             continue
         image_id, given_name, w, h, img_extra = entry
-        if fast:
+        if nameless:
+            fname = given_name = ""
+        elif fast:
             fname = given_name
         else:
             try:
@@ -203,14 +242,17 @@ def _read_document(
             if w is not None or h is not None:
                 log.bad(path, f"width/height must be positive integers, got {w!r}x{h!r}", record=where)
                 continue
-            if img_path is None or not img_path.is_file():
+            if not require_files:
+                w = h = 0
+            elif img_path is None or not img_path.is_file():
                 log.bad(path, f"no width/height and image file {fname!r} not found (pass images=)", record=where)
                 continue
-            try:
-                w, h = image_size_of(img_path)
-            except InvalidInputError as exc:
-                log.bad(path, str(exc), record=where)
-                continue
+            else:
+                try:
+                    w, h = image_size_of(img_path)
+                except InvalidInputError as exc:
+                    log.bad(path, str(exc), record=where)
+                    continue
         position[image_id] = len(records)
         records.append(
             ImageRecord(image_id, given_name if fname == given_name else fname, w, h, img_path, None, img_extra)
@@ -338,7 +380,8 @@ def _checked_table(
     ann_id = np.full(m, -1, np.int64)
     crowd = np.zeros(m, np.int64)
     area = np.full(m, np.nan)
-    score = np.zeros(m, np.float32)
+    score = np.zeros(m, np.float64)
+    from_mask = np.zeros(m, bool)
     seg = np.empty(m, dtype=object)
     extra = np.empty(m, dtype=object)
     keep = np.ones(m, bool)
@@ -348,7 +391,11 @@ def _checked_table(
         try:
             ip = position[a["image_id"]]
             cid = a["category_id"]
-            b = a["bbox"]
+            if results and a.get("bbox", []) == [] and isinstance(a.get("segmentation"), dict):
+                b = box_of_rle(a["segmentation"])  # a segmentation-only result (pycocotools' loadRes)
+                from_mask[k] = True
+            else:
+                b = a["bbox"]
             if not is_int(cid) or not -(1 << 63) <= cid < 1 << 63:  # beyond int64: found by tests/fuzz
                 raise TypeError(f"category_id must be an integer (int64), got {cid!r}")
             if len(b) != 4:
@@ -409,19 +456,45 @@ def _checked_table(
     data: dict[str, np.ndarray] = {"segmentation": seg[rows], "_coco_bbox": bbox[rows], "_coco_index": index[rows]}
     if not results:
         data = {"annotation_id": ann_id[rows], "iscrowd": crowd[rows], "area": area[rows], **data}
+    else:
+        data["_coco_score"] = score[rows]
+        if from_mask.any():
+            data["_coco_box_from_mask"] = from_mask[rows]
     if any_extra:
         data["_coco_extra"] = extra[rows]
-    table = ObjectTable(xyxy, cls[rows], img[rows], score[rows] if results else None, data)
+    table = ObjectTable(xyxy, cls[rows], img[rows], score[rows].astype(np.float32) if results else None, data)
     return table, []
+
+
+def box_of_rle(segmentation: Mapping[str, Any]) -> list[float]:
+    """``[x, y, w, h]`` of an RLE mask (``size`` + ``counts``), as pycocotools' ``toBbox``.
+
+    COCO results may give a mask without a box; pycocotools' ``loadRes`` takes the box from
+    the mask then (pycocotools is needed only for such files).
+    """
+    from detectkit.errors import MissingDependencyError
+
+    try:
+        from pycocotools import mask as mask_utils
+    except ImportError:  # pragma: no cover - pycocotools is a dependency of evaluation
+        raise MissingDependencyError("pycocotools", extra="dev", purpose="results without boxes") from None
+    h, w = segmentation["size"]
+    rle = mask_utils.frPyObjects(dict(segmentation), h, w) if isinstance(segmentation["counts"], list) else segmentation
+    return [float(v) for v in mask_utils.toBbox(rle).tolist()]
 
 
 def finished(table: ObjectTable, path: Path, record_list: str) -> ObjectTable:
     """The reader's table with its bookkeeping columns moved where they belong: the source
     boxes and unknown keys into the ``"coco"`` extras, the record index into the provenance;
-    ``segmentation`` marked as possibly still JSON text (decoded on access)."""
+    ``segmentation`` marked as possibly still JSON text (decoded on access). Results keep
+    their scores as given (float64; ``confidence`` is float32) and, for results given as a
+    mask only, which boxes came from the mask."""
     data = table.data
     index = data.pop("_coco_index")
     extras = {"bbox": data.pop("_coco_bbox")}
+    for name in ("score", "box_from_mask"):
+        if f"_coco_{name}" in data:
+            extras[name] = data.pop(f"_coco_{name}")
     if "_coco_extra" in data:
         extras["extra"] = data.pop("_coco_extra")
     data.mark_encoded("segmentation")
