@@ -752,3 +752,20 @@ def test_columns_grow_past_their_first_capacity() -> None:
     assert got.class_id.tolist() == [i % 3 for i in range(10)]
     assert got.data["_coco_index"].tolist() == list(range(10))
     assert got.data["segmentation"].tolist() == [[float(i)] for i in range(10)]
+
+
+def test_the_rules_reach_the_fast_path_through_one_call_per_operation() -> None:
+    """``read.py`` / ``results.py`` / ``write.py`` (the rules) use the private fast modules only
+    through their selectors (each may only decline with ``None``): a file (``_fast.read``), a
+    results file (``_fast.read_results``), records already decoded (``_fast.fast_table``), and
+    the annotation rows to encode (``_fast_write.annotation_rows``)."""
+    import ast
+
+    allowed = {"_fast": {"read", "read_results", "fast_table"}, "_fast_write": {"annotation_rows"}}
+    package = Path(coco.__file__).parent
+    used: dict[str, set[str]] = {"_fast": set(), "_fast_write": set()}
+    for name in ("read.py", "results.py", "write.py"):
+        for node in ast.walk(ast.parse((package / name).read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in used:
+                used[node.value.id].add(node.attr)
+    assert used == allowed

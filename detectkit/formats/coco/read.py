@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,19 @@ from detectkit.formats._common import (
     warn_skipped,
 )
 from detectkit.formats.coco import _fast
-from detectkit.formats.coco.layout import ANN_FIELDS, ANN_KEYS, CAT_KEYS, IMG_KEYS
+from detectkit.formats.coco.layout import ANN_FIELDS, ANN_KEYS, CAT_KEYS, IMG_KEYS, Document, ImageEntry
 from detectkit.table import ObjectTable, Provenance
 
-__all__ = ["annotations_table", "decode_plain", "finished", "from_dict", "is_int", "read"]
+__all__ = [
+    "annotations_table",
+    "decode_plain",
+    "finished",
+    "from_dict",
+    "is_int",
+    "plain_document",
+    "read",
+    "read_bytes",
+]
 
 
 def decode_plain(path: Path, data: bytes) -> Any:
@@ -103,31 +112,34 @@ def read(
             record when ``strict``.
     """
     path = Path(path)
+
+    def build(doc: Document) -> Dataset:
+        return _dataset(path, doc, images, strict, require_files)
+
+    ds = _fast.read(path, build)  # the fast path: typed structs; None = it declines the file
+    if ds is None:
+        ds = build(plain_document(path, decode_plain(path, read_bytes(path))))
+    return ds
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes (``InvalidInputError`` naming a missing file)."""
     try:
-        large = path.stat().st_size > _fast.WHOLE_DECODE_BYTES
-    except OSError:
-        large = False  # _fast.read_bytes names the problem
-    # Small files are read into memory and decode in one go (fastest). Large ones are mapped
-    # and keep the annotation array as text, decoded in chunks (an extra pass over that text,
-    # a few % slower; memory stays low). Nothing read keeps referring to the map afterwards
-    # (chunk rows refer to chunk copies), so a file changed in place later cannot reach
-    # into a dataset.
-    mapped = _fast.MappedFile(path) if large else None
-    data = mapped.data if mapped is not None else _fast.read_bytes(path)
-    doc = _fast.decode_typed(data, "doc_text" if large else "doc")
-    if doc is None:
-        doc = decode_plain(path, bytes(data))
-        del data, mapped
-        return _read_document(path, doc, images, strict, require_files)
-    del data
-    if mapped is not None:
-        mapped.drop()  # the document's annotation text refers to the map until decoded
-    try:
-        return _read_document(
-            path, doc, images, strict, require_files, drop_pages=mapped.drop if mapped is not None else None
-        )
-    except _fast.OtherShapeError:  # an annotation of another shape than the typed structs': read it all the generic way
-        return _read_document(path, decode_plain(path, _fast.read_bytes(path)), images, strict, require_files)
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInputError(f"COCO file {os.fspath(path)} does not exist") from None
+
+
+def plain_document(path: Path, doc: Any) -> Document:
+    """A ground-truth document decoded by ``json`` (dicts and lists), checked for its shape."""
+    if isinstance(doc, list):
+        raise AnnotationParseError(path, "this is a COCO results list; use read_results(path, dataset=...)")
+    if not isinstance(doc, dict) or not isinstance(doc.get("images"), list):
+        raise AnnotationParseError(path, "expected a JSON object with an 'images' list (COCO format)")
+    raw_cats, raw_anns = doc.get("categories", []), doc.get("annotations", [])
+    if not isinstance(raw_cats, list) or not isinstance(raw_anns, list):
+        raise AnnotationParseError(path, "'categories' and 'annotations' must be lists")
+    return Document(raw_cats, _plain_images(doc["images"]), doc.get("info"), doc.get("licenses"), lambda: raw_anns)
 
 
 def from_dict(
@@ -150,36 +162,21 @@ def from_dict(
     """
     if not isinstance(doc, dict) and isinstance(doc, Mapping):
         doc = dict(doc)
-    return _read_document(Path(source), doc, images, strict, require_files)
+    path = Path(source)
+    return _dataset(path, plain_document(path, doc), images, strict, require_files)
 
 
-def _read_document(
+def _dataset(
     path: Path,
-    doc: Any,
+    doc: Document,
     images: str | os.PathLike[str] | None,
     strict: bool,
     require_files: bool = True,
-    drop_pages: Callable[[], None] | None = None,
 ) -> Dataset:
-    """A dataset from a decoded document: typed structs (annotations still text) or plain JSON.
-
-    ``drop_pages`` is called after each chunk of annotation text (see :class:`_fast.MappedFile`).
-    """
-    typed = not isinstance(doc, (dict, list)) and hasattr(doc, "images")  # a JSON scalar is not typed (tests/fuzz)
-    if typed:
-        raw_cats, raw_images, raw_anns = doc.categories, doc.images, []  # annotations: decoded below
-        info, licenses = doc.info, doc.licenses
-        doc.images = []
-    else:
-        if isinstance(doc, list):
-            raise AnnotationParseError(path, "this is a COCO results list; use read_results(path, dataset=...)")
-        if not isinstance(doc, dict) or not isinstance(doc.get("images"), list):
-            raise AnnotationParseError(path, "expected a JSON object with an 'images' list (COCO format)")
-        raw_cats, raw_images, raw_anns = doc.get("categories", []), doc["images"], doc.get("annotations", [])
-        info, licenses = doc.get("info"), doc.get("licenses")
-        del doc
+    """The rules: a dataset from a decoded document (plain dicts or the fast path's structs)."""
+    raw_cats, info, licenses = doc.categories, doc.info, doc.licenses
     log = IssueLog(strict)
-    if not isinstance(raw_cats, list) or not isinstance(raw_anns, list):
+    if not isinstance(raw_cats, list):
         raise AnnotationParseError(path, "'categories' and 'annotations' must be lists")
 
     categories: list[Category] = []
@@ -195,7 +192,8 @@ def _read_document(
         extra = {key: v for key, v in c.items() if key not in CAT_KEYS}
         categories.append(Category(c["id"], c["name"], c.get("supercategory"), extra))
 
-    entries = _fast.typed_images(raw_images) if typed else _plain_images(raw_images)
+    typed = doc.typed
+    entries = doc.images
     names = [e[1] for e in entries[:3] if e is not None and isinstance(e[1], str)]
     root = _image_root(path, images, names) if require_files or images is not None else None
     records: list[ImageRecord] = []
@@ -258,11 +256,12 @@ def _read_document(
             ImageRecord(image_id, given_name if fname == given_name else fname, w, h, img_path, None, img_extra)
         )
 
-    del raw_images, entries
-    if typed:
-        table, table_issues = _typed_annotations_table(path, doc, position, seen_cat, log, drop_pages)
-    else:
-        table, table_issues = annotations_table(path, raw_anns, position, seen_cat, log, results=False)
+    del entries
+    table = doc.columns(position, seen_cat) if doc.columns is not None else None
+    table_issues: list[Any] = []
+    if table is None:  # no column pass over the fast path's structs, or it declined: check the records
+        anns = doc.records()
+        table, table_issues = annotations_table(path, anns, position, seen_cat, log, results=False, typed=typed)
     issues = log.issues + table_issues
     warn_skipped([i for i in issues if i.severity == "error"], os.fspath(path))
     return Dataset.from_table(
@@ -276,7 +275,7 @@ def _read_document(
     )
 
 
-def _plain_images(raw: list[Any]) -> list[_fast.ImageEntry | None]:
+def _plain_images(raw: list[Any]) -> list[ImageEntry | None]:
     """``(id, file_name, width, height, extra)`` per image dict (``None`` for a non-object)."""
     return [
         (im.get("id"), im.get("file_name"), im.get("width"), im.get("height"), _extra(im, IMG_KEYS))
@@ -288,51 +287,6 @@ def _plain_images(raw: list[Any]) -> list[_fast.ImageEntry | None]:
 
 def _extra(record: Mapping[str, Any], known: frozenset[str]) -> Mapping[str, Any]:
     return {key: v for key, v in record.items() if key not in known} if not known.issuperset(record) else NO_EXTRA
-
-
-def _typed_annotations_table(
-    path: Path,
-    doc: Any,
-    position: Mapping[int, int],
-    known_cats: set[int],
-    log: IssueLog,
-    drop_pages: Callable[[], None] | None = None,
-) -> tuple[ObjectTable, list[Any]]:
-    """The typed document's annotations as a column table: its structs, or its annotation text
-    decoded chunk by chunk.
-
-    Only one chunk's structs exist at a time. Raises :class:`_fast.OtherShapeError` when a chunk does
-    not decode into the typed structs.
-    """
-    import msgspec
-
-    text, doc.annotations = doc.annotations, None
-    if isinstance(text, list):  # decoded with the document
-        return annotations_table(path, text, position, known_cats, log, results=False, typed=True)
-    view = memoryview(text)
-    decoder = _fast.typed_decoders().annotations
-    # the shortest typed annotation, {"image_id":1,"category_id":1,"bbox":[1,2,3,4]} and a
-    # comma, takes 48 bytes: an upper bound on the rows, allocated once (see _fast.Columns)
-    columns = _fast.Columns(len(view) // 48 + 1)
-    with Progress(total=len(view), desc="read coco annotations", unit="B") as bar:
-        for rows, consumed in _fast.decoded_chunks(view, decoder):
-            table = _fast.fast_table(rows, position, known_cats, results=False, typed=True)
-            if table is None:  # well-typed but semantically bad: every record through the checking pass
-                try:
-                    rows = decoder.decode(view)
-                except msgspec.DecodeError:
-                    raise _fast.OtherShapeError from None
-                return annotations_table(path, rows, position, known_cats, log, results=False, typed=True)
-            table.data["_coco_index"] += columns.rows
-            columns.add(table)
-            bar.update(consumed - bar.done)
-            if drop_pages is not None:
-                drop_pages()
-    del view, text  # box-only files: nothing refers to the file's bytes any more
-    if not columns.rows:  # the same (empty) columns as a file with annotations
-        empty = _fast.fast_table([], position, known_cats, results=False, typed=True)
-        return (empty if empty is not None else ObjectTable.empty()), []
-    return columns.table(), []
 
 
 def annotations_table(

@@ -18,7 +18,7 @@ from detectkit.formats._common import (
     warn_skipped,
 )
 from detectkit.formats.coco import _fast
-from detectkit.formats.coco.read import annotations_table, decode_plain, finished, is_int
+from detectkit.formats.coco.read import annotations_table, decode_plain, finished, is_int, read_bytes
 from detectkit.formats.coco.write import category_lut, coco_boxes, dump_list, plain_rows
 from detectkit.table import ObjectTable
 
@@ -87,12 +87,10 @@ def results_table(
     names: dict[int, str] = {}
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        data = _fast.read_bytes(path)
-        doc: Any = _fast.decode_typed(data, "results")
+        doc: Any = _fast.read_results(path)  # the fast path: typed structs; None = it declines
         typed = doc is not None
         if doc is None:
-            doc = decode_plain(path, data)
-        del data
+            doc = decode_plain(path, read_bytes(path))
     else:
         path, doc, typed = Path(name), source, False
     if isinstance(doc, Mapping) and "annotations" in doc:  # a COCO file whose annotations carry scores
@@ -128,12 +126,10 @@ def read_results(path: str | os.PathLike[str], *, dataset: Dataset, strict: bool
     The images and categories come from ``dataset`` (the ground truth the results refer to).
     """
     path = Path(path)
-    data = _fast.read_bytes(path)
-    doc = _fast.decode_typed(data, "results")
+    doc: Any = _fast.read_results(path)  # the fast path: typed structs; None = it declines
     typed = doc is not None
     if doc is None:
-        doc = decode_plain(path, data)
-    del data
+        doc = decode_plain(path, read_bytes(path))
     if not isinstance(doc, list):
         raise AnnotationParseError(path, "expected a JSON list of results (image_id, category_id, bbox, score)")
     log = IssueLog(strict)
