@@ -769,3 +769,42 @@ def test_the_rules_reach_the_fast_path_through_one_call_per_operation() -> None:
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in used:
                 used[node.value.id].add(node.attr)
     assert used == allowed
+
+
+@pytest.mark.parametrize("case", sorted(_DECODER_CASES))
+def test_the_writers_fast_rows_write_the_same_bytes_as_its_dicts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """Every decoder edge case (and each as predictions, and through YOLO, where nothing comes
+    from COCO) written with the struct rows and with the writer's dicts: the same bytes (or the
+    same error)."""
+    from detectkit.formats import yolo
+
+    fast_write = importlib.import_module("detectkit.formats.coco._fast_write")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = coco.read(_write_json(tmp_path / "in.json", _DECODER_CASES[case]))
+        t = ds.table
+        scored = Dataset.from_table(
+            ds.categories, ds.images, t.replace(confidence=np.linspace(0, 1, len(t), dtype=np.float32)), info=ds.info
+        )
+        datasets = [ds, scored]
+        if len(ds.images):
+            yolo.write(ds, tmp_path / "y", task="detect")
+            datasets.append(yolo.read(tmp_path / "y"))
+
+    def written(dataset: Dataset, name: str, indent: int | None) -> bytes | str:
+        try:
+            coco.write(dataset, tmp_path / name, indent=indent)
+        except Exception as exc:  # the same failure both ways is what is compared
+            return type(exc).__name__
+        return (tmp_path / name).read_bytes()
+
+    for k, dataset in enumerate(datasets):
+        for indent in (None, 2):
+            fast = written(dataset, f"fast{k}{indent}.json", indent)
+            with monkeypatch.context() as m:
+                m.setattr(fast_write, "annotation_rows", lambda columns, per_object_keys: None)
+                plain = written(dataset, f"plain{k}{indent}.json", indent)
+            assert fast == plain, (case, k, indent)
+    assert isinstance(written(ds, "check.json", None), bytes)  # a file read is written back
