@@ -61,6 +61,13 @@ LAYERS: dict[str, tuple[str, ...]] = {
     ),
     "detectkit.formats": ("detectkit.metrics", "detectkit.models", "detectkit.cli", "detectkit.viz"),
     "detectkit.metrics": ("detectkit.cli",),
+    # metrics reads files through formats, and only in its input adapter: the engine, the result
+    # and its plots work on arrays (formats -> table -> metrics._inputs -> engine arrays)
+    "detectkit.metrics._engine": ("detectkit.formats", "detectkit.dataset", "detectkit.table", "detectkit.cli"),
+    "detectkit.metrics._confusion": ("detectkit.formats", "detectkit.dataset", "detectkit.cli"),
+    "detectkit.metrics._plots": ("detectkit.formats", "detectkit.dataset", "detectkit.cli"),
+    "detectkit.metrics.result": ("detectkit.formats", "detectkit.cli"),
+    "detectkit.metrics.evaluation": ("detectkit.formats", "detectkit.cli"),
     "detectkit.viz": ("detectkit.metrics", "detectkit.models", "detectkit.cli"),
     "detectkit.models": ("detectkit.cli",),
 }

@@ -8,6 +8,8 @@ sixth confidence column). Prints the 12 COCO numbers and per-class AP (sorted); 
 one JSON object instead (``stats`` in pycocotools order plus the named numbers). Predictions on
 images the ground truth does not have are an error naming how many and which; prediction
 categories the ground truth does not have are reported on stderr and ignored (as pycocotools).
+Files are read as ``detectkit convert`` reads them: a bad record (e.g. a box without 4 numbers)
+is skipped and reported on stderr with the count; ``--strict`` stops at the first one (exit 1).
 Categories are matched by name when both sides name them (a ``results.json`` takes its names from
 the ``annotations.json`` beside it); ids that visibly do not match are an error suggesting
 ``--category-offset N`` (e.g. ``-1`` for predictions numbered from 1 against YOLO classes from 0)
@@ -21,7 +23,8 @@ import sys
 from typing import Any
 
 from detectkit.cli import UsageError
-from detectkit.cli._errors import guarded
+from detectkit.cli._data import quiet_library_warnings
+from detectkit.cli._errors import flag_text, guarded
 from detectkit.cli._help import parser_options
 from detectkit.cli._outputs import check_output_dir
 
@@ -45,6 +48,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--iou", type=float, default=0.5, help="IoU for the confusion matrix (0.5)")
     parser.add_argument("--overwrite", action="store_true", help="replace plots already in --plots DIR")
     parser.add_argument(
+        "--strict", action="store_true", help="fail on the first malformed record instead of skipping it"
+    )
+    parser.add_argument(
         "--category-offset",
         type=int,
         default=0,
@@ -62,7 +68,10 @@ def register(subparsers: Any) -> None:
         help="tracking metrics (HOTA, MOTA, IDF1, ID switches; TrackEval-exact): GROUND_TRUTH and PREDICTIONS "
         "are MOTChallenge .txt files (or sequence folders) or detect --track JSON lines",
     )
-    parser.set_defaults(func=guarded(run, {"iou_type": "--iou-type", "overwrite": "--overwrite"}))
+    parser.set_defaults(func=guarded(run, _FLAGS))
+
+
+_FLAGS = {"iou_type": "--iou-type", "overwrite": "--overwrite", "strict": "--strict"}
 
 
 def _short_table(metrics: Any) -> str:
@@ -105,15 +114,17 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--conf must be in [0, 1], got {args.conf}")
     if args.plots:
         check_output_dir(args.plots, flag="--plots", overwrite=args.overwrite)
-    metrics = evaluate(
-        args.ground_truth,
-        args.predictions,
-        iou_type=args.iou_type,
-        category_map=_parse_category_map(getattr(args, "category_map", None)),
-        category_offset=getattr(args, "category_offset", 0),
-    )
+    with quiet_library_warnings():  # skipped records are counted in metrics.warnings
+        metrics = evaluate(
+            args.ground_truth,
+            args.predictions,
+            iou_type=args.iou_type,
+            category_map=_parse_category_map(getattr(args, "category_map", None)),
+            category_offset=getattr(args, "category_offset", 0),
+            strict=bool(getattr(args, "strict", False)),
+        )
     for note in metrics.warnings:
-        print(f"detectkit eval: warning: {note}", file=sys.stderr)
+        print(flag_text(f"detectkit eval: warning: {note}", _FLAGS), file=sys.stderr)
     plots = []
     if args.plots:
         plots = metrics.plot(args.plots, conf_threshold=args.conf, iou_threshold=args.iou)

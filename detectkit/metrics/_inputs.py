@@ -1,8 +1,18 @@
 """Turn evaluation inputs (COCO dicts and files, ``Dataset`` objects, other formats) into flat arrays.
 
-The COCO path reads JSON straight into numpy arrays (no per-annotation objects), which is what
-makes evaluation from files fast; the conversions reproduce what pycocotools' ``COCO``/``loadRes``
-do to annotations (areas, crowd flags, polygon -> RLE) so results stay exact.
+Files are read by :mod:`detectkit.formats` (one COCO reader, one YOLO parser) into an
+:class:`~detectkit.table.ObjectTable`, and the table becomes the engine's arrays here; the
+conversions reproduce what pycocotools' ``COCO``/``loadRes`` do to annotations (areas, crowd
+flags, polygon -> RLE) so results stay exact.
+
+Bad records follow the readers' one rule, the same in ``detectkit eval`` and ``detectkit
+convert``: a record of a *file* that breaks the format's rules (a box without 4 numbers, an
+unknown image id in the ground truth, ...) is skipped, and a warning counts the skipped records
+and names the first (file and record); ``strict=True`` (``--strict``) raises at the first one
+instead. Skipping is the default because one broken record among thousands should not stop
+a conversion or an evaluation, and the count is never silent (``Metrics.warnings``, stderr).
+COCO dicts and lists passed in memory are the caller's own arguments and are always checked
+strictly (a bad record raises), as any bad argument does.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ class GroundTruth:
     categories: dict[int, str]  # id -> name, the evaluation categories
     file_names: dict[str, int] = field(default_factory=dict)  # file name (and stem) -> image id
     source: str = "<ground truth>"
+    notes: list[str] = field(default_factory=list)  # bad records skipped while reading
 
 
 @dataclass
@@ -40,6 +51,7 @@ class Predictions:
     arrays: EvalArrays
     source: str = "<predictions>"
     category_names: dict[int, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # bad records skipped while reading
 
 
 def mask_utils(purpose: str) -> Any:
@@ -59,88 +71,77 @@ def _to_rle(segm: Any, h: int, w: int, mask_utils: Any) -> Any:
     return segm
 
 
-def _read_json(path: Path, what: str) -> Any:
-    """The parsed file (see :func:`detectkit.formats.parse_json`)."""
-    from detectkit.formats import parse_json
-
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InvalidInputError(f"{what} file not found: {path}") from None
-    try:
-        return parse_json(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise AnnotationParseError(path, f"not valid JSON: {exc}") from None
+def _skipped_note(issues: Sequence[Any], source: str) -> list[str]:
+    """One note counting the bad records a reader skipped (as :func:`formats` warns), or none."""
+    errors = [i for i in issues if getattr(i, "severity", "error") == "error"]
+    if not errors:
+        return []
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    hint = "(pass strict=True to stop at it instead)"
+    return [f"{source}: skipped {len(errors)} bad record(s): {errors[0]}{more} {hint}"]
 
 
-def _boxes(items: Sequence[Mapping[str, Any]], source: str, key: str = "bbox") -> np.ndarray:
-    try:
-        arr = np.array([a[key] for a in items], dtype=np.float64)
-    except KeyError:
-        bad = next(i for i, a in enumerate(items) if key not in a)
-        raise AnnotationParseError(source, f"annotation has no {key!r}", record=f"annotations[{bad}]") from None
-    except (ValueError, TypeError):
-        bad = next((i for i, a in enumerate(items) if not isinstance(a[key], list) or len(a[key]) != 4), 0)
-        raise AnnotationParseError(
-            source, f"{key} must be [x, y, width, height], got {items[bad][key]!r}", record=f"annotations[{bad}]"
-        ) from None
-    return arr.reshape(-1, 4)
+def ground_truth_from_coco(
+    data: Mapping[str, Any], *, iou_type: str, source: str = "<ground truth>", strict: bool = True
+) -> GroundTruth:
+    """COCO ground-truth dict (``images``, ``annotations``, ``categories``) -> :class:`GroundTruth`.
 
+    Read by :func:`detectkit.formats.coco.from_dict` (strict: a dict is an argument).
+    """
+    from detectkit.formats import coco
 
-def ground_truth_from_coco(data: Mapping[str, Any], *, iou_type: str, source: str = "<ground truth>") -> GroundTruth:
-    """COCO ground-truth dict (``images``, ``annotations``, ``categories``) -> :class:`GroundTruth`."""
     if not isinstance(data, Mapping) or "images" not in data or "annotations" not in data:
         raise AnnotationParseError(source, "expected a COCO object with 'images', 'annotations' and 'categories'")
-    images = data["images"]
-    anns = data["annotations"]
-    cats = data.get("categories", [])
-    try:
-        image_ids = np.array([im["id"] for im in images], dtype=np.int64)
-        sizes = {int(im["id"]): (int(im.get("height", 0) or 0), int(im.get("width", 0) or 0)) for im in images}
-        categories = {int(c["id"]): str(c.get("name", c["id"])) for c in cats}
-        names: dict[str, int] = {}
-        for im in images:
-            if "file_name" in im:
-                fn = str(im["file_name"])
-                names[fn] = int(im["id"])
-                names.setdefault(Path(fn).name, int(im["id"]))
-                names.setdefault(Path(fn).stem, int(im["id"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise AnnotationParseError(source, f"malformed images/categories: {exc!r}") from None
-    n = len(anns)
-    try:
-        image_id = np.fromiter((a["image_id"] for a in anns), dtype=np.int64, count=n)
-        category_id = np.fromiter((a["category_id"] for a in anns), dtype=np.int64, count=n)
-        ann_id = np.fromiter((a.get("id", i + 1) for i, a in enumerate(anns)), dtype=np.int64, count=n)
-        iscrowd = np.fromiter((bool(a.get("iscrowd", 0)) for a in anns), dtype=bool, count=n)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise AnnotationParseError(source, f"malformed annotation: {exc!r}") from None
-    has_box = n == 0 or all("bbox" in a for a in anns)
+    ds = coco.from_dict(data, source=source, strict=strict, require_files=False)
+    return ground_truth_from_coco_dataset(ds, iou_type=iou_type, source=source)
+
+
+def ground_truth_from_coco_dataset(ds: Any, *, iou_type: str, source: str) -> GroundTruth:
+    """A ``Dataset`` read from COCO (boxes and ids as the file gives them) -> :class:`GroundTruth`.
+
+    Boxes are the file's ``[x, y, w, h]`` as given, a missing ``area`` is the box's ``w * h``
+    and a missing annotation ``id`` is its 1-based position in the file's list (what the
+    engine saw before the formats reader did the reading).
+    """
+    records = ds.images
+    rec_ids = np.fromiter((r.id for r in records), dtype=np.int64, count=len(records))
+    sizes = {r.id: (r.height, r.width) for r in records}
+    names: dict[str, int] = {}
+    for r in records:
+        if r.file_name:
+            names[r.file_name] = r.id
+            names.setdefault(Path(r.file_name).name, r.id)
+            names.setdefault(Path(r.file_name).stem, r.id)
+    t = ds.table
+    n = len(t)
+    image_id = rec_ids[t.image_index] if n else np.zeros(0, np.int64)
+    given = t.extras.get("coco", {}).get("bbox")
+    if given is not None:
+        xywh = np.asarray(given, dtype=np.float64).reshape(n, 4)
+    else:
+        xywh = np.concatenate([t.xyxy[:, :2], t.xyxy[:, 2:] - t.xyxy[:, :2]], axis=1)
+    box_area = xywh[:, 2] * xywh[:, 3]
+    area = np.asarray(t.data["area"], dtype=np.float64) if "area" in t.data else np.full(n, np.nan)
+    area = np.where(np.isnan(area), box_area, area)
+    record = t.provenance.record if t.provenance is not None else np.arange(n, dtype=np.int64)
+    ann_id = np.asarray(t.data["annotation_id"], np.int64) if "annotation_id" in t.data else np.full(n, -1)
+    ann_id = np.where(ann_id == -1, record + 1, ann_id)
+    iscrowd = np.asarray(t.data["iscrowd"]).astype(bool) if "iscrowd" in t.data else np.zeros(n, bool)
     segm: list[Any] | None = None
     if iou_type == "segm":
         mu = mask_utils("segmentation evaluation")
         segm = []
-        for i, a in enumerate(anns):
-            if "segmentation" not in a:
-                raise AnnotationParseError(source, "iou_type='segm' needs 'segmentation'", record=f"annotations[{i}]")
-            h, w = sizes.get(int(a["image_id"]), (0, 0))
-            segm.append(_to_rle(a["segmentation"], h, w, mu))
-    if has_box:
-        xywh = _boxes(anns, source)
-    elif segm is not None:
-        xywh = np.asarray(mask_utils("boxes from masks").toBbox(segm), dtype=np.float64).reshape(-1, 4)
-    else:
-        xywh = _boxes(anns, source)
-    if all("area" in a for a in anns):
-        area = np.fromiter((a["area"] for a in anns), dtype=np.float64, count=n)
-    else:
-        area = np.array(
-            [a["area"] if "area" in a else float(xywh[i, 2] * xywh[i, 3]) for i, a in enumerate(anns)],
-            dtype=np.float64,
-        ).reshape(n)
+        given_segm = t.data["segmentation"].tolist() if "segmentation" in t.data else [None] * n
+        for i, (s, iid) in enumerate(zip(given_segm, image_id.tolist())):
+            if s is None:
+                raise AnnotationParseError(
+                    source, "iou_type='segm' needs 'segmentation'", record=f"annotations[{int(record[i])}]"
+                )
+            h, w = sizes.get(iid, (0, 0))
+            segm.append(_to_rle(s, h, w, mu))
     arrays = EvalArrays(
         image_id=image_id,
-        category_id=category_id,
+        category_id=np.asarray(t.class_id, np.int64),
         xywh=xywh,
         area=area,
         iscrowd=iscrowd,
@@ -149,73 +150,72 @@ def ground_truth_from_coco(data: Mapping[str, Any], *, iou_type: str, source: st
     )
     return GroundTruth(
         arrays=arrays,
-        image_ids=np.unique(image_ids),
+        image_ids=np.unique(rec_ids),
         image_sizes_hw=sizes,
-        categories=categories,
+        categories={int(c.id): str(c.name) for c in ds.categories},
         file_names=names,
         source=source,
+        notes=_skipped_note(ds.issues, source),
     )
 
 
 def predictions_from_coco(
-    results: Any, gt: GroundTruth, *, iou_type: str, source: str = "<predictions>"
+    results: Any, gt: GroundTruth, *, iou_type: str, source: str = "<predictions>", strict: bool = True
 ) -> Predictions:
-    """COCO results list (``image_id``, ``category_id``, ``bbox`` and/or ``segmentation``, ``score``).
+    """COCO results (``image_id``, ``category_id``, ``bbox`` and/or ``segmentation``, ``score``).
 
-    Reproduces ``COCO.loadRes``: if the first result has a box, every area is ``w * h`` of the
-    box; otherwise areas and boxes come from the RLE masks.
+    ``results`` is a list, a COCO object whose annotations carry scores, or a path; read by
+    :func:`detectkit.formats.coco.results_table` (image and category ids kept as given:
+    :func:`evaluate` reports the ones the ground truth lacks). Reproduces ``COCO.loadRes``: if
+    the first result has a box, every area is ``w * h`` of the box; otherwise areas and boxes
+    come from the RLE masks.
     """
-    if isinstance(results, Mapping) and "annotations" in results:
-        results = results["annotations"]  # a COCO-style file holding predictions with scores
-    if not isinstance(results, list):
-        raise AnnotationParseError(source, f"expected a list of COCO results, got {type(results).__name__}")
-    n = len(results)
-    try:
-        image_id = np.fromiter((r["image_id"] for r in results), dtype=np.int64, count=n)
-        category_id = np.fromiter((r["category_id"] for r in results), dtype=np.int64, count=n)
-        score = np.fromiter((r["score"] for r in results), dtype=np.float64, count=n)
-    except KeyError as exc:
-        bad = next(i for i, r in enumerate(results) if any(k not in r for k in ("image_id", "category_id", "score")))
-        raise AnnotationParseError(source, f"result has no {exc.args[0]!r}", record=f"[{bad}]") from None
-    except (TypeError, ValueError) as exc:
-        raise AnnotationParseError(source, f"malformed result: {exc!r}") from None
-    box_mode = n > 0 and "bbox" in results[0] and results[0]["bbox"] != []
+    from detectkit.formats import coco
+
+    read = coco.results_table(results, strict=strict, name=source)
+    t = read.table
+    n = len(t)
+    bad = [i for i in read.issues if i.severity == "error"]
+    if n == 0 and bad:  # not one usable result: the wrong file (e.g. ground truth), not a few bad records
+        raise AnnotationParseError(
+            bad[0].path,
+            f"none of its {len(bad)} result(s) is usable (ground truth given?); first: {bad[0].message}",
+            record=bad[0].record,
+        )
+    extras = t.extras.get("coco", {})
+    xywh = np.asarray(extras["bbox"], dtype=np.float64).reshape(n, 4)
+    score = np.asarray(extras["score"], dtype=np.float64).reshape(n)
+    image_id = np.asarray(t.image_index, np.int64)
+    from_mask = extras.get("box_from_mask")
+    box_mode = n > 0 and not (from_mask is not None and bool(from_mask[0]))
     segm: list[Any] | None = None
+    given_segm = t.data["segmentation"].tolist() if "segmentation" in t.data else [None] * n
     if box_mode:
-        xywh = _boxes(results, source)
         area = xywh[:, 2] * xywh[:, 3]
         if iou_type == "segm":
             mu = mask_utils("segmentation evaluation")
             segm = []
-            for r, b in zip(results, xywh.tolist()):
-                s = r.get("segmentation")
+            for s, b, iid in zip(given_segm, xywh.tolist(), image_id.tolist()):
                 if s is None:
                     x1, y1 = b[0], b[1]
                     x2, y2 = b[0] + b[2], b[1] + b[3]
                     s = [[x1, y1, x1, y2, x2, y2, x2, y1]]
-                h, w = gt.image_sizes_hw.get(int(r["image_id"]), (0, 0))
+                h, w = gt.image_sizes_hw.get(iid, (0, 0))
                 segm.append(_to_rle(s, h, w, mu))
     elif n > 0:
-        if "segmentation" not in results[0]:
-            raise AnnotationParseError(source, "results need 'bbox' or 'segmentation'", record="[0]")
         mu = mask_utils("segmentation results")
         rles = []
-        for r in results:
-            s = r["segmentation"]
-            h, w = gt.image_sizes_hw.get(int(r["image_id"]), (0, 0))
+        for s, iid in zip(given_segm, image_id.tolist()):
+            h, w = gt.image_sizes_hw.get(iid, (0, 0))
             rles.append(_to_rle(s, h, w, mu))
         area = np.asarray(mu.area(rles), dtype=np.float64).reshape(n)
-        xywh = np.array(
-            [r["bbox"] if "bbox" in r else mu.toBbox(rle).tolist() for r, rle in zip(results, rles)], dtype=np.float64
-        ).reshape(n, 4)
         segm = rles if iou_type == "segm" else None
     else:
-        xywh = np.zeros((0, 4))
         area = np.zeros(0)
         segm = [] if iou_type == "segm" else None
     arrays = EvalArrays(
         image_id=image_id,
-        category_id=category_id,
+        category_id=np.asarray(t.class_id, np.int64),
         xywh=xywh,
         area=area,
         iscrowd=np.zeros(n, dtype=bool),
@@ -223,61 +223,95 @@ def predictions_from_coco(
         ann_id=np.arange(1, n + 1, dtype=np.int64),
         segmentation=segm,
     )
-    return Predictions(arrays=arrays, source=source)
+    return Predictions(
+        arrays=arrays, source=source, category_names=read.category_names, notes=_skipped_note(read.issues, source)
+    )
 
 
-def load_ground_truth(obj: Any, *, iou_type: str) -> GroundTruth:
-    """Ground truth from a COCO dict, a COCO JSON path, a ``Dataset`` or any path ``formats.read`` knows."""
+def _json_wording(exc: AnnotationParseError) -> AnnotationParseError | None:
+    """The reader's invalid-JSON error in evaluation's words ("not valid JSON"), else None."""
+    if exc.message.startswith(("invalid JSON", "not UTF-8")):
+        message = exc.message.replace("invalid JSON", "not valid JSON", 1)
+        if not message.startswith("not valid JSON"):
+            message = f"not valid JSON: {message}"
+        return AnnotationParseError(exc.path, message, line=exc.line, record=exc.record)
+    return None
+
+
+def load_ground_truth(obj: Any, *, iou_type: str, strict: bool = False) -> GroundTruth:
+    """Ground truth from a COCO dict, a COCO JSON path, a ``Dataset`` or any path ``formats.read`` knows.
+
+    Files are read by :mod:`detectkit.formats` (``strict`` as there); a dict always strictly.
+    """
     if isinstance(obj, GroundTruth):
         return obj
     if isinstance(obj, Mapping):
         return ground_truth_from_coco(obj, iou_type=iou_type)
     if isinstance(obj, (str, Path)):
         path = Path(obj)
-        if path.is_file() and path.suffix.lower() == ".json":
-            data = _read_json(path, "ground truth")
-            if isinstance(data, Mapping) and "images" in data:
-                return ground_truth_from_coco(data, iou_type=iou_type, source=str(path))
         if not path.exists():
             raise InvalidInputError(f"ground_truth path does not exist: {path}")
-        obj = _read_dataset(path, "ground_truth")
+        if path.is_file() and path.suffix.lower() == ".json":
+            from detectkit.formats import coco
+
+            try:
+                ds = coco.read(path, strict=strict, require_files=False)
+            except AnnotationParseError as exc:
+                worded = _json_wording(exc)
+                if worded is not None:
+                    raise worded from None
+                if not exc.message.startswith("expected a JSON object"):
+                    raise
+                # a JSON file of another format (e.g. LabelMe): read as a dataset below
+            else:
+                return ground_truth_from_coco_dataset(ds, iou_type=iou_type, source=str(path))
+        obj = _read_dataset(path, "ground_truth", strict=strict)
     if _is_dataset(obj):
-        return ground_truth_from_dataset(obj, iou_type=iou_type)
+        gt = ground_truth_from_dataset(obj, iou_type=iou_type)
+        gt.notes = _skipped_note(getattr(obj, "issues", ()), gt.source)
+        return gt
     raise InvalidInputError(
         f"ground_truth must be a Dataset, a COCO dict or a path to an annotation file/folder, got {type(obj).__name__}"
     )
 
 
-def load_predictions(obj: Any, gt: GroundTruth, *, iou_type: str) -> Predictions:
-    """Predictions from a COCO results list or path, a ``Dataset`` with confidences, or another format."""
+def load_predictions(obj: Any, gt: GroundTruth, *, iou_type: str, strict: bool = False) -> Predictions:
+    """Predictions from a COCO results list or path, a ``Dataset`` with confidences, or another format.
+
+    Files are read by :mod:`detectkit.formats` (``strict`` as there); a list or dict always strictly.
+    """
     if isinstance(obj, Predictions):
         return obj
     if isinstance(obj, list):
         return predictions_from_coco(obj, gt, iou_type=iou_type)
     if isinstance(obj, (str, Path)):
         path = Path(obj)
-        if path.is_file() and path.suffix.lower() == ".json":
-            data = _read_json(path, "predictions")
-            if isinstance(data, list):
-                dt = predictions_from_coco(data, gt, iou_type=iou_type, source=str(path))
-                dt.category_names = _sibling_category_names(path)
-                return dt
-            if isinstance(data, Mapping) and "annotations" in data:  # a COCO file whose annotations carry scores
-                dt = predictions_from_coco(data["annotations"], gt, iou_type=iou_type, source=str(path))
-                dt.category_names = _coco_category_names(data)
-                return dt
         if not path.exists():
             raise InvalidInputError(f"predictions path does not exist: {path}")
+        if path.is_file() and path.suffix.lower() == ".json":
+            try:
+                dt = predictions_from_coco(path, gt, iou_type=iou_type, source=str(path), strict=strict)
+            except AnnotationParseError as exc:
+                worded = _json_wording(exc)
+                if worded is not None:
+                    raise worded from None
+                if not exc.message.startswith("expected a list of COCO results"):
+                    raise
+                # a JSON file of another format: read as a dataset below
+            else:
+                if not dt.category_names:  # a results list: names from the annotations.json beside it
+                    dt.category_names = _sibling_category_names(path)
+                return dt
         labels = _yolo_label_files(path)
         if labels:
-            return predictions_from_yolo_labels(labels, gt, iou_type=iou_type, source=str(path))
-        obj = _read_dataset(path, "predictions")
+            return predictions_from_yolo_labels(labels, gt, iou_type=iou_type, source=str(path), strict=strict)
+        obj = _read_dataset(path, "predictions", strict=strict)
     if isinstance(obj, Mapping) and "annotations" in obj:
-        dt = predictions_from_coco(obj["annotations"], gt, iou_type=iou_type)
-        dt.category_names = _coco_category_names(obj)
-        return dt
+        return predictions_from_coco(obj, gt, iou_type=iou_type)
     if _is_dataset(obj):
-        return predictions_from_dataset(obj, gt, iou_type=iou_type)
+        dt = predictions_from_dataset(obj, gt, iou_type=iou_type)
+        dt.notes = _skipped_note(getattr(obj, "issues", ()), dt.source)
+        return dt
     raise InvalidInputError(
         "predictions must be a Dataset, a COCO results list or a path to a results file/folder, "
         f"got {type(obj).__name__}"
@@ -333,88 +367,70 @@ def _has_confidence(files: list[Path]) -> bool:
 
 
 def predictions_from_yolo_labels(
-    files: list[Path], gt: GroundTruth, *, iou_type: str, source: str = "<predictions>"
+    files: list[Path], gt: GroundTruth, *, iou_type: str, source: str = "<predictions>", strict: bool = False
 ) -> Predictions:
     """YOLO prediction label files (``class cx cy w h conf`` or ``class x1 y1 ... xn yn conf``, normalised).
 
     Each file ``<stem>.txt`` belongs to the ground-truth image with that file stem; its size
     turns the normalised coordinates into pixels. YOLO class index ``i`` is the ``i``-th
     ground-truth category in id order (the convention of ``detectkit.formats`` YOLO files).
+    The lines are parsed by :func:`detectkit.formats.yolo.labels_table`.
     """
+    from detectkit.dataset import ImageRecord
+    from detectkit.formats.yolo import labels_table
+
     cat_ids = sorted(gt.categories)
-    mu = mask_utils("segmentation evaluation") if iou_type == "segm" else None
-    img_l: list[int] = []
-    cat_l: list[int] = []
-    box_l: list[list[float]] = []
-    score_l: list[float] = []
-    segm: list[Any] | None = [] if mu is not None else None
     missing: list[str] = []
+    matched: list[Path] = []
+    records: list[ImageRecord] = []
     for f in files:
         iid = gt.file_names.get(f.stem)
-        text = f.read_text(encoding="utf-8")
         if iid is None:
-            if text.strip():
+            if f.read_text(encoding="utf-8").strip():
                 missing.append(f.name)
             continue
         h, w = gt.image_sizes_hw.get(iid, (0, 0))
         if h <= 0 or w <= 0:
             raise AnnotationParseError(f, "the ground truth does not give this image's size (needed for YOLO)")
-        for lineno, line in enumerate(text.splitlines(), 1):
-            parts = line.split()
-            if not parts:
-                continue
-            try:
-                values = [float(v) for v in parts]
-            except ValueError:
-                raise AnnotationParseError(f, f"expected numbers, got {line!r}", line=lineno) from None
-            n = len(values)
-            if n == 6:
-                cls, cx, cy, bw, bh, conf = values
-                x1, y1 = (cx - bw / 2) * w, (cy - bh / 2) * h
-                box = [x1, y1, bw * w, bh * h]
-                poly = None
-            elif n >= 8 and n % 2 == 0:
-                cls, conf = values[0], values[-1]
-                xs = np.asarray(values[1:-1:2]) * w
-                ys = np.asarray(values[2:-1:2]) * h
-                box = [float(xs.min()), float(ys.min()), float(xs.max() - xs.min()), float(ys.max() - ys.min())]
-                poly = np.stack([xs, ys], 1).ravel().tolist()
-            else:
-                raise AnnotationParseError(
-                    f,
-                    f"expected 'class cx cy w h confidence' or a polygon with a confidence, got {n} numbers",
-                    line=lineno,
-                )
-            idx = int(cls)
-            if idx != cls or idx < 0:
-                raise AnnotationParseError(f, f"class must be a non-negative integer, got {parts[0]}", line=lineno)
-            img_l.append(iid)
-            cat_l.append(cat_ids[idx] if idx < len(cat_ids) else -1 - idx)
-            box_l.append(box)
-            score_l.append(conf)
-            if segm is not None:
-                x1, y1, bw_, bh_ = box
-                shape = poly if poly is not None else [x1, y1, x1, y1 + bh_, x1 + bw_, y1 + bh_, x1 + bw_, y1]
-                segm.append(_to_rle([shape], h, w, mu))
+        matched.append(f)
+        records.append(ImageRecord(iid, f.name, w, h))
     if missing:
         raise InvalidInputError(
             f"predictions hold {len(missing)} label file(s) for images not in the ground truth: "
             + ", ".join(missing[:10])
             + (" ..." if len(missing) > 10 else "")
         )
-    n_all = len(img_l)
-    xywh = np.asarray(box_l, dtype=np.float64).reshape(n_all, 4)
+    t, issues = labels_table(matched, records, task="segment", confidence=True, strict=strict)
+    n = len(t)
+    rec_ids = np.fromiter((r.id for r in records), np.int64, len(records))
+    image_id = rec_ids[t.image_index] if n else np.zeros(0, np.int64)
+    idx = np.asarray(t.class_id, np.int64)
+    lut = np.asarray(cat_ids, dtype=np.int64)
+    category_id = -1 - idx  # an index beyond the categories: an id the ground truth lacks (reported)
+    inside = idx < len(lut)
+    category_id[inside] = lut[idx[inside]]
+    xywh = np.concatenate([t.xyxy[:, :2], t.xyxy[:, 2:] - t.xyxy[:, :2]], axis=1)
+    score = t.extras["yolo"]["confidence"] if n else np.zeros(0)
+    segm: list[Any] | None = None
+    if iou_type == "segm":
+        mu = mask_utils("segmentation evaluation")
+        segm = []
+        polygons = t.data["segmentation"].tolist() if "segmentation" in t.data else [None] * n
+        for poly, (x1, y1, bw_, bh_), iid in zip(polygons, xywh.tolist(), image_id.tolist()):
+            h, w = gt.image_sizes_hw[iid]
+            shape = poly if poly is not None else [[x1, y1, x1, y1 + bh_, x1 + bw_, y1 + bh_, x1 + bw_, y1]]
+            segm.append(_to_rle(shape, h, w, mu))
     arrays = EvalArrays(
-        image_id=np.asarray(img_l, dtype=np.int64),
-        category_id=np.asarray(cat_l, dtype=np.int64),
+        image_id=image_id,
+        category_id=category_id,
         xywh=xywh,
         area=xywh[:, 2] * xywh[:, 3],
-        iscrowd=np.zeros(n_all, bool),
-        score=np.asarray(score_l, dtype=np.float64),
-        ann_id=np.arange(1, n_all + 1, dtype=np.int64),
+        iscrowd=np.zeros(n, bool),
+        score=np.asarray(score, dtype=np.float64),
+        ann_id=np.arange(1, n + 1, dtype=np.int64),
         segmentation=segm,
     )
-    return Predictions(arrays=arrays, source=source)
+    return Predictions(arrays=arrays, source=source, notes=_skipped_note(issues, source))
 
 
 # ---------------------------------------------------------------------------- Dataset bridge
@@ -422,12 +438,11 @@ def _is_dataset(obj: Any) -> bool:
     return hasattr(obj, "images") and hasattr(obj, "categories") and hasattr(obj, "__iter__")
 
 
-def _read_dataset(path: Path, argument: str) -> Any:
-    try:
-        from detectkit import formats
-    except ImportError:  # pragma: no cover - formats not available
-        raise InvalidInputError(f"{argument}: cannot read {path}: only COCO JSON is supported here") from None
-    return formats.read(path)
+def _read_dataset(path: Path, argument: str, *, strict: bool = False) -> Any:
+    """Any dataset :func:`detectkit.formats.read` reads (its skipped records: ``Dataset.issues``)."""
+    from detectkit import formats
+
+    return formats.read(path, strict=strict)
 
 
 def _dataset_rows(ds: Any, argument: str) -> list[tuple[Any, Any]]:

@@ -58,6 +58,7 @@ def evaluate(
     area_ranges: Mapping[str, Sequence[float]] | None = None,
     category_map: Mapping[int, int] | None = None,
     category_offset: int = 0,
+    strict: bool = False,
 ) -> Metrics:
     """Evaluate predictions against ground truth the COCO way.
 
@@ -81,6 +82,10 @@ def evaluate(
             are kept); overrides matching by name.
         category_offset: added to every prediction category id (after ``category_map``), e.g.
             ``-1`` for predictions numbered from 1 against ground truth numbered from 0.
+        strict: raise :class:`AnnotationParseError` at the first bad record of an input *file*.
+            By default files are read as ``detectkit convert`` reads them (``detectkit.formats``):
+            a bad record is skipped, and ``Metrics.warnings`` counts the skipped records and
+            names the first. COCO dicts and lists passed in memory are always checked strictly.
 
     Returns:
         :class:`Metrics`; its ``stats`` equal pycocotools' ``COCOeval.stats``.
@@ -89,14 +94,16 @@ def evaluate(
         InvalidInputError: predictions refer to images missing from the ground truth (names how
             many and which), their category ids visibly do not match the ground truth's (see
             ``category_offset``), or an argument is invalid.
-        AnnotationParseError: an input file is malformed.
+        AnnotationParseError: an input file is malformed (or holds a bad record, when
+            ``strict``), or an in-memory COCO dict / list holds a bad record.
     """
     iou_type = check_choice(iou_type, "iou_type", ("bbox", "segm"))  # type: ignore[assignment]
     mdets = _check_max_dets(max_dets)
     ranges = _check_area_ranges(area_ranges)
-    gt = load_ground_truth(ground_truth, iou_type=iou_type)
-    dt = load_predictions(predictions, gt, iou_type=iou_type)
+    gt = load_ground_truth(ground_truth, iou_type=iou_type, strict=strict)
+    dt = load_predictions(predictions, gt, iou_type=iou_type, strict=strict)
     dt, notes = _reconcile_categories(gt, dt, category_map=category_map, category_offset=category_offset)
+    notes = [*gt.notes, *dt.notes, *notes]
     return _evaluate_loaded(gt, dt, iou_type=iou_type, max_dets=mdets, area_ranges=ranges, notes=notes)
 
 

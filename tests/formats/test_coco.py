@@ -752,3 +752,59 @@ def test_columns_grow_past_their_first_capacity() -> None:
     assert got.class_id.tolist() == [i % 3 for i in range(10)]
     assert got.data["_coco_index"].tolist() == list(range(10))
     assert got.data["segmentation"].tolist() == [[float(i)] for i in range(10)]
+
+
+def test_the_rules_reach_the_fast_path_through_one_call_per_operation() -> None:
+    """``read.py`` / ``results.py`` / ``write.py`` (the rules) use the private fast modules only
+    through their selectors (each may only decline with ``None``): a file (``_fast.read``), a
+    results file (``_fast.read_results``), records already decoded (``_fast.fast_table``), and
+    the annotation rows to encode (``_fast_write.annotation_rows``)."""
+    import ast
+
+    allowed = {"_fast": {"read", "read_results", "fast_table"}, "_fast_write": {"annotation_rows"}}
+    package = Path(coco.__file__).parent
+    used: dict[str, set[str]] = {"_fast": set(), "_fast_write": set()}
+    for name in ("read.py", "results.py", "write.py"):
+        for node in ast.walk(ast.parse((package / name).read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in used:
+                used[node.value.id].add(node.attr)
+    assert used == allowed
+
+
+@pytest.mark.parametrize("case", sorted(_DECODER_CASES))
+def test_the_writers_fast_rows_write_the_same_bytes_as_its_dicts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """Every decoder edge case (and each as predictions, and through YOLO, where nothing comes
+    from COCO) written with the struct rows and with the writer's dicts: the same bytes (or the
+    same error)."""
+    from detectkit.formats import yolo
+
+    fast_write = importlib.import_module("detectkit.formats.coco._fast_write")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = coco.read(_write_json(tmp_path / "in.json", _DECODER_CASES[case]))
+        t = ds.table
+        scored = Dataset.from_table(
+            ds.categories, ds.images, t.replace(confidence=np.linspace(0, 1, len(t), dtype=np.float32)), info=ds.info
+        )
+        datasets = [ds, scored]
+        if len(ds.images):
+            yolo.write(ds, tmp_path / "y", task="detect")
+            datasets.append(yolo.read(tmp_path / "y"))
+
+    def written(dataset: Dataset, name: str, indent: int | None) -> bytes | str:
+        try:
+            coco.write(dataset, tmp_path / name, indent=indent)
+        except Exception as exc:  # the same failure both ways is what is compared
+            return type(exc).__name__
+        return (tmp_path / name).read_bytes()
+
+    for k, dataset in enumerate(datasets):
+        for indent in (None, 2):
+            fast = written(dataset, f"fast{k}{indent}.json", indent)
+            with monkeypatch.context() as m:
+                m.setattr(fast_write, "annotation_rows", lambda columns, per_object_keys: None)
+                plain = written(dataset, f"plain{k}{indent}.json", indent)
+            assert fast == plain, (case, k, indent)
+    assert isinstance(written(ds, "check.json", None), bytes)  # a file read is written back

@@ -23,8 +23,8 @@ are 0-based (YOLO, VOC, LabelMe, CVAT sources) is written with ids starting at 1
 
 from __future__ import annotations
 
-from detectkit.formats.coco.read import read
-from detectkit.formats.coco.results import read_results, write_results
+from detectkit.formats.coco.read import from_dict, read
+from detectkit.formats.coco.results import Results, read_results, results_table, write_results
 from detectkit.formats.coco.write import write
 
-__all__ = ["read", "read_results", "write", "write_results"]
+__all__ = ["Results", "from_dict", "read", "read_results", "results_table", "write", "write_results"]

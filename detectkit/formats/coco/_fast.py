@@ -1,11 +1,18 @@
 """The COCO reader's fast path: typed msgspec decoding, memory-mapped chunked reading, and
 the vectorised column pass over well-formed annotations.
 
-Everything here may only decline, never decide differently: a document msgspec's typed structs
-refuse is decoded the plain way (``read.decode_plain``), and annotations the column pass does
-not take (``fast_table`` returns ``None``) go record by record through ``read._checked_table``,
-which defines the behaviour. ``tests/formats/test_coco.py`` reads a table of edge-case files both
-ways and requires identical datasets (table, extras and provenance included).
+The reader reaches it through one call per operation, and each may only decline (return
+``None``), never decide differently (as sahi's postprocess backends and torchvision's ops):
+
+- :func:`read` ``(path, build)``: the file decoded into typed structs and handed to ``build``
+  (the reader's rules, ``read._dataset``) as a :class:`~detectkit.formats.coco.layout.Document`;
+  ``None`` when the file is not of the typed shape (the caller decodes it with ``json``);
+- :func:`read_results` ``(path)``: a results list as typed structs, or ``None``;
+- :func:`fast_table` ``(records, ...)``: the column pass over records, or ``None`` (the rules
+  then check every record, ``read._checked_table``, which defines the behaviour).
+
+``tests/formats/test_coco.py`` reads a table of edge-case files both ways and requires identical
+datasets (table, extras and provenance included).
 """
 
 from __future__ import annotations
@@ -14,33 +21,140 @@ import functools
 import itertools
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from detectkit._progress import Progress
 from detectkit.dataset import NO_EXTRA
 from detectkit.errors import InvalidInputError
-from detectkit.formats.coco.layout import ANN_FIELDS, ANN_KEYS, IMG_OPTIONAL
+from detectkit.formats.coco.layout import ANN_FIELDS, ANN_KEYS, IMG_OPTIONAL, Document, ImageEntry
 from detectkit.table import ObjectTable
+
+if TYPE_CHECKING:
+    from detectkit.dataset import Dataset
 
 __all__ = [
     "ANN_CHUNK_BYTES",
     "WHOLE_DECODE_BYTES",
     "Columns",
     "Decoders",
-    "ImageEntry",
     "MappedFile",
     "OtherShapeError",
     "decode_typed",
     "decoded_chunks",
     "fast_table",
-    "read_bytes",
+    "read",
+    "read_results",
     "typed_decoders",
     "typed_images",
 ]
+
+
+def read(path: Path, build: Callable[[Document], Dataset]) -> Dataset | None:
+    """``build`` (the reader's rules) applied to the file decoded into typed structs, or ``None``:
+    the file is not of the typed shape (or an annotation chunk is not), read it the plain way.
+
+    Small files are read into memory and decode in one go (fastest). Large ones are mapped
+    and keep the annotation array as text, decoded in chunks (an extra pass over that text,
+    a few % slower; memory stays low). Nothing read keeps referring to the map afterwards
+    (chunk rows refer to chunk copies), so a file changed in place later cannot reach into
+    a dataset.
+    """
+    try:
+        large = path.stat().st_size > WHOLE_DECODE_BYTES
+        mapped = MappedFile(path) if large else None
+        data = mapped.data if mapped is not None else path.read_bytes()
+    except (OSError, InvalidInputError):
+        return None  # the plain path names the problem
+    doc = decode_typed(data, "doc_text" if large else "doc")
+    del data
+    if doc is None:
+        return None
+    if mapped is not None:
+        mapped.drop()  # the document's annotation text refers to the map until decoded
+    raw_images, doc.images = doc.images, []
+    entries = typed_images(raw_images)
+    del raw_images
+    annotations = _TypedAnnotations(doc.annotations, mapped.drop if mapped is not None else None)
+    doc.annotations = None
+    typed = Document(
+        doc.categories, entries, doc.info, doc.licenses, annotations.records, annotations.columns, typed=True
+    )
+    del doc, entries
+    try:
+        return build(typed)
+    except OtherShapeError:  # an annotation chunk of another shape than the typed structs'
+        return None
+
+
+def read_results(path: Path) -> list[Any] | None:
+    """A results list as typed structs, or ``None`` (not of the typed shape, or not readable)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    rows: list[Any] | None = decode_typed(data, "results")
+    return rows
+
+
+class _TypedAnnotations:
+    """The typed document's annotations: structs decoded with the document, or its annotation
+    text (large files), decoded chunk by chunk by :meth:`columns`."""
+
+    def __init__(self, value: Any, drop_pages: Callable[[], None] | None) -> None:
+        self.value = value
+        self.drop_pages = drop_pages
+
+    def records(self) -> list[Any]:
+        """Every annotation struct (``OtherShapeError`` when the text does not decode into them)."""
+        import msgspec
+
+        value, self.value = self.value, None
+        if isinstance(value, list):
+            return value
+        try:
+            rows: list[Any] = typed_decoders().annotations.decode(value)
+        except msgspec.DecodeError:
+            raise OtherShapeError from None
+        return rows
+
+    def columns(self, position: Mapping[int, int], known_cats: set[int]) -> ObjectTable | None:
+        """The column table, or ``None`` (a record the column pass does not take: see :meth:`records`).
+
+        Only one chunk's structs exist at a time. Raises :class:`OtherShapeError` when a chunk
+        does not decode into the typed structs.
+        """
+        value = self.value
+        if isinstance(value, list):  # decoded with the document
+            table = fast_table(value, position, known_cats, results=False, typed=True)
+            if table is not None:
+                self.value = None
+            return table
+        view = memoryview(value)
+        decoder = typed_decoders().annotations
+        # the shortest typed annotation, {"image_id":1,"category_id":1,"bbox":[1,2,3,4]} and a
+        # comma, takes 48 bytes: an upper bound on the rows, allocated once (see Columns)
+        columns = Columns(len(view) // 48 + 1)
+        with Progress(total=len(view), desc="read coco annotations", unit="B") as bar:
+            for rows, consumed in decoded_chunks(view, decoder):
+                table = fast_table(rows, position, known_cats, results=False, typed=True)
+                if table is None:  # well-typed but semantically bad: every record through the checking pass
+                    return None
+                table.data["_coco_index"] += columns.rows
+                columns.add(table)
+                bar.update(consumed - bar.done)
+                if self.drop_pages is not None:
+                    self.drop_pages()
+        del view, value
+        self.value = None  # box-only files: nothing refers to the file's bytes any more
+        if not columns.rows:  # the same (empty) columns as a file with annotations
+            empty = fast_table([], position, known_cats, results=False, typed=True)
+            return empty if empty is not None else ObjectTable.empty()
+        return columns.table()
 
 
 @functools.cache
@@ -192,9 +306,6 @@ def decoded_chunks(text: memoryview, decoder: Any) -> Iterator[tuple[list[Any], 
         start = nxt
 
 
-ImageEntry = tuple[Any, Any, Any, Any, Mapping[str, Any]]
-
-
 def typed_images(raw: list[Any]) -> list[ImageEntry | None]:
     """The same entries from the typed fast path's image structs."""
     import msgspec
@@ -310,13 +421,13 @@ def fast_table(
         if typed:  # every field present with its type: straight into arrays
             img = np.fromiter(map(position.__getitem__, image_ids), np.int64, m)
             bbox = np.fromiter(itertools.chain.from_iterable(boxes), np.float64, 4 * m).reshape(m, 4)
-            score = np.fromiter(scores, np.float64, m).astype(np.float32) if results else None
+            score = np.fromiter(scores, np.float64, m) if results else None
         else:
             if None in image_ids or None in cls_list or None in boxes or (results and None in scores):
                 return None
             img = np.array(list(map(position.__getitem__, image_ids)), dtype=np.int64).reshape(m)
             bbox = np.array(boxes, dtype=np.float64).reshape(m, 4) if m else np.zeros((0, 4))
-            score = np.array(scores, dtype=np.float32).reshape(m) if results else None
+            score = np.array(scores, dtype=np.float64).reshape(m) if results else None
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
         return None
     try:  # ragged or beyond-int64 category ids (found by tests/fuzz): the checking pass reports them
@@ -337,6 +448,9 @@ def fast_table(
     # fromiter: a slice assignment probes every value as a sequence (90 ms for 50k msgspec.Raw)
     seg = np.fromiter(_share_empty(segs, typed=typed), dtype=object, count=m)
     data: dict[str, np.ndarray] = {"segmentation": seg, "_coco_bbox": bbox, "_coco_index": np.arange(m, dtype=np.int64)}
+    if score is not None:
+        data["_coco_score"] = score
+        score = score.astype(np.float32)
     if not results:
         try:
             ann_id = np.fromiter(ids, np.int64, m) if typed else np.array(ids, dtype=np.int64).reshape(m)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,19 @@ from detectkit.formats._common import (
     warn_skipped,
 )
 from detectkit.formats.coco import _fast
-from detectkit.formats.coco.layout import ANN_FIELDS, ANN_KEYS, CAT_KEYS, IMG_KEYS
+from detectkit.formats.coco.layout import ANN_FIELDS, ANN_KEYS, CAT_KEYS, IMG_KEYS, Document, ImageEntry
 from detectkit.table import ObjectTable, Provenance
 
-__all__ = ["annotations_table", "decode_plain", "finished", "is_int", "read"]
+__all__ = [
+    "annotations_table",
+    "decode_plain",
+    "finished",
+    "from_dict",
+    "is_int",
+    "plain_document",
+    "read",
+    "read_bytes",
+]
 
 
 def decode_plain(path: Path, data: bytes) -> Any:
@@ -77,8 +86,14 @@ def read(
     *,
     images: str | os.PathLike[str] | None = None,
     strict: bool = False,
+    require_files: bool = True,
 ) -> Dataset:
     """Read a COCO ground-truth JSON file.
+
+    A bad record (an image, category or annotation that breaks the rules) is skipped, and
+    one warning counts the skipped records and names the first (file and record, e.g.
+    ``annotations[5]``); they are also in ``Dataset.issues``. ``strict`` raises at the first
+    one instead. ``detectkit convert`` and ``detectkit eval`` both read this way.
 
     Args:
         path: the JSON file.
@@ -87,63 +102,81 @@ def read(
             and for sizes missing from the JSON (read from the image header only).
         strict: raise :class:`AnnotationParseError` at the first bad record instead of
             skipping it with a warning.
+        require_files: an image needs a string ``file_name`` and a size (from the JSON or
+            the image file). ``False`` (evaluation, as pycocotools reads ground truth): an
+            image needs only an integer ``id``; a missing ``file_name`` reads as ``""`` and
+            a missing size as ``0 x 0`` (no image file is looked for).
 
     Raises:
         AnnotationParseError: invalid JSON or structure (with line / record), or any bad
             record when ``strict``.
     """
     path = Path(path)
-    try:
-        large = path.stat().st_size > _fast.WHOLE_DECODE_BYTES
-    except OSError:
-        large = False  # _fast.read_bytes names the problem
-    # Small files are read into memory and decode in one go (fastest). Large ones are mapped
-    # and keep the annotation array as text, decoded in chunks (an extra pass over that text,
-    # a few % slower; memory stays low). Nothing read keeps referring to the map afterwards
-    # (chunk rows refer to chunk copies), so a file changed in place later cannot reach
-    # into a dataset.
-    mapped = _fast.MappedFile(path) if large else None
-    data = mapped.data if mapped is not None else _fast.read_bytes(path)
-    doc = _fast.decode_typed(data, "doc_text" if large else "doc")
-    if doc is None:
-        doc = decode_plain(path, bytes(data))
-        del data, mapped
-        return _read_document(path, doc, images, strict)
-    del data
-    if mapped is not None:
-        mapped.drop()  # the document's annotation text refers to the map until decoded
-    try:
-        return _read_document(path, doc, images, strict, drop_pages=mapped.drop if mapped is not None else None)
-    except _fast.OtherShapeError:  # an annotation of another shape than the typed structs': read it all the generic way
-        return _read_document(path, decode_plain(path, _fast.read_bytes(path)), images, strict)
+
+    def build(doc: Document) -> Dataset:
+        return _dataset(path, doc, images, strict, require_files)
+
+    ds = _fast.read(path, build)  # the fast path: typed structs; None = it declines the file
+    if ds is None:
+        ds = build(plain_document(path, decode_plain(path, read_bytes(path))))
+    return ds
 
 
-def _read_document(
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes (``InvalidInputError`` naming a missing file)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInputError(f"COCO file {os.fspath(path)} does not exist") from None
+
+
+def plain_document(path: Path, doc: Any) -> Document:
+    """A ground-truth document decoded by ``json`` (dicts and lists), checked for its shape."""
+    if isinstance(doc, list):
+        raise AnnotationParseError(path, "this is a COCO results list; use read_results(path, dataset=...)")
+    if not isinstance(doc, dict) or not isinstance(doc.get("images"), list):
+        raise AnnotationParseError(path, "expected a JSON object with an 'images' list (COCO format)")
+    raw_cats, raw_anns = doc.get("categories", []), doc.get("annotations", [])
+    if not isinstance(raw_cats, list) or not isinstance(raw_anns, list):
+        raise AnnotationParseError(path, "'categories' and 'annotations' must be lists")
+    return Document(raw_cats, _plain_images(doc["images"]), doc.get("info"), doc.get("licenses"), lambda: raw_anns)
+
+
+def from_dict(
+    doc: Mapping[str, Any],
+    *,
+    source: str | os.PathLike[str] = "<COCO dict>",
+    images: str | os.PathLike[str] | None = None,
+    strict: bool = False,
+    require_files: bool = True,
+) -> Dataset:
+    """A COCO ground-truth document already in memory (a ``dict``), read by the rules of :func:`read`.
+
+    ``source`` names the document in warnings and errors. ``doc`` is not modified.
+
+    >>> ds = from_dict({"images": [{"id": 1}], "categories": [{"id": 1, "name": "a"}],
+    ...                 "annotations": [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 3]}]},
+    ...                require_files=False)
+    >>> ds.images[0].file_name, ds.images[0].width, ds.detections(1).xyxy.tolist()
+    ('', 0, [[0.0, 0.0, 2.0, 3.0]])
+    """
+    if not isinstance(doc, dict) and isinstance(doc, Mapping):
+        doc = dict(doc)
+    path = Path(source)
+    return _dataset(path, plain_document(path, doc), images, strict, require_files)
+
+
+def _dataset(
     path: Path,
-    doc: Any,
+    doc: Document,
     images: str | os.PathLike[str] | None,
     strict: bool,
-    drop_pages: Callable[[], None] | None = None,
+    require_files: bool = True,
 ) -> Dataset:
-    """A dataset from a decoded document: typed structs (annotations still text) or plain JSON.
-
-    ``drop_pages`` is called after each chunk of annotation text (see :class:`_fast.MappedFile`).
-    """
-    typed = not isinstance(doc, (dict, list)) and hasattr(doc, "images")  # a JSON scalar is not typed (tests/fuzz)
-    if typed:
-        raw_cats, raw_images, raw_anns = doc.categories, doc.images, []  # annotations: decoded below
-        info, licenses = doc.info, doc.licenses
-        doc.images = []
-    else:
-        if isinstance(doc, list):
-            raise AnnotationParseError(path, "this is a COCO results list; use read_results(path, dataset=...)")
-        if not isinstance(doc, dict) or not isinstance(doc.get("images"), list):
-            raise AnnotationParseError(path, "expected a JSON object with an 'images' list (COCO format)")
-        raw_cats, raw_images, raw_anns = doc.get("categories", []), doc["images"], doc.get("annotations", [])
-        info, licenses = doc.get("info"), doc.get("licenses")
-        del doc
+    """The rules: a dataset from a decoded document (plain dicts or the fast path's structs)."""
+    raw_cats, info, licenses = doc.categories, doc.info, doc.licenses
     log = IssueLog(strict)
-    if not isinstance(raw_cats, list) or not isinstance(raw_anns, list):
+    if not isinstance(raw_cats, list):
         raise AnnotationParseError(path, "'categories' and 'annotations' must be lists")
 
     categories: list[Category] = []
@@ -159,9 +192,10 @@ def _read_document(
         extra = {key: v for key, v in c.items() if key not in CAT_KEYS}
         categories.append(Category(c["id"], c["name"], c.get("supercategory"), extra))
 
-    entries = _fast.typed_images(raw_images) if typed else _plain_images(raw_images)
+    typed = doc.typed
+    entries = doc.images
     names = [e[1] for e in entries[:3] if e is not None and isinstance(e[1], str)]
-    root = _image_root(path, images, names)
+    root = _image_root(path, images, names) if require_files or images is not None else None
     records: list[ImageRecord] = []
     position: dict[int, int] = {}
     # typed entries have integer ids (or None sizes) already; plain names need no per-name check
@@ -183,11 +217,14 @@ def _read_document(
             entries = []
     for k, entry in enumerate(track(entries, total=len(entries), desc="read coco images", unit="img")):
         where = f"images[{k}]"
-        if entry is None or not (fast or (is_int(entry[0]) and isinstance(entry[1], str))):
+        nameless = not require_files and entry is not None and entry[1] is None
+        if entry is None or not (fast or (is_int(entry[0]) and (isinstance(entry[1], str) or nameless))):
             log.bad(path, "image needs an integer 'id' and a string 'file_name'", record=where)
             continue
         image_id, given_name, w, h, img_extra = entry
-        if fast:
+        if nameless:
+            fname = given_name = ""
+        elif fast:
             fname = given_name
         else:
             try:
@@ -203,24 +240,28 @@ def _read_document(
             if w is not None or h is not None:
                 log.bad(path, f"width/height must be positive integers, got {w!r}x{h!r}", record=where)
                 continue
-            if img_path is None or not img_path.is_file():
+            if not require_files:
+                w = h = 0
+            elif img_path is None or not img_path.is_file():
                 log.bad(path, f"no width/height and image file {fname!r} not found (pass images=)", record=where)
                 continue
-            try:
-                w, h = image_size_of(img_path)
-            except InvalidInputError as exc:
-                log.bad(path, str(exc), record=where)
-                continue
+            else:
+                try:
+                    w, h = image_size_of(img_path)
+                except InvalidInputError as exc:
+                    log.bad(path, str(exc), record=where)
+                    continue
         position[image_id] = len(records)
         records.append(
             ImageRecord(image_id, given_name if fname == given_name else fname, w, h, img_path, None, img_extra)
         )
 
-    del raw_images, entries
-    if typed:
-        table, table_issues = _typed_annotations_table(path, doc, position, seen_cat, log, drop_pages)
-    else:
-        table, table_issues = annotations_table(path, raw_anns, position, seen_cat, log, results=False)
+    del entries
+    table = doc.columns(position, seen_cat) if doc.columns is not None else None
+    table_issues: list[Any] = []
+    if table is None:  # no column pass over the fast path's structs, or it declined: check the records
+        anns = doc.records()
+        table, table_issues = annotations_table(path, anns, position, seen_cat, log, results=False, typed=typed)
     issues = log.issues + table_issues
     warn_skipped([i for i in issues if i.severity == "error"], os.fspath(path))
     return Dataset.from_table(
@@ -234,7 +275,7 @@ def _read_document(
     )
 
 
-def _plain_images(raw: list[Any]) -> list[_fast.ImageEntry | None]:
+def _plain_images(raw: list[Any]) -> list[ImageEntry | None]:
     """``(id, file_name, width, height, extra)`` per image dict (``None`` for a non-object)."""
     return [
         (im.get("id"), im.get("file_name"), im.get("width"), im.get("height"), _extra(im, IMG_KEYS))
@@ -246,51 +287,6 @@ def _plain_images(raw: list[Any]) -> list[_fast.ImageEntry | None]:
 
 def _extra(record: Mapping[str, Any], known: frozenset[str]) -> Mapping[str, Any]:
     return {key: v for key, v in record.items() if key not in known} if not known.issuperset(record) else NO_EXTRA
-
-
-def _typed_annotations_table(
-    path: Path,
-    doc: Any,
-    position: Mapping[int, int],
-    known_cats: set[int],
-    log: IssueLog,
-    drop_pages: Callable[[], None] | None = None,
-) -> tuple[ObjectTable, list[Any]]:
-    """The typed document's annotations as a column table: its structs, or its annotation text
-    decoded chunk by chunk.
-
-    Only one chunk's structs exist at a time. Raises :class:`_fast.OtherShapeError` when a chunk does
-    not decode into the typed structs.
-    """
-    import msgspec
-
-    text, doc.annotations = doc.annotations, None
-    if isinstance(text, list):  # decoded with the document
-        return annotations_table(path, text, position, known_cats, log, results=False, typed=True)
-    view = memoryview(text)
-    decoder = _fast.typed_decoders().annotations
-    # the shortest typed annotation, {"image_id":1,"category_id":1,"bbox":[1,2,3,4]} and a
-    # comma, takes 48 bytes: an upper bound on the rows, allocated once (see _fast.Columns)
-    columns = _fast.Columns(len(view) // 48 + 1)
-    with Progress(total=len(view), desc="read coco annotations", unit="B") as bar:
-        for rows, consumed in _fast.decoded_chunks(view, decoder):
-            table = _fast.fast_table(rows, position, known_cats, results=False, typed=True)
-            if table is None:  # well-typed but semantically bad: every record through the checking pass
-                try:
-                    rows = decoder.decode(view)
-                except msgspec.DecodeError:
-                    raise _fast.OtherShapeError from None
-                return annotations_table(path, rows, position, known_cats, log, results=False, typed=True)
-            table.data["_coco_index"] += columns.rows
-            columns.add(table)
-            bar.update(consumed - bar.done)
-            if drop_pages is not None:
-                drop_pages()
-    del view, text  # box-only files: nothing refers to the file's bytes any more
-    if not columns.rows:  # the same (empty) columns as a file with annotations
-        empty = _fast.fast_table([], position, known_cats, results=False, typed=True)
-        return (empty if empty is not None else ObjectTable.empty()), []
-    return columns.table(), []
 
 
 def annotations_table(
@@ -338,7 +334,8 @@ def _checked_table(
     ann_id = np.full(m, -1, np.int64)
     crowd = np.zeros(m, np.int64)
     area = np.full(m, np.nan)
-    score = np.zeros(m, np.float32)
+    score = np.zeros(m, np.float64)
+    from_mask = np.zeros(m, bool)
     seg = np.empty(m, dtype=object)
     extra = np.empty(m, dtype=object)
     keep = np.ones(m, bool)
@@ -348,7 +345,11 @@ def _checked_table(
         try:
             ip = position[a["image_id"]]
             cid = a["category_id"]
-            b = a["bbox"]
+            if results and a.get("bbox", []) == [] and isinstance(a.get("segmentation"), dict):
+                b = box_of_rle(a["segmentation"])  # a segmentation-only result (pycocotools' loadRes)
+                from_mask[k] = True
+            else:
+                b = a["bbox"]
             if not is_int(cid) or not -(1 << 63) <= cid < 1 << 63:  # beyond int64: found by tests/fuzz
                 raise TypeError(f"category_id must be an integer (int64), got {cid!r}")
             if len(b) != 4:
@@ -409,19 +410,45 @@ def _checked_table(
     data: dict[str, np.ndarray] = {"segmentation": seg[rows], "_coco_bbox": bbox[rows], "_coco_index": index[rows]}
     if not results:
         data = {"annotation_id": ann_id[rows], "iscrowd": crowd[rows], "area": area[rows], **data}
+    else:
+        data["_coco_score"] = score[rows]
+        if from_mask.any():
+            data["_coco_box_from_mask"] = from_mask[rows]
     if any_extra:
         data["_coco_extra"] = extra[rows]
-    table = ObjectTable(xyxy, cls[rows], img[rows], score[rows] if results else None, data)
+    table = ObjectTable(xyxy, cls[rows], img[rows], score[rows].astype(np.float32) if results else None, data)
     return table, []
+
+
+def box_of_rle(segmentation: Mapping[str, Any]) -> list[float]:
+    """``[x, y, w, h]`` of an RLE mask (``size`` + ``counts``), as pycocotools' ``toBbox``.
+
+    COCO results may give a mask without a box; pycocotools' ``loadRes`` takes the box from
+    the mask then (pycocotools is needed only for such files).
+    """
+    from detectkit.errors import MissingDependencyError
+
+    try:
+        from pycocotools import mask as mask_utils
+    except ImportError:  # pragma: no cover - pycocotools is a dependency of evaluation
+        raise MissingDependencyError("pycocotools", extra="dev", purpose="results without boxes") from None
+    h, w = segmentation["size"]
+    rle = mask_utils.frPyObjects(dict(segmentation), h, w) if isinstance(segmentation["counts"], list) else segmentation
+    return [float(v) for v in mask_utils.toBbox(rle).tolist()]
 
 
 def finished(table: ObjectTable, path: Path, record_list: str) -> ObjectTable:
     """The reader's table with its bookkeeping columns moved where they belong: the source
     boxes and unknown keys into the ``"coco"`` extras, the record index into the provenance;
-    ``segmentation`` marked as possibly still JSON text (decoded on access)."""
+    ``segmentation`` marked as possibly still JSON text (decoded on access). Results keep
+    their scores as given (float64; ``confidence`` is float32) and, for results given as a
+    mask only, which boxes came from the mask."""
     data = table.data
     index = data.pop("_coco_index")
     extras = {"bbox": data.pop("_coco_bbox")}
+    for name in ("score", "box_from_mask"):
+        if f"_coco_{name}" in data:
+            extras[name] = data.pop(f"_coco_{name}")
     if "_coco_extra" in data:
         extras["extra"] = data.pop("_coco_extra")
     data.mark_encoded("segmentation")

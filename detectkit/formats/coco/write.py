@@ -18,6 +18,7 @@ from detectkit.formats._common import (
     atomic_file,
     pauses_gc,
 )
+from detectkit.formats.coco import _fast_write
 from detectkit.table import ObjectTable, decode_values
 
 __all__ = ["category_lut", "coco_boxes", "dump_list", "plain_rows", "write"]
@@ -42,7 +43,10 @@ def _polygon_area(seg: Any) -> float | None:
         return None
     total = 0.0
     for poly in seg:
-        p = np.asarray(poly, dtype=np.float64)
+        try:
+            p = np.asarray(poly, dtype=np.float64)
+        except (TypeError, ValueError):  # not a list of numbers (e.g. objects in it): no polygon area
+            return None
         if p.ndim != 1 or len(p) < 6 or len(p) % 2:
             return None
         x, y = p[0::2], p[1::2]
@@ -86,19 +90,6 @@ def _encoder() -> Any:
     import msgspec
 
     return msgspec.json.Encoder(enc_hook=_numpy_to_python)
-
-
-@functools.cache
-def _annotation_struct() -> Any:
-    """A msgspec struct for one written annotation, keys in COCO's usual order; ``UNSET``
-    fields (a segmentation or score the object does not have) are left out. Encoding
-    structs built by ``map`` is about 2x faster than building a dict per object."""
-    import msgspec
-
-    unset: Any = msgspec.UNSET
-    fields: list[Any] = [("id", Any), ("image_id", Any), ("category_id", Any), ("bbox", Any)]
-    fields += [(k, Any, unset) for k in ("segmentation", "area", "iscrowd", "score")]
-    return msgspec.defstruct("AnnotationOut", fields, gc=False)
 
 
 def _encode(value: Any) -> bytes:
@@ -252,8 +243,10 @@ def write(
         empty: list[Any] = []
         # a 'segmentation' as given; none for objects read from COCO without one, else []
         seg_l = [v if v is not None else unset if c else empty for v, c in zip(seg_l, coco_l)]
-        if extra is None and not attribute_columns:  # the common case: straight from columns
-            yield from map(_annotation_struct(), ids_l, img_l, cls_l, box_list, seg_l, area_l, crowd_l, conf_l)
+        columns = (ids_l, img_l, cls_l, box_list, seg_l, area_l, crowd_l, conf_l)
+        fast = _fast_write.annotation_rows(columns, per_object_keys=extra is not None or bool(attribute_columns))
+        if fast is not None:  # the fast path: the same rows as structs
+            yield from fast
             return
         rows = np.arange(n)[order].tolist()
         for k, i in enumerate(rows):

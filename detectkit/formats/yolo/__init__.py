@@ -16,7 +16,17 @@ from __future__ import annotations
 
 from detectkit.formats.yolo._fast_write import render_rows
 from detectkit.formats.yolo.layout import META_FILE, YOLOTask, find_yaml, join_parts, split_parts
-from detectkit.formats.yolo.read import read
+from detectkit.formats.yolo.read import labels_table, read
 from detectkit.formats.yolo.write import write
 
-__all__ = ["META_FILE", "YOLOTask", "find_yaml", "join_parts", "read", "render_rows", "split_parts", "write"]
+__all__ = [
+    "META_FILE",
+    "YOLOTask",
+    "find_yaml",
+    "join_parts",
+    "labels_table",
+    "read",
+    "render_rows",
+    "split_parts",
+    "write",
+]

@@ -11,14 +11,14 @@ import json
 import math
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from detectkit._progress import track
-from detectkit.dataset import Category, Dataset, ImageRecord
+from detectkit.dataset import Category, Dataset, ImageRecord, Issue
 from detectkit.errors import InvalidInputError
 from detectkit.formats._common import (
     IssueLog,
@@ -44,7 +44,7 @@ from detectkit.formats.yolo.layout import (
 )
 from detectkit.table import ObjectTable, Provenance
 
-__all__ = ["files_hint", "read"]
+__all__ = ["files_hint", "labels_table", "read"]
 
 
 @pauses_gc
@@ -263,6 +263,48 @@ def read(
     )
 
 
+def labels_table(
+    label_files: Sequence[str | os.PathLike[str]],
+    records: Sequence[ImageRecord],
+    *,
+    classes: Mapping[int, int] | None = None,
+    task: YOLOTask = "detect",
+    confidence: bool = False,
+    strict: bool = False,
+) -> tuple[ObjectTable, list[Issue]]:
+    """YOLO label files as one table, by the rules of :func:`read` (the parser :func:`detectkit.evaluate` uses).
+
+    ``label_files[i]`` belongs to ``records[i]``, whose size turns the normalised coordinates
+    into pixels (``table.image_index`` = ``i``); a missing file is an image without objects.
+    A bad line is skipped (one warning counts them; all are in the returned issues), or
+    raises :class:`AnnotationParseError` when ``strict``.
+
+    Args:
+        label_files: the ``.txt`` files.
+        records: the image of each file.
+        classes: YOLO class index -> category id; an index not in it is a bad line.
+            ``None``: every index is kept as its own id.
+        task: ``"detect"``, ``"segment"`` (both: boxes and polygons by their length) or ``"obb"``.
+        confidence: every line ends with a confidence (prediction labels: ``class cx cy w h
+            conf`` or ``class x1 y1 ... xn yn conf``); the values as given (float64) are in
+            ``table.extras["yolo"]["confidence"]`` (``confidence`` is float32).
+        strict: raise at the first bad line.
+
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+    >>> _ = f.write_text("1 0.5 0.5 0.5 0.25 0.875\\n")
+    >>> t, issues = labels_table([f], [ImageRecord(3, "a.jpg", 100, 40)], confidence=True)
+    >>> t.xyxy.tolist(), t.class_id.tolist(), t.extras["yolo"]["confidence"].tolist(), issues
+    ([[25.0, 15.0, 75.0, 25.0]], [1], [0.875], [])
+    """
+    log = IssueLog(strict)
+    id_of = dict(classes) if classes is not None else {}
+    files = [os.fspath(f) for f in label_files]
+    table = _parse_labels(files, list(records), id_of, task, log, infer_names=classes is None, confidence=confidence)
+    warn_skipped([i for i in log.issues if i.severity == "error"], files_hint([(0, f, "") for f in files[:1]]))
+    return table, log.issues
+
+
 def _parse_labels(
     label_files: list[str],
     records: list[ImageRecord],
@@ -271,6 +313,7 @@ def _parse_labels(
     log: IssueLog,
     *,
     infer_names: bool = False,
+    confidence: bool = False,
 ) -> ObjectTable:
     """All label files as one table: a vectorised pass over plain detect files, line by line otherwise.
 
@@ -292,10 +335,12 @@ def _parse_labels(
     if infer_names:
         id_of.update({k: k for k in _class_indices(texts)})
     # the fast path takes the plain detect files it can; the rest (and all OBB files) go line by line
-    fast, slow = _fast_read.parse(texts, records, id_of) if task != "obb" else (None, list(texts))
+    # (with a confidence on every line, a 5-number line is not a box: all of them go line by line)
+    plain = task != "obb" and not confidence
+    fast, slow = _fast_read.parse(texts, records, id_of) if plain else (None, list(texts))
     tables: list[ObjectTable] = [] if fast is None else [fast]
     slow.sort(key=lambda x: x[0])
-    tables.append(_slow_labels(slow, records, id_of, task, log))
+    tables.append(_slow_labels(slow, records, id_of, task, log, confidence=confidence))
     tables = [t for t in tables if len(t)]
     if any(t.confidence is not None for t in tables) and any(t.confidence is None for t in tables):
         log.warn(files_hint(texts), "some label files have a confidence column and some not (missing = 1.0)")
@@ -370,8 +415,13 @@ def _slow_labels(
     id_of: Mapping[int, int],
     task: str,
     log: IssueLog,
+    *,
+    confidence: bool = False,
 ) -> ObjectTable:
-    """Line-by-line parse that reports every bad line (or raises when strict)."""
+    """Line-by-line parse that reports every bad line (or raises when strict).
+
+    ``confidence``: every line ends with a confidence, kept as given in ``extras["yolo"]``.
+    """
     img_idx: list[int] = []
     cls: list[int] = []
     boxes: list[tuple[float, float, float, float]] = []
@@ -406,7 +456,18 @@ def _slow_labels(
                 log.bad(label, f"class {k} is not in names (0..{max(known, default=-1)})", line=ln)
                 continue
             score = None
-            if nv in (4, 5):
+            if confidence:
+                if not (nv == 5 or (nv >= 7 and nv % 2 == 1)):
+                    log.bad(
+                        label,
+                        f"expected 'class cx cy w h confidence' or a polygon with a confidence, got {nv + 1} numbers",
+                        line=ln,
+                    )
+                    continue
+                score = vals[-1]
+                vals = vals[:-1]
+                nv -= 1
+            if nv == 4 or (nv == 5 and not confidence):
                 cxn, cyn, bwn, bhn = vals[:4]
                 if bwn < 0 or bhn < 0:
                     log.bad(label, f"negative width/height {bwn}, {bhn}", line=ln)
@@ -459,17 +520,18 @@ def _slow_labels(
         data["obb_polygon"] = arr
     src_col = np.empty(m, dtype=object)
     src_col[:] = srcs
-    confidence = None
+    scores = None
     if any_conf:
         c = np.asarray(conf, dtype=np.float32)
         if np.isnan(c).any():
             log.warn(files[0][1] if files else "labels", "some lines have a confidence column and some not")
-        confidence = np.nan_to_num(c, nan=1.0)
+        scores = np.nan_to_num(c, nan=1.0)
     return ObjectTable(
         np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
         np.asarray(cls, dtype=np.int64),
         np.asarray(img_idx, dtype=np.int64),
-        confidence,
+        np.ones(m, np.float32) if confidence and scores is None else scores,
         data,
         provenance=Provenance.of_lines(src_col, np.asarray(lines, dtype=np.int64)),
+        extras={"yolo": {"confidence": np.asarray(conf, dtype=np.float64)}} if confidence else None,
     )
