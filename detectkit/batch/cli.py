@@ -168,7 +168,15 @@ def run_from_args(args: argparse.Namespace, command: str) -> int:
     if command == "detect":
         _reject(
             args,
-            {"save_images": "--save-images", "save_video": "--save-video", "classifier": "--classifier"},
+            {
+                "save_images": "--save-images",
+                "save_video": "--save-video",
+                "classifier": "--classifier",
+                "slice": "--slice",
+                "track": "--track",
+                "zone": "--zone",
+                "line": "--line",
+            },
         )
         result = api.detect(
             args.sources,
@@ -180,7 +188,7 @@ def run_from_args(args: argparse.Namespace, command: str) -> int:
             iou=args.iou,
             imgsz=args.imgsz,
             classes=_classes(args.classes),
-            backend=args.backend,
+            backend=args.backend or "torch",  # detect's --backend defaults to torch (auto with --slice)
             device=args.device,
             agnostic_nms=args.agnostic_nms,
             threads=args.threads,

@@ -26,6 +26,8 @@ VAL = ROOT / "datasets" / "shapes" / "images" / "val"
         ),
         (["detect", str(VAL), "--engine", "local", "--out", "o", "--save-images"], 2, "--save-images is not supported"),
         (["detect", str(VAL), "--engine", "local", "--out", "o", "--workers", "0"], 2, "--workers must be >= 1"),
+        (["detect", str(VAL), "--engine", "local", "--out", "o", "--slice", "320"], 2, "--slice is not supported"),
+        (["detect", str(VAL), "--engine", "local", "--out", "o", "--track"], 2, "--track is not supported"),
         (["detect", str(VAL), "--engine", "local", "--out", "o", "--threads", "0"], 2, "--threads must be >= 1"),
         (["detect", "ftp2://h/a.jpg", "--engine", "local", "--out", "o"], 1, "unsupported URI scheme 'ftp2'"),
         (["classify", str(VAL), "--engine", "local", "--out", "o", "--localize"], 2, "--localize is not supported"),

@@ -106,15 +106,18 @@ def _wait_shards(out: Path, at_least: int, proc: subprocess.Popen[bytes], timeou
 def test_killed_worker_and_killed_driver_then_rerun_is_byte_identical(
     images: Path, reference: Path, tmp_path: Path
 ) -> None:
+    # one item per shard: 17 shards, so the job is still running when the kills come (workers
+    # start in about a second and a 3-item shard job could end before the first kill)
+    reference = _reference(images, tmp_path / "ref", shard_size=1)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "detectkit", "detect", str(images), "--engine", "local", "--workers", "2"]
-    cmd += ["--batch-size", "4", "--shard-size", "3", "--out", str(out), "-q"]
+    cmd += ["--batch-size", "4", "--shard-size", "1", "--out", str(out), "-q"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(cmd, env=env, start_new_session=True)
     try:
         _wait_shards(out, 1, proc)
         workers = _children(proc.pid)
-        assert workers, "no worker processes found"
+        assert workers, f"no worker processes found (driver exit code {proc.poll()})"
         os.kill(workers[0], signal.SIGKILL)  # a worker dies mid-job: its shards are retried
         _wait_shards(out, 3, proc)
         os.killpg(proc.pid, signal.SIGKILL)  # then the driver (and its pool) dies
@@ -123,7 +126,7 @@ def test_killed_worker_and_killed_driver_then_rerun_is_byte_identical(
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     done = len(list((out / "shards").glob("*.jsonl")))
-    assert 1 <= done < 6, f"the kill came too late to test a resume ({done} of 6 shards)"
+    assert 1 <= done < 17, f"the kill came too late to test a resume ({done} of 17 shards)"
     assert not (out / "detections.jsonl").exists()
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert rerun.returncode == 1, rerun.stderr  # one corrupt image: exit code 1

@@ -26,9 +26,10 @@ _CLAIM = textwrap.dedent(
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux-only")
-def test_two_workers_claim_different_cores() -> None:
+def test_two_workers_claim_different_cores(tmp_path: Path) -> None:
     cores = sorted(os.sched_getaffinity(0))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env["TMPDIR"] = str(tmp_path)  # the slot lock files of this test only (other tests' workers hold slots too)
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", _CLAIM], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
