@@ -4,7 +4,7 @@ Install the ``serve`` extra (``pip install 'detectkit[serve]'``), then either ru
 ``detectkit serve`` or build the app yourself:
 
 >>> from detectkit.serve import ServeConfig, create_app
->>> app = create_app(ServeConfig(max_bytes=5_000_000))  # doctest: +SKIP
+>>> app = create_app(ServeConfig(max_bytes=5_000_000))
 >>> # uvicorn.run(app, host="127.0.0.1", port=8000)
 
 A thin layer: nothing below ``detectkit/serve`` imports it. FastAPI is imported only when an app is
@@ -29,7 +29,7 @@ __all__ = ["ServeConfig", "create_app", "require_serve_extra", "run"]
 def require_serve_extra() -> None:
     """Raise :class:`MissingDependencyError` unless FastAPI, uvicorn and python-multipart import.
 
-    >>> require_serve_extra()  # silent when the extra is installed  # doctest: +SKIP
+    >>> require_serve_extra()  # silent when the extra is installed
     """
     for module, package in (("fastapi", "fastapi"), ("uvicorn", "uvicorn"), ("python_multipart", "python-multipart")):
         if importlib.util.find_spec(module) is None:
