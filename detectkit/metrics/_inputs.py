@@ -318,17 +318,6 @@ def load_predictions(obj: Any, gt: GroundTruth, *, iou_type: str, strict: bool =
     )
 
 
-def _coco_category_names(data: Any) -> dict[int, str]:
-    """``id -> name`` of a COCO dict's ``categories`` ({} when absent or malformed)."""
-    cats = data.get("categories") if isinstance(data, Mapping) else None
-    if not isinstance(cats, list):
-        return {}
-    try:
-        return {int(c["id"]): str(c["name"]) for c in cats if "name" in c}
-    except (KeyError, TypeError, ValueError):
-        return {}
-
-
 def _sibling_category_names(results_path: Path) -> dict[int, str]:
     """Category names of a COCO results file, from the ``annotations.json`` written beside it.
 
@@ -342,7 +331,9 @@ def _sibling_category_names(results_path: Path) -> dict[int, str]:
         data = json.loads(sibling.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return _coco_category_names(data)
+    from detectkit.formats.coco.results import category_names
+
+    return category_names(data)
 
 
 # ---------------------------------------------------------------------------- YOLO predictions

@@ -155,21 +155,31 @@ _SLOW_RUN = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupted_run_leaves_a_playable_video(tmp_path: Path, sig: signal.Signals) -> None:
-    clip = _clip(tmp_path / "long.avi", frames=400)
-    out = tmp_path / "out"
+def _start_slow_run(tmp_path: Path, clip: Path, out: Path) -> subprocess.Popen[str]:
+    """``detect CLIP --track --save-video`` in a subprocess, returned once its first frame is done."""
     marker = tmp_path / "started"
     script = tmp_path / "run.py"
     script.write_text(_SLOW_RUN)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     args = [sys.executable, str(script), str(marker), "detect", str(clip), "--track", "--save-video", "--out", str(out)]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not marker.exists():
+        err = proc.communicate()[1] if proc.poll() is not None else "no progress"
+        if proc.poll() is None:
+            proc.kill()
+        raise AssertionError(err)
+    return proc
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_run_leaves_a_playable_video(tmp_path: Path, sig: signal.Signals) -> None:
+    clip = _clip(tmp_path / "long.avi", frames=400)
+    out = tmp_path / "out"
+    proc = _start_slow_run(tmp_path, clip, out)
     try:
-        deadline = time.monotonic() + 120
-        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert marker.exists(), proc.communicate()[1] if proc.poll() is not None else "no progress"
         time.sleep(0.3)
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
@@ -197,17 +207,8 @@ def test_sigkilled_run_leaves_a_playable_video(tmp_path: Path) -> None:
         writer.write(np.full((96, 128, 3), (40 + 5 * i) % 256, np.uint8))
     writer.release()
     out = tmp_path / "out"
-    marker = tmp_path / "started"
-    script = tmp_path / "run.py"
-    script.write_text(_SLOW_RUN)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    args = [sys.executable, str(script), str(marker), "detect", str(src), "--track", "--save-video", "--out", str(out)]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = _start_slow_run(tmp_path, src, out)
     try:
-        deadline = time.monotonic() + 120
-        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert marker.exists(), proc.communicate()[1] if proc.poll() is not None else "no progress"
         time.sleep(0.5)
         proc.kill()
         proc.communicate(timeout=60)

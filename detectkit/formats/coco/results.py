@@ -94,7 +94,7 @@ def results_table(
     else:
         path, doc, typed = Path(name), source, False
     if isinstance(doc, Mapping) and "annotations" in doc:  # a COCO file whose annotations carry scores
-        names = _category_names(doc)
+        names = category_names(doc)
         doc = doc["annotations"]
     if not isinstance(doc, list):
         raise AnnotationParseError(
@@ -108,9 +108,15 @@ def results_table(
     return Results(finished(table, path, ""), names, log.issues)
 
 
-def _category_names(doc: Mapping[str, Any]) -> dict[int, str]:
-    """``id -> name`` of a COCO object's ``categories`` ({} when absent or malformed)."""
-    cats = doc.get("categories")
+def category_names(doc: Any) -> dict[int, str]:
+    """``id -> name`` of a COCO object's ``categories`` ({} when absent or malformed).
+
+    >>> category_names({"categories": [{"id": 3, "name": "cat"}, {"id": 4}]})
+    {3: 'cat'}
+    >>> category_names([1, 2])
+    {}
+    """
+    cats = doc.get("categories") if isinstance(doc, Mapping) else None
     if not isinstance(cats, list):
         return {}
     try:
