@@ -42,6 +42,8 @@ __all__ = [
     "PRECISIONS",
     "RT_INFO_SECTION",
     "OpenVinoSession",
+    "bgr_input",
+    "compile_config",
     "has_openvino",
     "import_openvino",
     "read_metadata",
@@ -140,6 +142,36 @@ def _precision(value: str | None) -> str:
     return str(check_choice(chosen.lower(), "precision (DETECTKIT_OPENVINO_PRECISION)", PRECISIONS))
 
 
+def compile_config(hint: str = "LATENCY", precision: str | None = None) -> dict[str, Any]:
+    """The CPU ``compile_model`` config: ``hint`` (``"LATENCY"`` / ``"THROUGHPUT"``), the thread
+    count of ``$DETECTKIT_ORT_THREADS`` when set, and the precision (see :data:`PRECISIONS`).
+
+    >>> compile_config("THROUGHPUT", "f32")["INFERENCE_PRECISION_HINT"]
+    'f32'
+    """
+    config: dict[str, Any] = {"PERFORMANCE_HINT": hint}
+    if _threads():
+        config["INFERENCE_NUM_THREADS"] = _threads()
+    chosen = _precision(precision)
+    if chosen != "default":
+        config["INFERENCE_PRECISION_HINT"] = chosen
+    return config
+
+
+def bgr_input(model: Any) -> Any:
+    """``model`` (one float RGB NCHW input scaled to [0, 1]) taking uint8 BGR NHWC images instead:
+    the conversion, BGR -> RGB, ``/ 255`` and the layout change run inside the model
+    (OpenVINO's ``PrePostProcessor``), so no float copy of an image is made in Python."""
+    from openvino.preprocess import ColorFormat, PrePostProcessor
+
+    ov = import_openvino()
+    ppp = PrePostProcessor(model)
+    ppp.input().tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_color_format(ColorFormat.BGR)
+    ppp.input().model().set_layout(ov.Layout("NCHW"))
+    ppp.input().preprocess().convert_element_type(ov.Type.f32).convert_color(ColorFormat.RGB).scale(255.0)
+    return ppp.build()
+
+
 def _dims(partial_shape: Any) -> list[int | str]:
     return [int(d.get_length()) if d.is_static else "?" for d in partial_shape]
 
@@ -180,7 +212,6 @@ class OpenVinoSession:
         ov = import_openvino()
         self.path = Path(path)
         self.precision = _precision(precision)
-        self._ov = ov
         self._core = ov.Core()
         try:
             model = self._core.read_model(str(self.path))
@@ -190,11 +221,7 @@ class OpenVinoSession:
             self.metadata = read_onnx_metadata(self.path)
         else:
             self.metadata = _ir_metadata(model, self.path)
-        self._config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
-        if _threads():
-            self._config["INFERENCE_NUM_THREADS"] = _threads()
-        if self.precision != "default":
-            self._config["INFERENCE_PRECISION_HINT"] = self.precision
+        self._config = compile_config("LATENCY", self.precision)
         self._model = model
         self._inputs = [SimpleNamespace(name=p.get_any_name(), shape=_dims(p.partial_shape)) for p in model.inputs]
         self._outputs = [SimpleNamespace(name=p.get_any_name(), shape=_dims(p.partial_shape)) for p in model.outputs]
@@ -220,15 +247,7 @@ class OpenVinoSession:
         """The model for ``kind`` (``"nchw"`` float input, ``"bgr"`` uint8 NHWC BGR), static when shaped."""
         model = self._model.clone()
         if kind == "bgr":
-            from openvino.preprocess import ColorFormat, PrePostProcessor
-
-            ov = self._ov
-            ppp = PrePostProcessor(model)
-            tensor = ppp.input().tensor()
-            tensor.set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_color_format(ColorFormat.BGR)
-            ppp.input().model().set_layout(ov.Layout("NCHW"))
-            ppp.input().preprocess().convert_element_type(ov.Type.f32).convert_color(ColorFormat.RGB).scale(255.0)
-            model = ppp.build()
+            model = bgr_input(model)
         if shape is not None and not self.static:
             model.reshape(list(shape))
         return model

@@ -40,7 +40,6 @@ raise :class:`~detectkit.errors.InvalidInputError` (no rotated-box tile merge).
 
 from __future__ import annotations
 
-import os
 import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -188,33 +187,20 @@ def _decode_batch(detector: Detector, nc: int, pred: np.ndarray, n: int, geo: _G
 class _OpenVinoTiles:
     """A static-shape OpenVINO copy of the model for one tile geometry (uint8 BGR NHWC in).
 
-    ``THROUGHPUT`` hint (one stream per core, or ``$DETECTKIT_ORT_THREADS`` threads), a few
-    infer requests used round robin so that filling/decoding overlaps inference.
+    ``THROUGHPUT`` hint (one stream per core, or ``$DETECTKIT_ORT_THREADS`` threads), the
+    detector session's precision, a few infer requests used round robin so that filling/decoding overlaps inference.
     """
 
-    def __init__(self, path: Any, batch: int, geo: _Geometry, nc: int) -> None:
-        from openvino.preprocess import ColorFormat, PrePostProcessor
+    def __init__(self, path: Any, batch: int, geo: _Geometry, nc: int, precision: str | None = None) -> None:
+        from detectkit.models.openvino_runtime import bgr_input, compile_config, import_openvino
 
-        from detectkit.models.openvino_runtime import import_openvino
-
-        ov = import_openvino()
-        core = ov.Core()
+        core = import_openvino().Core()
         model = core.read_model(str(path))
         if len(model.inputs) != 1:
             raise ValueError("one input expected")
         model.reshape([batch, 3, *geo.canvas_hw])
-        ppp = PrePostProcessor(model)
-        ppp.input().tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_color_format(
-            ColorFormat.BGR
-        )
-        ppp.input().model().set_layout(ov.Layout("NCHW"))
-        ppp.input().preprocess().convert_element_type(ov.Type.f32).convert_color(ColorFormat.RGB).scale(255.0)
-        model = ppp.build()
-        config: dict[str, Any] = {"PERFORMANCE_HINT": "THROUGHPUT"}
-        env = os.environ.get("DETECTKIT_ORT_THREADS", "").strip()
-        if env.isdigit() and int(env) > 0:
-            config["INFERENCE_NUM_THREADS"] = int(env)
-        self.compiled = core.compile_model(model, "CPU", config)
+        model = bgr_input(model)
+        self.compiled = core.compile_model(model, "CPU", compile_config("THROUGHPUT", precision))
         n_req = max(2, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
         self.requests = [self.compiled.create_infer_request() for _ in range(n_req)]
         for r in self.requests:  # the padding region is never written again
@@ -279,7 +265,7 @@ def tile_engine(detector: Detector, tile_wh: tuple[int, int], batch: int) -> Any
         engine: Any = None
         if detector.backend == "openvino":
             try:
-                engine = _OpenVinoTiles(runner.session.path, batch, geo, runner.nc)
+                engine = _OpenVinoTiles(runner.session.path, batch, geo, runner.nc, runner.session.precision)
             except Exception:  # a fast path may only decline
                 engine = None
         cache[key] = engine if engine is not None else _OnnxTiles(runner, batch, geo)
