@@ -11,18 +11,18 @@ default: one worker per core).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
 from detectkit.batch._job import Shard, ShardResult
 from detectkit.batch.sources import is_uri
 from detectkit.errors import DetectkitError, InvalidInputError, MissingDependencyError
+from detectkit.models.runtime_threads import threads_while
 
 __all__ = ["ShardRunner", "claim_cores", "load_location"]
 
@@ -67,19 +67,6 @@ def claim_cores(threads: int) -> tuple[int, ...] | None:
         _SLOT = fh
         return mine
     return None
-
-
-@contextlib.contextmanager
-def _env(name: str, value: str) -> Iterator[None]:
-    old = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = old
 
 
 def load_location(location: str, *, timeout: float = 60.0) -> Any:
@@ -164,7 +151,7 @@ class ShardRunner:
         except ImportError:  # pragma: no cover - opencv is a dependency
             pass
         self.model: Any
-        with _env("DETECTKIT_ORT_THREADS", str(threads)):  # onnxruntime / OpenVINO sessions
+        with threads_while(threads):  # onnxruntime / OpenVINO sessions
             if self.task == "detect":
                 from detectkit.models.detector import Detector
 

@@ -92,15 +92,13 @@ def environment(args: argparse.Namespace) -> Iterator[None]:
     87 FPS with one thread vs 65 with two (medians of 3 runs of 300 frames).
     The variable is restored afterwards.
     """
-    key = "DETECTKIT_ORT_THREADS"
-    if not wanted(args) or os.environ.get(key, "").strip():
+    from detectkit.models.runtime_threads import ENV, threads_while
+
+    if not wanted(args) or os.environ.get(ENV, "").strip():
         yield
         return
-    os.environ[key] = "1"
-    try:
+    with threads_while(1):
         yield
-    finally:
-        os.environ.pop(key, None)
 
 
 def _source(text: str) -> Any:

@@ -168,10 +168,9 @@ def _onnx_threads() -> int:
     own default, one per physical core, as Ultralytics' ONNX backend uses). On a quiet 2-core
     machine 2 threads ran yolov8n@640 1.8x faster than native PyTorch and 1 thread only 1.2x;
     on an oversubscribed machine (parallel test workers) set it to 1."""
-    env = os.environ.get("DETECTKIT_ORT_THREADS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    return 0
+    from detectkit.models.runtime_threads import runtime_threads
+
+    return runtime_threads()
 
 
 class _OnnxRunner:

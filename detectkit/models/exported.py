@@ -11,7 +11,6 @@ top-k code. Class-activation localisation needs the torch network and is not ava
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,8 +67,9 @@ def open_session(path: Path) -> Any:
         raise MissingDependencyError("onnxruntime", extra="onnx", purpose="loading .onnx classifiers") from None
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    env = os.environ.get("DETECTKIT_ORT_THREADS", "").strip()  # as the detector's onnx backend
-    options.intra_op_num_threads = int(env) if env.isdigit() else 0
+    from detectkit.models.runtime_threads import runtime_threads
+
+    options.intra_op_num_threads = runtime_threads()  # as the detector's onnx backend
     try:
         return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:

@@ -39,6 +39,7 @@ import numpy as np
 from detectkit._checks import check_fraction
 from detectkit.detections import Detections
 from detectkit.errors import InvalidInputError, MissingDependencyError, ModelLoadError
+from detectkit.models.runtime_threads import runtime_threads
 
 __all__ = ["FACE_MODEL", "FaceDetector", "decode_centerface"]
 
@@ -137,11 +138,6 @@ def _load_session(path: Path, threads: int) -> Any:
         raise ModelLoadError(f"cannot load face model {path}: {type(exc).__name__}: {exc}") from None
 
 
-def _threads() -> int:
-    env = os.environ.get("DETECTKIT_ORT_THREADS", "").strip()
-    return int(env) if env.isdigit() else 0
-
-
 class FaceDetector:
     """Detect faces with the shipped CenterFace model.
 
@@ -182,7 +178,7 @@ class FaceDetector:
         if resolved.path is None or resolved.suffix != ".onnx":
             raise ModelLoadError(f"FaceDetector needs a CenterFace .onnx file, got {os.fspath(model)!r}")
         self.path = resolved.path
-        self._session = _load_session(resolved.path, _threads() if threads is None else threads)
+        self._session = _load_session(resolved.path, runtime_threads() if threads is None else threads)
 
     def __repr__(self) -> str:
         return f"FaceDetector({self.path.name!r}, conf={self.conf}, iou={self.iou}, max_side={self.max_side})"

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from detectkit.errors import MissingDependencyError, ModelLoadError
+from detectkit.models.runtime_threads import runtime_threads
 
 __all__ = [
     "PRECISIONS",
@@ -125,11 +126,6 @@ def save_ir(model: Any, path: str | os.PathLike[str], metadata: Mapping[str, str
     return target
 
 
-def _threads() -> int:
-    env = os.environ.get("DETECTKIT_ORT_THREADS", "").strip()
-    return int(env) if env.isdigit() and int(env) > 0 else 0
-
-
 #: Values of ``$DETECTKIT_OPENVINO_PRECISION`` / ``precision=``: OpenVINO's CPU default (BF16 on
 #: CPUs with AMX/AVX-512 BF16, else f32), or forced ``"f32"`` / ``"bf16"``.
 PRECISIONS = ("default", "f32", "bf16")
@@ -150,8 +146,9 @@ def compile_config(hint: str = "LATENCY", precision: str | None = None) -> dict[
     'f32'
     """
     config: dict[str, Any] = {"PERFORMANCE_HINT": hint}
-    if _threads():
-        config["INFERENCE_NUM_THREADS"] = _threads()
+    threads = runtime_threads()
+    if threads:
+        config["INFERENCE_NUM_THREADS"] = threads
     chosen = _precision(precision)
     if chosen != "default":
         config["INFERENCE_PRECISION_HINT"] = chosen

@@ -143,15 +143,10 @@ class ServerState:
 
             self.torch_threads = torch.get_num_threads()
             torch.set_num_threads(threads)
-        before = os.environ.get("DETECTKIT_ORT_THREADS")
-        os.environ["DETECTKIT_ORT_THREADS"] = str(threads)
-        try:
+        from detectkit.models.runtime_threads import threads_while
+
+        with threads_while(threads):
             yield
-        finally:
-            if before is None:
-                os.environ.pop("DETECTKIT_ORT_THREADS", None)
-            else:
-                os.environ["DETECTKIT_ORT_THREADS"] = before
 
     def close(self) -> None:
         """Stop the engine and restore torch's thread count."""
