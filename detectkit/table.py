@@ -185,6 +185,13 @@ class Columns(MutableMapping[str, np.ndarray]):
         return Columns(self)
 
 
+def _repeated(value: object, n: int) -> np.ndarray:
+    """An object column holding ``value`` ``n`` times (``np.full`` with an object is ~30x slower)."""
+    column = np.empty(n, dtype=object)
+    column.fill(value)
+    return column
+
+
 class Provenance:
     """Where each object of a table was read from: one row per object.
 
@@ -220,10 +227,10 @@ class Provenance:
         """Objects that are the ``record``-th entries of list ``record_list`` in one ``file``."""
         n = len(record)
         return Provenance(
-            np.full(n, file, dtype=object),
+            _repeated(file, n),
             np.zeros(n, np.int64),
             np.asarray(record, dtype=np.int64),
-            np.full(n, record_list, dtype=object),
+            _repeated(record_list, n),
         )
 
     @staticmethod
