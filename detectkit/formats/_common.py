@@ -305,8 +305,9 @@ class ImagePlacer:
         src = record.path
         if src is None and self.image_root is not None:
             src = self.image_root / record.file_name
-        embedded = record.extra.get("imageData") if src is None or not os.path.isfile(src) else None
-        if not embedded and (src is None or not os.path.isfile(src)):
+        exists = src is not None and os.path.isfile(src)
+        embedded = None if exists else record.extra.get("imageData")
+        if not exists and not embedded:
             return
         folder = dst.rpartition("/")[0]
         if folder not in self._made:
