@@ -68,7 +68,7 @@ class CheckedImage:
     data: bytes
     name: str
     format: str
-    size_wh: tuple[int, int]
+    size_wh: tuple[int, int]  # JPEG: EXIF-oriented (as decoded); other formats: as stored
 
 
 def sniff_format(head: bytes) -> str | None:
@@ -126,6 +126,12 @@ def check_image_bytes(data: bytes, *, name: str, max_bytes: int, max_pixels: int
     if sniffed is None:  # decided on the magic bytes: no decoder ever sees other files
         supported = ", ".join(ACCEPTED_FORMATS)
         raise RequestError(415, f"{name} is not an image in a supported format ({supported})")
+    if sniffed == "JPEG":  # the direct header parse (it only declines, never disagrees with PIL)
+        from detectkit.image._header import jpeg_size_wh
+
+        size = jpeg_size_wh(data[:65536])
+        if size is not None:
+            return _checked(data, name, "JPEG", size, max_pixels)
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -140,6 +146,11 @@ def check_image_bytes(data: bytes, *, name: str, max_bytes: int, max_pixels: int
         raise RequestError(422, f"{name} starts like a {sniffed} file but its header is corrupt") from None
     except Exception as exc:  # a header PIL cannot parse
         raise RequestError(422, f"{name} has a corrupt image header: {exc}") from None
+    return _checked(data, name, fmt, (width, height), max_pixels)
+
+
+def _checked(data: bytes, name: str, fmt: str, size_wh: tuple[int, int], max_pixels: int) -> CheckedImage:
+    width, height = size_wh
     if width * height > max_pixels:
         raise RequestError(
             413,
