@@ -58,6 +58,7 @@ from detectkit.serve.uploads import (
     decode_base64,
     decode_image,
     read_under_root,
+    single_file_part,
 )
 
 __all__ = ["ServerState", "create_app"]
@@ -362,12 +363,18 @@ async def _one_image(request: Request, state: ServerState) -> CheckedImage:
     if _content_kind(request) == "json":
         data, name = await _image_bytes_from_json(await _json(request), config, "")
     else:
-        form = await _form(request, max_files=1)
-        upload = form.get("file") or form.get("image")
-        if not isinstance(upload, UploadFile):
-            raise RequestError(422, "the multipart body needs the image in a file field named 'file'")
-        name = upload.filename or "file"
-        data = await _read_upload(upload, config.max_bytes)
+        # the common case, one file and nothing else, is cut out of the body directly; anything
+        # else goes through the general multipart parser
+        single = single_file_part(await request.body(), request.headers.get("content-type", ""))
+        if single is not None:
+            data, name = single
+        else:
+            form = await _form(request, max_files=1)
+            upload = form.get("file") or form.get("image")
+            if not isinstance(upload, UploadFile):
+                raise RequestError(422, "the multipart body needs the image in a file field named 'file'")
+            name = upload.filename or "file"
+            data = await _read_upload(upload, config.max_bytes)
     return check_image_bytes(data, name=name, max_bytes=config.max_bytes, max_pixels=config.max_pixels)
 
 
