@@ -6,21 +6,28 @@ once per backend (``--backend torch|onnx|openvino``): one runtime per process, b
 runtimes of another kind in the same process slow the one measured.
 
 Phases (the shipped demo detector, eight different 320 x 320 pictures from the shapes dataset,
-each answer checked against ``Detector.detect`` of the same picture in this process):
+each answer checked against ``Detector.detect`` of the same picture in this process). Requests are
+sent by a lean client (``http.client``, multipart bodies built once): the load generator shares
+the two cores with the server, and a heavier client would take CPU time from the server it
+measures (httpx costs about 1 ms of CPU per request more).
 
-1. **Overhead at concurrency 1**: one request at a time, alternating an in-process
-   ``Detector.detect(jpeg_bytes)`` (decode + detect, what a caller without a server pays) with an
-   HTTP upload of the same bytes to the one-lane server. Medians of both and their ratio.
+1. **Overhead at concurrency 1**: one request at a time, in blocks of 8 alternating an in-process
+   ``Detector.detect(jpeg_bytes)`` (decode + detect, what a caller without a server pays; a worker
+   process of its own, same backend and threads) with HTTP uploads of the same bytes to the
+   one-lane server (lean client and httpx). Medians and their ratio.
 2. **Serving configurations**: one lane without micro-batching (the baseline), one lane with
    ``--batch-window-ms``, ``--lanes 2``, and ``--lanes 2`` with the window, at concurrency 1 and
-   ``--concurrency`` (8); each server runs alone (started, measured, stopped: idle runtimes in
-   other processes spin), and the sweep is repeated in reverse order. Throughput, p50/p95/p99
-   latency, errors, 5xx, mixed answers, server RSS, throughput ratio to the baseline (all
-   requests, and per sweep); the micro-batched servers' forward passes by batch size.
+   ``--concurrency`` (8); each server runs alone (started, warmed up, measured, stopped: idle
+   runtimes in other processes spin), and the sweep is repeated in reverse order. Throughput,
+   p50/p95/p99 latency, errors, 5xx, mixed answers, server RSS, throughput ratio to the baseline
+   (all requests, and per sweep); the micro-batched servers' forward passes by batch size.
 3. **Soak** (``--requests``, default 2000, 0 skips it) at concurrency 4 on the baseline server;
    its RSS after the warm-up and at the end, and 5xx lines in ``/metrics``.
 4. **Why lanes own their models** (``--backend torch``): 8 threads calling one shared ``Detector``
    directly, with the same and with different options, and how many answers are wrong.
+
+Server and worker processes keep bytecode caches (in a temporary prefix), as an installed package
+has them, even where ``PYTHONDONTWRITEBYTECODE`` is set.
 
     python benchmarks/bench_serve.py [--backend torch] [--requests 2000] [--repeats 2] [--batch-window-ms 10]
 """
@@ -28,6 +35,7 @@ each answer checked against ``Detector.detect`` of the same picture in this proc
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import socket
 import statistics
@@ -54,13 +62,26 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def child_env() -> dict[str, str]:
+    """The environment of the server and in-process worker subprocesses: this checkout first, and
+    bytecode caches kept (in a temporary prefix) like an installed package has them; this
+    environment may set PYTHONDONTWRITEBYTECODE, which makes every process compile detectkit."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("SERVE_EXTRA_PATH", "")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = _PYCACHE
+    return env
+
+
+_PYCACHE = os.path.join(tempfile.gettempdir(), f"detectkit-bench-serve-pycache-{os.getuid()}")
+
+
 class Server:
     def __init__(self, *args: str) -> None:
         import httpx
 
         self.port = _free_port()
         self.url = f"http://{HOST}:{self.port}"
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = child_env()
         cmd = [sys.executable, "-m", "detectkit", "serve", "--host", HOST, "--port", str(self.port), *args]
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 300
@@ -149,31 +170,37 @@ def _load(
     concurrency: int,
     start_index: int = 0,
 ) -> Tally:
-    import httpx
+    import json
 
     tally = Tally()
     local = threading.local()
+    port = int(url.rsplit(":", 1)[1])
+    bodies = [multipart(name, data) for name, data in pictures]
+    clients: list[LeanClient] = []
 
     def one(i: int) -> None:
         client = getattr(local, "client", None)
         if client is None:
-            client = local.client = httpx.Client(timeout=120)
-        name, data = pictures[i % len(pictures)]
+            client = local.client = LeanClient(port)
+            with tally.lock:
+                clients.append(client)
+        name = pictures[i % len(pictures)][0]
         t = time.perf_counter()
         try:
-            r = client.post(url + "/v1/detect", files={"file": (name, data, "image/jpeg")})
-        except httpx.HTTPError:
+            status, raw = client.post(bodies[i % len(bodies)])
+        except (OSError, http.client.HTTPException):
+            client.close()  # a fresh connection next time
             with tally.lock:
                 tally.errors += 1
             return
         dt = time.perf_counter() - t
         with tally.lock:
-            if r.status_code != 200:
+            if status != 200:
                 tally.errors += 1
-                tally.server_errors += r.status_code >= 500
+                tally.server_errors += status >= 500
                 return
             tally.latencies.append(dt)
-            body = r.json()
+            body = json.loads(raw)
             if body.get("image_name") != name or not _matches(body, expected[name]):
                 tally.mixed += 1
 
@@ -181,70 +208,170 @@ def _load(
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(one, range(start_index, start_index + n)))
     tally.seconds = time.perf_counter() - t0
+    for c in clients:
+        c.close()
     return tally
 
 
 _LOCAL = """
-import json, statistics, sys, time
+import json, sys, time
 from detectkit import Detector
 detector = Detector(backend=sys.argv[1])
-pictures = [bytes.fromhex(h) for h in json.loads(sys.stdin.read())]
-times = []
-for i in range(int(sys.argv[2]) + 5):
-    t = time.perf_counter()
-    detector.detect(pictures[i % len(pictures)])
-    times.append(time.perf_counter() - t)
-print(statistics.median(times[5:]))
+pictures = [bytes.fromhex(h) for h in json.loads(sys.stdin.readline())]
+i = 0
+for _ in range(5):
+    detector.detect(pictures[i % len(pictures)]); i += 1
+print("ready", flush=True)
+for line in sys.stdin:
+    times = []
+    for _ in range(int(line)):
+        t = time.perf_counter()
+        detector.detect(pictures[i % len(pictures)])
+        times.append(time.perf_counter() - t)
+        i += 1
+    print(json.dumps(times), flush=True)
 """
 
 
-def _local_median(backend: str, pictures: list[tuple[str, bytes]], n: int) -> float:
-    """Median seconds of in-process ``Detector.detect(jpeg_bytes)`` in a process of its own (no
-    server running; a runtime that just ran in this process would slow the server)."""
-    import json
+class LocalDetector:
+    """``Detector.detect(jpeg_bytes)`` (decode included) in a process of its own, same backend and
+    thread settings as the server, driven in blocks so the benchmark can interleave it with HTTP
+    requests (no runtime of this process or the server's competes with it while it runs)."""
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", _LOCAL, backend, str(n)],
-        input=json.dumps([data.hex() for _, data in pictures]),
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    return float(out.stdout.split()[-1])
+    def __init__(self, backend: str, pictures: list[tuple[str, bytes]]) -> None:
+        import json
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _LOCAL, backend],
+            env=child_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps([data.hex() for _, data in pictures]) + "\n")
+        self.proc.stdin.flush()
+        if self.proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("the in-process worker failed to start")
+
+    def run(self, n: int) -> list[float]:
+        import json
+
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        self.proc.stdin.write(f"{n}\n")
+        self.proc.stdin.flush()
+        return [float(t) for t in json.loads(self.proc.stdout.readline())]
+
+    def stop(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+_BOUNDARY = "detectkit-bench-boundary-7f3a9c"
+
+
+def multipart(name: str, data: bytes) -> bytes:
+    """A ``multipart/form-data`` body with one file field ``file`` (built once per picture)."""
+    head = (
+        f'--{_BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n"
+    ).encode()
+    return head + data + f"\r\n--{_BOUNDARY}--\r\n".encode()
+
+
+class LeanClient:
+    """A minimal keep-alive HTTP client (``http.client``, bodies built in advance): what a request
+    costs the server, with as little client work as possible on the same two cores."""
+
+    def __init__(self, port: int) -> None:
+        import http.client
+
+        self.conn = http.client.HTTPConnection(HOST, port, timeout=120)
+        self.headers = {"Content-Type": f"multipart/form-data; boundary={_BOUNDARY}"}
+
+    def post(self, body: bytes) -> tuple[int, bytes]:
+        self.conn.request("POST", "/v1/detect", body=body, headers=self.headers)
+        r = self.conn.getresponse()
+        return r.status, r.read()
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 def _overhead(
-    common: list[str], backend: str, pictures: list[tuple[str, bytes]], expected: dict[str, Any], n: int
+    common: list[str],
+    backend: str,
+    pictures: list[tuple[str, bytes]],
+    expected: dict[str, Any],
+    n: int,
+    block: int = 8,
 ) -> tuple[float, float]:
-    """In-process ``detect(bytes)`` (own process, before and after) vs HTTP uploads to a one-lane server."""
+    """In-process ``detect(bytes)`` (its own process) vs HTTP uploads to a one-lane server, one
+    request at a time, interleaved in blocks of ``block`` so that drifts of the machine's speed hit
+    both sides alike. Two clients: a lean one (``http.client``; the server's overhead) and httpx
+    (what a typical Python client adds on top)."""
+    import json
+
     import httpx
 
-    local_t = [_local_median(backend, pictures, n)]
-    http_t: list[float] = []
-    bad = 0
+    bodies = [multipart(name, data) for name, data in pictures]
+    local = LocalDetector(backend, pictures)
     server = Server(*common)
+    lean_t: list[float] = []
+    httpx_t: list[float] = []
+    local_t: list[float] = []
+    handler_t: list[float] = []
+    bad = 0
+    lean = LeanClient(server.port)
     try:
-        with httpx.Client(timeout=120) as client:
-            for i in range(n + 5):
+        with httpx.Client(timeout=120) as hx:
+            for i in range(10):  # warm-up: lazy imports, OpenVINO's static-shape compile, connections
                 name, data = pictures[i % len(pictures)]
-                t = time.perf_counter()
-                r = client.post(server.url + "/v1/detect", files={"file": (name, data, "image/jpeg")})
-                if i >= 5:  # warm-up
-                    http_t.append(time.perf_counter() - t)
+                lean.post(bodies[i % len(bodies)])
+                hx.post(server.url + "/v1/detect", files={"file": (name, data, "image/jpeg")})
+            i = 0
+            while len(lean_t) < n:
+                local_t += local.run(block)
+                for _ in range(block):
+                    k = i % len(pictures)
+                    t = time.perf_counter()
+                    status, raw = lean.post(bodies[k])
+                    lean_t.append(time.perf_counter() - t)
+                    answer = json.loads(raw) if status == 200 else {}
+                    if status != 200 or not _matches(answer, expected[pictures[k][0]]):
+                        bad += 1
+                    else:
+                        handler_t.append(answer["timing_ms"]["total"] / 1000)
+                    name, data = pictures[k]
+                    t = time.perf_counter()
+                    r = hx.post(server.url + "/v1/detect", files={"file": (name, data, "image/jpeg")})
+                    httpx_t.append(time.perf_counter() - t)
                     if r.status_code != 200 or not _matches(r.json(), expected[name]):
                         bad += 1
+                    i += 1
     finally:
+        lean.close()
         server.stop()
-    local_t.append(_local_median(backend, pictures, n))
-    lm, hm = statistics.mean(local_t), statistics.median(http_t)
+        local.stop()
+    med = statistics.median
+    lm, hm, xm = med(local_t), med(lean_t), med(httpx_t)
+    print(f"in-process Detector.detect(bytes)   median {lm * 1000:7.2f} ms  ({len(local_t)} calls, own process)")
     print(
-        f"in-process Detector.detect(bytes)  median {lm * 1000:7.1f} ms  ({1 / lm:6.2f} img/s)  "
-        f"(before {local_t[0] * 1000:.1f}, after {local_t[1] * 1000:.1f})"
+        f"HTTP POST /v1/detect, lean client  median {hm * 1000:7.2f} ms  ({len(lean_t)} requests; "
+        f"handler's own timing {med(handler_t) * 1000:.2f} ms)  bad answers {bad}"
     )
-    print(f"HTTP POST /v1/detect, 1 client    median {hm * 1000:7.1f} ms  ({1 / hm:6.2f} img/s)  bad answers {bad}")
-    print(f"server overhead at concurrency 1: {100 * (hm / lm - 1):+.1f} % (goal <= +15 %)")
+    print(f"HTTP POST /v1/detect, httpx client median {xm * 1000:7.2f} ms  ({len(httpx_t)} requests)")
+    halves = [
+        (med(local_t[j::2]), med(lean_t[j::2])) for j in range(2)
+    ]  # the same figure on alternate calls: how stable it is
+    print(
+        f"server overhead at concurrency 1: {100 * (hm / lm - 1):+.1f} % (goal <= +15 %; "
+        f"odd/even calls {', '.join(f'{100 * (b / a - 1):+.1f} %' for a, b in halves)}); "
+        f"with httpx's client work: {100 * (xm / lm - 1):+.1f} %"
+    )
     return lm, hm
 
 
@@ -327,7 +454,9 @@ def _sweep(
         for label, extra in configs if rep % 2 == 0 else configs[::-1]:
             srv = Server(*common, *extra)
             try:
-                _load(srv.url, pictures, expected, 2 * concurrency, concurrency)  # warm-up
+                # warm-up, alone and concurrent: lazy imports, OpenVINO's static-shape compiles
+                _load(srv.url, pictures, expected, 4, 1)
+                _load(srv.url, pictures, expected, 4 * concurrency, concurrency)
                 tallies[label][1].add(_load(srv.url, pictures, expected, n1, 1, start_index=rep))
                 t = _load(srv.url, pictures, expected, n8, concurrency, start_index=rep)
                 tallies[label][concurrency].add(t)
@@ -377,6 +506,8 @@ def main() -> None:
     detector = Detector(backend=backend)
     with tempfile.TemporaryDirectory() as tmp:
         pictures = _pictures(Path(tmp))
+    for _, data in pictures:  # once first: OpenVINO compiles a static-shape model when a shape recurs
+        detector.detect(load_image(data))
     expected = {name: detector.detect(load_image(data)) for name, data in pictures}
     print(
         f"cpu cores {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} at start; "

@@ -226,21 +226,70 @@ class _OnnxRunner:
         max_det: int,
         agnostic: bool = False,
     ) -> Detections:
-        from detectkit.image import scale_boxes_from_letterbox
-        from detectkit.models._decode import decode_yolo_head
-
-        h0, w0 = image.shape[:2]
-        if self.fixed_hw is not None:
-            target: int | tuple[int, int] = self.fixed_hw
-        else:  # like Ultralytics' check_imgsz: round up to a multiple of the stride
-            hw = (imgsz, imgsz) if isinstance(imgsz, int) else imgsz
-            target = tuple(max(-(-v // self.stride) * self.stride, self.stride) for v in hw)  # type: ignore[assignment]
-        boxed = letterbox(image, target, auto=self.dynamic, stride=self.stride)
+        boxed = self._letterbox(image, imgsz)
         run_bgr = getattr(self.session, "run_bgr", None)
         if run_bgr is not None:  # OpenVINO: uint8 -> float, BGR -> RGB, / 255 and NCHW inside the model
             pred = run_bgr(boxed.image[None])[0][0]  # (4 + nc, A) or (300, 6)
         else:
             pred = self.session.run(None, {self.input_name: normalize(boxed.image)[None]})[0][0]
+        return self._detections(pred, boxed, image, conf, iou, classes, max_det, agnostic)
+
+    def many(
+        self,
+        images: Sequence[np.ndarray],
+        *,
+        imgsz: int | tuple[int, int],
+        conf: float,
+        iou: float,
+        classes: Sequence[int] | None,
+        max_det: int,
+        agnostic: bool = False,
+    ) -> list[Detections]:
+        """``[self(image) for image in images]``, the inferences run concurrently when the session
+        can (OpenVINO's :meth:`~detectkit.models.openvino_runtime.OpenVinoSession.run_bgr_many`);
+        each image is still letterboxed and inferred on its own."""
+        run_many = getattr(self.session, "run_bgr_many", None)
+        kw: dict[str, Any] = {
+            "imgsz": imgsz,
+            "conf": conf,
+            "iou": iou,
+            "classes": classes,
+            "max_det": max_det,
+            "agnostic": agnostic,
+        }
+        if run_many is None or len(images) < 2:
+            return [self(img, **kw) for img in images]
+        boxed = [self._letterbox(img, imgsz) for img in images]
+
+        def then(i: int, outputs: list[np.ndarray]) -> Detections:  # as each inference finishes
+            return self._detections(outputs[0][0], boxed[i], images[i], conf, iou, classes, max_det, agnostic)
+
+        out: list[Detections] = run_many([b.image[None] for b in boxed], then=then)
+        return out
+
+    def _letterbox(self, image: np.ndarray, imgsz: int | tuple[int, int]) -> Any:
+        if self.fixed_hw is not None:
+            target: int | tuple[int, int] = self.fixed_hw
+        else:  # like Ultralytics' check_imgsz: round up to a multiple of the stride
+            hw = (imgsz, imgsz) if isinstance(imgsz, int) else imgsz
+            target = tuple(max(-(-v // self.stride) * self.stride, self.stride) for v in hw)  # type: ignore[assignment]
+        return letterbox(image, target, auto=self.dynamic, stride=self.stride)
+
+    def _detections(
+        self,
+        pred: np.ndarray,
+        boxed: Any,
+        image: np.ndarray,
+        conf: float,
+        iou: float,
+        classes: Sequence[int] | None,
+        max_det: int,
+        agnostic: bool,
+    ) -> Detections:
+        from detectkit.image import scale_boxes_from_letterbox
+        from detectkit.models._decode import decode_yolo_head
+
+        h0, w0 = image.shape[:2]
         if self.end2end:
             keep = pred[:, 4] > conf
             if classes is not None:
@@ -539,35 +588,51 @@ class Detector:
         )
 
     # ------------------------------------------------------------------ inference
-    def detect_batch(self, images: Sequence[np.ndarray], *, slicing: Any = None) -> list[Detections]:
+    def detect_batch(
+        self, images: Sequence[np.ndarray], *, slicing: Any = None, concurrent: bool = False
+    ) -> list[Detections]:
         """Detect in already-loaded images: ``(H, W, 3)`` uint8 BGR arrays (e.g. from
         :func:`detectkit.image.load_image` or :func:`~detectkit.image.iter_images`), not copied.
 
         Returns one :class:`Detections` per image. With the torch backend the images go through
         one forward pass (differently sized images are then padded to a square).
         ``slicing``: sliced inference per image, as in :meth:`detect`.
+        ``concurrent``: the openvino backend runs the images' inferences at once, as asynchronous
+        requests to a throughput-mode model (one stream per group of cores), each image still
+        letterboxed and inferred on its own (``detectkit serve`` micro-batches this way); other
+        backends ignore it.
         """
         images = list(images)
         for i, img in enumerate(images):
             if not isinstance(img, np.ndarray) or img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
                 got = f"{img.dtype} {img.shape}" if isinstance(img, np.ndarray) else type(img).__name__
                 raise InvalidInputError(f"images[{i}] must be a (H, W, 3) uint8 BGR array, got {got}")
-        return self._predict(images, _slice_config(slicing))
+        return self._predict(images, _slice_config(slicing), concurrent=concurrent)
 
-    def _predict(self, images: list[np.ndarray], slicing: Any = None) -> list[Detections]:
+    def _predict(self, images: list[np.ndarray], slicing: Any = None, *, concurrent: bool = False) -> list[Detections]:
         if slicing is not None:  # sliced inference: detectkit.models.slicing
             from detectkit.models.slicing import detect_sliced
 
             out = [detect_sliced(self, img, slicing) for img in images]
         else:
-            out = self._predict_boxes(images)
+            out = self._predict_boxes(images, concurrent=concurrent)
         if self._crop_stage is not None:
             out = [self._crop_stage.classify_boxes(img, d) for img, d in zip(images, out, strict=True)]
         return out
 
-    def _predict_boxes(self, images: list[np.ndarray]) -> list[Detections]:
+    def _predict_boxes(self, images: list[np.ndarray], *, concurrent: bool = False) -> list[Detections]:
         if not images:
             return []
+        if self._onnx is not None and concurrent and len(images) > 1:
+            return self._onnx.many(
+                images,
+                imgsz=self.imgsz,
+                conf=self.conf,
+                iou=self.iou,
+                classes=self.classes,
+                max_det=self.max_det,
+                agnostic=self.agnostic_nms,
+            )
         if self._onnx is not None:
             return [
                 self._onnx(

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter, OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -226,6 +226,7 @@ class OpenVinoSession:
         self.static = all(isinstance(d, int) for spec in self._inputs for d in spec.shape)
         self._dynamic: dict[str, Any] = {}  # kind -> infer request of the model as read
         self._shaped: OrderedDict[tuple[str, tuple[int, ...]], Any] = OrderedDict()
+        self._queues: OrderedDict[tuple[int, ...], Any] = OrderedDict()  # run_bgr_many's async queues
         self._seen: Counter[tuple[str, tuple[int, ...]]] = Counter()
         if kind not in ("nchw", "bgr"):
             from detectkit.errors import InvalidInputError
@@ -279,6 +280,74 @@ class OpenVinoSession:
         request.infer({0: x}, share_inputs=True)
         wanted = range(len(self._outputs)) if output_names is None else [self._output_index[n] for n in output_names]
         return [np.array(request.get_output_tensor(i).data) for i in wanted]  # copies: the request reuses them
+
+    def _queue(self, shape: tuple[int, ...]) -> Any:
+        """An ``AsyncInferQueue`` over a throughput-mode compile of the uint8 BGR model for
+        ``shape`` (static): one stream per group of cores, one infer request per stream."""
+        found = self._queues.get(shape)
+        if found is not None:
+            self._queues.move_to_end(shape)
+            return found
+        ov = import_openvino()
+        config = compile_config("THROUGHPUT", self.precision)
+        try:
+            compiled = self._core.compile_model(self._variant("bgr", shape), "CPU", config)
+            jobs = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+            # two requests per stream: a stream never waits for Python to hand it the next image
+            queue = ov.AsyncInferQueue(compiled, 2 * max(1, jobs))
+        except Exception as exc:
+            raise ModelLoadError(f"OpenVINO cannot compile {self.path}: {type(exc).__name__}: {exc}") from None
+        self._queues[shape] = queue
+        while len(self._queues) > _MAX_STATIC:
+            self._queues.popitem(last=False)
+        return queue
+
+    def run_bgr_many(
+        self,
+        images: Sequence[np.ndarray],
+        output_names: Sequence[str] | None = None,
+        then: Callable[[int, list[np.ndarray]], Any] | None = None,
+    ) -> list[Any]:
+        """:meth:`run_bgr` on each of several ``(1, H, W, 3)`` uint8 BGR inputs, run concurrently:
+        inputs of one shape, when there are two or more of them (or the shape was seen before),
+        go to a throughput-mode compile of the static-shape model (one stream per group of cores,
+        e.g. 2 single-thread streams on 2 cores), as asynchronous infer requests. Each input is
+        still its own inference of the same static-shape network, and its outputs equal
+        :meth:`run_bgr`'s once that shape runs on its static model (the throughput compile is
+        the same network; ``tests/models/test_openvino_runtime.py`` checks it). Returns one
+        output list per input, in order; with ``then``, ``then(i, outputs)`` of each instead,
+        called as each inference finishes (so post-processing overlaps the other inferences).
+        """
+        finish = then if then is not None else (lambda _i, outputs: outputs)
+        out: list[Any] = [None] * len(images)
+        failed: list[BaseException] = []
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, x in enumerate(images):
+            if x.dtype != np.uint8 or x.ndim != 4 or x.shape[0] != 1 or x.shape[3] != 3:
+                raise ModelLoadError(f"run_bgr_many needs (1, H, W, 3) uint8 images, got {x.dtype} {x.shape}")
+            groups.setdefault(tuple(int(d) for d in x.shape), []).append(i)
+        wanted = range(len(self._outputs)) if output_names is None else [self._output_index[n] for n in output_names]
+        for shape, idx in groups.items():
+            key = ("bgr", shape)
+            if len(idx) < 2 and shape not in self._queues and self._seen[key] + 1 < _COMPILE_AFTER:
+                out[idx[0]] = finish(idx[0], self.run_bgr(images[idx[0]], output_names))  # one-off shape
+                continue
+            self._seen[key] += len(idx)
+            queue = self._queue(shape)
+
+            def done(request: Any, i: int) -> None:
+                try:
+                    out[i] = finish(i, [np.array(request.get_output_tensor(k).data) for k in wanted])
+                except BaseException as exc:  # raised in the caller's thread below
+                    failed.append(exc)
+
+            queue.set_callback(done)
+            for i in idx:
+                queue.start_async({0: np.ascontiguousarray(images[i])}, i, share_inputs=True)
+            queue.wait_all()
+        if failed:
+            raise failed[0]
+        return out
 
     # ------------------------------------------------------------------ onnxruntime-like API
     def get_modelmeta(self) -> Any:

@@ -34,14 +34,15 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Hashable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -57,6 +58,7 @@ from detectkit.serve.uploads import (
     decode_base64,
     decode_image,
     read_under_root,
+    single_file_part,
 )
 
 __all__ = ["ServerState", "create_app"]
@@ -110,13 +112,13 @@ class ServerState:
                 for _ in range(1, self.config.lanes):
                     self.replicas.append({name: _replicate(d) for name, d in self.detectors.items()})
             backends = {getattr(d, "backend", "torch") for d in self.detectors.values()}
-            if self.engine.window > 0 and "torch" not in backends:
-                # Detector.detect_batch runs onnx/openvino images one at a time: a window only adds
-                # waiting (bench_serve.py measured 0.93x on openvino, 1.10x on onnx within noise)
+            if self.engine.window > 0 and backends == {"onnx"}:
+                # onnxruntime gains nothing from a batched forward here (8 images in one run cost
+                # what 8 single runs cost, bench_serve.py): a window would only add waiting
                 self.engine.window = 0.0
                 print(
-                    f"detectkit serve: --batch-window-ms ignored: the {'/'.join(sorted(backends))} backend "
-                    "runs images one at a time; --lanes 2 is the throughput option there",
+                    "detectkit serve: --batch-window-ms ignored: the onnx backend runs a batch no faster "
+                    "than its images one at a time; --lanes 2 is the throughput option there",
                     file=sys.stderr,
                 )
             if self.classifier is None and self.config.classifier != "":
@@ -158,8 +160,14 @@ class ServerState:
             self.torch_threads = None
 
     def lane_model(self, name: str, options: Callable[[Any], Any]) -> Callable[[int], Any]:
-        """``lane -> model``: lane's copy of detector ``name`` with a request's ``options`` applied."""
-        return lambda lane: options(self.replicas[lane][name] if self.replicas else self.detectors[name])
+        """``lane -> model``: lane's copy of detector ``name`` with a request's ``options`` applied
+        (an OpenVINO detector runs a micro-batch's images as concurrent inference requests)."""
+
+        def model(lane: int) -> Any:
+            chosen = options(self.replicas[lane][name] if self.replicas else self.detectors[name])
+            return _Concurrent(chosen) if getattr(chosen, "backend", None) == "openvino" else chosen
+
+        return model
 
     def detector(self, name: str | None) -> tuple[str, Any]:
         """The detector named ``name`` (the first configured one when None)."""
@@ -174,6 +182,18 @@ class ServerState:
             raise RequestError(503, f"the models failed to load: {self.load_error}")
         if not self.ready.is_set():
             raise RequestError(503, "the models are still loading; retry shortly")
+
+
+class _Concurrent:
+    """A detector whose ``detect_batch`` runs a micro-batch with ``concurrent=True``: OpenVINO's
+    throughput mode (one stream per group of cores), each image still inferred on its own."""
+
+    def __init__(self, detector: Any) -> None:
+        self.detector = detector
+
+    def detect_batch(self, images: list[np.ndarray]) -> list[Any]:
+        out: list[Any] = self.detector.detect_batch(images, concurrent=len(images) > 1)
+        return out
 
 
 def _replicate(detector: Any) -> Any:
@@ -343,12 +363,18 @@ async def _one_image(request: Request, state: ServerState) -> CheckedImage:
     if _content_kind(request) == "json":
         data, name = await _image_bytes_from_json(await _json(request), config, "")
     else:
-        form = await _form(request, max_files=1)
-        upload = form.get("file") or form.get("image")
-        if not isinstance(upload, UploadFile):
-            raise RequestError(422, "the multipart body needs the image in a file field named 'file'")
-        name = upload.filename or "file"
-        data = await _read_upload(upload, config.max_bytes)
+        # the common case, one file and nothing else, is cut out of the body directly; anything
+        # else goes through the general multipart parser
+        single = single_file_part(await request.body(), request.headers.get("content-type", ""))
+        if single is not None:
+            data, name = single
+        else:
+            form = await _form(request, max_files=1)
+            upload = form.get("file") or form.get("image")
+            if not isinstance(upload, UploadFile):
+                raise RequestError(422, "the multipart body needs the image in a file field named 'file'")
+            name = upload.filename or "file"
+            data = await _read_upload(upload, config.max_bytes)
     return check_image_bytes(data, name=name, max_bytes=config.max_bytes, max_pixels=config.max_pixels)
 
 
@@ -526,6 +552,66 @@ async def _detect(state: ServerState, model: str | None, options: _Options, imag
     apply, key = _detector_variant(name, detector, options)
     future = state.engine.submit_detect(state.lane_model(name, apply), image, key=(*key, image.shape))
     return name, await asyncio.wrap_future(future)
+
+
+async def _detect_checked(
+    state: ServerState, model: str | None, options: _Options, checked: CheckedImage, seconds: dict[str, float]
+) -> tuple[str, Any]:
+    """Decode ``checked`` and detect in it. When no other request is in the server, the lane
+    decodes it (one thread hop per request); otherwise it is decoded on a worker thread first,
+    so that decoding overlaps the lane's forward passes of other requests."""
+    name, detector = state.detector(model)
+    apply, key = _detector_variant(name, detector, options)
+    engine = state.engine
+    if engine.admitted <= 1:
+        w, h = checked.size_wh
+        future = engine.submit_detect(
+            state.lane_model(name, apply),
+            decode=lambda: decode_image(checked),
+            key=(*key, (h, w, 3)),
+            seconds=seconds,
+        )
+        return name, await asyncio.wrap_future(future)
+    t = time.perf_counter()
+    image = await run_in_threadpool(decode_image, checked)
+    seconds["decode"] = time.perf_counter() - t
+    return await _detect(state, model, options, image)
+
+
+def _json_response(body: Any, status_code: int = 200) -> Response:
+    """``body`` as JSON, encoded like ``JSONResponse`` (UTF-8, compact, no NaN)."""
+    text = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return Response(text.encode("utf-8"), status_code=status_code, media_type="application/json")
+
+
+class _QuickRoute(APIRoute):
+    """A route whose requests without a query string skip FastAPI's parameter resolution.
+
+    The detection routes declare a dozen optional query parameters (documented in the OpenAPI
+    schema and validated as usual whenever a request sends any); resolving them one by one costs
+    FastAPI a few tenths of a millisecond per request even when none is sent. A request with an
+    empty query string calls the endpoint directly with ``quick_kwargs`` (what resolution would
+    produce: every default).
+    """
+
+    quick_kwargs: ClassVar[dict[str, Any]] = {}
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        full = super().get_route_handler()
+        endpoint = self.endpoint
+        defaults = dict(self.quick_kwargs)
+
+        async def handler(request: Request) -> Response:
+            if request.scope.get("query_string"):
+                return await full(request)
+            response: Response = await endpoint(request=request, **defaults)
+            return response
+
+        return handler
+
+
+def _quick_route(defaults: dict[str, Any]) -> type[APIRoute]:
+    return type("QuickRoute", (_QuickRoute,), {"quick_kwargs": defaults})
 
 
 def _detections_json(dets: Any, *, drop_heatmap: bool = False) -> dict[str, Any]:
@@ -808,28 +894,43 @@ def create_app(
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     # -------------------------------------------------------------- detection
-    @app.post("/v1/detect", openapi_extra=upload_doc)
+    quick = {"query": _DetectQuery(None, _Options())}  # what detect_query resolves to without a query string
+
     async def detect(
         request: Request,
         query: _DetectQuery = detect_q,
-    ) -> JSONResponse:
+    ) -> Response:
         """Detect objects in one image -> ``Detections.to_dict()`` plus ``model`` and ``timing_ms``."""
         t0 = time.perf_counter()
         with engine.admit():
             state.require_ready()
             checked = await _one_image(request, state)
             t1 = time.perf_counter()
-            image = await run_in_threadpool(decode_image, checked)
-            t2 = time.perf_counter()
-            name, dets = await _detect(state, query.model, query.options, image)
+            seconds: dict[str, float] = {}
+            name, dets = await _detect_checked(state, query.model, query.options, checked, seconds)
             t3 = time.perf_counter()
         body = _detections_json(dets)
+        decode = seconds.get("decode", 0.0)
         body.update(
             model=name,
             image_name=checked.name,
-            timing_ms={"read": _ms(t1 - t0), "decode": _ms(t2 - t1), "inference": _ms(t3 - t2), "total": _ms(t3 - t0)},
+            timing_ms={
+                "read": _ms(t1 - t0),
+                "decode": _ms(decode),
+                "inference": _ms(t3 - t1 - decode),
+                "total": _ms(t3 - t0),
+            },
         )
-        return JSONResponse(body)
+        return _json_response(body)
+
+    app.router.add_api_route(
+        "/v1/detect",
+        detect,
+        methods=["POST"],
+        openapi_extra=upload_doc,
+        response_model=None,
+        route_class_override=_quick_route(quick),
+    )
 
     @app.post("/v1/detect/batch", openapi_extra=batch_doc)
     async def detect_batch(

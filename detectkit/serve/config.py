@@ -53,8 +53,9 @@ class ServeConfig:
             one gets 503 with ``Retry-After`` instead of queueing without bound.
         batch_window_ms: micro-batching: wait up to this long for concurrent requests to the
             same model with the same options and image size, and run them in one forward pass.
-            0 (default) runs every request alone. Torch backend only (the onnx and openvino
-            detectors run a batch one image at a time, so the window is ignored there).
+            0 (default) runs every request alone. Torch runs a micro-batch as one forward pass,
+            OpenVINO as concurrent inference requests (throughput mode); the onnx backend
+            ignores the window (a batched onnxruntime run costs what its images cost alone).
         max_batch: most images in one micro-batch.
         lanes: inference lanes: threads that each own a copy of the detectors and run one
             request (or micro-batch) at a time; with more than one, each copy gets

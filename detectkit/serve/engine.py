@@ -21,6 +21,13 @@ to the window for jobs with the same *key* — same model, same options and same
 that Ultralytics letterboxes the batch exactly as it would each image alone — and runs them in one
 forward pass. Jobs with another key wait their turn in arrival order.
 
+One hop per request: a detection job may carry its image still encoded (a function returning the
+decoded array, :meth:`InferenceEngine.submit_detect` with ``decode=``); the lane decodes it right
+before the forward pass, so a request crosses threads once (event loop -> lane -> event loop)
+instead of twice (a decode thread, then the lane). Jobs are grouped by the decoded image's shape
+before their forward pass, so a key given from the file header (which EXIF orientation may
+contradict) never mixes shapes in one batch.
+
 >>> engine = InferenceEngine(max_queue=2)
 >>> with engine.admit():
 ...     engine.submit_call(sum, [1, 2, 3]).result()
@@ -68,6 +75,8 @@ class _Job:
     key: Hashable = None
     model: ModelOrFactory = None
     image: np.ndarray | None = None
+    decode: Callable[[], np.ndarray] | None = None
+    seconds: dict[str, float] | None = None
 
 
 @dataclass
@@ -155,11 +164,30 @@ class InferenceEngine:
         self._queue.put(job)
         return job.future
 
-    def submit_detect(self, model: ModelOrFactory, image: np.ndarray, *, key: Hashable) -> Future[Any]:
+    def submit_detect(
+        self,
+        model: ModelOrFactory,
+        image: np.ndarray | None = None,
+        *,
+        key: Hashable,
+        decode: Callable[[], np.ndarray] | None = None,
+        seconds: dict[str, float] | None = None,
+    ) -> Future[Any]:
         """Detect in one image with ``model.detect_batch`` (``model``: a model, or ``lane -> model``);
-        batched with other jobs of equal ``key`` (which must pin the model, its options and the
-        image shape)."""
-        job = _Job(future=Future(), key=key, model=model, image=image)
+        batched with other jobs of equal ``key`` (which must pin the model and its options, and
+        should pin the image size).
+
+        Args:
+            model: a model, or ``lane -> model``.
+            image: the decoded image; or None with ``decode``, a function the lane calls to decode
+                it (its exceptions become the future's).
+            key: micro-batching key.
+            decode: see ``image``.
+            seconds: when given, the lane stores ``"decode"`` and ``"forward"`` seconds in it.
+        """
+        if (image is None) == (decode is None):
+            raise ValueError("give exactly one of image and decode")
+        job = _Job(future=Future(), key=key, model=model, image=image, decode=decode, seconds=seconds)
         self._queue.put(job)
         return job.future
 
@@ -238,16 +266,40 @@ class InferenceEngine:
             return
         with self._count_lock:
             self._running += len(jobs)
+        groups: dict[tuple[int, ...], list[_Job]] = {}
+        for j in jobs:
+            if j.decode is not None:
+                t = time.perf_counter()
+                try:
+                    j.image = j.decode()
+                except BaseException as exc:
+                    with self._count_lock:
+                        self._running -= 1
+                    j.future.set_exception(exc)
+                    continue
+                if j.seconds is not None:
+                    j.seconds["decode"] = time.perf_counter() - t
+            assert j.image is not None
+            groups.setdefault(tuple(j.image.shape), []).append(j)
+        for group in groups.values():
+            self._forward(group, lane)
+
+    def _forward(self, jobs: Sequence[_Job], lane: int) -> None:
         start = time.perf_counter()
         try:
             results = _model_for(jobs[0].model, lane).detect_batch([j.image for j in jobs])
         except BaseException as exc:
             self._count(jobs, start, lane)
             for j in jobs:
+                j.image = None
                 j.future.set_exception(exc)
         else:
             self._count(jobs, start, lane)  # before the answers, so /metrics never lags a finished request
+            forward = time.perf_counter() - start
             for j, r in zip(jobs, results, strict=True):
+                j.image = None  # the job object may outlive the answer (in a deque); the pixels need not
+                if j.seconds is not None:
+                    j.seconds["forward"] = forward
                 j.future.set_result(r)
 
     def _count(self, jobs: Sequence[_Job], start: float, lane: int) -> None:

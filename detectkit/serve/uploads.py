@@ -41,6 +41,7 @@ __all__ = [
     "decode_base64",
     "decode_image",
     "read_under_root",
+    "single_file_part",
     "sniff_format",
 ]
 
@@ -68,7 +69,7 @@ class CheckedImage:
     data: bytes
     name: str
     format: str
-    size_wh: tuple[int, int]
+    size_wh: tuple[int, int]  # JPEG: EXIF-oriented (as decoded); other formats: as stored
 
 
 def sniff_format(head: bytes) -> str | None:
@@ -126,6 +127,12 @@ def check_image_bytes(data: bytes, *, name: str, max_bytes: int, max_pixels: int
     if sniffed is None:  # decided on the magic bytes: no decoder ever sees other files
         supported = ", ".join(ACCEPTED_FORMATS)
         raise RequestError(415, f"{name} is not an image in a supported format ({supported})")
+    if sniffed == "JPEG":  # the direct header parse (it only declines, never disagrees with PIL)
+        from detectkit.image._header import jpeg_size_wh
+
+        size = jpeg_size_wh(data[:65536])
+        if size is not None:
+            return _checked(data, name, "JPEG", size, max_pixels)
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -140,6 +147,11 @@ def check_image_bytes(data: bytes, *, name: str, max_bytes: int, max_pixels: int
         raise RequestError(422, f"{name} starts like a {sniffed} file but its header is corrupt") from None
     except Exception as exc:  # a header PIL cannot parse
         raise RequestError(422, f"{name} has a corrupt image header: {exc}") from None
+    return _checked(data, name, fmt, (width, height), max_pixels)
+
+
+def _checked(data: bytes, name: str, fmt: str, size_wh: tuple[int, int], max_pixels: int) -> CheckedImage:
+    width, height = size_wh
     if width * height > max_pixels:
         raise RequestError(
             413,
@@ -222,3 +234,57 @@ def read_under_root(text: object, *, root: Path | None, max_bytes: int) -> tuple
         raise RequestError(413, f"{text} has {size} bytes, more than the limit of {max_bytes} (--max-bytes)")
     with open(target, "rb") as fh:
         return fh.read(max_bytes + 1), text
+
+
+_FILE_FIELDS = (b"file", b"image")
+CRLF = b"\r\n"
+
+
+def single_file_part(body: bytes, content_type: str) -> tuple[bytes, str] | None:
+    """``(file bytes, file name)`` of a ``multipart/form-data`` body holding exactly one part, a
+    file in field ``file`` (or ``image``); None for anything else (several parts, other fields,
+    unusual headers), which then goes to the general multipart parser. One scan of the body,
+    one copy of the file.
+
+    >>> part = b'Content-Disposition: form-data; name="file"; filename="a.jpg"'
+    >>> body = b"--XY" + CRLF + part + CRLF + CRLF + b"DATA" + CRLF + b"--XY--" + CRLF
+    >>> single_file_part(body, "multipart/form-data; boundary=XY")
+    (b'DATA', 'a.jpg')
+    >>> single_file_part(body.replace(b'name="file"', b'name="other"'), "multipart/form-data; boundary=XY") is None
+    True
+    """
+    from python_multipart.multipart import parse_options_header
+
+    ctype, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if ctype != b"multipart/form-data" or not boundary:
+        return None
+    delim = b"--" + boundary
+    if not body.startswith(delim + b"\r\n"):
+        return None
+    head_end = body.find(b"\r\n\r\n", len(delim) + 2)
+    closing = b"\r\n" + delim + b"--"
+    end = body.rfind(closing)
+    if head_end < 0 or end < head_end or body[end + len(closing) :].strip(b"\r\n") != b"":
+        return None
+    headers = body[len(delim) + 2 : head_end].split(b"\r\n")
+    disposition = None
+    for line in headers:
+        name, sep, value = line.partition(b":")
+        if not sep:
+            return None
+        key = name.strip().lower()
+        if key == b"content-disposition":
+            disposition = value.strip()
+        elif key not in (b"content-type", b"content-length"):
+            return None  # e.g. Content-Transfer-Encoding: the general parser decides
+    if disposition is None:
+        return None
+    kind, options = parse_options_header(disposition)
+    filename = options.get(b"filename")
+    if kind != b"form-data" or options.get(b"name") not in _FILE_FIELDS or filename is None:
+        return None
+    start = head_end + 4
+    if body.find(b"\r\n" + delim, start, end) >= 0:  # a second part
+        return None
+    return body[start:end], filename.decode("utf-8", "replace") or "file"

@@ -105,3 +105,34 @@ def test_openvino_f32_detector_gives_torch_boxes(monkeypatch: pytest.MonkeyPatch
         assert a.confidence is not None
         assert b.confidence is not None
         np.testing.assert_allclose(b.confidence, a.confidence, atol=1e-3, rtol=0)
+
+
+def test_run_bgr_many_equals_run_bgr_on_the_static_model(demo_onnx: Path) -> None:
+    # the default precision (BF16 on this CPU): the throughput compile must give the very outputs
+    # of the latency compile of the same static-shape model, image by image
+    session = OpenVinoSession(demo_onnx, kind="bgr")
+    images = [_boxed(i) for i in range(6)]
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for i, img in enumerate(images):
+        by_shape.setdefault(img.shape, []).append(i)
+    assert any(len(v) > 1 for v in by_shape.values())
+    for img in images:  # twice: every shape now runs on its static model
+        session.run_bgr(img[None])
+        session.run_bgr(img[None])
+    want = [session.run_bgr(img[None])[0] for img in images]
+    got = session.run_bgr_many([img[None] for img in images])
+    assert len(got) == len(images)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g[0], w)
+    # shapes with several images ran on a throughput compile; the others ran alone
+    assert set(session._queues) >= {(1, *s) for s, idx in by_shape.items() if len(idx) > 1}
+
+
+def test_run_bgr_many_runs_a_one_off_shape_without_compiling(demo_onnx: Path) -> None:
+    session = OpenVinoSession(demo_onnx, kind="bgr")
+    x = np.zeros((1, 96, 128, 3), np.uint8)
+    (out,) = session.run_bgr_many([x])
+    assert not session._queues  # the dynamic model answered
+    assert not session._shaped
+    fresh = OpenVinoSession(demo_onnx, kind="bgr")  # its first run of this shape: the dynamic model too
+    np.testing.assert_array_equal(out[0], fresh.run_bgr(x)[0])

@@ -331,7 +331,7 @@ def test_bad_slice_options_get_422(client: TestClient, params: dict[str, Any], m
     assert message in r.text, r.text
 
 
-def test_batch_window_is_turned_off_without_a_torch_detector(capsys: pytest.CaptureFixture[str]) -> None:
+def test_batch_window_is_turned_off_for_onnx_detectors(capsys: pytest.CaptureFixture[str]) -> None:
     from detectkit.serve import ServeConfig, create_app
 
     # the onnx detector runs a batch one image at a time: a window would only add waiting
@@ -342,3 +342,39 @@ def test_batch_window_is_turned_off_without_a_torch_detector(capsys: pytest.Capt
         assert app.state.detectkit.engine.window == 0.0
         _same(_post(c, "/v1/detect", SHAPES[0]).json(), onnx.detect(SHAPES[0]))
     assert "--batch-window-ms ignored" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_openvino_micro_batches_run_concurrently_and_equal_the_library() -> None:
+    import threading
+
+    from detectkit.serve import ServeConfig, create_app
+
+    ov = Detector(backend="openvino")
+    images = [np.ascontiguousarray(load_image(p)[:320, :320]) for p in SHAPES[:6]]
+    for img in images[:2]:  # the shape recurs: OpenVINO's static-shape model answers from now on
+        ov.detect(img)
+    want = [ov.detect(img) for img in images]
+    app = create_app(ServeConfig(batch_window_ms=500, classifier="", backend="openvino"), detectors={"demo-shapes": ov})
+    with TestClient(app, raise_server_exceptions=False):
+        state = app.state.detectkit
+        assert state.ready.wait(60)
+        assert state.engine.window > 0  # kept for openvino
+        gate = threading.Event()
+        state.engine.submit_call(gate.wait)  # the jobs queue up behind this
+        slots = [state.engine.admit() for _ in images]
+        for s in slots:
+            s.__enter__()
+        try:
+            model = state.lane_model("demo-shapes", lambda m: m)
+            futures = [state.engine.submit_detect(model, img, key=("demo-shapes", img.shape)) for img in images]
+            gate.set()
+            got = [f.result(60) for f in futures]
+        finally:
+            for s in slots:
+                s.__exit__(None, None, None)
+        assert state.engine.stats.batch_sizes == {len(images): 1}  # one concurrent micro-batch
+        assert ov._onnx.session._queues  # ran on the throughput-mode model
+        for g, w in zip(got, want, strict=True):
+            assert g == w  # each image's own inference: the very answer of Detector.detect
+        assert _post(TestClient(app), "/v1/detect", SHAPES[0]).status_code == 200

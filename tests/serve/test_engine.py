@@ -110,3 +110,45 @@ def test_lanes_run_their_own_model_copies_in_parallel() -> None:
     assert elapsed < 8 * 0.05  # overlapped, not one after another
     engine.close()
     assert not any(t.is_alive() for t in engine._threads)
+
+
+def test_a_job_can_be_decoded_on_its_lane_and_is_batched_by_its_decoded_shape() -> None:
+    engine = InferenceEngine(max_queue=32, batch_window_ms=200, max_batch=8)
+    model = FakeModel()
+    gate = threading.Event()
+    engine.submit_call(gate.wait)
+    slots = [engine.admit() for _ in range(5)]
+    for s in slots:
+        s.__enter__()
+    decoders: set[str] = set()
+
+    def decoder(value: int, shape: tuple[int, int]) -> Any:
+        def decode() -> np.ndarray:
+            decoders.add(threading.current_thread().name)
+            return _image(value, shape)
+
+        return decode
+
+    def broken() -> np.ndarray:
+        raise ValueError("corrupt pixels")
+
+    try:
+        seconds: dict[str, float] = {}
+        # one key (as read from a header), but the last image decodes to another shape (EXIF)
+        futures = [
+            engine.submit_detect(model, decode=decoder(i, (4, 4)), key=("m", (4, 4)), seconds=seconds) for i in range(3)
+        ]
+        futures.append(engine.submit_detect(model, decode=decoder(9, (6, 4)), key=("m", (4, 4))))
+        bad = engine.submit_detect(model, decode=broken, key=("m", (4, 4)))
+        gate.set()
+        assert [f.result(5) for f in futures] == [0, 1, 2, 9]
+        with pytest.raises(ValueError, match="corrupt pixels"):
+            bad.result(5)
+    finally:
+        for s in slots:
+            s.__exit__(None, None, None)
+    assert sorted(model.batches) == [1, 3]  # never two shapes in one forward pass
+    assert decoders == {"detectkit-inference"}  # decoded on the lane: one thread hop
+    assert set(seconds) == {"decode", "forward"}
+    assert engine.submit_call(lambda: 3).result(5) == 3  # a failed decode leaves the lane running
+    engine.close()

@@ -138,3 +138,42 @@ def test_paths_stay_under_the_root(tmp_path: Path) -> None:
     with pytest.raises(RequestError) as info:
         read_under_root("sub/a.png", root=None, max_bytes=10**6)
     assert info.value.status == 403
+
+
+def test_single_file_part_cuts_what_the_general_parser_reads() -> None:
+    import asyncio
+
+    import httpx
+    from starlette.datastructures import UploadFile
+    from starlette.requests import Request
+
+    from detectkit.serve.uploads import single_file_part
+
+    async def general(body: bytes, ctype: str) -> tuple[bytes, str]:
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        scope = {"type": "http", "method": "POST", "headers": [(b"content-type", ctype.encode())]}
+        form = await Request(scope, receive).form()
+        upload = form.get("file") or form.get("image")
+        assert isinstance(upload, UploadFile)
+        return await upload.read(), upload.filename or "file"
+
+    cases = [
+        {"files": {"file": ("a b.jpg", b"\xff\xd8 data \r\n--not-the-boundary", "image/jpeg")}},
+        {"files": {"image": ("\u00e9t\u00e9.png", b"", "image/png")}},
+        {"files": {"file": ("x.jpg", bytes(range(256)) * 40)}},
+    ]
+    for kwargs in cases:
+        req = httpx.Request("POST", "http://x/v1/detect", **kwargs)  # type: ignore[arg-type]
+        body, ctype = req.read(), req.headers["content-type"]
+        assert single_file_part(body, ctype) == asyncio.run(general(body, ctype))
+    # anything else is left to the general parser
+    two = httpx.Request("POST", "http://x", files={"file": ("a.jpg", b"1")}, data={"conf": "0.5"})
+    assert single_file_part(two.read(), two.headers["content-type"]) is None
+    three = httpx.Request("POST", "http://x", files=[("file", ("a.jpg", b"1")), ("file", ("b.jpg", b"2"))])
+    assert single_file_part(three.read(), three.headers["content-type"]) is None
+    one = httpx.Request("POST", "http://x", files={"file": ("a.jpg", b"1")})
+    assert single_file_part(one.read()[:-10], one.headers["content-type"]) is None  # truncated
+    assert single_file_part(one.read(), "multipart/form-data") is None  # no boundary
+    assert single_file_part(one.read(), "application/json") is None
