@@ -34,7 +34,16 @@ from detectkit.errors import AnnotationParseError
 from detectkit.formats._common import INT_COLUMNS, INT_FILL, IssueLog, warn_skipped
 from detectkit.table import ObjectTable, Provenance
 
-__all__ = ["Assembler", "FileMapper", "FileObjects", "ImageFinder", "class_order", "parsed_in_order"]
+__all__ = [
+    "Assembler",
+    "FileMapper",
+    "FileObjects",
+    "ImageFinder",
+    "class_order",
+    "parsed_in_order",
+    "relative_stem",
+    "sorted_paths",
+]
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -283,6 +292,38 @@ def parsed_in_order(
         yield from shard
 
 
+def sorted_paths(paths: Iterable[Path]) -> list[Path]:
+    """``sorted(paths)``, in pathlib's order: on POSIX pathlib compares the parts as they are, so
+    sorting by ``parts`` gives the same order without a Python-level comparison per pair.
+
+    >>> [p.as_posix() for p in sorted_paths([Path("a-b.xml"), Path("a/b.xml")])]
+    ['a/b.xml', 'a-b.xml']
+    """
+    if os.name == "posix":
+        return sorted(paths, key=lambda p: p.parts)
+    return sorted(paths)
+
+
+def relative_stem(file: str, folder: str) -> str:
+    """``Path(file).relative_to(folder).with_suffix("").as_posix()``, with string operations when
+    ``file`` lies under ``folder`` as written (what a folder walk gives).
+
+    >>> relative_stem("/d/Annotations/sub/a.b.xml", "/d/Annotations"), relative_stem("x/a.", "x")
+    ('sub/a.b', 'a.')
+    """
+    prefix = folder if folder.endswith("/") else folder + "/"
+    if os.sep != "/" or not file.startswith(prefix) or folder in ("", "."):
+        return Path(file).relative_to(folder).with_suffix("").as_posix()
+    rel = file[len(prefix) :]
+    if not rel or "//" in rel or rel.startswith("./") or "/./" in rel or rel.endswith(("/", "/.")):
+        return Path(file).relative_to(folder).with_suffix("").as_posix()
+    name_at = rel.rfind("/") + 1
+    dot = rel.rfind(".", name_at)
+    if name_at < dot < len(rel) - 1:  # pathlib's suffix: a dot inside the name, not first or last
+        return rel[:dot]
+    return rel
+
+
 class ImageFinder:
     """``Path.is_file`` and :func:`~detectkit.formats._common.find_image` with fewer system calls.
 
@@ -317,12 +358,12 @@ class ImageFinder:
             else:
                 self._stems[folder] = frozenset(n.rpartition(".")[0] for n in lower)
 
-    def is_file(self, path: Path) -> bool:
-        """``path.is_file()``."""
-        folder, _, name = os.fspath(path).rpartition("/")
+    def is_file(self, path: str) -> bool:
+        """``Path(path).is_file()``."""
+        folder, _, name = path.rpartition("/")
         if self._absent(folder, name):
             return False
-        if path.is_file():
+        if Path(path).is_file():
             return True
         self._missed(folder)
         return False

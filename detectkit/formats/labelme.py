@@ -51,7 +51,7 @@ from detectkit.formats._common import (
     safe_relpath,
     split_polygons,
 )
-from detectkit.formats._per_file import Assembler, FileMapper, FileObjects, parsed_in_order
+from detectkit.formats._per_file import Assembler, FileMapper, FileObjects, parsed_in_order, sorted_paths
 
 __all__ = ["iter_parsed", "parse_file", "parse_files", "read", "write"]
 
@@ -167,7 +167,7 @@ def read(
     if not p.exists():
         raise InvalidInputError(f"LabelMe path {os.fspath(path)} does not exist")
     root = p.parent if p.is_file() else p
-    files = [p] if p.is_file() else sorted(x for x in p.rglob("*.json") if not x.name.startswith("."))
+    files = [p] if p.is_file() else sorted_paths(x for x in p.rglob("*.json") if not x.name.startswith("."))
     log = IssueLog(strict)
     assembler = Assembler(log)
     context = (os.fspath(root), None if images is None else os.fspath(images), p.is_file())

@@ -55,7 +55,15 @@ from detectkit.formats._common import (
     number_text,
     safe_relpath,
 )
-from detectkit.formats._per_file import Assembler, FileMapper, FileObjects, ImageFinder, parsed_in_order
+from detectkit.formats._per_file import (
+    Assembler,
+    FileMapper,
+    FileObjects,
+    ImageFinder,
+    parsed_in_order,
+    relative_stem,
+    sorted_paths,
+)
 
 __all__ = ["iter_parsed", "parse_file", "parse_files", "read", "write"]
 
@@ -73,7 +81,7 @@ def _flag_value(v: Any) -> int:
 _XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
 
-def _parse_xml(path: Path) -> ET.Element:
+def _parse_xml(path: str | Path) -> ET.Element:
     try:
         return parse_xml(path)
     except ET.ParseError as exc:
@@ -94,7 +102,7 @@ def _xml_files(p: Path) -> tuple[Path, list[Path]]:
     if p.is_file():
         return p.parent, [p]
     ann = p / "Annotations" if (p / "Annotations").is_dir() else p
-    return ann, sorted(x for x in ann.rglob("*.xml") if not x.name.startswith("."))
+    return ann, sorted_paths(x for x in ann.rglob("*.xml") if not x.name.startswith("."))
 
 
 def _split_of(root: Path) -> dict[str, str]:
@@ -149,9 +157,10 @@ def read(
     context = (os.fspath(ann_dir), os.fspath(image_dir))
     texts = [os.fspath(f) for f in files]
     results = parsed_in_order(iter_parsed, parse_files, context, texts, map_shards)
+    read_stems: set[str] = set()
     for result in track(results, total=len(files), desc="read voc"):
         assembler.add(result, split=splits.get(result.key) if result.key is not None else None)
-    read_stems = {f.relative_to(ann_dir).with_suffix("").as_posix() for f in files}
+        read_stems.add(result.key or "")
     for stem, split in splits.items():
         if stem not in read_stems:
             log.warn(
@@ -187,9 +196,9 @@ def parse_file(context: tuple[str, str], file: str, finder: ImageFinder | None =
     that is not XML at all), which the assembler reports in file order.
     """
     ann_dir, image_dir_s = context
-    f = Path(file)
+    f = file
     log = IssueLog(False)
-    stem_rel = f.relative_to(ann_dir).with_suffix("").as_posix()
+    stem_rel = relative_stem(file, ann_dir)
     try:
         el = _parse_xml(f)
     except AnnotationParseError as exc:
@@ -207,10 +216,9 @@ def parse_file(context: tuple[str, str], file: str, finder: ImageFinder | None =
         return FileObjects.failed(file, "object", log.issues, key=stem_rel)
     sub = stem_rel.rsplit("/", 1)[0] + "/" if "/" in stem_rel else ""
     rel = sub + fname if sub and "/" not in fname else fname
-    image_dir = Path(image_dir_s)
     finder = finder or ImageFinder()
-    direct = image_dir / rel
-    img_path: Path | None = direct if finder.is_file(direct) else finder.find(image_dir, stem_rel)
+    direct = f"{image_dir_s}/{rel}" if image_dir_s not in ("", ".", "/") else os.fspath(Path(image_dir_s) / rel)
+    img_path: Path | str | None = direct if finder.is_file(direct) else finder.find(Path(image_dir_s), stem_rel)
     size = el.find("size")
     try:
         w = int(float(_text(size, "width") or 0))
@@ -269,7 +277,7 @@ def parse_file(context: tuple[str, str], file: str, finder: ImageFinder | None =
     return FileObjects.of_objects(file, "object", record, objects, log.issues, key=stem_rel)
 
 
-def _parts_of(obj: ET.Element, f: Path, where: str, log: IssueLog) -> list[dict[str, Any]]:
+def _parts_of(obj: ET.Element, f: str | Path, where: str, log: IssueLog) -> list[dict[str, Any]]:
     """VOC person-layout ``<part>`` boxes: ``[{"name": "head", "bndbox": [x1, y1, x2, y2]}, ...]``."""
     out: list[dict[str, Any]] = []
     for j, part in enumerate(obj.findall("part")):
@@ -286,7 +294,7 @@ def _parts_of(obj: ET.Element, f: Path, where: str, log: IssueLog) -> list[dict[
     return out
 
 
-def _actions_of(obj: ET.Element, f: Path, where: str, log: IssueLog) -> dict[str, int] | None:
+def _actions_of(obj: ET.Element, f: str | Path, where: str, log: IssueLog) -> dict[str, int] | None:
     """VOC action flags ``<actions><jumping>1</jumping>...</actions>`` as ``{"jumping": 1, ...}``."""
     el = obj.find("actions")
     if el is None:
