@@ -203,4 +203,4 @@ def test_image_finder_finds_what_find_image_finds(tmp_path: Path) -> None:
             for stem in ("a", "b", "c", "sub/d", "sub/e", "ü", "zz", "A", "b.png"):
                 assert finder.find(tmp_path, stem) == find_image(tmp_path, stem), stem
             for name in ("a.JPG", "a.jpg", "c.jpg", "b.png", "nope.png"):
-                assert finder.is_file(tmp_path / name) == (tmp_path / name).is_file(), name
+                assert finder.is_file(str(tmp_path / name)) == (tmp_path / name).is_file(), name

@@ -347,8 +347,11 @@ def _parse_labels(
             if shard.fast is not None:
                 fast_tables.append(shard.fast)
             slow += shard.slow
-            hint = hint or shard.first_label
-        return _finish_labels(fast_tables, slow, records, id_of, task, log, hint or "labels", confidence=confidence)
+            if hint is None and shard.first_label is not None:
+                hint = files_hint([(0, shard.first_label, "")])
+        return _finish_labels(
+            fast_tables, slow, records, id_of, task, log, hint or files_hint([]), confidence=confidence
+        )
     texts = read_label_texts(label_files, log)
     if infer_names:
         id_of.update({k: k for k in _class_indices(texts)})
