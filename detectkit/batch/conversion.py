@@ -9,8 +9,8 @@ shard order and assembles them with the same code as the plain read
 byte-identical to the in-process conversion whatever the worker count, bad files are reported
 the same way (counted and named; ``strict`` stops at the first, in file order).
 
-Sharding is used only where it can pay: starting workers costs about 0.3 s (a local pool) to
-5 s (a local Ray), and the driver still lists the files, assembles and writes. Unless
+Sharding is used only where it can pay: it costs about 1.5 s (a local pool) to 8 s (a local
+Ray) on top of the parse, and the driver still lists the files, assembles and writes. Unless
 ``min_files`` says otherwise, a read is sharded when the time two or more workers could save
 (from the measured in-process rate of the format, ``_RATES``) exceeds the engine's start-up
 (``_STARTUP``); otherwise the files are parsed in this process and the summary says so. COCO
@@ -46,12 +46,14 @@ _R = TypeVar("_R")
 #: Formats whose reader takes ``map_shards`` (one annotation file per image).
 SHARDED_FORMATS = ("yolo", "voc", "labelme")
 
-#: In-process parse rate, files per second, of 20,000 per-image files on this 2-core machine
-#: (``benchmarks/bench_convert_sharded.py``, read only, image files absent).
-_RATES = {"yolo": 20_000.0, "voc": 6_000.0, "labelme": 7_000.0}
-#: Seconds before the first shard runs: a spawned process pool; a local Ray (``ray.init`` and
-#: worker processes); joining a running cluster.
-_STARTUP = {"local": 0.5, "ray": 6.0, "ray-address": 2.0}
+#: In-process read rate, files per second, of 20,000 per-image files on this 2-core machine,
+#: idle (``benchmarks/bench_convert_sharded.py --files 20000``, image files absent).
+_RATES = {"yolo": 19_700.0, "voc": 5_300.0, "labelme": 7_800.0}
+#: What sharding costs on top of the parse, seconds, from the same run: the measured sharded
+#: read minus half the in-process read, with 2 workers (spawning and importing in the workers,
+#: pickling shards, assembling on the driver): 0.9-1.7 s for a local pool, about 8 s for a
+#: local Ray (``ray.init``, worker processes); joining a running cluster is not measured.
+_STARTUP = {"local": 1.5, "ray": 8.0, "ray-address": 3.0}
 
 
 def _pool_worker_init() -> None:
