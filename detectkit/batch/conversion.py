@@ -155,11 +155,11 @@ class ShardMapper:
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_pool_worker_init)
         try:
             # at most 2 x workers shards in flight: the driver never holds more parsed shards
-            futures = [pool.submit(func, t) for t in tasks[: 2 * workers]]
-            next_task = len(futures)
+            pending = {i: pool.submit(func, t) for i, t in enumerate(tasks[: 2 * workers])}
+            next_task = len(pending)
             for i in range(len(tasks)):
                 try:
-                    result = futures[i].result(timeout=self.stall_timeout)
+                    result = pending.pop(i).result(timeout=self.stall_timeout)
                 except FutureTimeout:
                     raise DetectkitError(
                         f"shard {i} of the conversion did not finish in {self.stall_timeout:.0f} s (--stall-timeout)"
@@ -169,16 +169,15 @@ class ShardMapper:
                         f"a conversion worker process died while parsing shard {i} (files {i * self.size}..); "
                         "rerun, or run without --engine"
                     ) from None
-                futures[i] = None  # type: ignore[call-overload]  # release the parsed shard
                 if next_task < len(tasks):
-                    futures.append(pool.submit(func, tasks[next_task]))
+                    pending[next_task] = pool.submit(func, tasks[next_task])
                     next_task += 1
                 yield result
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _map_ray(self, func: Callable[[_T], _R], tasks: Sequence[_T]) -> Iterator[_R]:
-        with _ray_session(self.address, self.runtime_env, self.workers) as ray:
+        with _RaySession(self.address, self.runtime_env, self.workers) as ray:
             remote = ray.remote(num_cpus=1, max_retries=self.retries)(func)
             refs = [remote.remote(t) for t in tasks]
             try:
@@ -246,10 +245,6 @@ class _RaySession:
     def __exit__(self, *exc: object) -> None:
         if self.started_here:
             self.ray.shutdown()
-
-
-def _ray_session(address: str | None, runtime_env: Mapping[str, Any] | None, cpus: int) -> _RaySession:
-    return _RaySession(address, runtime_env, cpus)
 
 
 def _source_format(src: str | os.PathLike[str], from_: str | None) -> str:
