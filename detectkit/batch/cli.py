@@ -63,6 +63,14 @@ def add_engine_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         )
     else:
         group.add_argument("--shard-size", type=int, default=2000, help="files per shard (default: %(default)s)")
+        group.add_argument(
+            "--min-files",
+            type=int,
+            default=None,
+            metavar="N",
+            help="parse in shards from N files on (default: when the measured saving exceeds the engine's "
+            "start-up; 0: always); fewer files are parsed in this process",
+        )
     group.add_argument(
         "--address",
         default=None,
@@ -92,6 +100,8 @@ def _check_common(args: argparse.Namespace) -> None:
         value = getattr(args, flag, None)
         if value is not None and value < 1:
             raise _usage(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
+    if getattr(args, "min_files", None) is not None and args.min_files < 0:
+        raise _usage(f"--min-files must be >= 0, got {args.min_files}")
     if args.retries < 0:
         raise _usage(f"--retries must be >= 0, got {args.retries}")
 

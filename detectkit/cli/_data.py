@@ -54,14 +54,15 @@ def quiet_library_warnings() -> Iterator[None]:
         yield
 
 
-def load(path: str, args: argparse.Namespace) -> Dataset:
-    """Read a dataset with the common options."""
+def load(path: str, args: argparse.Namespace, **read_options: Any) -> Dataset:
+    """Read a dataset with the common options (``read_options``: more options of the format's reader)."""
     from detectkit._progress import progress_enabled
     from detectkit.formats import read
 
     options: dict[str, Any] = {"strict": bool(getattr(args, "strict", False))}
     if getattr(args, "images", None):
         options["images"] = args.images
+    options.update(read_options)
     try:
         with quiet_library_warnings(), progress_enabled(not getattr(args, "quiet", False)):
             return read(path, format=getattr(args, "from_", None), **options)

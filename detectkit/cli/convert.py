@@ -13,12 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from detectkit.cli._data import FORMATS, add_class_options, add_read_options, apply_classes, load, print_issues
 from detectkit.cli._errors import DATASET_FLAGS, flag_text, guarded
 from detectkit.cli._help import parser_options
 from detectkit.cli._outputs import check_output_dir, check_output_file
+
+if TYPE_CHECKING:
+    from detectkit.formats import FileMapper
 
 __all__ = ["register", "run"]
 
@@ -46,8 +50,14 @@ def register(subparsers: Any) -> None:
 FLAGS = {**DATASET_FLAGS, "task": "--task"}
 
 
-def run(args: argparse.Namespace) -> int:
-    """Convert; exit 0 on success, 1 on a bad input."""
+def run(
+    args: argparse.Namespace, *, map_shards: FileMapper | None = None, engine_note: Callable[[], str] | None = None
+) -> int:
+    """Convert; exit 0 on success, 1 on a bad input.
+
+    ``map_shards`` / ``engine_note``: how ``--engine`` (:mod:`detectkit.batch.conversion`) runs
+    the per-file parse, and the summary note saying what it did.
+    """
     if getattr(args, "engine", None) is not None:  # a sharded batch job (detectkit.batch)
         from detectkit.batch.cli import run_from_args
 
@@ -65,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_dir(args.dst, flag="DST", overwrite=args.overwrite)
     else:  # DST/ or an existing folder: the file goes inside it (write() says so in the summary)
         check_output_file(file_target(args.dst, args.to)[0], flag="DST", overwrite=args.overwrite)
-    ds = load(args.src, args)
+    ds = load(args.src, args) if map_shards is None else load(args.src, args, map_shards=map_shards)
     ds = apply_classes(ds, args)
     options: dict[str, Any] = {}
     if args.to in ("yolo", "voc", "labelme"):
@@ -84,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"cannot write {args.dst}: {exc.strerror or exc}") from None
     if lost:
         summary.notes.append(lost_fields_note(lost, args.to))
+    if engine_note is not None:
+        summary.notes.append(engine_note())
     # bad records (errors) and shapes the reader skipped on purpose (warnings saying "skipped")
     skipped = [i for i in ds.issues if i.severity == "error" or "skipped" in i.message]
     if not args.quiet:

@@ -25,10 +25,21 @@ wrote 2 images, 1 objects as yolo-detect to .../yolo
 from __future__ import annotations
 
 from detectkit.formats._common import ConvertSummary, atomic_dir, parse_json
+from detectkit.formats._per_file import FileMapper
 from detectkit.formats.api import FORMATS, convert, detect_format, read, write
 from detectkit.registry import provide, register_format
 
-__all__ = ["FORMATS", "ConvertSummary", "atomic_dir", "convert", "detect_format", "parse_json", "read", "write"]
+__all__ = [
+    "FORMATS",
+    "ConvertSummary",
+    "FileMapper",
+    "atomic_dir",
+    "convert",
+    "detect_format",
+    "parse_json",
+    "read",
+    "write",
+]
 
 for _name in FORMATS:
     register_format(_name, f"detectkit.formats.{_name}")

@@ -130,6 +130,13 @@ class IssueLog:
         """Something suspicious that does not stop reading."""
         self.issues.append(Issue("warning", os.fspath(path), message, line=line, record=record))
 
+    def record(self, issue: Issue) -> None:
+        """An issue found elsewhere (a per-file parse): kept, or raised when strict and an error."""
+        if issue.severity == "error":
+            self.bad(issue.path, issue.message, line=issue.line, record=issue.record)
+        else:
+            self.issues.append(issue)
+
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -345,8 +352,9 @@ def find_image(root: Path, stem_path: str) -> Path | None:
     return None
 
 
-_INT_COLUMNS = frozenset({"difficult", "truncated", "occluded", "iscrowd", "group_id", "tracker_id"})
-_INT_FILL = {"tracker_id": -1}
+# integer data columns and their fill for an object without the value (TableBuilder and the per-file assembler)
+INT_COLUMNS = frozenset({"difficult", "truncated", "occluded", "iscrowd", "group_id", "tracker_id"})
+INT_FILL = {"tracker_id": -1}
 
 
 class TableBuilder:
@@ -395,8 +403,8 @@ class TableBuilder:
 
         data: dict[str, Any] = {}
         for key, col in self.columns.items():
-            if key in _INT_COLUMNS:
-                fill = _INT_FILL.get(key, 0)
+            if key in INT_COLUMNS:
+                fill = INT_FILL.get(key, 0)
                 data[key] = np.array([fill if v is None else int(v) for v in col], dtype=np.int64)
             else:
                 arr = np.empty(len(col), dtype=object)

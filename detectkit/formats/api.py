@@ -19,6 +19,7 @@ from detectkit.registry import format_module
 
 if TYPE_CHECKING:
     from detectkit.dataset import Dataset
+    from detectkit.formats._per_file import FileMapper
 
 __all__ = ["FORMATS", "carry_extra_fields", "convert", "detect_format", "file_target", "read", "write"]
 
@@ -226,6 +227,7 @@ def convert(
     strict: bool = False,
     overwrite: bool = False,
     progress: bool = False,
+    map_shards: FileMapper | None = None,
     **options: Any,
 ) -> ConvertSummary:
     """Convert the dataset at ``src`` to format ``to`` at ``dst``; returns what was written/dropped.
@@ -241,6 +243,8 @@ def convert(
         overwrite: replace an existing destination.
         progress: show progress bars on stderr for reading and writing that take longer
             than half a second.
+        map_shards: for sources of many files (YOLO, VOC, LabelMe), parse them in shards
+            elsewhere (``detectkit.batch.convert`` passes its process pool or Ray here).
         **options: passed to the target's ``write`` (e.g. ``task="segment"`` for YOLO).
 
     Raises:
@@ -259,6 +263,8 @@ def convert(
     read_options: dict[str, Any] = {"strict": strict}
     if images is not None:
         read_options["images"] = images
+    if map_shards is not None:
+        read_options["map_shards"] = map_shards
     write_options = dict(options)
     if to in ("yolo", "voc", "labelme"):
         write_options.setdefault("overwrite", overwrite)

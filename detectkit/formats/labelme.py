@@ -34,26 +34,26 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from detectkit._progress import track
-from detectkit.dataset import NO_EXTRA, Dataset, ImageRecord
+from detectkit.dataset import Dataset
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
     ConvertSummary,
     ImagePlacer,
     IssueLog,
-    NamedObject,
     atomic_dir,
-    dataset_from_named_objects,
     image_size_of,
     locate,
     safe_relpath,
     split_polygons,
 )
+from detectkit.formats._per_file import Assembler, FileMapper, FileObjects, parsed_in_order, sorted_paths
 
-__all__ = ["read", "write"]
+__all__ = ["iter_parsed", "parse_file", "parse_files", "read", "write"]
 
 LABELME_VERSION = "5.4.1"
 
@@ -152,6 +152,7 @@ def read(
     *,
     images: str | os.PathLike[str] | None = None,
     strict: bool = False,
+    map_shards: FileMapper | None = None,
 ) -> Dataset:
     """Read LabelMe JSON files (a folder, searched recursively, or one file).
 
@@ -159,111 +160,144 @@ def read(
         path: folder or file.
         images: folder the image files are in (default: resolved from each file's ``imagePath``).
         strict: raise at the first bad shape instead of skipping it with a warning.
+        map_shards: parse the files in shards elsewhere (``detectkit.batch``'s process pool or
+            Ray); the dataset is the same. None: here.
     """
     p = Path(path)
     if not p.exists():
         raise InvalidInputError(f"LabelMe path {os.fspath(path)} does not exist")
     root = p.parent if p.is_file() else p
-    files = [p] if p.is_file() else sorted(x for x in p.rglob("*.json") if not x.name.startswith("."))
+    files = [p] if p.is_file() else sorted_paths(x for x in p.rglob("*.json") if not x.name.startswith("."))
     log = IssueLog(strict)
-    records: list[ImageRecord] = []
-    objects: list[NamedObject] = []
-    for f in track(files, total=len(files), desc="read labelme"):
-        doc = _load(f)
-        if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
-            if p.is_file():
-                raise AnnotationParseError(f, "expected a LabelMe object with a 'shapes' list")
-            log.warn(f, "not a LabelMe file (no 'shapes' list); ignored")
-            continue
-        image_path = doc.get("imagePath") or f.with_suffix(".jpg").name
-        resolved = Path(os.path.normpath(os.path.abspath(f.parent / str(image_path).replace("\\", "/"))))
-        if images is not None:
-            resolved = Path(images) / Path(str(image_path).replace("\\", "/")).name
-        try:
-            fname = safe_relpath(resolved.relative_to(os.path.abspath(root)).as_posix())
-        except (ValueError, InvalidInputError):
-            fname = f.relative_to(root).with_name(resolved.name).as_posix()
-        img_file: Path | None = resolved if resolved.is_file() else None
-        extra: dict[str, Any] = {}
-        if resolved.suffix.lower() == ".json" or (img_file is None and doc.get("imageData")):
-            # the image is only embedded (imagePath may name the JSON itself): decode imageData
-            try:
-                ext, (ew, eh) = _embedded_image(doc.get("imageData"))
-            except ValueError as exc:
-                log.bad(f, f"imagePath {image_path!r} is not an image file and imageData {exc}", record="imageData")
-                continue
-            if resolved.suffix.lower() == ".json":
-                fname = _stem(fname) + ext
-            img_file = None
-            extra = {"imageData": doc["imageData"]}
-            doc["imageWidth"], doc["imageHeight"] = ew, eh  # the decoded image is the truth
-        w, h = doc.get("imageWidth"), doc.get("imageHeight")
-        if not (isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0):
-            if img_file is None:
-                log.bad(f, "no imageWidth/imageHeight and the image file is not found", record="imageWidth")
-                continue
-            try:
-                w, h = image_size_of(img_file)
-            except InvalidInputError as exc:
-                log.bad(f, str(exc))
-                continue
-        pos = len(records)
-        if isinstance(doc.get("flags"), dict) and doc["flags"]:
-            extra["flags"] = doc["flags"]  # image-level flags
-        records.append(ImageRecord(pos + 1, fname, int(w), int(h), path=img_file, extra=extra or NO_EXTRA))
-        groups: dict[tuple[str, int], int] = {}
-        for k, shape in enumerate(doc["shapes"]):
-            where = f"shapes[{k}]"
-            if not isinstance(shape, dict) or not isinstance(shape.get("label"), str):
-                log.bad(f, "shape needs a string 'label'", record=where)
-                continue
-            kind = shape.get("shape_type") or "polygon"
-            try:
-                pts = [(float(x), float(y)) for x, y in shape.get("points", [])]
-            except (TypeError, ValueError):
-                log.bad(f, "points must be [[x, y], ...] numbers", record=where)
-                continue
-            attributes: dict[str, Any] = {}
-            if shape.get("flags"):
-                attributes["flags"] = shape["flags"]
-            if shape.get("description"):
-                attributes["description"] = shape["description"]
-            label = shape["label"]
-            if kind == "rectangle":
-                if len(pts) != 2:
-                    log.bad(f, f"rectangle needs 2 points, got {len(pts)}", record=where)
-                    continue
-                (xa, ya), (xb, yb) = pts
-                box = (min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb))
-                objects.append((pos, label, box, {"attributes": attributes or None, "origin": (str(f), "shapes", k)}))
-            elif kind == "polygon":
-                if len(pts) < 3:
-                    log.bad(f, f"polygon needs at least 3 points, got {len(pts)}", record=where)
-                    continue
-                flat = [c for xy in pts for c in xy]
-                xs, ys = [x for x, _ in pts], [y for _, y in pts]
-                box = (min(xs), min(ys), max(xs), max(ys))
-                gid = shape.get("group_id")
-                if isinstance(gid, int) and (label, gid) in groups:
-                    j = groups[(label, gid)]
-                    opos, olabel, obox, ocols = objects[j]
-                    ocols["segmentation"].append(flat)
-                    merged = (min(obox[0], box[0]), min(obox[1], box[1]), max(obox[2], box[2]), max(obox[3], box[3]))
-                    objects[j] = (opos, olabel, merged, ocols)
-                    continue
-                if isinstance(gid, int):
-                    groups[(label, gid)] = len(objects)
-                cols = {"segmentation": [flat], "attributes": attributes or None, "origin": (str(f), "shapes", k)}
-                objects.append((pos, label, box, cols))
-            else:
-                log.warn(f, f"shape_type {kind!r} is not a box or polygon; skipped", record=where)
+    assembler = Assembler(log)
+    context = (os.fspath(root), None if images is None else os.fspath(images), p.is_file())
+    results = parsed_in_order(iter_parsed, parse_files, context, [os.fspath(f) for f in files], map_shards)
+    for result in track(results, total=len(files), desc="read labelme"):
+        assembler.add(result)
     errors = [i for i in log.issues if i.severity == "error" and i.record in ("imageWidth", "imageData", None)]
-    if files and not records and errors:
+    if files and not assembler.records and errors:
         raise AnnotationParseError(
             p, f"none of the {len(files)} LabelMe files could be read; first problem: {errors[0]}"
         )
-    ds = dataset_from_named_objects(objects, records, log, path=path, source_format="labelme")
+    ds = assembler.finish(path=path, source_format="labelme")
     return apply_class_order(ds, path) if Path(path).is_dir() else ds
+
+
+def iter_parsed(context: tuple[str, str | None, bool], files: list[str]) -> Iterator[FileObjects]:
+    """:func:`parse_file` of each file in turn."""
+    for f in files:
+        yield parse_file(context, f)
+
+
+def parse_files(task: tuple[tuple[str, str | None, bool], list[str]]) -> list[FileObjects]:
+    """The results of a shard ``(context, files)``: what a batch worker runs."""
+    return list(iter_parsed(*task))
+
+
+def parse_file(context: tuple[str, str | None, bool], file: str) -> FileObjects:
+    """One LabelMe file: its image record and objects (``context`` = root folder, ``images``,
+    whether the file was given alone).
+
+    Never raises for the file's content: problems are the result's issues (``fatal`` for one
+    that stops the read, e.g. invalid JSON), which the assembler reports in file order.
+    """
+    root_s, images, single = context
+    root = Path(root_s)
+    f = Path(file)
+    log = IssueLog(False)
+    try:
+        doc = _load(f)
+        if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
+            if single:
+                raise AnnotationParseError(f, "expected a LabelMe object with a 'shapes' list")
+            log.warn(f, "not a LabelMe file (no 'shapes' list); ignored")
+            return FileObjects.failed(file, "shapes", log.issues)
+    except AnnotationParseError as exc:
+        result = FileObjects.failed(file, "shapes", [])
+        result.fatal = exc
+        return result
+    image_path = doc.get("imagePath") or f.with_suffix(".jpg").name
+    resolved = Path(os.path.normpath(os.path.abspath(f.parent / str(image_path).replace("\\", "/"))))
+    if images is not None:
+        resolved = Path(images) / Path(str(image_path).replace("\\", "/")).name
+    try:
+        fname = safe_relpath(resolved.relative_to(os.path.abspath(root)).as_posix())
+    except (ValueError, InvalidInputError):
+        fname = f.relative_to(root).with_name(resolved.name).as_posix()
+    img_file: Path | None = resolved if resolved.is_file() else None
+    extra: dict[str, Any] = {}
+    if resolved.suffix.lower() == ".json" or (img_file is None and doc.get("imageData")):
+        # the image is only embedded (imagePath may name the JSON itself): decode imageData
+        try:
+            ext, (ew, eh) = _embedded_image(doc.get("imageData"))
+        except ValueError as exc:
+            log.bad(f, f"imagePath {image_path!r} is not an image file and imageData {exc}", record="imageData")
+            return FileObjects.failed(file, "shapes", log.issues)
+        if resolved.suffix.lower() == ".json":
+            fname = _stem(fname) + ext
+        img_file = None
+        extra = {"imageData": doc["imageData"]}
+        doc["imageWidth"], doc["imageHeight"] = ew, eh  # the decoded image is the truth
+    w, h = doc.get("imageWidth"), doc.get("imageHeight")
+    if not (isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0):
+        if img_file is None:
+            log.bad(f, "no imageWidth/imageHeight and the image file is not found", record="imageWidth")
+            return FileObjects.failed(file, "shapes", log.issues)
+        try:
+            w, h = image_size_of(img_file)
+        except InvalidInputError as exc:
+            log.bad(f, str(exc))
+            return FileObjects.failed(file, "shapes", log.issues)
+    if isinstance(doc.get("flags"), dict) and doc["flags"]:
+        extra["flags"] = doc["flags"]  # image-level flags
+    objects: list[tuple[str, tuple[float, float, float, float], int, dict[str, Any]]] = []
+    groups: dict[tuple[str, int], int] = {}
+    for k, shape in enumerate(doc["shapes"]):
+        where = f"shapes[{k}]"
+        if not isinstance(shape, dict) or not isinstance(shape.get("label"), str):
+            log.bad(f, "shape needs a string 'label'", record=where)
+            continue
+        kind = shape.get("shape_type") or "polygon"
+        try:
+            pts = [(float(x), float(y)) for x, y in shape.get("points", [])]
+        except (TypeError, ValueError):
+            log.bad(f, "points must be [[x, y], ...] numbers", record=where)
+            continue
+        attributes: dict[str, Any] = {}
+        if shape.get("flags"):
+            attributes["flags"] = shape["flags"]
+        if shape.get("description"):
+            attributes["description"] = shape["description"]
+        label = shape["label"]
+        if kind == "rectangle":
+            if len(pts) != 2:
+                log.bad(f, f"rectangle needs 2 points, got {len(pts)}", record=where)
+                continue
+            (xa, ya), (xb, yb) = pts
+            box = (min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb))
+            objects.append((label, box, k, {"attributes": attributes or None}))
+        elif kind == "polygon":
+            if len(pts) < 3:
+                log.bad(f, f"polygon needs at least 3 points, got {len(pts)}", record=where)
+                continue
+            flat = [c for xy in pts for c in xy]
+            xs, ys = [x for x, _ in pts], [y for _, y in pts]
+            box = (min(xs), min(ys), max(xs), max(ys))
+            gid = shape.get("group_id")
+            if isinstance(gid, int) and (label, gid) in groups:
+                j = groups[(label, gid)]
+                olabel, obox, ok, ocols = objects[j]
+                ocols["segmentation"].append(flat)
+                merged = (min(obox[0], box[0]), min(obox[1], box[1]), max(obox[2], box[2]), max(obox[3], box[3]))
+                objects[j] = (olabel, merged, ok, ocols)
+                continue
+            if isinstance(gid, int):
+                groups[(label, gid)] = len(objects)
+            objects.append((label, box, k, {"segmentation": [flat], "attributes": attributes or None}))
+        else:
+            log.warn(f, f"shape_type {kind!r} is not a box or polygon; skipped", record=where)
+    record = (fname, int(w), int(h), None if img_file is None else os.fspath(img_file), extra or None)
+    return FileObjects.of_objects(file, "shapes", record, objects, log.issues)
 
 
 def write(

@@ -30,9 +30,11 @@ masks cannot be held and are reported in the summary.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -41,23 +43,29 @@ import numpy as np
 
 from detectkit._progress import track
 from detectkit._xml import parse_xml
-from detectkit.dataset import Dataset, ImageRecord
+from detectkit.dataset import Dataset
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
     ConvertSummary,
     ImagePlacer,
     IssueLog,
-    NamedObject,
     atomic_dir,
-    dataset_from_named_objects,
-    find_image,
     image_size_of,
     locate,
     number_text,
     safe_relpath,
 )
+from detectkit.formats._per_file import (
+    Assembler,
+    FileMapper,
+    FileObjects,
+    ImageFinder,
+    parsed_in_order,
+    relative_stem,
+    sorted_paths,
+)
 
-__all__ = ["read", "write"]
+__all__ = ["iter_parsed", "parse_file", "parse_files", "read", "write"]
 
 _FLAGS = ("difficult", "truncated", "occluded")
 _VOC_KEYS = frozenset({*_FLAGS, "pose"})
@@ -73,7 +81,7 @@ def _flag_value(v: Any) -> int:
 _XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
 
-def _parse_xml(path: Path) -> ET.Element:
+def _parse_xml(path: str | Path) -> ET.Element:
     try:
         return parse_xml(path)
     except ET.ParseError as exc:
@@ -94,7 +102,7 @@ def _xml_files(p: Path) -> tuple[Path, list[Path]]:
     if p.is_file():
         return p.parent, [p]
     ann = p / "Annotations" if (p / "Annotations").is_dir() else p
-    return ann, sorted(x for x in ann.rglob("*.xml") if not x.name.startswith("."))
+    return ann, sorted_paths(x for x in ann.rglob("*.xml") if not x.name.startswith("."))
 
 
 def _split_of(root: Path) -> dict[str, str]:
@@ -115,6 +123,7 @@ def read(
     images: str | os.PathLike[str] | None = None,
     labels: list[str] | None = None,
     strict: bool = False,
+    map_shards: FileMapper | None = None,
 ) -> Dataset:
     """Read Pascal VOC XML annotations.
 
@@ -123,6 +132,8 @@ def read(
         images: image folder (default ``JPEGImages/`` beside ``Annotations/``, else the XML folder).
         labels: class names in id order (default ``labels.txt`` / ``classes.txt``, else sorted names).
         strict: raise at the first bad record instead of skipping it with a warning.
+        map_shards: parse the files in shards elsewhere (``detectkit.batch``'s process pool or
+            Ray); the dataset is the same. None: here.
     """
     p = Path(path)
     if not p.exists():
@@ -142,79 +153,14 @@ def read(
                 break
     splits = _split_of(root)
     log = IssueLog(strict)
-    records: list[ImageRecord] = []
-    objects: list[NamedObject] = []
-    for f in track(files, total=len(files), desc="read voc"):
-        el = _parse_xml(f)
-        if el.tag != "annotation":
-            log.bad(f, f"expected an <annotation> root element, got <{el.tag}>")
-            continue
-        stem_rel = f.relative_to(ann_dir).with_suffix("").as_posix()
-        fname = _text(el, "filename") or (stem_rel + ".jpg")
-        try:
-            fname = safe_relpath(fname, argument="filename")
-        except InvalidInputError as exc:
-            log.bad(f, str(exc), record="filename")
-            continue
-        sub = stem_rel.rsplit("/", 1)[0] + "/" if "/" in stem_rel else ""
-        rel = sub + fname if sub and "/" not in fname else fname
-        direct = image_dir / rel
-        img_path: Path | None = direct if direct.is_file() else find_image(image_dir, stem_rel)
-        size = el.find("size")
-        try:
-            w = int(float(_text(size, "width") or 0))
-            h = int(float(_text(size, "height") or 0))
-        except (ValueError, OverflowError):  # OverflowError: "inf" (found by tests/fuzz)
-            w = h = 0
-        if w <= 0 or h <= 0:
-            if img_path is None:
-                log.bad(f, "no <size> and the image file is not found", record="size")
-                continue
-            try:
-                w, h = image_size_of(img_path)
-            except InvalidInputError as exc:
-                log.bad(f, str(exc), record="size")
-                continue
-        pos = len(records)
-        records.append(ImageRecord(pos + 1, rel, w, h, path=img_path, split=splits.get(stem_rel)))
-        for k, obj in enumerate(el.iter("object")):
-            where = f"object[{k}]"
-            name = _text(obj, "name") or ""
-            bb = obj.find("bndbox")
-            if not name:
-                log.bad(f, "object without <name>", record=where)
-                continue
-            try:
-                x1, y1, x2, y2 = (float(_text(bb, t) or "nan") for t in ("xmin", "ymin", "xmax", "ymax"))
-            except ValueError as exc:
-                log.bad(f, f"bad <bndbox> number: {exc}", record=where)
-                continue
-            if not all(np.isfinite([x1, y1, x2, y2])) or x2 < x1 or y2 < y1:
-                log.bad(f, f"<bndbox> must hold xmin <= xmax, ymin <= ymax, got {[x1, y1, x2, y2]}", record=where)
-                continue
-            cols: dict[str, Any] = {}
-            for flag in _FLAGS:
-                v = _text(obj, flag)
-                if v is not None:
-                    try:
-                        value = int(float(v))
-                        if abs(value) >= 1 << 63:  # beyond int64 (found by tests/fuzz)
-                            raise OverflowError(v)
-                        cols[flag] = value
-                    except (ValueError, OverflowError):  # OverflowError: "inf" (found by tests/fuzz)
-                        log.warn(f, f"<{flag}> is not a number: {v!r}", record=where)
-            pose = _text(obj, "pose")
-            if pose is not None:
-                cols["pose"] = pose
-            parts = _parts_of(obj, f, where, log)
-            if parts:
-                cols["parts"] = parts
-            actions = _actions_of(obj, f, where, log)
-            if actions is not None:
-                cols["actions"] = actions
-            cols["origin"] = (str(f), "object", k)
-            objects.append((pos, name, (x1, y1, x2, y2), cols))
-    read_stems = {f.relative_to(ann_dir).with_suffix("").as_posix() for f in files}
+    assembler = Assembler(log)
+    context = (os.fspath(ann_dir), os.fspath(image_dir))
+    texts = [os.fspath(f) for f in files]
+    results = parsed_in_order(iter_parsed, parse_files, context, texts, map_shards)
+    read_stems: set[str] = set()
+    for result in track(results, total=len(files), desc="read voc"):
+        assembler.add(result, split=splits.get(result.key) if result.key is not None else None)
+        read_stems.add(result.key or "")
     for stem, split in splits.items():
         if stem not in read_stems:
             log.warn(
@@ -222,18 +168,116 @@ def read(
                 f"{stem} is listed but has no annotation file {stem}.xml in {ann_dir}",
                 record=stem,
             )
-    if files and not records:
+    if files and not assembler.records:
         first = next((i for i in log.issues if i.severity == "error"), None)
         detail = f"; first problem: {first}" if first else ""
         raise AnnotationParseError(
             p, f"none of the {len(files)} VOC annotation files could be read{detail}; fix them or pass --images"
         )
-    return dataset_from_named_objects(
-        objects, records, log, path=path, source_format="voc", names=list(labels) if labels is not None else None
-    )
+    return assembler.finish(path=path, source_format="voc", names=list(labels) if labels is not None else None)
 
 
-def _parts_of(obj: ET.Element, f: Path, where: str, log: IssueLog) -> list[dict[str, Any]]:
+def iter_parsed(context: tuple[str, str], files: list[str]) -> Iterator[FileObjects]:
+    """:func:`parse_file` of each file in turn (sharing one :class:`ImageFinder`)."""
+    finder = ImageFinder()
+    for f in files:
+        yield parse_file(context, f, finder)
+
+
+def parse_files(task: tuple[tuple[str, str], list[str]]) -> list[FileObjects]:
+    """The results of a shard ``(context, files)``: what a batch worker runs."""
+    return list(iter_parsed(*task))
+
+
+def parse_file(context: tuple[str, str], file: str, finder: ImageFinder | None = None) -> FileObjects:
+    """One VOC XML file: its image record and objects (``context`` = annotation and image folders).
+
+    Never raises for the file's content: problems are the result's issues (``fatal`` for a file
+    that is not XML at all), which the assembler reports in file order.
+    """
+    ann_dir, image_dir_s = context
+    f = file
+    log = IssueLog(False)
+    stem_rel = relative_stem(file, ann_dir)
+    try:
+        el = _parse_xml(f)
+    except AnnotationParseError as exc:
+        result = FileObjects.failed(file, "object", [], key=stem_rel)
+        result.fatal = exc
+        return result
+    if el.tag != "annotation":
+        log.bad(f, f"expected an <annotation> root element, got <{el.tag}>")
+        return FileObjects.failed(file, "object", log.issues, key=stem_rel)
+    fname = _text(el, "filename") or (stem_rel + ".jpg")
+    try:
+        fname = safe_relpath(fname, argument="filename")
+    except InvalidInputError as exc:
+        log.bad(f, str(exc), record="filename")
+        return FileObjects.failed(file, "object", log.issues, key=stem_rel)
+    sub = stem_rel.rsplit("/", 1)[0] + "/" if "/" in stem_rel else ""
+    rel = sub + fname if sub and "/" not in fname else fname
+    finder = finder or ImageFinder()
+    direct = f"{image_dir_s}/{rel}" if image_dir_s not in ("", ".", "/") else os.fspath(Path(image_dir_s) / rel)
+    img_path: Path | str | None = direct if finder.is_file(direct) else finder.find(Path(image_dir_s), stem_rel)
+    size = el.find("size")
+    try:
+        w = int(float(_text(size, "width") or 0))
+        h = int(float(_text(size, "height") or 0))
+    except (ValueError, OverflowError):  # OverflowError: "inf" (found by tests/fuzz)
+        w = h = 0
+    if w <= 0 or h <= 0:
+        if img_path is None:
+            log.bad(f, "no <size> and the image file is not found", record="size")
+            return FileObjects.failed(file, "object", log.issues, key=stem_rel)
+        try:
+            w, h = image_size_of(img_path)
+        except InvalidInputError as exc:
+            log.bad(f, str(exc), record="size")
+            return FileObjects.failed(file, "object", log.issues, key=stem_rel)
+    objects: list[tuple[str, tuple[float, float, float, float], int, dict[str, Any]]] = []
+    for k, obj in enumerate(el.iter("object")):
+        where = f"object[{k}]"
+        name = _text(obj, "name") or ""
+        bb = obj.find("bndbox")
+        if not name:
+            log.bad(f, "object without <name>", record=where)
+            continue
+        try:
+            x1, y1, x2, y2 = (float(_text(bb, t) or "nan") for t in ("xmin", "ymin", "xmax", "ymax"))
+        except ValueError as exc:
+            log.bad(f, f"bad <bndbox> number: {exc}", record=where)
+            continue
+        if not (math.isfinite(x1) and math.isfinite(y1) and math.isfinite(x2) and math.isfinite(y2)) or (
+            x2 < x1 or y2 < y1
+        ):
+            log.bad(f, f"<bndbox> must hold xmin <= xmax, ymin <= ymax, got {[x1, y1, x2, y2]}", record=where)
+            continue
+        cols: dict[str, Any] = {}
+        for flag in _FLAGS:
+            v = _text(obj, flag)
+            if v is not None:
+                try:
+                    value = int(float(v))
+                    if abs(value) >= 1 << 63:  # beyond int64 (found by tests/fuzz)
+                        raise OverflowError(v)
+                    cols[flag] = value
+                except (ValueError, OverflowError):  # OverflowError: "inf" (found by tests/fuzz)
+                    log.warn(f, f"<{flag}> is not a number: {v!r}", record=where)
+        pose = _text(obj, "pose")
+        if pose is not None:
+            cols["pose"] = pose
+        parts = _parts_of(obj, f, where, log)
+        if parts:
+            cols["parts"] = parts
+        actions = _actions_of(obj, f, where, log)
+        if actions is not None:
+            cols["actions"] = actions
+        objects.append((name, (x1, y1, x2, y2), k, cols))
+    record = (rel, w, h, None if img_path is None else os.fspath(img_path), None)
+    return FileObjects.of_objects(file, "object", record, objects, log.issues, key=stem_rel)
+
+
+def _parts_of(obj: ET.Element, f: str | Path, where: str, log: IssueLog) -> list[dict[str, Any]]:
     """VOC person-layout ``<part>`` boxes: ``[{"name": "head", "bndbox": [x1, y1, x2, y2]}, ...]``."""
     out: list[dict[str, Any]] = []
     for j, part in enumerate(obj.findall("part")):
@@ -250,7 +294,7 @@ def _parts_of(obj: ET.Element, f: Path, where: str, log: IssueLog) -> list[dict[
     return out
 
 
-def _actions_of(obj: ET.Element, f: Path, where: str, log: IssueLog) -> dict[str, int] | None:
+def _actions_of(obj: ET.Element, f: str | Path, where: str, log: IssueLog) -> dict[str, int] | None:
     """VOC action flags ``<actions><jumping>1</jumping>...</actions>`` as ``{"jumping": 1, ...}``."""
     el = obj.find("actions")
     if el is None:

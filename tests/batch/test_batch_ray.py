@@ -89,21 +89,32 @@ def test_detect_on_ray_matches_single_process(local_ray: None, tmp_path: Path) -
         assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "ref" / name).read_bytes(), name
 
 
-def test_convert_on_ray_is_the_local_conversion(
+@pytest.mark.filterwarnings("ignore:.*skipped 1 bad record")
+def test_convert_on_ray_parses_shards_and_matches_the_plain_conversion(
     local_ray: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    convert(COCO, tmp_path / "local", to="yolo", engine="local", images=VAL)
-    convert(COCO, tmp_path / "api", to="yolo", engine="ray", images=VAL)
-    code = main(["convert", str(COCO), str(tmp_path / "cli"), "--to", "yolo", "--images", str(VAL), "--engine", "ray"])
-    assert code == 0
-    assert "wrote" in capsys.readouterr().out
-    local = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").rglob("*.txt"))
+    from detectkit.dataset import Dataset
+    from detectkit.formats import convert as plain_convert
+    from detectkit.formats import write
+
+    ds = Dataset.read(COCO)
+    src = tmp_path / "voc"
+    write(ds.select([r.id for r in ds.images[:12]]), src, format="voc", link_images=False)
+    (src / "Annotations" / "zz_bad.xml").write_text("<foo/>")  # a skipped file, named in the notes
+    plain = plain_convert(src, tmp_path / "plain.json", to="coco")
+    summary = convert(src, tmp_path / "api.json", to="coco", engine="ray", workers=2, shard_size=4, min_files=0)
+    assert (tmp_path / "api.json").read_bytes() == (tmp_path / "plain.json").read_bytes()
+    assert summary.notes[:-1] == plain.notes
+    assert any("zz_bad.xml" in n for n in plain.notes)
+    assert "read 13 voc files in 4 shard(s) of up to 4 on 2 Ray task slot(s)" in summary.notes[-1]
+    assert main(["convert", str(src), str(tmp_path / "local"), "--to", "yolo"]) == 0
+    argv = ["convert", str(src), str(tmp_path / "cli"), "--to", "yolo", "--engine", "ray", "--min-files", "0"]
+    assert main([*argv, "--shard-size", "5"]) == 0
+    assert "3 shard(s) of up to 5" in capsys.readouterr().out
+    local = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").rglob("*") if p.is_file())
     assert len(local) > 10
-    for other in ("api", "cli"):
-        got = sorted(p.relative_to(tmp_path / other) for p in (tmp_path / other).rglob("*.txt"))
-        assert got == local
-        for rel in local:
-            assert (tmp_path / other / rel).read_bytes() == (tmp_path / "local" / rel).read_bytes()
+    for rel in local:
+        assert (tmp_path / "cli" / rel).read_bytes() == (tmp_path / "local" / rel).read_bytes()
 
 
 def test_actor_that_always_dies_is_reported_not_awaited(

@@ -26,6 +26,7 @@ from detectkit.formats._common import (
     pauses_gc,
     warn_skipped,
 )
+from detectkit.formats._per_file import FileMapper
 from detectkit.formats.yolo import _fast_read
 from detectkit.formats.yolo.layout import (
     META_FILE,
@@ -44,7 +45,7 @@ from detectkit.formats.yolo.layout import (
 )
 from detectkit.table import ObjectTable, Provenance
 
-__all__ = ["files_hint", "labels_table", "read"]
+__all__ = ["LabelShard", "files_hint", "labels_table", "parse_label_shard", "read", "read_label_texts"]
 
 
 @pauses_gc
@@ -54,6 +55,7 @@ def read(
     task: YOLOTask | Literal["auto"] = "auto",
     images: str | os.PathLike[str] | None = None,
     strict: bool = False,
+    map_shards: FileMapper | None = None,
 ) -> Dataset:
     """Read a YOLO dataset: its folder, its ``data.yaml``, or a bare folder of label files.
 
@@ -70,6 +72,8 @@ def read(
         images: image folder for a bare label folder.
         strict: raise :class:`AnnotationParseError` at the first bad line instead of
             skipping that object with a warning.
+        map_shards: read the label files in shards elsewhere (``detectkit.batch``'s process
+            pool or Ray); the dataset is the same. None: here.
     """
     p = Path(path)
     if not p.exists():
@@ -242,7 +246,7 @@ def read(
         records.append(ImageRecord(rid, fname, w, h, path=img, split=rsplit, extra=extra))
         label_files.append(label_s)
 
-    table = _parse_labels(label_files, records, id_of, task, log, infer_names=infer_names)
+    table = _parse_labels(label_files, records, id_of, task, log, infer_names=infer_names, map_shards=map_shards)
     if infer_names and id_of:  # no names anywhere: keep the boxes under numeric names, and say so
         categories = [Category(k, str(k)) for k in sorted(id_of)]
         note = (
@@ -314,14 +318,54 @@ def _parse_labels(
     *,
     infer_names: bool = False,
     confidence: bool = False,
+    map_shards: FileMapper | None = None,
 ) -> ObjectTable:
     """All label files as one table: a vectorised pass over plain detect files, line by line otherwise.
 
     With ``infer_names`` (no class names anywhere), every class index the labels use is added
-    to ``id_of`` (as itself) before parsing.
+    to ``id_of`` (as itself) before parsing. ``map_shards`` reads the files and runs the
+    vectorised pass in shards elsewhere (only with known names and the detect/segment task;
+    the line-by-line pass over what it declines runs here), with the same result.
     """
+    # the fast path takes the plain detect files it can; the rest (and all OBB files) go line by line
+    # (with a confidence on every line, a 5-number line is not a box: all of them go line by line)
+    plain = task != "obb" and not confidence
+    size = None
+    if map_shards is not None and plain and not infer_names and label_files:
+        size = map_shards.shard_size(len(label_files))
+    if size is not None and map_shards is not None:
+        tasks = []
+        for start in range(0, len(label_files), size):
+            sizes = np.array([(r.width, r.height) for r in records[start : start + size]], dtype=np.int64)
+            tasks.append((start, label_files[start : start + size], sizes.reshape(-1, 2), id_of))
+        fast_tables: list[ObjectTable] = []
+        slow: list[tuple[int, str, str]] = []
+        hint: str | None = None
+        for shard in map_shards.map(parse_label_shard, tasks):
+            for issue in shard.issues:
+                log.record(issue)
+            if shard.fast is not None:
+                fast_tables.append(shard.fast)
+            slow += shard.slow
+            if hint is None and shard.first_label is not None:
+                hint = files_hint([(0, shard.first_label, "")])
+        return _finish_labels(
+            fast_tables, slow, records, id_of, task, log, hint or files_hint([]), confidence=confidence
+        )
+    texts = read_label_texts(label_files, log)
+    if infer_names:
+        id_of.update({k: k for k in _class_indices(texts)})
+    fast, declined = _fast_read.parse(texts, records, id_of) if plain else (None, list(texts))
+    return _finish_labels(
+        [] if fast is None else [fast], declined, records, id_of, task, log, files_hint(texts), confidence=confidence
+    )
+
+
+def read_label_texts(label_files: Sequence[str], log: IssueLog, *, first: int = 0) -> list[tuple[int, str, str]]:
+    """``(image position, label file, text)`` of each label file that holds text (a missing file:
+    an image without objects; an unreadable one: an issue). Positions start at ``first``."""
     texts: list[tuple[int, str, str]] = []
-    for pos, label in enumerate(track(label_files, total=len(label_files), desc="read yolo")):
+    for pos, label in enumerate(track(label_files, total=len(label_files), desc="read yolo"), start=first):
         try:
             with open(label, encoding="utf-8") as fh:
                 text = fh.read()
@@ -332,22 +376,70 @@ def _parse_labels(
             continue
         if text.strip():
             texts.append((pos, label, text))
-    if infer_names:
-        id_of.update({k: k for k in _class_indices(texts)})
-    # the fast path takes the plain detect files it can; the rest (and all OBB files) go line by line
-    # (with a confidence on every line, a 5-number line is not a box: all of them go line by line)
-    plain = task != "obb" and not confidence
-    fast, slow = _fast_read.parse(texts, records, id_of) if plain else (None, list(texts))
-    tables: list[ObjectTable] = [] if fast is None else [fast]
+    return texts
+
+
+def _finish_labels(
+    fast: list[ObjectTable],
+    slow: list[tuple[int, str, str]],
+    records: list[ImageRecord],
+    id_of: Mapping[int, int],
+    task: str,
+    log: IssueLog,
+    hint: str,
+    *,
+    confidence: bool,
+) -> ObjectTable:
+    """The vectorised tables plus the line-by-line parse of the files they declined, as one table."""
     slow.sort(key=lambda x: x[0])
-    tables.append(_slow_labels(slow, records, id_of, task, log, confidence=confidence))
+    tables = [*fast, _slow_labels(slow, records, id_of, task, log, confidence=confidence)]
     tables = [t for t in tables if len(t)]
     if any(t.confidence is not None for t in tables) and any(t.confidence is None for t in tables):
-        log.warn(files_hint(texts), "some label files have a confidence column and some not (missing = 1.0)")
+        log.warn(hint, "some label files have a confidence column and some not (missing = 1.0)")
         for t in tables:
             if t.confidence is None:
                 t.confidence = np.ones(len(t), np.float32)
     return ObjectTable.concat(tables).sorted()
+
+
+class LabelShard:
+    """What a worker returns for a shard of label files: the vectorised table of the files it took
+    (image positions of the whole dataset), the texts it declined, the read issues, the first
+    label file with text (named in dataset-wide warnings)."""
+
+    __slots__ = ("fast", "first_label", "issues", "slow")
+
+    def __init__(
+        self, fast: ObjectTable | None, slow: list[tuple[int, str, str]], issues: list[Issue], first_label: str | None
+    ) -> None:
+        self.fast = fast
+        self.slow = slow
+        self.issues = issues
+        self.first_label = first_label
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.fast, self.slow, self.issues, self.first_label)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.fast, self.slow, self.issues, self.first_label = state
+
+
+def parse_label_shard(task: tuple[int, list[str], np.ndarray, dict[int, int]]) -> LabelShard:
+    """Read a shard of label files and run the vectorised pass over them (what a batch worker runs).
+
+    ``task`` = (position of the first file, the files, their images' (width, height), YOLO class
+    index -> category id).
+    """
+    start, files, sizes, id_of = task
+    log = IssueLog(False)
+    texts = read_label_texts(files, log, first=start)
+    records = [ImageRecord(0, "", int(w), int(h)) for w, h in sizes.tolist()]
+    local = [(pos - start, label, text) for pos, label, text in texts]
+    fast, declined = _fast_read.parse(local, records, id_of)
+    if fast is not None:
+        fast = fast.replace(image_index=fast.image_index + start)
+    slow = [(pos + start, label, text) for pos, label, text in declined]
+    return LabelShard(fast, slow, log.issues, texts[0][1] if texts else None)
 
 
 def _dataset_root(doc: Mapping[str, Any], root: Path) -> Path:
