@@ -462,7 +462,8 @@ def test_label_files_rendered_block_by_block_equal_one_pass_and_printf(
 def test_label_text_parsed_in_one_pass_equals_line_by_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Label files that the one-pass parse takes (CRLF, blank lines, exponents) and those it
     leaves to the line-by-line parse (a bad token, 4 numbers, nan, a lone CR, a dangling
-    exponent) read the same either way, with the same line numbers and issues."""
+    exponent) read the same either way, with the same line numbers and issues; a class written
+    ``1.0`` is class 1 on both paths (as in Ultralytics), ``0.5`` a bad line on both."""
     root = tmp_path / "ds"
     (root / "images").mkdir(parents=True)
     (root / "labels").mkdir()
@@ -478,6 +479,8 @@ def test_label_text_parsed_in_one_pass_equals_line_by_line(tmp_path: Path, monke
         "lone CR": "0 0.5 0.5 0.2 0.2\r1 0.5 0.5 0.2 0.2\n",
         "unknown class": "7 0.5 0.5 0.2 0.2\n0 0.5 0.5 0.2 0.2\n",
         "dangling exponent": "0 0.5 0.5 0.2 1e\n",
+        "class written as a float": "1.0 0.5 0.5 0.2 0.2\n",  # Ultralytics reads it as class 1
+        "fractional class": "0.5 0.5 0.5 0.2 0.2\n1 0.5 0.5 0.2 0.2\n",
     }
     for i, text in enumerate(labels.values()):
         cv2.imwrite(str(root / "images" / f"{i}.png"), np.zeros((40, 60, 3), np.uint8))
@@ -510,5 +513,5 @@ def test_label_text_parsed_in_one_pass_equals_line_by_line(tmp_path: Path, monke
     assert calls == [len(labels)]
     assert fast == slow
     taken = original([(i, f"{i}.txt", t) for i, t in enumerate(labels.values())])[1]
-    assert [pos for pos, _, _ in taken] == [0, 1, 2, 3, 8]  # the plain ones, by position
+    assert [pos for pos, _, _ in taken] == [0, 1, 2, 3, 8, 10, 11]  # the plain ones, by position
     assert taken[2][2].tolist() == [2, 5]  # line numbers past the blank lines

@@ -456,14 +456,40 @@ def _dataset_root(doc: Mapping[str, Any], root: Path) -> Path:
     return bp
 
 
+def class_index(token: str) -> int:
+    """A label line's class token as Ultralytics reads it: a whole number, written ``3`` or ``3.0``
+    (its loader parses every token as a float); ValueError for anything else.
+
+    >>> class_index("3"), class_index("3.0"), class_index("-1")
+    (3, 3, -1)
+    >>> class_index("3.5")
+    Traceback (most recent call last):
+    ...
+    ValueError: class '3.5' is not a whole number
+    """
+    try:
+        return int(token)
+    except ValueError:
+        value = float(token)  # raises for a token that is not a number
+        if not value.is_integer():
+            raise ValueError(f"class {token!r} is not a whole number") from None
+        return int(value)
+
+
 def _class_indices(texts: list[tuple[int, str, str]]) -> set[int]:
     """The class indices (first number of each line, in [0, 2**31)) the label texts use."""
     found: set[int] = set()
     for _, _, text in texts:
         for line in text.splitlines():
             head = line.split(None, 1)[:1]
-            if head and head[0].isdigit() and int(head[0]) < 1 << 31:
-                found.add(int(head[0]))
+            if not head:
+                continue
+            try:
+                k = class_index(head[0])
+            except ValueError:
+                continue
+            if 0 <= k < 1 << 31:
+                found.add(k)
     return found
 
 
@@ -535,7 +561,7 @@ def _slow_labels(
             if not parts:
                 continue
             try:
-                k = int(parts[0])
+                k = class_index(parts[0])
                 vals = [float(v) for v in parts[1:]]
             except ValueError:
                 log.bad(label, f"expected 'class x y ...' numbers, got {line.strip()[:60]!r}", line=ln)
