@@ -53,6 +53,12 @@ for key, value in {
 }.items():
     os.environ.setdefault(key, value)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+# Child processes (the job's driver, its local workers, Ray's workers, which inherit this
+# environment) run like an installed package: with bytecode caches. This environment sets
+# PYTHONDONTWRITEBYTECODE, which would make every fresh worker compile detectkit from source;
+# installed wheels have their .pyc files. The caches go to a temporary prefix (set in main) and
+# one warm-up job writes them before anything is timed.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 SHARD = 25
 BATCH = 8
@@ -148,7 +154,7 @@ def engine_run(images: Path, out: Path, engine: str, workers: int, threads: int,
     """``detectkit.batch.detect`` in a fresh process; wall time as the job reports it, peak RSS of the tree."""
     code = _JOB.format(batch=BATCH, shard=SHARD)
     cmd = [sys.executable, "-c", code, str(images), str(out), engine, str(workers), str(threads), backend]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=CHILD_ENV)
     with PeakRSS(proc.pid) as rss:
         stdout, stderr = proc.communicate()
     if proc.returncode != 0:
@@ -156,6 +162,51 @@ def engine_run(images: Path, out: Path, engine: str, workers: int, threads: int,
     fig: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     fig["peak_rss_mb"] = rss.peak
     return fig
+
+
+_STARTUP = """
+import time
+t0 = time.perf_counter()
+import sys
+from detectkit.batch._worker import ShardRunner
+from detectkit.batch.api import detect_spec
+t1 = time.perf_counter()
+ShardRunner(detect_spec(backend=sys.argv[1], threads=1))
+print(t1 - t0, time.perf_counter() - t1)
+"""
+
+
+def startup_section(backends: list[str], repeat: int, report: dict[str, Any]) -> None:
+    """One worker's start-up in a fresh interpreter (import detectkit's batch worker, load the
+    model), without bytecode caches (``PYTHONDONTWRITEBYTECODE=1`` as this environment sets it:
+    detectkit compiled from source each time) and with warm caches (what an installed wheel gives)."""
+    print(f"\nworker start-up, fresh interpreter, 1 thread; median of {repeat}:")
+    no_cache = dict(CHILD_ENV, PYTHONDONTWRITEBYTECODE="1")
+    no_cache.pop("PYTHONPYCACHEPREFIX", None)
+    for backend in backends:
+        row: dict[str, Any] = {}
+        for label, env in (("no bytecode", no_cache), ("bytecode", CHILD_ENV)):
+            subprocess.run([sys.executable, "-c", _STARTUP, backend], env=env, check=True, capture_output=True)
+            walls, imports, loads = [], [], []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                out = subprocess.run(
+                    [sys.executable, "-c", _STARTUP, backend], env=env, check=True, capture_output=True, text=True
+                ).stdout
+                walls.append(time.perf_counter() - start)
+                imp, load = map(float, out.split()[-2:])
+                imports.append(imp)
+                loads.append(load)
+            row[label] = {
+                "wall": statistics.median(walls),
+                "import": statistics.median(imports),
+                "load": statistics.median(loads),
+            }
+            print(
+                f"  {backend:9s} {label:12s} process {row[label]['wall']:.2f} s (import worker module "
+                f"{row[label]['import']:.2f} s, model load {row[label]['load']:.2f} s)"
+            )
+        report["startup"][backend] = row
 
 
 def convert_section(tmp: Path, files: int, report: dict[str, Any]) -> None:
@@ -265,6 +316,13 @@ def detect_section(tmp: Path, args: argparse.Namespace, report: dict[str, Any]) 
                 f"  single process 1t {backend:9s} {wall:6.1f} s {n / wall:6.1f} img/s  model load {load:.1f} s; "
                 f"shards {1000 * cpu / n:.1f} CPU-ms/img"
             )
+    # warm-up (not timed): one small job per engine and backend writes the bytecode caches of
+    # everything the driver and its workers import, and reads the images and model files once
+    warm = tmp / "warm.txt"
+    warm.write_text("".join(f"{p}\n" for p in sorted(images.iterdir())[: 2 * SHARD]))
+    for engine, backend in sorted({(c[0], c[3]) for c in configs}):
+        engine_run(warm, tmp / f"warm_{engine}_{backend}", engine, 2, 1, backend)
+        shutil.rmtree(tmp / f"warm_{engine}_{backend}", ignore_errors=True)
     runs: dict[tuple[str, int, int, str], list[dict[str, Any]]] = {c: [] for c in configs}
     first_output: dict[tuple[int, str], bytes] = {}
     for rep in range(args.repeat):
@@ -348,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--configs", default=DEFAULT_CONFIGS, help="engine:workers:threads:backend,...")
     parser.add_argument("--single", action="store_true", help="also the single-process reference rows")
     parser.add_argument("--no-detect", action="store_true")
+    parser.add_argument("--startup", action="store_true", help="also one worker's start-up with and without bytecode")
     parser.add_argument("--convert", type=int, default=0, metavar="FILES", help="also the convert section")
     parser.add_argument("--eval", type=int, default=0, metavar="IMAGES", help="also the eval section")
     parser.add_argument("--json-out", type=Path, default=None)
@@ -356,11 +415,15 @@ def main(argv: list[str] | None = None) -> int:
     global BATCH
     BATCH = args.batch
     tmp = Path(tempfile.mkdtemp(prefix="bench_scale_", dir=args.tmp))
-    report: dict[str, Any] = {"single": {}, "detect": [], "convert": {}}
+    CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+    report: dict[str, Any] = {"single": {}, "detect": [], "convert": {}, "startup": {}}
     try:
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
         if not args.no_detect:
             detect_section(tmp, args, report)
+        if args.startup:
+            backends = sorted({c.split(":")[3] for c in args.configs.split(",")})
+            startup_section(backends, args.repeat, report)
         if args.convert:
             convert_section(tmp, args.convert, report)
         if args.eval:

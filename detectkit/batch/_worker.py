@@ -11,11 +11,12 @@ default: one worker per core).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -67,6 +68,24 @@ def claim_cores(threads: int) -> tuple[int, ...] | None:
         _SLOT = fh
         return mine
     return None
+
+
+@contextlib.contextmanager
+def _openvino_cache_while() -> Iterator[None]:
+    """While loading the model: OpenVINO keeps what it compiles (one model per input shape) in
+    ``cache_dir()/openvino``, next to the ONNX export of the checkpoint, so the next job's
+    workers load those instead of compiling again (about 0.7 s a worker with demo-shapes).
+    A ``DETECTKIT_OPENVINO_CACHE_DIR`` already set wins; set it empty to turn the cache off."""
+    if "DETECTKIT_OPENVINO_CACHE_DIR" in os.environ:
+        yield
+        return
+    from detectkit.models import cache_dir
+
+    os.environ["DETECTKIT_OPENVINO_CACHE_DIR"] = str(cache_dir() / "openvino")
+    try:
+        yield
+    finally:
+        os.environ.pop("DETECTKIT_OPENVINO_CACHE_DIR", None)
 
 
 def load_location(location: str, *, timeout: float = 60.0) -> Any:
@@ -151,7 +170,7 @@ class ShardRunner:
         except ImportError:  # pragma: no cover - opencv is a dependency
             pass
         self.model: Any
-        with threads_while(threads):  # onnxruntime / OpenVINO sessions
+        with threads_while(threads), _openvino_cache_while():  # onnxruntime / OpenVINO sessions
             if self.task == "detect":
                 from detectkit.models.detector import Detector
 
@@ -165,6 +184,14 @@ class ShardRunner:
                 self.names = dict(getattr(self.model, "names", {}) or {})
             else:
                 raise InvalidInputError(f"task must be 'detect' or 'classify', got {self.task!r}")
+        session = getattr(getattr(self.model, "_onnx", None), "session", None)
+        if hasattr(session, "compile_after"):
+            # OpenVINO: every input shape runs on a static model of its own from its first image.
+            # The dynamic model (which ran a shape's first image) gives other BF16 scores, so which
+            # images ran on it depended on what else a worker had seen: 1 and 2 workers wrote
+            # different files. Now the output depends on the image alone, and no first image pays
+            # for the slow dynamic model (~100 ms each).
+            session.compile_after = 1
         if getattr(self.model, "backend", None) == "torch" and hasattr(self.model, "detect_batch"):
             # Ultralytics sets its predictor up (and resets torch's threads) on the first call:
             # do that now, so every shard's first chunk runs with the same thread count.
