@@ -23,9 +23,10 @@ Measure before distributing: ``--convert FILES`` reads (and writes as COCO) per-
 ``detectkit eval`` on a synthetic prediction set of that many images. Both are set against the
 Ray start-up measured by the ``ray:...`` configurations (what a distributed run pays first).
 
-``raycluster:...`` configurations join a local 2-CPU Ray cluster started once by the benchmark
-(as a job joins an existing cluster with ``--address``): Ray's own start is then not in the
-job's time, and the cluster's memory is printed once (not in the job's peak RSS).
+``raycluster:...`` configurations join a local 2-CPU Ray cluster that the benchmark starts
+before the run (untimed) and stops after it, as a job joins an existing cluster with
+``--address``: Ray's own start is then not in the job's time; the cluster's memory is printed
+(not in the job's peak RSS).
 
 Child processes run with bytecode caches (``PYTHONDONTWRITEBYTECODE`` dropped, a temporary
 ``PYTHONPYCACHEPREFIX``) after an untimed warm-up job per engine and backend, as an installed
@@ -173,9 +174,9 @@ sys.stdin.read()  # the cluster lives until the benchmark closes stdin; ray.shut
 
 
 class RayCluster:
-    """A local 2-CPU Ray cluster (100 MB object store) started once for the ``raycluster``
-    configurations, which join it (``address=``) as a job on an existing cluster would; its
-    processes are this holder's children and end with it."""
+    """A local 2-CPU Ray cluster (100 MB object store) started for a ``raycluster`` run, which
+    joins it (``address=``) as a job on an existing cluster would; its processes are this
+    holder's children and end with it (:meth:`stop`)."""
 
     _one: RayCluster | None = None
 
@@ -394,6 +395,7 @@ def detect_section(tmp: Path, args: argparse.Namespace, report: dict[str, Any]) 
     warm.write_text("".join(f"{p}\n" for p in sorted(images.iterdir())[: 2 * SHARD]))
     for engine, backend in sorted({(c[0], c[3]) for c in configs}):
         engine_run(warm, tmp / f"warm_{engine}_{backend}", engine, 2, 1, backend)
+        RayCluster.stop()
         shutil.rmtree(tmp / f"warm_{engine}_{backend}", ignore_errors=True)
     runs: dict[tuple[str, int, int, str], list[dict[str, Any]]] = {c: [] for c in configs}
     first_output: dict[tuple[int, str], bytes] = {}
@@ -402,6 +404,7 @@ def detect_section(tmp: Path, args: argparse.Namespace, report: dict[str, Any]) 
             engine, workers, threads, backend = config
             out = tmp / f"run_{rep}_{engine}_{workers}_{threads}_{backend}"
             fig = engine_run(images, out, engine, workers, threads, backend)
+            RayCluster.stop()  # started for this run only: an idle cluster must not load the others
             data = (out / "detections.jsonl").read_bytes()
             key = (threads, backend)
             fig["identical_same_spec"] = first_output.setdefault(key, data) == data
