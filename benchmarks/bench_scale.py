@@ -73,6 +73,7 @@ CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECOD
 
 SHARD = 25
 COLD_CACHE = False
+SETTLE = 10.0  # seconds a raycluster run's cluster runs idle before the job joins it
 BATCH = 8
 DEFAULT_CONFIGS = (
     "local:1:1:torch,local:1:2:torch,local:2:1:torch,"
@@ -188,7 +189,7 @@ class RayCluster:
         assert self.proc.stdout is not None
         self.address = self.proc.stdout.readline().strip()
         self.seconds = time.perf_counter() - start
-        time.sleep(2.0)  # let the idle workers settle before measuring the cluster's memory
+        time.sleep(SETTLE)  # an existing cluster has been up a while: its start-up work is over
         import psutil
 
         root = psutil.Process(self.proc.pid)

@@ -6,7 +6,9 @@ machine) and turns a :class:`~detectkit.batch._job.Shard` into a
 are decoded in order and sent to the model in fixed chunks of ``spec["batch_size"]``
 counted over the shard's decodable images, so results never depend on which worker, engine
 or worker count ran the shard. Torch runs ``spec["threads"]`` intra-op threads (1 by
-default: one worker per core).
+default: one worker per core). An OpenVINO detector runs every input shape on its own static
+model from the shape's first image (so results do not depend on what the worker ran before)
+and keeps the compiled models in ``cache_dir()/openvino`` for the next job.
 """
 
 from __future__ import annotations

@@ -190,6 +190,8 @@ class OpenVinoSession:
     uint8 BGR ``(N, H, W, 3)`` images: the uint8 -> float conversion, BGR -> RGB, the 1/255
     scaling and the NHWC -> NCHW layout are folded into the compiled model (OpenVINO's
     ``PrePostProcessor``), so no float copy of the image is made in Python.
+    With ``$DETECTKIT_OPENVINO_CACHE_DIR`` set to a writable folder, compiled models are kept
+    there (OpenVINO's ``CACHE_DIR``) and loaded from it the next time (batch workers set it).
 
     Args:
         path: an ``.onnx`` file or an IR ``.xml`` (its ``.bin`` beside it).
