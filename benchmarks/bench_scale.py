@@ -217,7 +217,7 @@ def engine_run(images: Path, out: Path, engine: str, workers: int, threads: int,
     if engine == "raycluster":
         cmd.append(RayCluster.get().address)
     env = dict(CHILD_ENV)
-    if COLD_CACHE:
+    if COLD_CACHE and env["DETECTKIT_OPENVINO_CACHE_DIR"]:
         env["DETECTKIT_OPENVINO_CACHE_DIR"] = str(out) + "-openvino-cache"
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
@@ -378,7 +378,7 @@ def detect_section(tmp: Path, args: argparse.Namespace, report: dict[str, Any]) 
     print(
         f"\ndetect, demo-shapes, {n} images, batch {BATCH}, shard {SHARD}; wall incl. start-up; "
         f"median of {args.repeat}; bytecode caches warm; OpenVINO model cache "
-        + ("empty for every run" if COLD_CACHE else "warm (filled by a warm-up job)")
+        + ("off" if not CHILD_ENV["DETECTKIT_OPENVINO_CACHE_DIR"] else "empty for every run" if COLD_CACHE else "warm")
     )
     if args.single:
         for backend in sorted({c[3] for c in configs}):
@@ -486,6 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--single", action="store_true", help="also the single-process reference rows")
     parser.add_argument("--no-detect", action="store_true")
     parser.add_argument("--cold-cache", action="store_true", help="an empty OpenVINO model cache for every run")
+    parser.add_argument("--no-cache", action="store_true", help="no OpenVINO model cache (as before this session)")
     parser.add_argument("--startup", action="store_true", help="also one worker's start-up with and without bytecode")
     parser.add_argument("--convert", type=int, default=0, metavar="FILES", help="also the convert section")
     parser.add_argument("--eval", type=int, default=0, metavar="IMAGES", help="also the eval section")
@@ -499,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     # OpenVINO's model cache (batch workers use cache_dir()/openvino): here a folder of this run,
     # filled by the warm-up (a user's second job onwards), or a new empty one per run (--cold-cache:
     # a first job, every worker compiles its shapes)
-    CHILD_ENV["DETECTKIT_OPENVINO_CACHE_DIR"] = str(tmp / "openvino-cache")
+    CHILD_ENV["DETECTKIT_OPENVINO_CACHE_DIR"] = "" if args.no_cache else str(tmp / "openvino-cache")
     global COLD_CACHE
     COLD_CACHE = args.cold_cache
     report: dict[str, Any] = {"single": {}, "detect": [], "convert": {}, "startup": {}}
