@@ -31,8 +31,8 @@ before the run (untimed) and stops after it, as a job joins an existing cluster 
 Child processes run with bytecode caches (``PYTHONDONTWRITEBYTECODE`` dropped, a temporary
 ``PYTHONPYCACHEPREFIX``) after an untimed warm-up job per engine and backend, as an installed
 package would; ``--startup`` measures one worker's start-up with and without them. The
-OpenVINO model cache of the batch workers is a folder of the run, warm after the warm-up;
-``--cold-cache`` gives every run an empty one (a user's first job).
+OpenVINO model cache (``DETECTKIT_OPENVINO_CACHE_DIR``, off by default) is off unless
+``--ov-cache warm`` (a folder of the run, filled by the warm-up) or ``cold`` (empty for every run).
 
 Run: ``.venv/bin/python benchmarks/bench_scale.py [--images 500] [--repeat 3] [--configs ...]
 [--single] [--convert 20000] [--eval 50000] [--json-out FILE]``.
@@ -485,8 +485,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--configs", default=DEFAULT_CONFIGS, help="engine:workers:threads:backend,...")
     parser.add_argument("--single", action="store_true", help="also the single-process reference rows")
     parser.add_argument("--no-detect", action="store_true")
-    parser.add_argument("--cold-cache", action="store_true", help="an empty OpenVINO model cache for every run")
-    parser.add_argument("--no-cache", action="store_true", help="no OpenVINO model cache (as before this session)")
+    parser.add_argument(
+        "--ov-cache",
+        choices=("off", "warm", "cold"),
+        default="off",
+        help="OpenVINO model cache (DETECTKIT_OPENVINO_CACHE_DIR): off (the default, as users run), "
+        "warm (filled by the warm-up job), cold (empty for every run)",
+    )
     parser.add_argument("--startup", action="store_true", help="also one worker's start-up with and without bytecode")
     parser.add_argument("--convert", type=int, default=0, metavar="FILES", help="also the convert section")
     parser.add_argument("--eval", type=int, default=0, metavar="IMAGES", help="also the eval section")
@@ -497,12 +502,12 @@ def main(argv: list[str] | None = None) -> int:
     BATCH = args.batch
     tmp = Path(tempfile.mkdtemp(prefix="bench_scale_", dir=args.tmp))
     CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
-    # OpenVINO's model cache (batch workers use cache_dir()/openvino): here a folder of this run,
-    # filled by the warm-up (a user's second job onwards), or a new empty one per run (--cold-cache:
-    # a first job, every worker compiles its shapes)
-    CHILD_ENV["DETECTKIT_OPENVINO_CACHE_DIR"] = "" if args.no_cache else str(tmp / "openvino-cache")
+    # OpenVINO's model cache (opt-in for users: DETECTKIT_OPENVINO_CACHE_DIR): off, or a folder of
+    # this run filled by the warm-up (a user's second job onwards), or a new empty one per run
+    # (a first job: every worker compiles its shapes and writes them)
+    CHILD_ENV["DETECTKIT_OPENVINO_CACHE_DIR"] = "" if args.ov_cache == "off" else str(tmp / "openvino-cache")
     global COLD_CACHE
-    COLD_CACHE = args.cold_cache
+    COLD_CACHE = args.ov_cache == "cold"
     report: dict[str, Any] = {"single": {}, "detect": [], "convert": {}, "startup": {}}
     try:
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")

@@ -7,18 +7,17 @@ are decoded in order and sent to the model in fixed chunks of ``spec["batch_size
 counted over the shard's decodable images, so results never depend on which worker, engine
 or worker count ran the shard. Torch runs ``spec["threads"]`` intra-op threads (1 by
 default: one worker per core). An OpenVINO detector runs every input shape on its own static
-model from the shape's first image (so results do not depend on what the worker ran before)
-and keeps the compiled models in ``cache_dir()/openvino`` for the next job.
+model from the shape's first image (so results do not depend on what the worker ran before).
+``DETECTKIT_OPENVINO_CACHE_DIR`` (off by default) keeps the compiled models for the next job.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -70,24 +69,6 @@ def claim_cores(threads: int) -> tuple[int, ...] | None:
         _SLOT = fh
         return mine
     return None
-
-
-@contextlib.contextmanager
-def _openvino_cache_while() -> Iterator[None]:
-    """While loading the model: OpenVINO keeps what it compiles (one model per input shape) in
-    ``cache_dir()/openvino``, next to the ONNX export of the checkpoint, so the next job's
-    workers load those instead of compiling again (about 0.7 s a worker with demo-shapes).
-    A ``DETECTKIT_OPENVINO_CACHE_DIR`` already set wins; set it empty to turn the cache off."""
-    if "DETECTKIT_OPENVINO_CACHE_DIR" in os.environ:
-        yield
-        return
-    from detectkit.models import cache_dir
-
-    os.environ["DETECTKIT_OPENVINO_CACHE_DIR"] = str(cache_dir() / "openvino")
-    try:
-        yield
-    finally:
-        os.environ.pop("DETECTKIT_OPENVINO_CACHE_DIR", None)
 
 
 def load_location(location: str, *, timeout: float = 60.0) -> Any:
@@ -172,7 +153,7 @@ class ShardRunner:
         except ImportError:  # pragma: no cover - opencv is a dependency
             pass
         self.model: Any
-        with threads_while(threads), _openvino_cache_while():  # onnxruntime / OpenVINO sessions
+        with threads_while(threads):  # onnxruntime / OpenVINO sessions
             if self.task == "detect":
                 from detectkit.models.detector import Detector
 
@@ -187,7 +168,7 @@ class ShardRunner:
             else:
                 raise InvalidInputError(f"task must be 'detect' or 'classify', got {self.task!r}")
         session = getattr(getattr(self.model, "_onnx", None), "session", None)
-        if hasattr(session, "compile_after"):
+        if session is not None and hasattr(session, "compile_after"):
             # OpenVINO: every input shape runs on a static model of its own from its first image.
             # The dynamic model (which ran a shape's first image) gives other BF16 scores, so which
             # images ran on it depended on what else a worker had seen: 1 and 2 workers wrote
