@@ -191,7 +191,7 @@ class OpenVinoSession:
     scaling and the NHWC -> NCHW layout are folded into the compiled model (OpenVINO's
     ``PrePostProcessor``), so no float copy of the image is made in Python.
     With ``$DETECTKIT_OPENVINO_CACHE_DIR`` set to a writable folder, compiled models are kept
-    there (OpenVINO's ``CACHE_DIR``) and loaded from it the next time (batch workers set it).
+    there (OpenVINO's ``CACHE_DIR``) and loaded from it the next time (off when unset).
 
     Args:
         path: an ``.onnx`` file or an IR ``.xml`` (its ``.bin`` beside it).
