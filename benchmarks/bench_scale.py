@@ -23,6 +23,17 @@ Measure before distributing: ``--convert FILES`` reads (and writes as COCO) per-
 ``detectkit eval`` on a synthetic prediction set of that many images. Both are set against the
 Ray start-up measured by the ``ray:...`` configurations (what a distributed run pays first).
 
+``raycluster:...`` configurations join a local 2-CPU Ray cluster that the benchmark starts
+before the run (untimed) and stops after it, as a job joins an existing cluster with
+``--address``: Ray's own start is then not in the job's time; the cluster's memory is printed
+(not in the job's peak RSS).
+
+Child processes run with bytecode caches (``PYTHONDONTWRITEBYTECODE`` dropped, a temporary
+``PYTHONPYCACHEPREFIX``) after an untimed warm-up job per engine and backend, as an installed
+package would; ``--startup`` measures one worker's start-up with and without them. The
+OpenVINO model cache (``DETECTKIT_OPENVINO_CACHE_DIR``, off by default) is off unless
+``--ov-cache warm`` (a folder of the run, filled by the warm-up) or ``cold`` (empty for every run).
+
 Run: ``.venv/bin/python benchmarks/bench_scale.py [--images 500] [--repeat 3] [--configs ...]
 [--single] [--convert 20000] [--eval 50000] [--json-out FILE]``.
 """
@@ -53,8 +64,16 @@ for key, value in {
 }.items():
     os.environ.setdefault(key, value)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+# Child processes (the job's driver, its local workers, Ray's workers, which inherit this
+# environment) run like an installed package: with bytecode caches. This environment sets
+# PYTHONDONTWRITEBYTECODE, which would make every fresh worker compile detectkit from source;
+# installed wheels have their .pyc files. The caches go to a temporary prefix (set in main) and
+# one warm-up job writes them before anything is timed.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 SHARD = 25
+COLD_CACHE = False
+SETTLE = 10.0  # seconds a raycluster run's cluster runs idle before the job joins it
 BATCH = 8
 DEFAULT_CONFIGS = (
     "local:1:1:torch,local:1:2:torch,local:2:1:torch,"
@@ -134,9 +153,11 @@ _JOB = """
 import json, resource, sys
 from detectkit.batch import detect
 engine, workers, threads, backend = sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+address = sys.argv[7] if engine == "raycluster" else None  # a running local cluster
+engine = "ray" if engine == "raycluster" else engine
 r = detect(sys.argv[1], sys.argv[2], engine=engine, workers=workers, threads=threads, backend=backend,
-           batch_size={batch}, shard_size={shard},
-           object_store_bytes=100 * 2**20 if engine == "ray" else None)
+           batch_size={batch}, shard_size={shard}, address=address,
+           object_store_bytes=100 * 2**20 if engine == "ray" and address is None else None)
 me = resource.getrusage(resource.RUSAGE_SELF)
 kids = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({{"seconds": r.seconds, "stats": r.engine_stats, "ok": r.ok,
@@ -144,11 +165,68 @@ print(json.dumps({{"seconds": r.seconds, "stats": r.engine_stats, "ok": r.ok,
 """
 
 
+_HOLD = """
+import sys
+import ray
+ray.init(num_cpus=2, object_store_memory=100 * 2**20, include_dashboard=False, configure_logging=False)
+print(ray.get_runtime_context().gcs_address, flush=True)
+sys.stdin.read()  # the cluster lives until the benchmark closes stdin; ray.shutdown at exit stops it
+"""
+
+
+class RayCluster:
+    """A local 2-CPU Ray cluster (100 MB object store) started for a ``raycluster`` run, which
+    joins it (``address=``) as a job on an existing cluster would; its processes are this
+    holder's children and end with it (:meth:`stop`)."""
+
+    _one: RayCluster | None = None
+
+    def __init__(self) -> None:
+        start = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _HOLD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=CHILD_ENV
+        )
+        assert self.proc.stdout is not None
+        self.address = self.proc.stdout.readline().strip()
+        self.seconds = time.perf_counter() - start
+        time.sleep(SETTLE)  # an existing cluster has been up a while: its start-up work is over
+        import psutil
+
+        root = psutil.Process(self.proc.pid)
+        self.rss_mb = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20
+        print(f"  (local Ray cluster at {self.address}: started in {self.seconds:.1f} s, {self.rss_mb:.0f} MB)")
+
+    @classmethod
+    def get(cls) -> RayCluster:
+        if cls._one is None:
+            cls._one = cls()
+        return cls._one
+
+    @classmethod
+    def stop(cls) -> None:
+        if cls._one is not None and cls._one.proc.stdin is not None:
+            cls._one.proc.stdin.close()
+            cls._one.proc.wait(timeout=120)
+            cls._one = None
+
+
 def engine_run(images: Path, out: Path, engine: str, workers: int, threads: int, backend: str) -> dict[str, Any]:
     """``detectkit.batch.detect`` in a fresh process; wall time as the job reports it, peak RSS of the tree."""
     code = _JOB.format(batch=BATCH, shard=SHARD)
     cmd = [sys.executable, "-c", code, str(images), str(out), engine, str(workers), str(threads), backend]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if engine == "raycluster":
+        cmd.append(RayCluster.get().address)
+    env = dict(CHILD_ENV)
+    if COLD_CACHE and env["DETECTKIT_OPENVINO_CACHE_DIR"]:
+        env["DETECTKIT_OPENVINO_CACHE_DIR"] = str(out) + "-openvino-cache"
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        return _engine_figures(proc, engine, workers)
+    finally:
+        shutil.rmtree(str(out) + "-openvino-cache", ignore_errors=True)
+
+
+def _engine_figures(proc: subprocess.Popen[str], engine: str, workers: int) -> dict[str, Any]:
     with PeakRSS(proc.pid) as rss:
         stdout, stderr = proc.communicate()
     if proc.returncode != 0:
@@ -156,6 +234,51 @@ def engine_run(images: Path, out: Path, engine: str, workers: int, threads: int,
     fig: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     fig["peak_rss_mb"] = rss.peak
     return fig
+
+
+_STARTUP = """
+import time
+t0 = time.perf_counter()
+import sys
+from detectkit.batch._worker import ShardRunner
+from detectkit.batch.api import detect_spec
+t1 = time.perf_counter()
+ShardRunner(detect_spec(backend=sys.argv[1], threads=1))
+print(t1 - t0, time.perf_counter() - t1)
+"""
+
+
+def startup_section(backends: list[str], repeat: int, report: dict[str, Any]) -> None:
+    """One worker's start-up in a fresh interpreter (import detectkit's batch worker, load the
+    model), without bytecode caches (``PYTHONDONTWRITEBYTECODE=1`` as this environment sets it:
+    detectkit compiled from source each time) and with warm caches (what an installed wheel gives)."""
+    print(f"\nworker start-up, fresh interpreter, 1 thread; median of {repeat}:")
+    no_cache = dict(CHILD_ENV, PYTHONDONTWRITEBYTECODE="1")
+    no_cache.pop("PYTHONPYCACHEPREFIX", None)
+    for backend in backends:
+        row: dict[str, Any] = {}
+        for label, env in (("no bytecode", no_cache), ("bytecode", CHILD_ENV)):
+            subprocess.run([sys.executable, "-c", _STARTUP, backend], env=env, check=True, capture_output=True)
+            walls, imports, loads = [], [], []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                out = subprocess.run(
+                    [sys.executable, "-c", _STARTUP, backend], env=env, check=True, capture_output=True, text=True
+                ).stdout
+                walls.append(time.perf_counter() - start)
+                imp, load = map(float, out.split()[-2:])
+                imports.append(imp)
+                loads.append(load)
+            row[label] = {
+                "wall": statistics.median(walls),
+                "import": statistics.median(imports),
+                "load": statistics.median(loads),
+            }
+            print(
+                f"  {backend:9s} {label:12s} process {row[label]['wall']:.2f} s (import worker module "
+                f"{row[label]['import']:.2f} s, model load {row[label]['load']:.2f} s)"
+            )
+        report["startup"][backend] = row
 
 
 def convert_section(tmp: Path, files: int, report: dict[str, Any]) -> None:
@@ -253,7 +376,9 @@ def detect_section(tmp: Path, args: argparse.Namespace, report: dict[str, Any]) 
         configs.append((engine, int(workers), int(threads), backend))
     singles: dict[str, bytes] = {}
     print(
-        f"\ndetect, demo-shapes, {n} images, batch {BATCH}, shard {SHARD}; wall incl. start-up; median of {args.repeat}"
+        f"\ndetect, demo-shapes, {n} images, batch {BATCH}, shard {SHARD}; wall incl. start-up; "
+        f"median of {args.repeat}; bytecode caches warm; OpenVINO model cache "
+        + ("off" if not CHILD_ENV["DETECTKIT_OPENVINO_CACHE_DIR"] else "empty for every run" if COLD_CACHE else "warm")
     )
     if args.single:
         for backend in sorted({c[3] for c in configs}):
@@ -265,6 +390,14 @@ def detect_section(tmp: Path, args: argparse.Namespace, report: dict[str, Any]) 
                 f"  single process 1t {backend:9s} {wall:6.1f} s {n / wall:6.1f} img/s  model load {load:.1f} s; "
                 f"shards {1000 * cpu / n:.1f} CPU-ms/img"
             )
+    # warm-up (not timed): one small job per engine and backend writes the bytecode caches of
+    # everything the driver and its workers import, and reads the images and model files once
+    warm = tmp / "warm.txt"
+    warm.write_text("".join(f"{p}\n" for p in sorted(images.iterdir())[: 2 * SHARD]))
+    for engine, backend in sorted({(c[0], c[3]) for c in configs}):
+        engine_run(warm, tmp / f"warm_{engine}_{backend}", engine, 2, 1, backend)
+        RayCluster.stop()
+        shutil.rmtree(tmp / f"warm_{engine}_{backend}", ignore_errors=True)
     runs: dict[tuple[str, int, int, str], list[dict[str, Any]]] = {c: [] for c in configs}
     first_output: dict[tuple[int, str], bytes] = {}
     for rep in range(args.repeat):
@@ -272,6 +405,7 @@ def detect_section(tmp: Path, args: argparse.Namespace, report: dict[str, Any]) 
             engine, workers, threads, backend = config
             out = tmp / f"run_{rep}_{engine}_{workers}_{threads}_{backend}"
             fig = engine_run(images, out, engine, workers, threads, backend)
+            RayCluster.stop()  # started for this run only: an idle cluster must not load the others
             data = (out / "detections.jsonl").read_bytes()
             key = (threads, backend)
             fig["identical_same_spec"] = first_output.setdefault(key, data) == data
@@ -301,7 +435,7 @@ def detect_section(tmp: Path, args: argparse.Namespace, report: dict[str, Any]) 
         report["detect"].append(row)
         cpu = (
             "workers CPU n/a (Ray)"
-            if engine == "ray"
+            if engine.startswith("ray")
             else f"workers {1000 * row['workers_cpu_s'] / n:.1f} CPU-ms/img incl. start-up"
         )
         first = statistics.median(f["stats"].get("first_shard_seconds", float("nan")) for f in figs)
@@ -320,15 +454,18 @@ def detect_section(tmp: Path, args: argparse.Namespace, report: dict[str, Any]) 
         for base in (_label("local", 1, 1, backend), _label("local", 1, 2, backend)):
             if two and base in by:
                 print(f"  {backend}: local 2w x 1t vs {base}: {by[base] / two:.2f}x (goal >= 1.7x)")
-        ray = by.get(_label("ray", 2, 1, backend))
-        if two and ray:
-            print(f"  {backend}: ray 2 actors vs local 2 workers: {two / ray:.2f}x throughput (goal >= 0.8x)")
+        for name, what in (("ray", "ray (started by the job)"), ("raycluster", "ray (running local cluster)")):
+            ray = by.get(_label(name, 2, 1, backend))
+            if not (two and ray):
+                continue
+            print(f"  {backend}: {what} 2 actors vs local 2 workers: {two / ray:.2f}x throughput (goal >= 0.8x)")
             rows = {r["config"]: r for r in report["detect"]}
-            ray_row, local_row = rows[_label("ray", 2, 1, backend)], rows[_label("local", 2, 1, backend)]
+            ray_row, local_row = rows[_label(name, 2, 1, backend)], rows[_label("local", 2, 1, backend)]
             print(
-                f"  {backend}: after the first shard: ray {ray_row['steady_images_per_second']:.1f} img/s vs local "
-                f"{local_row['steady_images_per_second']:.1f} img/s "
-                f"({ray_row['steady_images_per_second'] / local_row['steady_images_per_second']:.2f}x)"
+                f"  {backend}: {what} after the first shard: {ray_row['steady_images_per_second']:.1f} img/s vs "
+                f"local {local_row['steady_images_per_second']:.1f} img/s "
+                f"({ray_row['steady_images_per_second'] / local_row['steady_images_per_second']:.2f}x); first shard "
+                f"after {ray_row['first_shard_seconds']:.1f} s vs {local_row['first_shard_seconds']:.1f} s"
             )
     best1 = min((v, k) for k, v in by.items() if " 1w " in k) if any(" 1w " in k for k in by) else None
     best2 = (
@@ -348,6 +485,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--configs", default=DEFAULT_CONFIGS, help="engine:workers:threads:backend,...")
     parser.add_argument("--single", action="store_true", help="also the single-process reference rows")
     parser.add_argument("--no-detect", action="store_true")
+    parser.add_argument(
+        "--ov-cache",
+        choices=("off", "warm", "cold"),
+        default="off",
+        help="OpenVINO model cache (DETECTKIT_OPENVINO_CACHE_DIR): off (the default, as users run), "
+        "warm (filled by the warm-up job), cold (empty for every run)",
+    )
+    parser.add_argument("--startup", action="store_true", help="also one worker's start-up with and without bytecode")
     parser.add_argument("--convert", type=int, default=0, metavar="FILES", help="also the convert section")
     parser.add_argument("--eval", type=int, default=0, metavar="IMAGES", help="also the eval section")
     parser.add_argument("--json-out", type=Path, default=None)
@@ -356,16 +501,27 @@ def main(argv: list[str] | None = None) -> int:
     global BATCH
     BATCH = args.batch
     tmp = Path(tempfile.mkdtemp(prefix="bench_scale_", dir=args.tmp))
-    report: dict[str, Any] = {"single": {}, "detect": [], "convert": {}}
+    CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+    # OpenVINO's model cache (opt-in for users: DETECTKIT_OPENVINO_CACHE_DIR): off, or a folder of
+    # this run filled by the warm-up (a user's second job onwards), or a new empty one per run
+    # (a first job: every worker compiles its shapes and writes them)
+    CHILD_ENV["DETECTKIT_OPENVINO_CACHE_DIR"] = "" if args.ov_cache == "off" else str(tmp / "openvino-cache")
+    global COLD_CACHE
+    COLD_CACHE = args.ov_cache == "cold"
+    report: dict[str, Any] = {"single": {}, "detect": [], "convert": {}, "startup": {}}
     try:
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
         if not args.no_detect:
             detect_section(tmp, args, report)
+        if args.startup:
+            backends = sorted({c.split(":")[3] for c in args.configs.split(",")})
+            startup_section(backends, args.repeat, report)
         if args.convert:
             convert_section(tmp, args.convert, report)
         if args.eval:
             eval_section(tmp, args.eval, report)
     finally:
+        RayCluster.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     if args.json_out is not None:
         args.json_out.write_text(json.dumps(report, indent=2) + "\n")

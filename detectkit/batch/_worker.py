@@ -6,7 +6,9 @@ machine) and turns a :class:`~detectkit.batch._job.Shard` into a
 are decoded in order and sent to the model in fixed chunks of ``spec["batch_size"]``
 counted over the shard's decodable images, so results never depend on which worker, engine
 or worker count ran the shard. Torch runs ``spec["threads"]`` intra-op threads (1 by
-default: one worker per core).
+default: one worker per core). An OpenVINO detector runs every input shape on its own static
+model from the shape's first image (so results do not depend on what the worker ran before).
+``DETECTKIT_OPENVINO_CACHE_DIR`` (off by default) keeps the compiled models for the next job.
 """
 
 from __future__ import annotations
@@ -165,6 +167,14 @@ class ShardRunner:
                 self.names = dict(getattr(self.model, "names", {}) or {})
             else:
                 raise InvalidInputError(f"task must be 'detect' or 'classify', got {self.task!r}")
+        session = getattr(getattr(self.model, "_onnx", None), "session", None)
+        if session is not None and hasattr(session, "compile_after"):
+            # OpenVINO: every input shape runs on a static model of its own from its first image.
+            # The dynamic model (which ran a shape's first image) gives other BF16 scores, so which
+            # images ran on it depended on what else a worker had seen: 1 and 2 workers wrote
+            # different files. Now the output depends on the image alone, and no first image pays
+            # for the slow dynamic model (~100 ms each).
+            session.compile_after = 1
         if getattr(self.model, "backend", None) == "torch" and hasattr(self.model, "detect_batch"):
             # Ultralytics sets its predictor up (and resets torch's threads) on the first call:
             # do that now, so every shard's first chunk runs with the same thread count.

@@ -190,6 +190,8 @@ class OpenVinoSession:
     uint8 BGR ``(N, H, W, 3)`` images: the uint8 -> float conversion, BGR -> RGB, the 1/255
     scaling and the NHWC -> NCHW layout are folded into the compiled model (OpenVINO's
     ``PrePostProcessor``), so no float copy of the image is made in Python.
+    With ``$DETECTKIT_OPENVINO_CACHE_DIR`` set to a writable folder, compiled models are kept
+    there (OpenVINO's ``CACHE_DIR``) and loaded from it the next time (off when unset).
 
     Args:
         path: an ``.onnx`` file or an IR ``.xml`` (its ``.bin`` beside it).
@@ -210,6 +212,16 @@ class OpenVinoSession:
         self.path = Path(path)
         self.precision = _precision(precision)
         self._core = ov.Core()
+        cache = os.environ.get("DETECTKIT_OPENVINO_CACHE_DIR", "").strip()
+        if cache:  # OpenVINO's model cache: a compiled model is loaded from here the next time
+            try:  # an optimisation only: a folder that cannot be written means no cache
+                Path(cache).mkdir(parents=True, exist_ok=True)
+                if os.access(cache, os.W_OK):
+                    self._core.set_property({"CACHE_DIR": cache})
+            except Exception:
+                pass
+        #: a shape runs on the dynamic model until seen this many times, then gets a static one
+        self.compile_after = _COMPILE_AFTER
         try:
             model = self._core.read_model(str(self.path))
         except Exception as exc:
@@ -267,7 +279,7 @@ class OpenVinoSession:
         if len(self._seen) > _MAX_SEEN:
             self._seen.clear()
         self._seen[key] += 1
-        if self._seen[key] < _COMPILE_AFTER:
+        if self._seen[key] < self.compile_after:
             return self._dynamic_request(kind)
         request = self._compile(self._variant(kind, shape))
         self._shaped[key] = request

@@ -63,3 +63,26 @@ def test_torch_threads_survive_ultralytics_predictor_setup(monkeypatch: pytest.M
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_openvino_output_does_not_depend_on_what_the_worker_ran_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Which worker runs a shard, and after which others, must not change its lines: a shard run
+    first and the same shard run last (its shapes already seen) give the same text. With
+    DETECTKIT_OPENVINO_CACHE_DIR the compiled models are kept there (and the second worker's
+    come from it, with the same results)."""
+    pytest.importorskip("openvino")
+    from detectkit.batch._job import Job
+    from detectkit.batch.sources import resolve_sources
+
+    monkeypatch.setenv("DETECTKIT_OPENVINO_CACHE_DIR", str(tmp_path / "cache" / "openvino"))
+    spec = detect_spec(backend="openvino", batch_size=4)
+    items = resolve_sources([ROOT / "datasets" / "shapes" / "images" / "val"])[:12]
+    shards = list(Job(out=tmp_path, spec=spec, items=items, shard_size=4).shards())
+    forward = ShardRunner(spec)
+    first = {s.index: forward.run(s).text for s in shards}
+    backward = ShardRunner(spec)
+    last = {s.index: backward.run(s).text for s in reversed(shards)}
+    assert first == last
+    assert list((tmp_path / "cache" / "openvino").glob("*.blob"))  # OpenVINO's model cache
