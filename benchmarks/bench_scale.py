@@ -18,10 +18,10 @@ worker count or engine) and with the single-process file of the same backend, wh
 
 Goals: local 2 workers >= 1.7x local 1 worker; Ray within 20 % of local 2 workers.
 
-Measure before distributing: ``--convert FILES`` reads (and writes as COCO) per-file datasets
-(YOLO labels, per-image VOC XML, LabelMe JSON) in one process; ``--eval IMAGES`` runs
-``detectkit eval`` on a synthetic prediction set of that many images. Both are set against the
-Ray start-up measured by the ``ray:...`` configurations (what a distributed run pays first).
+Measure before distributing: ``--eval IMAGES`` runs ``detectkit eval`` on a synthetic prediction
+set of that many images, set against the Ray start-up measured by the ``ray:...`` configurations
+(what a distributed run pays first). The sharded convert has its own benchmark,
+``benchmarks/bench_convert_sharded.py``.
 
 ``raycluster:...`` configurations join a local 2-CPU Ray cluster that the benchmark starts
 before the run (untimed) and stops after it, as a job joins an existing cluster with
@@ -35,7 +35,7 @@ OpenVINO model cache (``DETECTKIT_OPENVINO_CACHE_DIR``, off by default) is off u
 ``--ov-cache warm`` (a folder of the run, filled by the warm-up) or ``cold`` (empty for every run).
 
 Run: ``.venv/bin/python benchmarks/bench_scale.py [--images 500] [--repeat 3] [--configs ...]
-[--single] [--convert 20000] [--eval 50000] [--json-out FILE]``.
+[--single] [--eval 50000] [--json-out FILE]``.
 """
 
 from __future__ import annotations
@@ -281,38 +281,6 @@ def startup_section(backends: list[str], repeat: int, report: dict[str, Any]) ->
         report["startup"][backend] = row
 
 
-def convert_section(tmp: Path, files: int, report: dict[str, Any]) -> None:
-    """Local read + COCO write of ``files`` per-image annotation files in each many-file format."""
-    from detectkit.dataset import Dataset, ImageRecord
-    from detectkit.detections import Detections
-    from detectkit.formats import read, write
-
-    base = Dataset.read(ROOT / "datasets" / "shapes" / "annotations" / "instances_val.json")
-    records, anns = [], {}
-    items = list(base)
-    for i in range(files):
-        rec, dets = items[i % len(items)]
-        records.append(ImageRecord(i + 1, f"img_{i:07d}.jpg", rec.width, rec.height))
-        anns[i + 1] = Detections(xyxy=dets.xyxy, class_id=dets.class_id, names=dets.names)
-    big = Dataset(categories=base.categories, images=records, annotations=anns)
-    print(f"\nconvert: {files} per-image annotation files (no image files present), one process:")
-    for fmt in ("yolo", "voc", "labelme"):
-        folder = tmp / f"many_{fmt}"
-        write(big, folder, format=fmt, link_images=False)
-        start = time.perf_counter()
-        ds = read(folder, format=fmt)
-        seconds_read = time.perf_counter() - start
-        write(ds, tmp / f"many_{fmt}.json", format="coco")
-        seconds = time.perf_counter() - start
-        assert len(ds) == files, (fmt, len(ds))
-        report["convert"][fmt] = {"files": files, "read_seconds": seconds_read, "convert_seconds": seconds}
-        print(
-            f"  {fmt:8s} read {seconds_read:6.2f} s ({files / seconds_read:7.0f} files/s); "
-            f"read + write COCO {seconds:6.2f} s"
-        )
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 def eval_section(tmp: Path, images: int, report: dict[str, Any]) -> None:
     """``detectkit eval`` (a fresh process) on ``images`` synthetic images: the shapes val ground
     truth repeated, predictions = every box jittered plus half as many random false positives."""
@@ -493,7 +461,6 @@ def main(argv: list[str] | None = None) -> int:
         "warm (filled by the warm-up job), cold (empty for every run)",
     )
     parser.add_argument("--startup", action="store_true", help="also one worker's start-up with and without bytecode")
-    parser.add_argument("--convert", type=int, default=0, metavar="FILES", help="also the convert section")
     parser.add_argument("--eval", type=int, default=0, metavar="IMAGES", help="also the eval section")
     parser.add_argument("--json-out", type=Path, default=None)
     parser.add_argument("--tmp", type=Path, default=None)
@@ -508,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     CHILD_ENV["DETECTKIT_OPENVINO_CACHE_DIR"] = "" if args.ov_cache == "off" else str(tmp / "openvino-cache")
     global COLD_CACHE
     COLD_CACHE = args.ov_cache == "cold"
-    report: dict[str, Any] = {"single": {}, "detect": [], "convert": {}, "startup": {}}
+    report: dict[str, Any] = {"single": {}, "detect": [], "startup": {}}
     try:
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
         if not args.no_detect:
@@ -516,8 +483,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.startup:
             backends = sorted({c.split(":")[3] for c in args.configs.split(",")})
             startup_section(backends, args.repeat, report)
-        if args.convert:
-            convert_section(tmp, args.convert, report)
         if args.eval:
             eval_section(tmp, args.eval, report)
     finally:
