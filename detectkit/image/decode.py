@@ -173,6 +173,19 @@ def load_image(source: ImageSource, *, name: str | None = None) -> np.ndarray:
     raise InvalidInputError(f"image must be a path, bytes, numpy array or PIL image, got {type(source).__name__}")
 
 
+def jpeg_header_size_wh(head: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` of a JPEG from its first bytes (EXIF orientation applied), or None where
+    the direct header parse declines (not a JPEG, an unusual header, too few bytes): then ask PIL.
+
+    For callers holding encoded bytes (an upload) rather than a file; ``image_size_wh`` is the
+    file-path version with the PIL fallback built in.
+
+    >>> jpeg_header_size_wh(b"not a jpeg") is None
+    True
+    """
+    return _header.jpeg_size_wh(head)
+
+
 def image_size_wh(path: str | os.PathLike[str]) -> tuple[int, int]:
     """Read ``(width, height)`` from the file header only (the pixels are not decoded).
 

@@ -128,9 +128,9 @@ def check_image_bytes(data: bytes, *, name: str, max_bytes: int, max_pixels: int
         supported = ", ".join(ACCEPTED_FORMATS)
         raise RequestError(415, f"{name} is not an image in a supported format ({supported})")
     if sniffed == "JPEG":  # the direct header parse (it only declines, never disagrees with PIL)
-        from detectkit.image._header import jpeg_size_wh
+        from detectkit.image.decode import jpeg_header_size_wh
 
-        size = jpeg_size_wh(data[:65536])
+        size = jpeg_header_size_wh(data[:65536])
         if size is not None:
             return _checked(data, name, "JPEG", size, max_pixels)
     from PIL import Image, UnidentifiedImageError
