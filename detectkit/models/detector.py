@@ -238,6 +238,7 @@ class _OnnxRunner:
         self,
         images: Sequence[np.ndarray],
         *,
+        concurrent: bool = True,
         imgsz: int | tuple[int, int],
         conf: float,
         iou: float,
@@ -245,9 +246,10 @@ class _OnnxRunner:
         max_det: int,
         agnostic: bool = False,
     ) -> list[Detections]:
-        """``[self(image) for image in images]``, the inferences run concurrently when the session
-        can (OpenVINO's :meth:`~detectkit.models.openvino_runtime.OpenVinoSession.run_bgr_many`);
-        each image is still letterboxed and inferred on its own."""
+        """``[self(image) for image in images]``; with ``concurrent`` the inferences run concurrently
+        when the session can (OpenVINO's
+        :meth:`~detectkit.models.openvino_runtime.OpenVinoSession.run_bgr_many`), each image still
+        letterboxed and inferred on its own."""
         run_many = getattr(self.session, "run_bgr_many", None)
         kw: dict[str, Any] = {
             "imgsz": imgsz,
@@ -257,7 +259,7 @@ class _OnnxRunner:
             "max_det": max_det,
             "agnostic": agnostic,
         }
-        if run_many is None or len(images) < 2:
+        if not concurrent or run_many is None or len(images) < 2:
             return [self(img, **kw) for img in images]
         boxed = [self._letterbox(img, imgsz) for img in images]
 
@@ -623,9 +625,10 @@ class Detector:
     def _predict_boxes(self, images: list[np.ndarray], *, concurrent: bool = False) -> list[Detections]:
         if not images:
             return []
-        if self._onnx is not None and concurrent and len(images) > 1:
+        if self._onnx is not None:
             return self._onnx.many(
                 images,
+                concurrent=concurrent,
                 imgsz=self.imgsz,
                 conf=self.conf,
                 iou=self.iou,
@@ -633,19 +636,6 @@ class Detector:
                 max_det=self.max_det,
                 agnostic=self.agnostic_nms,
             )
-        if self._onnx is not None:
-            return [
-                self._onnx(
-                    img,
-                    imgsz=self.imgsz,
-                    conf=self.conf,
-                    iou=self.iou,
-                    classes=self.classes,
-                    max_det=self.max_det,
-                    agnostic=self.agnostic_nms,
-                )
-                for img in images
-            ]
         results = self._yolo.predict(
             images if len(images) > 1 else images[0],
             conf=self.conf,
