@@ -80,7 +80,8 @@ class FileObjects:
         columns: per-object data columns, in order of first use (int columns filled with 0
             where an object lacks the value, object columns with None).
         issues: the file's problems, in order (an error = a record skipped).
-        fatal: an error that stops the whole read (e.g. invalid XML), raised by the assembler.
+        fatal: the file could not be parsed at all (e.g. invalid XML): the assembler skips it as an
+            error (raised when the log is strict, or when the file was given alone).
         key: the reader's own key of the file (VOC: its stem, for the ImageSets split).
     """
 
@@ -181,12 +182,15 @@ class Assembler:
     """Builds a dataset from per-file results given in file order (the one rule for both reads).
 
     ``add`` records the file's issues (raising :class:`AnnotationParseError` at the first error
-    when the log is strict, or at a fatal problem), numbers the image, and keeps its columns;
-    ``finish`` numbers the classes (:func:`class_order`) and builds the table.
+    when the log is strict), numbers the image, and keeps its columns; a file that cannot be
+    parsed at all is one more error (skipped and reported, like a bad record), except that
+    ``unreadable_stops`` (a read of one file) raises it. ``finish`` numbers the classes
+    (:func:`class_order`) and builds the table.
     """
 
-    def __init__(self, log: IssueLog) -> None:
+    def __init__(self, log: IssueLog, *, unreadable_stops: bool = False) -> None:
         self.log = log
+        self.unreadable_stops = unreadable_stops
         self.records: list[ImageRecord] = []
         self._parts: list[FileObjects] = []
         self._positions: list[int] = []
@@ -194,7 +198,11 @@ class Assembler:
     def add(self, result: FileObjects, *, split: str | None = None) -> int | None:
         """Take one file's result; returns its image position, or None when it gave no image."""
         if result.fatal is not None:
-            raise result.fatal
+            err = result.fatal
+            if self.unreadable_stops:
+                raise err
+            self.log.bad(err.path, err.message, line=err.line, record=err.record)
+            return None
         for issue in result.issues:
             self.log.record(issue)
         if result.record is None:
@@ -248,6 +256,20 @@ class Assembler:
             issues=self.log.issues,
             source_format=source_format,
         )
+
+
+def nothing_read(kind: str, files: int, issues: Sequence[Issue], where: str | os.PathLike[str]) -> AnnotationParseError:
+    """The error for a read in which none of ``files`` files gave an image: it names the first
+    error's file and line (or ``where``) and says how many files were tried.
+
+    >>> str(nothing_read("VOC", 2, [Issue("error", "a.xml", "invalid XML", line=4)], "ann"))
+    'a.xml:4: invalid XML (none of the 2 VOC annotation files could be read; fix them or pass --images)'
+    """
+    first = next((i for i in issues if i.severity == "error"), None)
+    tail = f"none of the {files} {kind} annotation files could be read; fix them or pass --images"
+    if first is None:
+        return AnnotationParseError(os.fspath(where), tail)
+    return AnnotationParseError(first.path, f"{first.message} ({tail})", line=first.line, record=first.record)
 
 
 def _columns(parts: list[FileObjects], counts: list[int]) -> dict[str, np.ndarray]:

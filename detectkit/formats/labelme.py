@@ -51,7 +51,14 @@ from detectkit.formats._common import (
     safe_relpath,
     split_polygons,
 )
-from detectkit.formats._per_file import Assembler, FileMapper, FileObjects, parsed_in_order, sorted_paths
+from detectkit.formats._per_file import (
+    Assembler,
+    FileMapper,
+    FileObjects,
+    nothing_read,
+    parsed_in_order,
+    sorted_paths,
+)
 
 __all__ = ["iter_parsed", "parse_file", "parse_files", "read", "write"]
 
@@ -169,16 +176,14 @@ def read(
     root = p.parent if p.is_file() else p
     files = [p] if p.is_file() else sorted_paths(x for x in p.rglob("*.json") if not x.name.startswith("."))
     log = IssueLog(strict)
-    assembler = Assembler(log)
+    assembler = Assembler(log, unreadable_stops=p.is_file())
     context = (os.fspath(root), None if images is None else os.fspath(images), p.is_file())
     results = parsed_in_order(iter_parsed, parse_files, context, [os.fspath(f) for f in files], map_shards)
     for result in track(results, total=len(files), desc="read labelme"):
         assembler.add(result)
     errors = [i for i in log.issues if i.severity == "error" and i.record in ("imageWidth", "imageData", None)]
     if files and not assembler.records and errors:
-        raise AnnotationParseError(
-            p, f"none of the {len(files)} LabelMe files could be read; first problem: {errors[0]}"
-        )
+        raise nothing_read("LabelMe", len(files), errors, p)
     ds = assembler.finish(path=path, source_format="labelme")
     return apply_class_order(ds, path) if Path(path).is_dir() else ds
 
@@ -199,7 +204,8 @@ def parse_file(context: tuple[str, str | None, bool], file: str) -> FileObjects:
     whether the file was given alone).
 
     Never raises for the file's content: problems are the result's issues (``fatal`` for one
-    that stops the read, e.g. invalid JSON), which the assembler reports in file order.
+    that is not JSON at all: skipped as an error unless it was the only file given), which the
+    assembler reports in file order.
     """
     root_s, images, single = context
     root = Path(root_s)

@@ -60,6 +60,7 @@ from detectkit.formats._per_file import (
     FileMapper,
     FileObjects,
     ImageFinder,
+    nothing_read,
     parsed_in_order,
     relative_stem,
     sorted_paths,
@@ -153,7 +154,7 @@ def read(
                 break
     splits = _split_of(root)
     log = IssueLog(strict)
-    assembler = Assembler(log)
+    assembler = Assembler(log, unreadable_stops=p.is_file())
     context = (os.fspath(ann_dir), os.fspath(image_dir))
     texts = [os.fspath(f) for f in files]
     results = parsed_in_order(iter_parsed, parse_files, context, texts, map_shards)
@@ -169,11 +170,7 @@ def read(
                 record=stem,
             )
     if files and not assembler.records:
-        first = next((i for i in log.issues if i.severity == "error"), None)
-        detail = f"; first problem: {first}" if first else ""
-        raise AnnotationParseError(
-            p, f"none of the {len(files)} VOC annotation files could be read{detail}; fix them or pass --images"
-        )
+        raise nothing_read("VOC", len(files), log.issues, p)
     return assembler.finish(path=path, source_format="voc", names=list(labels) if labels is not None else None)
 
 
@@ -193,7 +190,8 @@ def parse_file(context: tuple[str, str], file: str, finder: ImageFinder | None =
     """One VOC XML file: its image record and objects (``context`` = annotation and image folders).
 
     Never raises for the file's content: problems are the result's issues (``fatal`` for a file
-    that is not XML at all), which the assembler reports in file order.
+    that is not XML at all: skipped as an error unless it was the only file given), which the
+    assembler reports in file order.
     """
     ann_dir, image_dir_s = context
     f = file

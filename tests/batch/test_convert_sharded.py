@@ -152,16 +152,24 @@ def test_strict_stops_at_the_same_first_error(fmt: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("fmt", "name", "text"), [("voc", "m.xml", "<annotation><size>"), ("labelme", "m.json", "{")])
-def test_a_file_that_stops_the_read_stops_it_sharded_too(fmt: str, name: str, text: str, tmp_path: Path) -> None:
+def test_an_unparseable_file_is_skipped_and_reported_sharded_too(
+    fmt: str, name: str, text: str, tmp_path: Path
+) -> None:
     src = MAKERS[fmt](tmp_path)
     folder = src / "Annotations" if fmt == "voc" else src
     (folder / name).write_text(text)
-    with pytest.raises(AnnotationParseError) as plain:
+    with pytest.warns(UserWarning, match="skipped") as plain:
         plain_convert(src, tmp_path / "a.json", to="coco")
-    with pytest.raises(AnnotationParseError) as sharded:
+    with pytest.warns(UserWarning, match="skipped") as sharded:
         convert(src, tmp_path / "b.json", to="coco", workers=2, shard_size=3, min_files=0)
-    assert str(sharded.value) == str(plain.value)
-    assert name in str(plain.value)
+    assert [str(w.message) for w in sharded] == [str(w.message) for w in plain]
+    assert any(name in str(w.message) for w in plain)
+    assert (tmp_path / "b.json").read_bytes() == (tmp_path / "a.json").read_bytes()
+    with pytest.raises(AnnotationParseError) as plain_strict:
+        plain_convert(src, tmp_path / "c.json", to="coco", strict=True)
+    with pytest.raises(AnnotationParseError) as sharded_strict:
+        convert(src, tmp_path / "d.json", to="coco", strict=True, workers=2, shard_size=3, min_files=0)
+    assert str(sharded_strict.value) == str(plain_strict.value)
 
 
 def test_cli_engine_local_matches_the_plain_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -66,6 +66,35 @@ def test_voc_malformed_xml_names_file_and_line(tmp_path: Path) -> None:
         voc.read(tmp_path)
     assert info.value.path == tmp_path / "a.xml"
     assert info.value.line == 4
+    assert "none of the 1 VOC annotation files could be read" in str(info.value)
+    with pytest.raises(AnnotationParseError) as info:
+        voc.read(tmp_path / "a.xml")  # one file given: its own error
+    assert info.value.path == tmp_path / "a.xml"
+    assert info.value.line == 4
+
+
+_GOOD_XML = (
+    "<annotation><filename>{0}.jpg</filename><size><width>10</width><height>10</height></size>"
+    "<object><name>x</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>2</xmax><ymax>3</ymax></bndbox></object>"
+    "</annotation>"
+)
+
+
+def test_voc_folder_with_unreadable_files_reads_the_rest_and_reports_them(tmp_path: Path) -> None:
+    for stem in ("a", "c"):
+        (tmp_path / f"{stem}.xml").write_text(_GOOD_XML.format(stem))
+    (tmp_path / "b.xml").write_text("not XML at all\n")
+    (tmp_path / "d.xml").write_text("<annotation>\n<object>\n</annotation>")
+    with pytest.warns(UserWarning, match="skipped 2 bad record"):
+        ds = voc.read(tmp_path)
+    assert [r.file_name for r in ds.images] == ["a.jpg", "c.jpg"]
+    assert ds.num_objects == 2
+    errors = [(Path(i.path).name, i.line) for i in ds.issues if i.severity == "error"]
+    assert errors == [("b.xml", 1), ("d.xml", 3)]
+    with pytest.raises(AnnotationParseError) as info:
+        voc.read(tmp_path, strict=True)
+    assert info.value.path == tmp_path / "b.xml"
+    assert info.value.line == 1
 
 
 def test_voc_bad_object_is_skipped_or_strict(tmp_path: Path) -> None:
@@ -128,6 +157,24 @@ def test_labelme_malformed_json(tmp_path: Path) -> None:
     (tmp_path / "a.json").write_text('{"shapes": [\n{"label": }]}')
     with pytest.raises(AnnotationParseError) as info:
         labelme.read(tmp_path / "a.json")
+    assert info.value.line == 2
+
+
+def test_labelme_folder_with_an_unreadable_file_reads_the_rest(tmp_path: Path) -> None:
+    good = {"shapes": [{"label": "x", "points": [[1, 1], [4, 5]], "shape_type": "rectangle"}], "imagePath": "g.jpg"}
+    (tmp_path / "g.json").write_text(json.dumps({**good, "imageHeight": 10, "imageWidth": 10}))
+    (tmp_path / "a.json").write_text('{"shapes": [\n{"label": }]}')
+    with pytest.warns(UserWarning, match="skipped 1 bad record"):
+        ds = labelme.read(tmp_path)
+    assert [r.file_name for r in ds.images] == ["g.jpg"]
+    assert ds.num_objects == 1
+    assert [(Path(i.path).name, i.line) for i in ds.issues if i.severity == "error"] == [("a.json", 2)]
+    with pytest.raises(AnnotationParseError, match="invalid JSON") as info:
+        labelme.read(tmp_path, strict=True)
+    assert info.value.path == tmp_path / "a.json"
+    (tmp_path / "g.json").unlink()
+    with pytest.raises(AnnotationParseError, match="none of the 1 LabelMe annotation files") as info:
+        labelme.read(tmp_path)
     assert info.value.line == 2
 
 
