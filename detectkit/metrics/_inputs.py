@@ -250,7 +250,7 @@ def load_ground_truth(obj: Any, *, iou_type: str, strict: bool = False) -> Groun
     if isinstance(obj, (str, Path)):
         path = Path(obj)
         if not path.exists():
-            raise InvalidInputError(f"ground_truth path does not exist: {path}")
+            raise InvalidInputError(f"ground truth {path} does not exist (GROUND_TRUTH: a COCO JSON file or a dataset)")
         if path.is_file() and path.suffix.lower() == ".json":
             from detectkit.formats import coco
 
@@ -287,7 +287,9 @@ def load_predictions(obj: Any, gt: GroundTruth, *, iou_type: str, strict: bool =
     if isinstance(obj, (str, Path)):
         path = Path(obj)
         if not path.exists():
-            raise InvalidInputError(f"predictions path does not exist: {path}")
+            raise InvalidInputError(
+                f"predictions {path} do not exist (PREDICTIONS: a COCO results JSON or a dataset with confidences)"
+            )
         if path.is_file() and path.suffix.lower() == ".json":
             try:
                 dt = predictions_from_coco(path, gt, iou_type=iou_type, source=str(path), strict=strict)

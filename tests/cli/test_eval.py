@@ -137,7 +137,11 @@ def test_mismatched_categories_warned(files: Any, tmp_path: Path, capsys: pytest
 
 def test_missing_file_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", str(tmp_path / "nope.json"), str(tmp_path / "dt.json")]) == 1
-    assert "does not exist" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"ground truth {tmp_path / 'nope.json'} does not exist (GROUND_TRUTH:" in err  # the argument's name
+    (tmp_path / "gt.json").write_text('{"images": [], "annotations": [], "categories": []}')
+    assert main(["eval", str(tmp_path / "gt.json"), str(tmp_path / "dt.json")]) == 1
+    assert f"predictions {tmp_path / 'dt.json'} do not exist (PREDICTIONS:" in capsys.readouterr().err
 
 
 def test_usage_error() -> None:
