@@ -66,6 +66,7 @@ __all__ = [
 
 MergeMethod = Literal["nms", "nmm", "wbf"]
 MERGE_METHODS: tuple[str, ...] = ("nms", "nmm", "wbf")
+MIN_TILE = 32  # px: the smallest tile side SliceConfig accepts
 _STITCH_ALIGN = 0.5  # minimum 1-D intersection over the shorter extent along the cut border
 
 
@@ -151,7 +152,13 @@ class SliceConfig:
 
     def __post_init__(self) -> None:
         if self.slice_wh is not None:
-            object.__setattr__(self, "slice_wh", _positive_pair(self.slice_wh, "slice_wh"))
+            pair = _positive_pair(self.slice_wh, "slice_wh")
+            if min(pair) < MIN_TILE:  # e.g. a typo (5 for 512): tens of thousands of forward passes per image
+                raise InvalidInputError(
+                    f"slice_wh must be at least {MIN_TILE} px per side (the detector's coarsest stride; "
+                    f"tiles are usually 320-1024 px), got {self.slice_wh!r}"
+                )
+            object.__setattr__(self, "slice_wh", pair)
         ov = self.overlap
         if isinstance(ov, (tuple, list)):
             if len(ov) != 2:

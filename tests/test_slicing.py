@@ -63,7 +63,7 @@ def test_slice_boxes_equals_sahi_itself() -> None:
     rng = np.random.default_rng(0)
     for _ in range(300):
         w, h = (int(v) for v in rng.integers(1, 1500, 2))
-        sw, sh = (int(v) for v in rng.integers(1, 500, 2))
+        sw, sh = (int(v) for v in rng.integers(32, 500, 2))  # SliceConfig's smallest tile is 32 px
         ratio = float(rng.choice([0.0, 0.1, 0.2, 0.5, 0.9]))
         ref = sahi_slicing.get_slice_bboxes(h, w, sh, sw, False, ratio, ratio)
         cfg = SliceConfig(slice_wh=(sw, sh), overlap=ratio)
@@ -84,6 +84,12 @@ def test_slice_boxes_cover_the_image_with_full_size_tiles(w, h, s, o) -> None:
     assert covered.all()
     xs = sorted({int(t[0]) for t in tiles})
     assert all(b - a <= s - o for a, b in itertools.pairwise(xs))  # neighbours overlap by >= o
+
+
+def test_a_tile_under_32_px_is_refused() -> None:  # --slice 5 for 512 would run ~10^5 forwards per image
+    with pytest.raises(InvalidInputError, match="at least 32 px per side"):
+        SliceConfig(slice_wh=(5, 640))
+    assert SliceConfig(slice_wh=32).slice_wh == (32, 32)
 
 
 @pytest.mark.parametrize(

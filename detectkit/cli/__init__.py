@@ -14,7 +14,7 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from detectkit import __version__
@@ -91,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
+    restore = _plain_warnings()
     try:
         return int(func(args))
     except InvalidInputError as exc:
@@ -102,6 +103,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        restore()
+
+
+def _plain_warnings() -> Callable[[], None]:
+    """Show Python warnings as one ``warning: ...`` line (no source file and line of code) while a
+    command runs; returns the function that puts the previous display back. Left alone when
+    something else (pytest, ``catch_warnings(record=True)``) already handles warnings."""
+    import warnings
+
+    previous = warnings.showwarning
+    if previous is not getattr(warnings, "_showwarning_orig", previous):
+        return lambda: None
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, *_: object) -> None:
+        print(f"warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show
+
+    def restore() -> None:
+        warnings.showwarning = previous
+
+    return restore
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     """Draw the dataset; returns 0, or 1 if any image failed."""
     from tqdm import tqdm
 
+    from detectkit.cli._data import print_issues, quiet_library_warnings
     from detectkit.errors import DetectkitError, InvalidInputError
     from detectkit.formats import read
     from detectkit.image import load_image
@@ -72,7 +73,10 @@ def run(args: argparse.Namespace) -> int:
             raise InvalidInputError(f"--images must be a folder, got {args.images!r}")
         options["images"] = args.images
     check_output_dir(args.out, flag="--out", overwrite=args.overwrite)
-    ds = read(args.dataset, format=args.fmt, **options)
+    with quiet_library_warnings():  # skipped records are printed below, as the other commands do
+        ds = read(args.dataset, format=args.fmt, **options)
+    if not args.quiet:
+        print_issues(ds)
     if args.images is None and len(ds.images) and all(r.path is None for r in ds.images):
         raise UsageError(
             f"the image files of {args.dataset} were not found beside it; pass --images DIR "

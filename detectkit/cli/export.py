@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from detectkit.cli import UsageError
+from detectkit.cli._errors import guarded
 
 __all__ = ["register", "run"]
 
@@ -39,7 +40,21 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--name", help="user-manifest name (default: the output file's stem)")
     parser.add_argument("--task", choices=("detect", "classify"), help="when it cannot be inferred from MODEL")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=guarded(run, FLAGS))
+
+
+# library parameters -> the flags of this command (errors and notes are written with these)
+FLAGS = {
+    "calibration": "--calibration DATASET",
+    "calibration_size": "--calibration-size",
+    "imgsz": "--imgsz",
+    "int8": "--int8",
+    "max_drop": "--max-drop",
+    "name": "--name",
+    "out": "--out",
+    "task": "--task",
+    "val": "--val DATASET",
+}
 
 
 def run(args: argparse.Namespace) -> int:

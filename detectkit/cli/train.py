@@ -50,7 +50,9 @@ def register(subparsers: Any) -> None:
     det.add_argument("--name", help="model name for the user manifest (default: DATASET-MODEL)")
     det.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     det.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    det.set_defaults(func=guarded(run_detector, {"format": "--format FORMAT"}))
+    det.set_defaults(
+        func=guarded(run_detector, {"format": "--format FORMAT", "val": "--val DATASET", "val_split": "--val-split"})
+    )
 
     clf = targets.add_parser("classifier", help="fine-tune a torchvision classifier from ImageNet weights")
     clf.add_argument("data", metavar="FOLDER|CSV", help="a folder per class, or a CSV of path,label")

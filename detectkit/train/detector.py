@@ -111,7 +111,10 @@ def _splits(data: Any, val: Any, val_split: float, seed: int) -> tuple[Any, Any]
         raise InvalidInputError(f"val_split must be in (0, 1), got {val_split!r}")
     parts = ds.split(train=1.0 - val_split, val=val_split, seed=seed)
     if "val" not in parts or not len(parts["val"]) or not len(parts.get("train", [])):
-        raise InvalidInputError(f"dataset has too few images ({len(ds)}) for a val split of {val_split}; pass val=")
+        raise InvalidInputError(
+            f"dataset has too few images ({len(ds)}) for a val split of {val_split}; "
+            "pass val= (a separate val dataset) or set val_split higher"
+        )
     return parts["train"], parts["val"]
 
 

@@ -416,7 +416,7 @@ def export_model(
     if not isinstance(int8, bool):
         raise InvalidInputError(f"int8 must be True or False, got {int8!r}")
     if int8 and calibration is None:
-        raise InvalidInputError("INT8 export needs calibration images: pass calibration= (CLI: --calibration DATASET)")
+        raise InvalidInputError("INT8 export needs calibration images: pass calibration=")
     if isinstance(max_drop, bool) or not isinstance(max_drop, (int, float)) or not max_drop >= 0:
         raise InvalidInputError(f"max_drop must be a number of points >= 0, got {max_drop!r}")
     if isinstance(calibration_size, bool) or not isinstance(calibration_size, int) or calibration_size < 1:
@@ -493,8 +493,8 @@ def export_model(
                 labelled = read_labelled(val) if val is not None else val_labelled
                 if labelled is None:
                     raise InvalidInputError(
-                        f"the accuracy guard needs a labelled val set (class folders or CSV): pass val= "
-                        f"(CLI: --val); calibration {calibration} is not one"
+                        f"the accuracy guard needs a labelled val set (class folders or CSV): pass val=; "
+                        f"calibration {calibration} is not one"
                     )
                 metric, n_val = "top1", len(labelled)
                 reference = _classifier_score(clf, labelled)

@@ -129,9 +129,12 @@ CASES: list[tuple[str, int, str]] = [
     ("train detector {b}/nope.json", 1, "nope.json"),
     ("train detector {b}/empty", 1, "--format FORMAT"),
     ("train detector {gold} --epochs 0", 2, "--epochs"),
+    ("train detector {gold} --epochs 1", 1, "pass --val DATASET (a separate val dataset) or set --val-split higher"),
     ("train classifier {b}/empty", 1, "class sub-folders"),
     ("export {b}/nope.pt", 1, "nope.pt"),
     ("export demo-shapes --int8", 2, "--calibration"),
+    ("export demo-shapes --imgsz 8 --out {b}/x.onnx", 1, "--imgsz must be an int >= 32"),
+    ("detect {b}/photo.jpg --slice 5", 2, "at least 32 px per side"),
     ("augment-preview {b}/nope", 1, "nope"),
     # serve: a bad model or option fails before the server binds a port
     ("serve --port 0", 2, "--port"),
@@ -274,3 +277,39 @@ def test_fresh_process_prints_one_line(bad: Path) -> None:
         assert needle in lines[0]
         assert "object at 0x" not in lines[0]
         assert "Traceback" not in proc.stderr
+
+
+def test_library_warnings_print_as_one_plain_line(tmp_path: Path) -> None:
+    """A Python warning reaching the CLI is one ``warning: ...`` line, without the source line of
+    code ``warnings`` prints by default (``train`` reads the dataset through the library)."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "voc"
+    src.mkdir()
+    (src / "b.xml").write_text("not XML\n")
+    (src / "a.xml").write_text(
+        "<annotation><filename>a.jpg</filename><size><width>10</width><height>10</height></size></annotation>"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "detectkit",
+            "train",
+            "detector",
+            str(src),
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "t"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0].startswith(f"warning: {src}: skipped 1 bad record(s): {src / 'b.xml'}:1: error: invalid XML"), lines
+    assert "UserWarning" not in proc.stderr
+    assert "Traceback" not in proc.stderr
