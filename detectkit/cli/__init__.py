@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from detectkit import __version__
 from detectkit.errors import DetectkitError, InvalidInputError
@@ -117,8 +118,15 @@ def _plain_warnings() -> Callable[[], None]:
     if previous is not getattr(warnings, "_showwarning_orig", previous):
         return lambda: None
 
-    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, *_: object) -> None:
-        print(f"warning: {message}", file=sys.stderr)
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        print(f"warning: {message}", file=file or sys.stderr)
 
     warnings.showwarning = show
 
