@@ -38,19 +38,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from _common import ROOT, child_env
 
-ROOT = Path(__file__).resolve().parents[1]
-ENV = dict(
-    os.environ,
-    YOLO_OFFLINE="1",
-    YOLO_AUTOINSTALL="false",
-    YOLO_VERBOSE="false",
-    YOLO_CONFIG_DIR=str(ROOT / ".cache" / "ultralytics"),
-)
-# Child processes run like an installed package: with bytecode caches (site-packages, hence
-# Ultralytics, has them; this environment sets PYTHONDONTWRITEBYTECODE, which would make every
-# detectkit start-up recompile its modules). The caches go to a temporary prefix.
-ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+# Child processes run like an installed package, with bytecode caches (see child_env); the
+# caches go to a temporary prefix set in main().
+ENV = child_env()
 
 
 def make_coco(
@@ -232,7 +224,7 @@ def main() -> None:
     opts = parser.parse_args()
     Path(opts.tmp).mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="bench_convert_", dir=opts.tmp))
-    ENV["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+    ENV.update(child_env(tmp / "pycache"))
     size = (160, 120)
     try:
         ann_dir = tmp / "annotations"

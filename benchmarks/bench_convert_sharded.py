@@ -42,17 +42,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-ENV = dict(
-    os.environ,
-    YOLO_OFFLINE="1",
-    YOLO_AUTOINSTALL="false",
-    YOLO_VERBOSE="false",
-    YOLO_CONFIG_DIR=str(ROOT / ".cache" / "ultralytics"),
-    RAY_AUTH_MODE="disabled",
-)
-ENV.pop("PYTHONDONTWRITEBYTECODE", None)
-ENV["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+from _common import ROOT, child_env
+
+ENV = child_env(RAY_AUTH_MODE="disabled")  # bytecode caches: see child_env; the prefix is set per run
 
 _CHILD = """
 import json, resource, sys, time, warnings
