@@ -143,6 +143,34 @@ def _jpeg(buf: bytes) -> tuple[int, int] | None:
     return None
 
 
+def pil_open(fp: Any, formats: list[str] | tuple[str, ...] | None = None) -> Any:
+    """``PIL.Image.open`` without the hooks other libraries install in it.
+
+    Importing Ultralytics replaces ``PIL.Image.open`` with a wrapper that, for a file Pillow
+    cannot identify (any corrupt upload), calls its ``check_requirements("pi-heif")``: a warning
+    offline, and with Ultralytics' default auto-install a ``pip install`` at run time. A corrupt
+    image must just be refused, so detectkit opens files with the original function.
+
+    >>> import io
+    >>> from PIL import Image
+    >>> buf = io.BytesIO()
+    >>> Image.new("RGB", (3, 2)).save(buf, format="PNG")
+    >>> with pil_open(io.BytesIO(buf.getvalue())) as im:
+    ...     im.size
+    (3, 2)
+    """
+    import sys
+
+    from PIL import Image
+
+    opener = Image.open
+    patches = sys.modules.get("ultralytics.utils.patches")
+    original = getattr(patches, "_image_open", None)
+    if callable(original) and opener is getattr(patches, "image_open", None):
+        opener = original
+    return opener(fp, formats=formats)
+
+
 def _pillow(buf: bytes) -> tuple[int, int] | None:
     import warnings
 
@@ -151,7 +179,7 @@ def _pillow(buf: bytes) -> tuple[int, int] | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # DecompressionBombWarning: we decide below
-            with Image.open(io.BytesIO(buf)) as im:  # lazy: reads the header only
+            with pil_open(io.BytesIO(buf)) as im:  # lazy: reads the header only
                 w, h = im.size
                 return int(w), int(h)
     except Image.DecompressionBombError as exc:

@@ -480,3 +480,22 @@ def test_unreadable_image_error_names_the_file_not_a_python_object(tmp_path: Pat
     with pytest.raises(InvalidInputError, match=r"fake\.jpg is not a readable image") as info:
         load_image(fake)
     assert "object at 0x" not in str(info.value)
+
+
+def test_a_corrupt_image_never_reaches_ultralytics_pil_hook(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Importing Ultralytics wraps ``PIL.Image.open``: an unidentified file makes it call
+    ``check_requirements("pi-heif")`` (a warning offline, a pip install with its default
+    auto-install). detectkit opens images with the original function, so nothing is installed."""
+    import ultralytics.utils.checks
+    import ultralytics.utils.patches  # installs the hook
+    from PIL import Image
+
+    from detectkit._limits import check_encoded
+
+    assert Image.open.__module__ == "ultralytics.utils.patches"
+    calls: list[object] = []
+    monkeypatch.setattr(ultralytics.utils.checks, "check_requirements", lambda *a, **k: calls.append(a))
+    with pytest.raises(InvalidInputError, match="not a readable image"):
+        load_image(b"plain text, not an image at all")
+    check_encoded(np.frombuffer(b"\x00garbage" * 8, np.uint8), "x")
+    assert calls == []

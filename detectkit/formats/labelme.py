@@ -88,10 +88,12 @@ def _embedded_image(data: Any) -> tuple[str, tuple[int, int]]:
         raise ValueError(f"is not base64: {exc}") from None
     from PIL import Image, UnidentifiedImageError
 
+    from detectkit._limits import pil_open
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(raw)) as im:
+            with pil_open(io.BytesIO(raw)) as im:
                 fmt, size = (im.format or "png").lower(), im.size
     except (UnidentifiedImageError, OSError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise ValueError(f"is not a decodable image: {exc}") from None

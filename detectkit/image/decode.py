@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
-from detectkit._limits import check_encoded, check_pixels
+from detectkit._limits import check_encoded, check_pixels, pil_open
 from detectkit.errors import InvalidInputError
 from detectkit.image import _header
 
@@ -80,12 +80,10 @@ def _decode_bytes(data: bytes | bytearray | memoryview | np.ndarray, name: str) 
     # OpenCV cannot read some formats (e.g. GIF, some TIFF flavours): try Pillow.
     import io
 
-    from PIL import Image
-
     try:
-        with Image.open(io.BytesIO(buf.tobytes())) as pil:
+        with pil_open(io.BytesIO(buf.tobytes())) as pil:
             return _pil_to_bgr(pil, name)
-    except Exception as exc:  # PIL (and patches of it, e.g. Ultralytics' HEIF hook) raise many kinds
+    except Exception as exc:  # PIL raises many kinds
         # PIL names its stream ("cannot identify image file <_io.BytesIO object at 0x...>"): drop it
         text = re.sub(r"\s*<[^<>]* object at 0x[0-9a-fA-F]+>", "", str(exc)).strip()
         detail = f": {text}" if text and not isinstance(exc, ImportError) else ""
