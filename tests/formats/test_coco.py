@@ -6,6 +6,7 @@ import copy
 import importlib
 import json
 import os
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -808,3 +809,24 @@ def test_the_writers_fast_rows_write_the_same_bytes_as_its_dicts(
                 plain = written(dataset, f"plain{k}{indent}.json", indent)
             assert fast == plain, (case, k, indent)
     assert isinstance(written(ds, "check.json", None), bytes)  # a file read is written back
+
+
+def test_a_folder_with_one_json_reads_it_and_several_are_named(tmp_path: Path) -> None:
+    """A Roboflow COCO split folder holds one ``_annotations.coco.json``; the COCO release's
+    ``annotations/`` holds several, which must be named rather than failing on "Is a directory"."""
+    from detectkit.formats import read as read_any
+
+    split = tmp_path / "train"
+    split.mkdir()
+    shutil.copy(GOLDEN, split / "_annotations.coco.json")
+    whole = coco.read(split / "_annotations.coco.json", require_files=False)
+    assert coco.read(split, require_files=False).images == whole.images
+    assert read_any(split).source_format == "coco"
+    (tmp_path / "release" / "annotations").mkdir(parents=True)
+    for name in ("instances_val.json", "person_keypoints_val.json"):
+        shutil.copy(GOLDEN, tmp_path / "release" / "annotations" / name)
+    with pytest.raises(InvalidInputError, match=r"2 JSON files \(annotations/instances_val.json, annotations/person_"):
+        coco.read(tmp_path / "release")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidInputError, match="is a folder holding no JSON file"):
+        coco.read(tmp_path / "empty")

@@ -58,3 +58,19 @@ def test_no_names_anywhere_keeps_boxes_under_numeric_names(tmp_path: Path) -> No
     assert [c.name for c in ds.categories] == ["3", "76"]
     assert sum(len(d) for _, d in ds) == 2
     assert any("no class names" in i.message for i in ds.issues)
+
+
+def test_images_all_missing_is_an_error_not_an_empty_dataset(tmp_path: Path) -> None:
+    """The Darknet fixture without its image files: every image is skipped, so the read fails
+    (naming the first missing image) instead of converting to an empty dataset with exit 0."""
+    from detectkit.errors import AnnotationParseError
+
+    root = tmp_path / "darknet"
+    shutil.copytree(DARKNET, root)
+    with pytest.raises(AnnotationParseError, match=r"none of the 3 YOLO annotation files could be read") as info:
+        read_yolo(root / "data")
+    assert info.value.path.name == "img1.jpg"
+    Image.fromarray(np.zeros((50, 100, 3), np.uint8)).save(root / "data" / "obj" / "img2.jpg")
+    with pytest.warns(UserWarning, match="skipped 2 bad record"):
+        ds = read_yolo(root / "data")  # one image is there: read, the others reported
+    assert [r.file_name for r in ds.images] == ["img2.jpg"]

@@ -96,7 +96,8 @@ def read(
     one instead. ``detectkit convert`` and ``detectkit eval`` both read this way.
 
     Args:
-        path: the JSON file.
+        path: the JSON file (or a folder holding one JSON file, itself or in ``annotations/``,
+            e.g. a Roboflow split folder with its ``_annotations.coco.json``).
         images: the folder image ``file_name`` s are relative to (default: guessed from
             the JSON's folder, its ``images/`` sibling, ...); used for ``ImageRecord.path``
             and for sizes missing from the JSON (read from the image header only).
@@ -111,7 +112,7 @@ def read(
         AnnotationParseError: invalid JSON or structure (with line / record), or any bad
             record when ``strict``.
     """
-    path = Path(path)
+    path = json_in(Path(path))
 
     def build(doc: Document) -> Dataset:
         return _dataset(path, doc, images, strict, require_files)
@@ -120,6 +121,26 @@ def read(
     if ds is None:
         ds = build(plain_document(path, decode_plain(path, read_bytes(path))))
     return ds
+
+
+def json_in(path: Path) -> Path:
+    """``path`` itself, or the one JSON file of the folder ``path`` (or of its ``annotations/``).
+
+    Raises:
+        InvalidInputError: the folder holds no JSON file, or several (they are named).
+    """
+    if not path.is_dir():
+        return path
+    found = [f for d in (path, path / "annotations") if d.is_dir() for f in sorted(d.glob("*.json"))]
+    found = [f for f in found if not f.name.startswith(".")]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise InvalidInputError(f"COCO path {os.fspath(path)} is a folder holding no JSON file; pass the COCO file")
+    names = ", ".join(os.fspath(f.relative_to(path)) for f in found[:5]) + (", ..." if len(found) > 5 else "")
+    raise InvalidInputError(
+        f"COCO path {os.fspath(path)} is a folder with {len(found)} JSON files ({names}); pass the one to read"
+    )
 
 
 def read_bytes(path: Path) -> bytes:

@@ -26,7 +26,7 @@ from detectkit.formats._common import (
     pauses_gc,
     warn_skipped,
 )
-from detectkit.formats._per_file import FileMapper
+from detectkit.formats._per_file import FileMapper, nothing_read
 from detectkit.formats.yolo import _fast_read
 from detectkit.formats.yolo.layout import (
     META_FILE,
@@ -246,6 +246,8 @@ def read(
         records.append(ImageRecord(rid, fname, w, h, path=img, split=rsplit, extra=extra))
         label_files.append(label_s)
 
+    if order and not records:  # every image was skipped: not an empty success
+        raise nothing_read("YOLO", len(order), log.issues, root)
     table = _parse_labels(label_files, records, id_of, task, log, infer_names=infer_names, map_shards=map_shards)
     if infer_names and id_of:  # no names anywhere: keep the boxes under numeric names, and say so
         categories = [Category(k, str(k)) for k in sorted(id_of)]
