@@ -182,6 +182,10 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         return "labelme"
     if "coco" in kinds and len(jsons) == 1:
         return "coco"
+    from detectkit.formats.coco.read import split_jsons
+
+    if (found := split_jsons(p)) and _json_kind(found[0][1]) == "coco":  # a Roboflow COCO export
+        return "coco"
     if any(p.glob("*.txt")) or (p / "classes.txt").is_file():
         return "yolo"
     raise InvalidInputError(f"cannot tell the annotation format of folder {os.fspath(path)}; pass format=")

@@ -830,3 +830,31 @@ def test_a_folder_with_one_json_reads_it_and_several_are_named(tmp_path: Path) -
     (tmp_path / "empty").mkdir()
     with pytest.raises(InvalidInputError, match="is a folder holding no JSON file"):
         coco.read(tmp_path / "empty")
+
+
+def test_a_roboflow_coco_export_reads_as_one_dataset_with_its_splits(tmp_path: Path) -> None:
+    """Roboflow's "COCO" export: README files beside train/ and valid/, each holding its images
+    and one ``_annotations.coco.json`` (image and annotation ids restart at 0 in every split)."""
+    from PIL import Image
+
+    from detectkit.formats import convert, detect_format
+    from detectkit.formats import read as read_any
+
+    root = tmp_path / "export"
+    shutil.copytree(DATA / "roboflow_coco", root)
+    for split in ("train", "valid"):
+        for im in _load(root / split / "_annotations.coco.json")["images"]:
+            Image.new("RGB", (im["width"], im["height"])).save(root / split / im["file_name"])
+    assert detect_format(root) == "coco"  # not YOLO, despite the README .txt files
+    ds = read_any(root)
+    assert [(r.split, r.file_name[:7]) for r in ds.images] == [
+        ("train", "img_001"),
+        ("train", "img_002"),
+        ("val", "img_003"),
+    ]
+    assert len({r.id for r in ds.images}) == 3  # the second split's ids were renumbered
+    assert all(r.path is not None and r.path.is_file() for r in ds.images)
+    assert ds.names == {0: "pets", 1: "cat", 2: "dog"}
+    assert [d.labels for _, d in ds] == [["cat", "dog"], ["dog"], ["cat"]]
+    convert(root, tmp_path / "yolo", to="yolo")
+    assert sorted(p.name for p in (tmp_path / "yolo" / "images").iterdir()) == ["train", "val"]

@@ -96,8 +96,11 @@ def read(
     one instead. ``detectkit convert`` and ``detectkit eval`` both read this way.
 
     Args:
-        path: the JSON file (or a folder holding one JSON file, itself or in ``annotations/``,
-            e.g. a Roboflow split folder with its ``_annotations.coco.json``).
+        path: the JSON file; or a folder holding one JSON file, itself or in ``annotations/``
+            (e.g. a Roboflow split folder with its ``_annotations.coco.json``); or a folder of
+            split folders with one JSON each (a Roboflow COCO export: ``train/``, ``valid/``,
+            ``test/``), read as one dataset whose records have ``split`` set (``valid`` ->
+            ``val``; categories unified by name, colliding ids renumbered, as ``Dataset.merge``).
         images: the folder image ``file_name`` s are relative to (default: guessed from
             the JSON's folder, its ``images/`` sibling, ...); used for ``ImageRecord.path``
             and for sizes missing from the JSON (read from the image header only).
@@ -112,6 +115,16 @@ def read(
         AnnotationParseError: invalid JSON or structure (with line / record), or any bad
             record when ``strict``.
     """
+    splits = split_jsons(Path(path))
+    if splits:  # a Roboflow-style export: train/ valid/ test/, one JSON in each
+        parts = []
+        for split, file in splits:
+            part = read(file, images=images, strict=strict, require_files=require_files)
+            parts.append(part.with_images([r._replace(split=split) for r in part.images]))
+        merged = parts[0]
+        for part in parts[1:]:
+            merged = merged.merge(part)
+        return merged
     path = json_in(Path(path))
 
     def build(doc: Document) -> Dataset:
@@ -121,6 +134,28 @@ def read(
     if ds is None:
         ds = build(plain_document(path, decode_plain(path, read_bytes(path))))
     return ds
+
+
+_SPLIT_NAMES = {"train": "train", "valid": "val", "val": "val", "validation": "val", "test": "test"}
+
+
+def split_jsons(path: Path) -> list[tuple[str, Path]]:
+    """``(split, JSON file)`` of a folder whose only JSON files are one per split sub-folder
+    (``train/``, ``valid``/``val/``, ``test/``), in that order; ``[]`` for anything else.
+
+    >>> split_jsons(Path("no/such/folder"))
+    []
+    """
+    if not path.is_dir() or any(path.glob("*.json")) or (path / "annotations").is_dir():
+        return []
+    found: list[tuple[str, Path]] = []
+    for name in ("train", "valid", "val", "validation", "test"):
+        sub = path / name
+        if sub.is_dir():
+            files = [f for f in sorted(sub.glob("*.json")) if not f.name.startswith(".")]
+            if len(files) == 1:
+                found.append((_SPLIT_NAMES[name], files[0]))
+    return found
 
 
 def json_in(path: Path) -> Path:
