@@ -168,7 +168,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
 
     if find_yaml(p) is not None or (p / META_FILE).is_file() or (p / "labels").is_dir() or any(p.glob("*.data")):
         return "yolo"
-    for sub in (p / "Annotations", p):
+    split_dirs = [p / name for name in ("train", "valid", "val", "test") if (p / name).is_dir()]
+    for sub in (p / "Annotations", p, *split_dirs):  # split folders: e.g. Roboflow's VOC export
         if sub.is_dir():
             xmls = sorted(sub.glob("*.xml"))[:5]
             kinds = {_xml_kind(x) for x in xmls}
@@ -186,7 +187,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
 
     if (found := split_jsons(p)) and _json_kind(found[0][1]) == "coco":  # a Roboflow COCO export
         return "coco"
-    if any(p.glob("*.txt")) or (p / "classes.txt").is_file():
+    if any(not t.name.upper().startswith(("README", "LICENSE")) for t in p.glob("*.txt")):
         return "yolo"
     raise InvalidInputError(f"cannot tell the annotation format of folder {os.fspath(path)}; pass format=")
 

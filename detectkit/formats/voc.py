@@ -106,6 +106,20 @@ def _xml_files(p: Path) -> tuple[Path, list[Path]]:
     return ann, sorted_paths(x for x in ann.rglob("*.xml") if not x.name.startswith("."))
 
 
+_FOLDER_SPLITS = {"train": "train", "valid": "val", "val": "val", "validation": "val", "test": "test"}
+
+
+def folder_split(stem: str) -> str | None:
+    """The split a file's first folder names, for layouts without ImageSets (Roboflow's VOC
+    export: ``train/``, ``valid/``, ``test/``); None otherwise.
+
+    >>> folder_split("valid/img_001"), folder_split("img_001"), folder_split("cats/img_001")
+    ('val', None, None)
+    """
+    head, sep, _ = stem.partition("/")
+    return _FOLDER_SPLITS.get(head) if sep else None
+
+
 def _split_of(root: Path) -> dict[str, str]:
     sets = root / "ImageSets" / "Main"
     out: dict[str, str] = {}
@@ -160,7 +174,13 @@ def read(
     results = parsed_in_order(iter_parsed, parse_files, context, texts, map_shards)
     read_stems: set[str] = set()
     for result in track(results, total=len(files), desc="read voc"):
-        assembler.add(result, split=splits.get(result.key) if result.key is not None else None)
+        key = result.key
+        split = None if key is None else splits.get(key)
+        if key is not None and not splits and (split := folder_split(key)) is not None and result.record:
+            folder = key.partition("/")[0] + "/"  # train/x.jpg in split train is x.jpg, as in ImageSets layouts
+            if result.record[0].startswith(folder):
+                result.record = (result.record[0][len(folder) :], *result.record[1:])
+        assembler.add(result, split=split)
         read_stems.add(result.key or "")
     for stem, split in splits.items():
         if stem not in read_stems:

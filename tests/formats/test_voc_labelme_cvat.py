@@ -286,3 +286,44 @@ def test_labelme_writes_json_beside_images(tmp_path: Path) -> None:
     assert (tmp_path / "lm" / "x.jpg").is_file()
     assert json.loads((tmp_path / "lm" / "x.json").read_text())["imagePath"] == "x.jpg"
     assert labelme.read(tmp_path / "lm").images[0].path is not None
+
+
+def test_roboflow_voc_export_layout_is_voc_with_folder_splits(tmp_path: Path) -> None:
+    """Roboflow's "Pascal VOC" export: README .txt files beside train/ valid/ test/, each with
+    its images and XML side by side, no ImageSets. It was detected as YOLO (by the README .txt)
+    and read as empty images."""
+    from PIL import Image
+
+    from detectkit.formats import convert, detect_format
+    from detectkit.formats import read as read_any
+
+    root = tmp_path / "export"
+    for split in ("train", "valid", "test"):
+        (root / split).mkdir(parents=True)
+        stem = f"img_{split}_jpg.rf.0123abcd"
+        Image.new("RGB", (64, 48)).save(root / split / f"{stem}.jpg")
+        (root / split / f"{stem}.xml").write_text(
+            f"<annotation><folder></folder><filename>{stem}.jpg</filename><path>{stem}.jpg</path>"
+            "<source><database>roboflow.com</database></source><size><width>64</width><height>48</height>"
+            "<depth>3</depth></size><segmented>0</segmented><object><name>cat</name><pose>Unspecified</pose>"
+            "<truncated>0</truncated><difficult>0</difficult><occluded>0</occluded>"
+            "<bndbox><xmin>4</xmin><xmax>24</xmax><ymin>5</ymin><ymax>15</ymax></bndbox></object></annotation>"
+        )
+    (root / "README.roboflow.txt").write_text("exported via roboflow.com\n")
+    assert detect_format(root) == "voc"
+    ds = read_any(root)
+    assert [(r.split, r.file_name) for r in ds.images] == [
+        ("test", "img_test_jpg.rf.0123abcd.jpg"),
+        ("train", "img_train_jpg.rf.0123abcd.jpg"),
+        ("val", "img_valid_jpg.rf.0123abcd.jpg"),
+    ]
+    assert all(r.path is not None and r.path.is_file() for r in ds.images)
+    assert ds.num_objects == 3
+    convert(root, tmp_path / "yolo", to="yolo")
+    labels = sorted(p.relative_to(tmp_path / "yolo").as_posix() for p in (tmp_path / "yolo").rglob("*.txt"))
+    assert labels == [
+        "classes.txt",
+        "labels/test/img_test_jpg.rf.0123abcd.txt",
+        "labels/train/img_train_jpg.rf.0123abcd.txt",
+        "labels/val/img_valid_jpg.rf.0123abcd.txt",
+    ]
