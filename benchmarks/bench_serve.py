@@ -14,7 +14,9 @@ measures (httpx costs about 1 ms of CPU per request more).
 1. **Overhead at concurrency 1**: one request at a time, in blocks of 8 alternating an in-process
    ``Detector.detect(jpeg_bytes)`` (decode + detect, what a caller without a server pays; a worker
    process of its own, same backend and threads) with HTTP uploads of the same bytes to the
-   one-lane server (lean client and httpx). Medians and their ratio.
+   one-lane server (multipart and a raw ``image/jpeg`` body with the lean client, multipart with
+   httpx). Medians and their ratio, and the median of per-block ratios (each block of HTTP
+   requests against the in-process block just before it: the machine drifts between speeds).
 2. **Serving configurations**: one lane without micro-batching (the baseline), one lane with
    ``--batch-window-ms``, ``--lanes 2``, and ``--lanes 2`` with the window, at concurrency 1 and
    ``--concurrency`` (8); each server runs alone (started, warmed up, measured, stopped: idle
@@ -297,6 +299,12 @@ class LeanClient:
         r = self.conn.getresponse()
         return r.status, r.read()
 
+    def post_raw(self, name: str, data: bytes) -> tuple[int, bytes]:
+        """The image file itself as the body (``Content-Type: image/jpeg``), no multipart."""
+        self.conn.request("POST", "/v1/detect", body=data, headers={"Content-Type": "image/jpeg", "X-Filename": name})
+        r = self.conn.getresponse()
+        return r.status, r.read()
+
     def close(self) -> None:
         self.conn.close()
 
@@ -321,56 +329,81 @@ def _overhead(
     local = LocalDetector(backend, pictures)
     server = Server(*common)
     lean_t: list[float] = []
+    raw_t: list[float] = []
     httpx_t: list[float] = []
     local_t: list[float] = []
     handler_t: list[float] = []
     bad = 0
     lean = LeanClient(server.port)
+
+    def check(status: int, answer: dict[str, Any], name: str) -> bool:
+        nonlocal bad
+        if status != 200 or answer.get("image_name") != name or not _matches(answer, expected[name]):
+            bad += 1
+            return False
+        return True
+
     try:
         with httpx.Client(timeout=120) as hx:
             for i in range(10):  # warm-up: lazy imports, OpenVINO's static-shape compile, connections
                 name, data = pictures[i % len(pictures)]
                 lean.post(bodies[i % len(bodies)])
+                lean.post_raw(name, data)
                 hx.post(server.url + "/v1/detect", files={"file": (name, data, "image/jpeg")})
             i = 0
             while len(lean_t) < n:
                 local_t += local.run(block)
                 for _ in range(block):
                     k = i % len(pictures)
+                    name, data = pictures[k]
                     t = time.perf_counter()
                     status, raw = lean.post(bodies[k])
                     lean_t.append(time.perf_counter() - t)
-                    answer = json.loads(raw) if status == 200 else {}
-                    if status != 200 or not _matches(answer, expected[pictures[k][0]]):
-                        bad += 1
-                    else:
+                    answer = json.loads(raw)
+                    if check(status, answer, name):
                         handler_t.append(answer["timing_ms"]["total"] / 1000)
-                    name, data = pictures[k]
+                    t = time.perf_counter()
+                    status, raw = lean.post_raw(name, data)
+                    raw_t.append(time.perf_counter() - t)
+                    check(status, json.loads(raw), name)
                     t = time.perf_counter()
                     r = hx.post(server.url + "/v1/detect", files={"file": (name, data, "image/jpeg")})
                     httpx_t.append(time.perf_counter() - t)
-                    if r.status_code != 200 or not _matches(r.json(), expected[name]):
-                        bad += 1
+                    check(r.status_code, r.json(), name)
                     i += 1
     finally:
         lean.close()
         server.stop()
         local.stop()
     med = statistics.median
-    lm, hm, xm = med(local_t), med(lean_t), med(httpx_t)
-    print(f"in-process Detector.detect(bytes)   median {lm * 1000:7.2f} ms  ({len(local_t)} calls, own process)")
+    lm, hm, rm, xm = med(local_t), med(lean_t), med(raw_t), med(httpx_t)
+    print(f"in-process Detector.detect(bytes)     median {lm * 1000:7.2f} ms  ({len(local_t)} calls, own process)")
     print(
-        f"HTTP POST /v1/detect, lean client  median {hm * 1000:7.2f} ms  ({len(lean_t)} requests; "
+        f"HTTP POST /v1/detect multipart, lean median {hm * 1000:7.2f} ms  ({len(lean_t)} requests; "
         f"handler's own timing {med(handler_t) * 1000:.2f} ms)  bad answers {bad}"
     )
-    print(f"HTTP POST /v1/detect, httpx client median {xm * 1000:7.2f} ms  ({len(httpx_t)} requests)")
+    print(f"HTTP POST /v1/detect raw image/jpeg  median {rm * 1000:7.2f} ms  ({len(raw_t)} requests)")
+    print(f"HTTP POST /v1/detect multipart, httpx median {xm * 1000:7.2f} ms  ({len(httpx_t)} requests)")
     halves = [
         (med(local_t[j::2]), med(lean_t[j::2])) for j in range(2)
     ]  # the same figure on alternate calls: how stable it is
+
+    def paired(series: list[float]) -> float:
+        # the machine drifts between speeds over seconds: the ratio of each block of HTTP requests
+        # to the in-process block run just before it, then the median of those ratios
+        ratios = [
+            med(series[j : j + block]) / med(local_t[j : j + block]) for j in range(0, len(series) - block + 1, block)
+        ]
+        return 100 * (med(ratios) - 1)
+
     print(
         f"server overhead at concurrency 1: {100 * (hm / lm - 1):+.1f} % (goal <= +15 %; "
-        f"odd/even calls {', '.join(f'{100 * (b / a - 1):+.1f} %' for a, b in halves)}); "
-        f"with httpx's client work: {100 * (xm / lm - 1):+.1f} %"
+        f"odd/even calls {', '.join(f'{100 * (b / a - 1):+.1f} %' for a, b in halves)}; "
+        f"median of per-block ratios {paired(lean_t):+.1f} %)"
+    )
+    print(
+        f"  raw image/jpeg body: {100 * (rm / lm - 1):+.1f} % (per-block {paired(raw_t):+.1f} %); "
+        f"multipart with httpx's client work: {100 * (xm / lm - 1):+.1f} % (per-block {paired(httpx_t):+.1f} %)"
     )
     return lm, hm
 

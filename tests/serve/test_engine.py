@@ -152,3 +152,49 @@ def test_a_job_can_be_decoded_on_its_lane_and_is_batched_by_its_decoded_shape() 
     assert set(seconds) == {"decode", "forward"}
     assert engine.submit_call(lambda: 3).result(5) == 3  # a failed decode leaves the lane running
     engine.close()
+
+
+def test_an_idle_one_lane_engine_runs_a_job_on_the_calling_thread() -> None:
+    engine = InferenceEngine(max_queue=8)
+    model = FakeModel()
+    with engine.admit():
+        future = engine.submit_detect(model, decode=lambda: _image(5), key=("m",), inline=True)
+        assert future.done()  # no hop: it ran here
+        assert future.result() == 5
+    assert model.threads == {threading.current_thread().name}
+    assert engine.inline_runs == 1
+    # without inline=, or with another request admitted, the lane runs it
+    assert engine.submit_detect(model, _image(6), key=("m",)).result(5) == 6
+    with engine.admit(), engine.admit():
+        assert engine.submit_detect(model, _image(7), key=("m",), inline=True).result(5) == 7
+    assert model.threads == {threading.current_thread().name, "detectkit-inference"}
+    assert engine.inline_runs == 1
+    engine.close()
+
+
+def test_no_inline_run_beside_a_busy_lane_nor_with_a_window_or_lanes() -> None:
+    engine = InferenceEngine(max_queue=8)
+    model = FakeModel()
+    gate = threading.Event()
+    started = threading.Event()
+
+    def hold() -> None:
+        started.set()
+        gate.wait()
+
+    engine.submit_call(hold)  # the lane is busy with another job (e.g. of a request that went away)
+    assert started.wait(5)
+    with engine.admit():
+        future = engine.submit_detect(model, _image(1), key=("m",), inline=True)
+        assert not future.done()  # queued behind the lane's job: a model never runs on two threads
+        gate.set()
+        assert future.result(5) == 1
+    assert model.threads == {"detectkit-inference"}
+    engine.close()
+    for kwargs in ({"batch_window_ms": 5.0}, {"lanes": 2}, {"inline": False}):
+        engine = InferenceEngine(max_queue=8, **kwargs)  # type: ignore[arg-type]
+        with engine.admit():
+            future = engine.submit_detect(lambda lane: model, _image(2), key=("m",), inline=True)
+            assert future.result(5) == 2
+        assert engine.inline_runs == 0, kwargs
+        engine.close()
