@@ -23,6 +23,8 @@ measures (httpx costs about 1 ms of CPU per request more).
    runtimes in other processes spin), and the sweep is repeated in reverse order. Throughput,
    p50/p95/p99 latency, errors, 5xx, mixed answers, server RSS, throughput ratio to the baseline
    (all requests, and per sweep); the micro-batched servers' forward passes by batch size.
+   **2b. Paired rounds** (``--pair-rounds``): each configuration against the 1-lane server, both
+   up at once, in short alternating rounds at ``--concurrency``; the median per-round ratio.
 3. **Soak** (``--requests``, default 2000, 0 skips it) at concurrency 4 on the baseline server;
    its RSS after the warm-up and at the end, and 5xx lines in ``/metrics``.
 4. **Why lanes own their models** (``--backend torch``): 8 threads calling one shared ``Detector``
@@ -223,6 +225,10 @@ pictures = [bytes.fromhex(h) for h in json.loads(sys.stdin.readline())]
 i = 0
 for _ in range(5):
     detector.detect(pictures[i % len(pictures)]); i += 1
+import os
+if "torch" in sys.modules and os.environ.get("DETECTKIT_SERVE_TORCH_THREADS", "").isdigit():
+    import torch  # the server's lane threads (Ultralytics' first call set cpu_count - 1)
+    torch.set_num_threads(int(os.environ["DETECTKIT_SERVE_TORCH_THREADS"]))
 print("ready", flush=True)
 for line in sys.stdin:
     times = []
@@ -455,13 +461,15 @@ def _unguarded(detector: Any, pictures: list[tuple[str, bytes]], n: int = 96) ->
         )
 
 
-def _configs(window: float) -> list[tuple[str, list[str]]]:
+def _configs(window: float, max_batch: int = 8) -> list[tuple[str, list[str]]]:
     w = f"{window:g}"
+    batch = ["--batch-window-ms", w] + (["--max-batch", str(max_batch)] if max_batch != 8 else [])
+    label = f"batch {w} ms" + (f" (max {max_batch})" if max_batch != 8 else "")
     return [
         ("1 lane", []),
-        (f"1 lane, batch {w} ms", ["--batch-window-ms", w]),
+        (f"1 lane, {label}", batch),
         ("2 lanes", ["--lanes", "2"]),
-        (f"2 lanes, batch {w} ms", ["--lanes", "2", "--batch-window-ms", w]),
+        (f"2 lanes, {label}", ["--lanes", "2", *batch]),
     ]
 
 
@@ -516,6 +524,47 @@ def _sweep(
             print(f"{label}: forward passes by batch size (last sweep): {sizes[label]}")
 
 
+def _paired(
+    configs: list[tuple[str, list[str]]],
+    common: list[str],
+    pictures: list[tuple[str, bytes]],
+    expected: dict[str, Any],
+    concurrency: int,
+    rounds: int,
+    n: int,
+) -> None:
+    """Each configuration against the first, both servers up at once (the idle one waits on its
+    sockets, its runtime threads asleep), in ``rounds`` short rounds at ``concurrency`` that
+    alternate which goes first: the machine drifts between speeds over seconds, so the median of
+    per-round ratios is steadier than one long run per server."""
+    base_label, base_args = configs[0]
+    for label, extra in configs[1:]:
+        base, other = Server(*common, *base_args), Server(*common, *extra)
+        try:
+            for srv in (base, other):  # warm-up, alone and concurrent
+                _load(srv.url, pictures, expected, 4, 1)
+                _load(srv.url, pictures, expected, 4 * concurrency, concurrency)
+            ratios: list[float] = []
+            totals = {base_label: Tally(), label: Tally()}
+            for r in range(rounds):
+                pair = [(base_label, base), (label, other)]
+                got: dict[str, Tally] = {}
+                for name, srv in pair if r % 2 == 0 else pair[::-1]:
+                    got[name] = _load(srv.url, pictures, expected, n, concurrency, start_index=r)
+                    totals[name].add(got[name])
+                rate = {k: len(t.latencies) / t.seconds for k, t in got.items()}
+                ratios.append(rate[label] / rate[base_label])
+        finally:
+            base.stop()
+            other.stop()
+        for name in (base_label, label):
+            print(totals[name].line(f"c={concurrency:<2} {name}"))
+        print(
+            f"{label} / {base_label} at c={concurrency}: median of {rounds} per-round ratios "
+            f"{statistics.median(ratios):.2f} (rounds: {', '.join(f'{x:.2f}' for x in ratios)})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("torch", "onnx", "openvino"), default="torch")
@@ -526,12 +575,28 @@ def main() -> None:
         "--round-requests", type=int, default=96, help="requests per sweep at --concurrency (half at 1)"
     )
     parser.add_argument("--batch-window-ms", type=float, default=10.0)
+    parser.add_argument("--max-batch", type=int, default=8, help="--max-batch of the micro-batching servers")
+    parser.add_argument(
+        "--configs", default="0,1,2,3", help="which serving configurations phase 2 runs (indices; 0 = 1 lane, the base)"
+    )
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument(
-        "--phases", default="overhead,configs,soak,threads", help="comma-separated phases to run (default: all)"
+        "--phases",
+        default="overhead,configs,pairs,soak,threads",
+        help="comma-separated phases to run (default: all)",
     )
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=0,
+        help="torch threads of every server lane and of the in-process worker "
+        "($DETECTKIT_SERVE_TORCH_THREADS; 0: as in-process, Ultralytics' cpu_count - 1)",
+    )
+    parser.add_argument("--pair-rounds", type=int, default=8, help="rounds of the paired phase (default: %(default)s)")
     args = parser.parse_args()
 
+    if args.torch_threads:
+        os.environ["DETECTKIT_SERVE_TORCH_THREADS"] = str(args.torch_threads)  # servers and worker inherit it
     from detectkit import Detector
     from detectkit.image import load_image
 
@@ -542,12 +607,18 @@ def main() -> None:
     for _, data in pictures:  # once first: OpenVINO compiles a static-shape model when a shape recurs
         detector.detect(load_image(data))
     expected = {name: detector.detect(load_image(data)) for name, data in pictures}
+    if args.torch_threads and backend == "torch":  # the reference answers at the servers' thread count
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
+        expected = {name: detector.detect(load_image(data)) for name, data in pictures}
     print(
         f"cpu cores {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} at start; "
         f"{len(pictures)} pictures 320 x 320, model demo-shapes ({backend}, imgsz {detector.imgsz})"
+        + (f", torch threads {args.torch_threads} (servers and in-process)" if args.torch_threads else "")
     )
     common = ["--classifier", "none", "--backend", backend]
-    configs = _configs(args.batch_window_ms)
+    configs = [_configs(args.batch_window_ms, args.max_batch)[int(i)] for i in args.configs.split(",")]
     phases = set(args.phases.split(","))
     if "overhead" in phases:
         print("\n== 1. overhead at concurrency 1 (one-lane server, no batching)")
@@ -557,6 +628,13 @@ def main() -> None:
     if "configs" in phases:
         print(f"\n== 2. serving configurations, each server alone, {args.repeats} sweeps (x = throughput / 1 lane)")
         _sweep(configs, common, pictures, expected, c, args.repeats, args.round_requests // 2, args.round_requests)
+
+    if "pairs" in phases:
+        print(
+            f"\n== 2b. paired rounds at c={c}: each configuration against 1 lane, both servers up, "
+            f"{args.pair_rounds} alternating rounds of {args.round_requests} requests"
+        )
+        _paired(configs, common, pictures, expected, c, args.pair_rounds, args.round_requests)
 
     if args.requests and "soak" in phases:
         import httpx

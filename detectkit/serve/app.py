@@ -92,6 +92,7 @@ class ServerState:
     load_error: str | None = None
     started: float = field(default_factory=time.time)
     torch_threads: int | None = None  # torch's thread count before the lanes changed it
+    lane_torch_threads: int = 0  # torch's thread count on each lane (0: no torch model)
     direct_detect: bool = True  # the guard answers plain POST /v1/detect itself (see _Guard)
 
     def load(self) -> None:
@@ -112,6 +113,7 @@ class ServerState:
                 self.replicas = [self.detectors]
                 for _ in range(1, self.config.lanes):
                     self.replicas.append({name: _replicate(d) for name, d in self.detectors.items()})
+                self._settle_torch_threads()
             backends = {getattr(d, "backend", "torch") for d in self.detectors.values()}
             if self.engine.window > 0 and backends == {"onnx"}:
                 # onnxruntime gains nothing from a batched forward here (8 images in one run cost
@@ -151,6 +153,29 @@ class ServerState:
         with threads_while(threads):
             yield
 
+    def _settle_torch_threads(self) -> None:
+        """With ``torch_threads`` set: Ultralytics sets torch's threads to ``cpu_count - 1`` (one
+        on two cores) when a model's predictor is set up, on its first call. Run that call now on
+        a blank image for every torch detector copy, then set the configured count
+        (:meth:`_torch_threads_here` keeps it on every lane)."""
+        torch = sys.modules.get("torch")
+        copies = [d for replica in self.replicas for d in replica.values() if getattr(d, "backend", None) == "torch"]
+        if not self.config.torch_threads or torch is None or not copies:
+            return
+        blank = np.zeros((64, 64, 3), dtype=np.uint8)
+        for detector in copies:
+            detector.detect_batch([blank])
+        if self.torch_threads is None:
+            self.torch_threads = torch.get_num_threads()
+        self.lane_torch_threads = self.config.torch_threads
+        self._torch_threads_here()
+
+    def _torch_threads_here(self) -> None:
+        """Set torch's thread count on this (lane) thread to the lanes' when something reset it."""
+        torch = sys.modules.get("torch")
+        if self.lane_torch_threads and torch is not None and torch.get_num_threads() != self.lane_torch_threads:
+            torch.set_num_threads(self.lane_torch_threads)
+
     def close(self) -> None:
         """Stop the engine and restore torch's thread count."""
         self.engine.close()
@@ -165,6 +190,7 @@ class ServerState:
         (an OpenVINO detector runs a micro-batch's images as concurrent inference requests)."""
 
         def model(lane: int) -> Any:
+            self._torch_threads_here()
             chosen = options(self.replicas[lane][name] if self.replicas else self.detectors[name])
             return _Concurrent(chosen) if getattr(chosen, "backend", None) == "openvino" else chosen
 
@@ -698,11 +724,9 @@ async def _detect(state: ServerState, model: str | None, options: _Options, imag
 async def _detect_checked(
     state: ServerState, model: str | None, options: _Options, checked: CheckedImage, seconds: dict[str, float]
 ) -> tuple[str, Any]:
-    """Decode ``checked`` and detect in it. When no other request is in the server, the engine
-    runs decode and detection on this thread if it can (one lane, no window: no thread hop, see
-    :mod:`detectkit.serve.engine`), else the lane decodes it (one hop); otherwise it is decoded
-    on a worker thread first, so that decoding overlaps the lane's forward passes of other
-    requests."""
+    """Decode ``checked`` and detect in it. When no other request is in the server, the lane
+    decodes it (one thread hop per request); otherwise it is decoded on a worker thread first,
+    so that decoding overlaps the lane's forward passes of other requests."""
     name, detector = state.detector(model)
     apply, key = _detector_variant(name, detector, options)
     engine = state.engine
@@ -713,10 +737,7 @@ async def _detect_checked(
             decode=lambda: decode_image(checked),
             key=(*key, (h, w, 3)),
             seconds=seconds,
-            inline=True,
         )
-        if future.done():  # ran inline: no need to hop through the loop's wake-up
-            return name, future.result()
         return name, await asyncio.wrap_future(future)
     t = time.perf_counter()
     image = await run_in_threadpool(decode_image, checked)

@@ -28,14 +28,6 @@ instead of twice (a decode thread, then the lane). Jobs are grouped by the decod
 before their forward pass, so a key given from the file header (which EXIF orientation may
 contradict) never mixes shapes in one batch.
 
-No hop at all when idle: with one lane and no micro-batching window, a detection submitted with
-``inline=True`` while it is the only request in the server (nothing queued, nothing running) runs
-at once on the submitting thread (the server's event loop), holding the lane's lock so that the
-lane cannot start anything meanwhile. This saves the two thread wake-ups of a hop (tenths of a
-millisecond on this VM, ``benchmarks/bench_serve.py`` phase 1); the loop does not read other
-requests during that one inference, which the single lane could not have started before it
-finished anyway. Under load (another request admitted) jobs go to the lane as before.
-
 >>> engine = InferenceEngine(max_queue=2)
 >>> with engine.admit():
 ...     engine.submit_call(sum, [1, 2, 3]).result()
@@ -114,22 +106,12 @@ class InferenceEngine:
         lanes: inference threads. With more than one, give :meth:`submit_detect` a function
             ``lane -> model`` returning a model copy per lane (a model object given directly is
             then used from several threads at once).
-        inline: let :meth:`submit_detect` run a job on the calling thread when the server is idle
-            (one lane, no window, one request admitted; see the module's docstring).
     """
 
     def __init__(
-        self,
-        *,
-        max_queue: int = 64,
-        batch_window_ms: float = 0.0,
-        max_batch: int = 8,
-        lanes: int = 1,
-        inline: bool = True,
+        self, *, max_queue: int = 64, batch_window_ms: float = 0.0, max_batch: int = 8, lanes: int = 1
     ) -> None:
         self.max_queue = max_queue
-        self.inline = inline
-        self.inline_runs = 0  # detections run on the submitting thread (tests, /metrics)
         self.window = float(batch_window_ms) / 1000.0
         self.max_batch = max_batch
         self.lanes = lanes
@@ -140,7 +122,6 @@ class InferenceEngine:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._deferred: collections.deque[_Job] = collections.deque()
         self._deferred_lock = threading.Lock()
-        self._lane_lock = threading.Lock()  # held while lane 0 (or an inline caller) runs a job
         self._threads = [
             threading.Thread(
                 target=self._loop,
@@ -191,7 +172,6 @@ class InferenceEngine:
         key: Hashable,
         decode: Callable[[], np.ndarray] | None = None,
         seconds: dict[str, float] | None = None,
-        inline: bool = False,
     ) -> Future[Any]:
         """Detect in one image with ``model.detect_batch`` (``model``: a model, or ``lane -> model``);
         batched with other jobs of equal ``key`` (which must pin the model and its options, and
@@ -204,29 +184,12 @@ class InferenceEngine:
             key: micro-batching key.
             decode: see ``image``.
             seconds: when given, the lane stores ``"decode"`` and ``"forward"`` seconds in it.
-            inline: run the job on this thread, now, when the engine allows it (``inline``
-                engine, one lane, no window, at most one request admitted, nothing queued or
-                running); the returned future is then already done.
         """
         if (image is None) == (decode is None):
             raise ValueError("give exactly one of image and decode")
         job = _Job(future=Future(), key=key, model=model, image=image, decode=decode, seconds=seconds)
-        if inline and self._run_inline(job):
-            return job.future
         self._queue.put(job)
         return job.future
-
-    def _run_inline(self, job: _Job) -> bool:
-        if not (self.inline and self.lanes == 1 and self.window <= 0 and self._admitted <= 1):
-            return False
-        if self._running or not self._queue.empty() or not self._lane_lock.acquire(blocking=False):
-            return False
-        try:
-            self.inline_runs += 1
-            self._run_batch([job], 0)
-        finally:
-            self._lane_lock.release()
-        return True
 
     def close(self) -> None:
         """Stop the lanes after the jobs already queued."""
@@ -247,11 +210,10 @@ class InferenceEngine:
             if job is None:
                 self._queue.put(None)  # the other lanes stop too
                 return
-            with self._lane_lock if lane == 0 else contextlib.nullcontext():
-                if job.call is not None:
-                    self._run_call(job)
-                else:
-                    self._run_batch(self._collect(job), lane)
+            if job.call is not None:
+                self._run_call(job)
+            else:
+                self._run_batch(self._collect(job), lane)
 
     def _collect(self, first: _Job) -> list[_Job]:
         batch = [first]

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from detectkit import Detections, Detector
+from detectkit.errors import InvalidInputError
 from detectkit.image import load_image
 from detectkit.viz import annotate
 from tests.serve.helpers import SHAPES, bus_path, jpeg_with_size, png_header_only
@@ -448,3 +449,29 @@ def test_openvino_micro_batches_run_concurrently_and_equal_the_library() -> None
         for g, w in zip(got, want, strict=True):
             assert g == w  # each image's own inference: the very answer of Detector.detect
         assert _post(TestClient(app), "/v1/detect", SHAPES[0]).status_code == 200
+
+
+def test_torch_threads_option_runs_lanes_on_that_many_threads(
+    make_client: Callable[..., TestClient], detector: Detector
+) -> None:
+    """``torch_threads=2``: Ultralytics' first-call reset (to ``cpu_count - 1``) is undone on the
+    lanes; answers equal ``Detector.detect`` run with the same thread count, bit for bit."""
+    import torch
+
+    from detectkit.serve import ServeConfig
+
+    before = torch.get_num_threads()
+    client = make_client(torch_threads=2, batch_window_ms=5)
+    state = client.app.state.detectkit  # type: ignore[attr-defined]
+    assert state.lane_torch_threads == 2
+    answers = [_post(client, "/v1/detect", path, path.name).json() for path in SHAPES[:3]]
+    lane_threads = state.engine.submit_call(torch.get_num_threads).result(10)
+    assert lane_threads == 2
+    torch.set_num_threads(2)
+    try:
+        for answer, path in zip(answers, SHAPES[:3], strict=True):
+            _same(answer, detector.detect(path))
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(InvalidInputError, match="torch_threads"):
+        ServeConfig(torch_threads=-1)
