@@ -16,7 +16,9 @@ Build it with :func:`create_app` (the CLI's ``detectkit serve`` runs it under uv
 ``POST /v1/annotate``       one image -> the annotated JPEG/PNG (``detectkit.viz.annotate``)
 ==========================  ================================================================
 
-An image is sent as a multipart upload (field ``file``; ``files`` for the batch), or as JSON
+An image is sent as a multipart upload (field ``file``; ``files`` for the batch), as the body
+itself (``Content-Type: image/jpeg``, ``image/png``, ... or ``application/octet-stream``; one-image
+routes; the answer's ``image_name`` from an ``X-Filename`` header), or as JSON
 ``{"image_base64": "..."}``, or as JSON ``{"path": "relative/to/root.jpg"}`` when the operator
 enabled a root folder.
 """
@@ -961,6 +963,8 @@ def create_app(
                         "properties": {"image_base64": {"type": "string"}, "path": {"type": "string"}},
                     }
                 },
+                "image/*": {"schema": {"type": "string", "format": "binary"}},
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
             },
         }
     }

@@ -93,6 +93,7 @@ def test_raw_image_body_equals_the_library(client: TestClient, detector: Detecto
     r = client.post("/v1/detect", params={"conf": 0.1}, content=data, headers={"content-type": "image/png"})
     _same(r.json(), Detector(conf=0.1).detect(SHAPES[3]))
     assert client.post("/v1/classify", content=data, headers={"content-type": "image/jpeg"}).status_code == 200
+    assert "image/*" in client.get("/openapi.json").json()["paths"]["/v1/detect"]["post"]["requestBody"]["content"]
     r = client.post("/v1/detect/batch", content=data, headers={"content-type": "image/jpeg"})
     assert r.status_code == 415
     assert "multipart" in r.json()["detail"]
