@@ -14,13 +14,17 @@ measures (httpx costs about 1 ms of CPU per request more).
 1. **Overhead at concurrency 1**: one request at a time, in blocks of 8 alternating an in-process
    ``Detector.detect(jpeg_bytes)`` (decode + detect, what a caller without a server pays; a worker
    process of its own, same backend and threads) with HTTP uploads of the same bytes to the
-   one-lane server (lean client and httpx). Medians and their ratio.
+   one-lane server (multipart and a raw ``image/jpeg`` body with the lean client, multipart with
+   httpx). Medians and their ratio, and the median of per-block ratios (each block of HTTP
+   requests against the in-process block just before it: the machine drifts between speeds).
 2. **Serving configurations**: one lane without micro-batching (the baseline), one lane with
    ``--batch-window-ms``, ``--lanes 2``, and ``--lanes 2`` with the window, at concurrency 1 and
    ``--concurrency`` (8); each server runs alone (started, warmed up, measured, stopped: idle
    runtimes in other processes spin), and the sweep is repeated in reverse order. Throughput,
    p50/p95/p99 latency, errors, 5xx, mixed answers, server RSS, throughput ratio to the baseline
    (all requests, and per sweep); the micro-batched servers' forward passes by batch size.
+   **2b. Paired rounds** (``--pair-rounds``): each configuration against the 1-lane server, both
+   up at once, in short alternating rounds at ``--concurrency``; the median per-round ratio.
 3. **Soak** (``--requests``, default 2000, 0 skips it) at concurrency 4 on the baseline server;
    its RSS after the warm-up and at the end, and 5xx lines in ``/metrics``.
 4. **Why lanes own their models** (``--backend torch``): 8 threads calling one shared ``Detector``
@@ -221,6 +225,10 @@ pictures = [bytes.fromhex(h) for h in json.loads(sys.stdin.readline())]
 i = 0
 for _ in range(5):
     detector.detect(pictures[i % len(pictures)]); i += 1
+import os
+if "torch" in sys.modules and os.environ.get("DETECTKIT_SERVE_TORCH_THREADS", "").isdigit():
+    import torch  # the server's lane threads (Ultralytics' first call set cpu_count - 1)
+    torch.set_num_threads(int(os.environ["DETECTKIT_SERVE_TORCH_THREADS"]))
 print("ready", flush=True)
 for line in sys.stdin:
     times = []
@@ -297,6 +305,12 @@ class LeanClient:
         r = self.conn.getresponse()
         return r.status, r.read()
 
+    def post_raw(self, name: str, data: bytes) -> tuple[int, bytes]:
+        """The image file itself as the body (``Content-Type: image/jpeg``), no multipart."""
+        self.conn.request("POST", "/v1/detect", body=data, headers={"Content-Type": "image/jpeg", "X-Filename": name})
+        r = self.conn.getresponse()
+        return r.status, r.read()
+
     def close(self) -> None:
         self.conn.close()
 
@@ -321,56 +335,81 @@ def _overhead(
     local = LocalDetector(backend, pictures)
     server = Server(*common)
     lean_t: list[float] = []
+    raw_t: list[float] = []
     httpx_t: list[float] = []
     local_t: list[float] = []
     handler_t: list[float] = []
     bad = 0
     lean = LeanClient(server.port)
+
+    def check(status: int, answer: dict[str, Any], name: str) -> bool:
+        nonlocal bad
+        if status != 200 or answer.get("image_name") != name or not _matches(answer, expected[name]):
+            bad += 1
+            return False
+        return True
+
     try:
         with httpx.Client(timeout=120) as hx:
             for i in range(10):  # warm-up: lazy imports, OpenVINO's static-shape compile, connections
                 name, data = pictures[i % len(pictures)]
                 lean.post(bodies[i % len(bodies)])
+                lean.post_raw(name, data)
                 hx.post(server.url + "/v1/detect", files={"file": (name, data, "image/jpeg")})
             i = 0
             while len(lean_t) < n:
                 local_t += local.run(block)
                 for _ in range(block):
                     k = i % len(pictures)
+                    name, data = pictures[k]
                     t = time.perf_counter()
                     status, raw = lean.post(bodies[k])
                     lean_t.append(time.perf_counter() - t)
-                    answer = json.loads(raw) if status == 200 else {}
-                    if status != 200 or not _matches(answer, expected[pictures[k][0]]):
-                        bad += 1
-                    else:
+                    answer = json.loads(raw)
+                    if check(status, answer, name):
                         handler_t.append(answer["timing_ms"]["total"] / 1000)
-                    name, data = pictures[k]
+                    t = time.perf_counter()
+                    status, raw = lean.post_raw(name, data)
+                    raw_t.append(time.perf_counter() - t)
+                    check(status, json.loads(raw), name)
                     t = time.perf_counter()
                     r = hx.post(server.url + "/v1/detect", files={"file": (name, data, "image/jpeg")})
                     httpx_t.append(time.perf_counter() - t)
-                    if r.status_code != 200 or not _matches(r.json(), expected[name]):
-                        bad += 1
+                    check(r.status_code, r.json(), name)
                     i += 1
     finally:
         lean.close()
         server.stop()
         local.stop()
     med = statistics.median
-    lm, hm, xm = med(local_t), med(lean_t), med(httpx_t)
-    print(f"in-process Detector.detect(bytes)   median {lm * 1000:7.2f} ms  ({len(local_t)} calls, own process)")
+    lm, hm, rm, xm = med(local_t), med(lean_t), med(raw_t), med(httpx_t)
+    print(f"in-process Detector.detect(bytes)     median {lm * 1000:7.2f} ms  ({len(local_t)} calls, own process)")
     print(
-        f"HTTP POST /v1/detect, lean client  median {hm * 1000:7.2f} ms  ({len(lean_t)} requests; "
+        f"HTTP POST /v1/detect multipart, lean median {hm * 1000:7.2f} ms  ({len(lean_t)} requests; "
         f"handler's own timing {med(handler_t) * 1000:.2f} ms)  bad answers {bad}"
     )
-    print(f"HTTP POST /v1/detect, httpx client median {xm * 1000:7.2f} ms  ({len(httpx_t)} requests)")
+    print(f"HTTP POST /v1/detect raw image/jpeg  median {rm * 1000:7.2f} ms  ({len(raw_t)} requests)")
+    print(f"HTTP POST /v1/detect multipart, httpx median {xm * 1000:7.2f} ms  ({len(httpx_t)} requests)")
     halves = [
         (med(local_t[j::2]), med(lean_t[j::2])) for j in range(2)
     ]  # the same figure on alternate calls: how stable it is
+
+    def paired(series: list[float]) -> float:
+        # the machine drifts between speeds over seconds: the ratio of each block of HTTP requests
+        # to the in-process block run just before it, then the median of those ratios
+        ratios = [
+            med(series[j : j + block]) / med(local_t[j : j + block]) for j in range(0, len(series) - block + 1, block)
+        ]
+        return 100 * (med(ratios) - 1)
+
     print(
         f"server overhead at concurrency 1: {100 * (hm / lm - 1):+.1f} % (goal <= +15 %; "
-        f"odd/even calls {', '.join(f'{100 * (b / a - 1):+.1f} %' for a, b in halves)}); "
-        f"with httpx's client work: {100 * (xm / lm - 1):+.1f} %"
+        f"odd/even calls {', '.join(f'{100 * (b / a - 1):+.1f} %' for a, b in halves)}; "
+        f"median of per-block ratios {paired(lean_t):+.1f} %)"
+    )
+    print(
+        f"  raw image/jpeg body: {100 * (rm / lm - 1):+.1f} % (per-block {paired(raw_t):+.1f} %); "
+        f"multipart with httpx's client work: {100 * (xm / lm - 1):+.1f} % (per-block {paired(httpx_t):+.1f} %)"
     )
     return lm, hm
 
@@ -422,13 +461,15 @@ def _unguarded(detector: Any, pictures: list[tuple[str, bytes]], n: int = 96) ->
         )
 
 
-def _configs(window: float) -> list[tuple[str, list[str]]]:
+def _configs(window: float, max_batch: int = 8) -> list[tuple[str, list[str]]]:
     w = f"{window:g}"
+    batch = ["--batch-window-ms", w] + (["--max-batch", str(max_batch)] if max_batch != 8 else [])
+    label = f"batch {w} ms" + (f" (max {max_batch})" if max_batch != 8 else "")
     return [
         ("1 lane", []),
-        (f"1 lane, batch {w} ms", ["--batch-window-ms", w]),
+        (f"1 lane, {label}", batch),
         ("2 lanes", ["--lanes", "2"]),
-        (f"2 lanes, batch {w} ms", ["--lanes", "2", "--batch-window-ms", w]),
+        (f"2 lanes, {label}", ["--lanes", "2", *batch]),
     ]
 
 
@@ -483,6 +524,47 @@ def _sweep(
             print(f"{label}: forward passes by batch size (last sweep): {sizes[label]}")
 
 
+def _paired(
+    configs: list[tuple[str, list[str]]],
+    common: list[str],
+    pictures: list[tuple[str, bytes]],
+    expected: dict[str, Any],
+    concurrency: int,
+    rounds: int,
+    n: int,
+) -> None:
+    """Each configuration against the first, both servers up at once (the idle one waits on its
+    sockets, its runtime threads asleep), in ``rounds`` short rounds at ``concurrency`` that
+    alternate which goes first: the machine drifts between speeds over seconds, so the median of
+    per-round ratios is steadier than one long run per server."""
+    base_label, base_args = configs[0]
+    for label, extra in configs[1:]:
+        base, other = Server(*common, *base_args), Server(*common, *extra)
+        try:
+            for srv in (base, other):  # warm-up, alone and concurrent
+                _load(srv.url, pictures, expected, 4, 1)
+                _load(srv.url, pictures, expected, 4 * concurrency, concurrency)
+            ratios: list[float] = []
+            totals = {base_label: Tally(), label: Tally()}
+            for r in range(rounds):
+                pair = [(base_label, base), (label, other)]
+                got: dict[str, Tally] = {}
+                for name, srv in pair if r % 2 == 0 else pair[::-1]:
+                    got[name] = _load(srv.url, pictures, expected, n, concurrency, start_index=r)
+                    totals[name].add(got[name])
+                rate = {k: len(t.latencies) / t.seconds for k, t in got.items()}
+                ratios.append(rate[label] / rate[base_label])
+        finally:
+            base.stop()
+            other.stop()
+        for name in (base_label, label):
+            print(totals[name].line(f"c={concurrency:<2} {name}"))
+        print(
+            f"{label} / {base_label} at c={concurrency}: median of {rounds} per-round ratios "
+            f"{statistics.median(ratios):.2f} (rounds: {', '.join(f'{x:.2f}' for x in ratios)})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("torch", "onnx", "openvino"), default="torch")
@@ -493,12 +575,28 @@ def main() -> None:
         "--round-requests", type=int, default=96, help="requests per sweep at --concurrency (half at 1)"
     )
     parser.add_argument("--batch-window-ms", type=float, default=10.0)
+    parser.add_argument("--max-batch", type=int, default=8, help="--max-batch of the micro-batching servers")
+    parser.add_argument(
+        "--configs", default="0,1,2,3", help="which serving configurations phase 2 runs (indices; 0 = 1 lane, the base)"
+    )
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument(
-        "--phases", default="overhead,configs,soak,threads", help="comma-separated phases to run (default: all)"
+        "--phases",
+        default="overhead,configs,pairs,soak,threads",
+        help="comma-separated phases to run (default: all)",
     )
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=0,
+        help="torch threads of every server lane and of the in-process worker "
+        "($DETECTKIT_SERVE_TORCH_THREADS; 0: as in-process, Ultralytics' cpu_count - 1)",
+    )
+    parser.add_argument("--pair-rounds", type=int, default=8, help="rounds of the paired phase (default: %(default)s)")
     args = parser.parse_args()
 
+    if args.torch_threads:
+        os.environ["DETECTKIT_SERVE_TORCH_THREADS"] = str(args.torch_threads)  # servers and worker inherit it
     from detectkit import Detector
     from detectkit.image import load_image
 
@@ -509,12 +607,18 @@ def main() -> None:
     for _, data in pictures:  # once first: OpenVINO compiles a static-shape model when a shape recurs
         detector.detect(load_image(data))
     expected = {name: detector.detect(load_image(data)) for name, data in pictures}
+    if args.torch_threads and backend == "torch":  # the reference answers at the servers' thread count
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
+        expected = {name: detector.detect(load_image(data)) for name, data in pictures}
     print(
         f"cpu cores {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} at start; "
         f"{len(pictures)} pictures 320 x 320, model demo-shapes ({backend}, imgsz {detector.imgsz})"
+        + (f", torch threads {args.torch_threads} (servers and in-process)" if args.torch_threads else "")
     )
     common = ["--classifier", "none", "--backend", backend]
-    configs = _configs(args.batch_window_ms)
+    configs = [_configs(args.batch_window_ms, args.max_batch)[int(i)] for i in args.configs.split(",")]
     phases = set(args.phases.split(","))
     if "overhead" in phases:
         print("\n== 1. overhead at concurrency 1 (one-lane server, no batching)")
@@ -524,6 +628,13 @@ def main() -> None:
     if "configs" in phases:
         print(f"\n== 2. serving configurations, each server alone, {args.repeats} sweeps (x = throughput / 1 lane)")
         _sweep(configs, common, pictures, expected, c, args.repeats, args.round_requests // 2, args.round_requests)
+
+    if "pairs" in phases:
+        print(
+            f"\n== 2b. paired rounds at c={c}: each configuration against 1 lane, both servers up, "
+            f"{args.pair_rounds} alternating rounds of {args.round_requests} requests"
+        )
+        _paired(configs, common, pictures, expected, c, args.pair_rounds, args.round_requests)
 
     if args.requests and "soak" in phases:
         import httpx

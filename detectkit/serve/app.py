@@ -16,7 +16,9 @@ Build it with :func:`create_app` (the CLI's ``detectkit serve`` runs it under uv
 ``POST /v1/annotate``       one image -> the annotated JPEG/PNG (``detectkit.viz.annotate``)
 ==========================  ================================================================
 
-An image is sent as a multipart upload (field ``file``; ``files`` for the batch), or as JSON
+An image is sent as a multipart upload (field ``file``; ``files`` for the batch), as the body
+itself (``Content-Type: image/jpeg``, ``image/png``, ... or ``application/octet-stream``; one-image
+routes; the answer's ``image_name`` from an ``X-Filename`` header), or as JSON
 ``{"image_base64": "..."}``, or as JSON ``{"path": "relative/to/root.jpg"}`` when the operator
 enabled a root folder.
 """
@@ -92,6 +94,8 @@ class ServerState:
     load_error: str | None = None
     started: float = field(default_factory=time.time)
     torch_threads: int | None = None  # torch's thread count before the lanes changed it
+    lane_torch_threads: int = 0  # torch's thread count on each lane (0: no torch model)
+    direct_detect: bool = True  # the guard answers plain POST /v1/detect itself (see _Guard)
 
     def load(self) -> None:
         """Load every configured model (runs on a lane); errors land in ``load_error``."""
@@ -111,6 +115,7 @@ class ServerState:
                 self.replicas = [self.detectors]
                 for _ in range(1, self.config.lanes):
                     self.replicas.append({name: _replicate(d) for name, d in self.detectors.items()})
+                self._settle_torch_threads()
             backends = {getattr(d, "backend", "torch") for d in self.detectors.values()}
             if self.engine.window > 0 and backends == {"onnx"}:
                 # onnxruntime gains nothing from a batched forward here (8 images in one run cost
@@ -150,6 +155,29 @@ class ServerState:
         with threads_while(threads):
             yield
 
+    def _settle_torch_threads(self) -> None:
+        """With ``torch_threads`` set: Ultralytics sets torch's threads to ``cpu_count - 1`` (one
+        on two cores) when a model's predictor is set up, on its first call. Run that call now on
+        a blank image for every torch detector copy, then set the configured count
+        (:meth:`_torch_threads_here` keeps it on every lane)."""
+        torch = sys.modules.get("torch")
+        copies = [d for replica in self.replicas for d in replica.values() if getattr(d, "backend", None) == "torch"]
+        if not self.config.torch_threads or torch is None or not copies:
+            return
+        blank = np.zeros((64, 64, 3), dtype=np.uint8)
+        for detector in copies:
+            detector.detect_batch([blank])
+        if self.torch_threads is None:
+            self.torch_threads = torch.get_num_threads()
+        self.lane_torch_threads = self.config.torch_threads
+        self._torch_threads_here()
+
+    def _torch_threads_here(self) -> None:
+        """Set torch's thread count on this (lane) thread to the lanes' when something reset it."""
+        torch = sys.modules.get("torch")
+        if self.lane_torch_threads and torch is not None and torch.get_num_threads() != self.lane_torch_threads:
+            torch.set_num_threads(self.lane_torch_threads)
+
     def close(self) -> None:
         """Stop the engine and restore torch's thread count."""
         self.engine.close()
@@ -164,6 +192,7 @@ class ServerState:
         (an OpenVINO detector runs a micro-batch's images as concurrent inference requests)."""
 
         def model(lane: int) -> Any:
+            self._torch_threads_here()
             chosen = options(self.replicas[lane][name] if self.replicas else self.detectors[name])
             return _Concurrent(chosen) if getattr(chosen, "backend", None) == "openvino" else chosen
 
@@ -224,7 +253,14 @@ class _BodyTooLargeError(Exception):
 
 class _Guard:
     """Pure ASGI middleware: API key, request-body byte limit (on ``Content-Length`` and while
-    streaming, before the body is all read), and the request metrics."""
+    streaming, before the body is all read), and the request metrics.
+
+    It also answers the most common request itself: ``POST /v1/detect`` without a query string,
+    with one multipart file or a raw image body (:func:`_direct_detect`). That skips Starlette's
+    routing, the ``Request`` object and the response classes, a few tenths of a millisecond per
+    request (``benchmarks/bench_serve.py`` phase 1); the answer, the errors and the metrics are
+    the route's own (a test compares them). Anything else goes to the app.
+    """
 
     def __init__(self, app: ASGIApp, state: ServerState) -> None:
         self.app = app
@@ -254,7 +290,8 @@ class _Guard:
 
         path = str(scope.get("path", ""))
         try:
-            error = self._check(scope, path)
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            error = self._check(scope, path, headers)
             if error is not None:
                 await error(scope, receive, send_wrapper)
                 return
@@ -270,7 +307,11 @@ class _Guard:
                 return message
 
             try:
-                await self.app(scope, receive_limited, send_wrapper)
+                if self._direct(scope, path, headers):
+                    scope["route"] = _DETECT_ROUTE
+                    await _direct_detect(self.app, self.state, scope, receive_limited, send_wrapper, headers)
+                else:
+                    await self.app(scope, receive_limited, send_wrapper)
             except _BodyTooLargeError as exc:
                 if started["yes"]:
                     raise
@@ -280,8 +321,17 @@ class _Guard:
             label = getattr(route, "path", None) or "other"
             self.state.metrics.observe(str(scope.get("method", "")), label, status["code"], time.perf_counter() - start)
 
-    def _check(self, scope: Scope, path: str) -> Response | None:
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    def _direct(self, scope: Scope, path: str, headers: Mapping[str, str]) -> bool:
+        if not (self.state.direct_detect and path == "/v1/detect" and scope.get("method") == "POST"):
+            return False
+        if scope.get("query_string") or scope.get("root_path"):
+            return False
+        try:
+            return _kind_of(headers.get("content-type", "")) != "json"
+        except RequestError:  # the route answers 415
+            return False
+
+    def _check(self, scope: Scope, path: str, headers: Mapping[str, str]) -> Response | None:
         key = self.state.config.api_key
         if key is not None and path not in _OPEN_PATHS and scope.get("method") != "OPTIONS":
             given = headers.get("x-api-key", "")
@@ -298,6 +348,97 @@ class _Guard:
             if int(length) > self._limit(path):
                 return _too_large(self._limit(path))
         return None
+
+
+@dataclass(frozen=True)
+class _RouteLabel:
+    path: str
+
+
+_DETECT_ROUTE = _RouteLabel("/v1/detect")  # the metrics label of requests the guard answers
+
+
+class _ReplayError(Exception):
+    """A multipart body :func:`single_file_part` declines: the app's route parses it instead."""
+
+
+async def _receive_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _DisconnectedError
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class _DisconnectedError(Exception):
+    """The client went away before its body was read: nothing is answered."""
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """``receive`` for the app after the body was read: the body once, then the real ``receive``."""
+    sent = {"yes": False}
+
+    async def replay() -> Message:
+        if not sent["yes"]:
+            sent["yes"] = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _direct_detect(
+    app: ASGIApp, state: ServerState, scope: Scope, receive: Receive, send: Send, headers: Mapping[str, str]
+) -> None:
+    """``POST /v1/detect`` without a query string (the defaults), one multipart file or a raw
+    image body: the route's answer (:func:`_detect_answer`) and its error answers (the app's
+    exception handlers), sent as raw ASGI messages."""
+    config = state.config
+    ctype = headers.get("content-type", "")
+    replay: list[bytes] = []
+
+    async def read() -> CheckedImage:
+        body = await _receive_body(receive)
+        if _kind_of(ctype) == "raw":
+            data, name = body, _raw_name(headers)
+        else:
+            single = single_file_part(body, ctype)
+            if single is None:  # several parts, other fields, unusual headers
+                replay.append(body)
+                raise _ReplayError
+            data, name = single
+        return check_image_bytes(data, name=name, max_bytes=config.max_bytes, max_pixels=config.max_pixels)
+
+    extra: list[tuple[bytes, bytes]] = []
+    try:
+        payload: Any = await _detect_answer(state, _DEFAULT_QUERY, read)
+        status = 200
+    except _ReplayError:
+        await app(scope, _replaying(replay[0], receive), send)
+        return
+    except _DisconnectedError:
+        return
+    except OverloadedError as exc:
+        status, payload = 503, {"detail": str(exc)}
+        extra.append((b"retry-after", str(exc.retry_after).encode()))
+    except RequestError as exc:
+        status, payload = exc.status, {"detail": str(exc)}
+        if exc.status == 503:
+            extra.append((b"retry-after", b"1"))
+    except InvalidInputError as exc:
+        status, payload = 422, {"detail": str(exc)}
+    body = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json"), *extra],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _too_large(limit: int) -> Response:
@@ -336,14 +477,33 @@ async def _json(request: Request) -> dict[str, Any]:
 
 
 def _content_kind(request: Request) -> str:
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return _kind_of(request.headers.get("content-type", ""))
+
+
+def _kind_of(content_type: str) -> str:
+    """``"multipart"``, ``"json"`` or ``"raw"`` (the body is the image file itself: ``image/*``
+    or ``application/octet-stream``; the format is read from the bytes, not from the type).
+
+    >>> _kind_of("image/png"), _kind_of("multipart/form-data; boundary=x")
+    ('raw', 'multipart')
+    """
+    ctype = content_type.split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
         return "multipart"
     if ctype == "application/json":
         return "json"
+    if ctype.startswith("image/") or ctype == "application/octet-stream":
+        return "raw"
     raise RequestError(
-        415, f"unsupported Content-Type {ctype or '(none)'!r}: send multipart/form-data (field 'file') or JSON"
+        415,
+        f"unsupported Content-Type {ctype or '(none)'!r}: send multipart/form-data (field 'file'), "
+        "the image file itself (Content-Type image/jpeg, image/png, ...) or JSON",
     )
+
+
+def _raw_name(headers: Mapping[str, str]) -> str:
+    """The file name of a raw-body upload: its ``X-Filename`` header, else ``"upload"``."""
+    return headers.get("x-filename", "").strip()[:255] or "upload"
 
 
 async def _image_bytes_from_json(payload: Mapping[str, Any], config: ServeConfig, where: str) -> tuple[bytes, str]:
@@ -360,8 +520,11 @@ async def _image_bytes_from_json(payload: Mapping[str, Any], config: ServeConfig
 async def _one_image(request: Request, state: ServerState) -> CheckedImage:
     """The single image of a request, checked (bytes, header pixels, format) but not decoded."""
     config = state.config
-    if _content_kind(request) == "json":
+    kind = _content_kind(request)
+    if kind == "json":
         data, name = await _image_bytes_from_json(await _json(request), config, "")
+    elif kind == "raw":
+        data, name = await request.body(), _raw_name(request.headers)
     else:
         # the common case, one file and nothing else, is cut out of the body directly; anything
         # else goes through the general multipart parser
@@ -381,7 +544,10 @@ async def _one_image(request: Request, state: ServerState) -> CheckedImage:
 async def _many_images(request: Request, state: ServerState) -> list[CheckedImage | RequestError]:
     config = state.config
     items: list[tuple[bytes, str] | RequestError] = []
-    if _content_kind(request) == "json":
+    kind = _content_kind(request)
+    if kind == "raw":
+        raise RequestError(415, "send several images as multipart/form-data (file fields 'files') or JSON")
+    if kind == "json":
         payload = await _json(request)
         entries = payload.get("images")
         if not isinstance(entries, list) or not entries:
@@ -509,6 +675,9 @@ class _DetectQuery:
     options: _Options
 
 
+_DEFAULT_QUERY = _DetectQuery(None, _Options())  # what the detection routes' query resolves to when empty
+
+
 def _detector_variant(name: str, detector: Any, options: _Options) -> tuple[Callable[[Any], Any], tuple[Hashable, ...]]:
     """A function giving a loaded detector (any lane's copy) with a request's options, sharing its
     model (each lane runs one call at a time), and the part of the micro-batch key that pins model
@@ -576,6 +745,34 @@ async def _detect_checked(
     image = await run_in_threadpool(decode_image, checked)
     seconds["decode"] = time.perf_counter() - t
     return await _detect(state, model, options, image)
+
+
+async def _detect_answer(
+    state: ServerState, query: _DetectQuery, read: Callable[[], Awaitable[CheckedImage]]
+) -> dict[str, Any]:
+    """The ``/v1/detect`` answer: admission, the image (``read()``: checked, not decoded),
+    decoding and detection, ``Detections.to_dict()`` plus ``model``, ``image_name`` and ``timing_ms``."""
+    t0 = time.perf_counter()
+    with state.engine.admit():
+        state.require_ready()
+        checked = await read()
+        t1 = time.perf_counter()
+        seconds: dict[str, float] = {}
+        name, dets = await _detect_checked(state, query.model, query.options, checked, seconds)
+        t3 = time.perf_counter()
+    body = _detections_json(dets)
+    decode = seconds.get("decode", 0.0)
+    body.update(
+        model=name,
+        image_name=checked.name,
+        timing_ms={
+            "read": _ms(t1 - t0),
+            "decode": _ms(decode),
+            "inference": _ms(t3 - t1 - decode),
+            "total": _ms(t3 - t0),
+        },
+    )
+    return body
 
 
 def _json_response(body: Any, status_code: int = 200) -> Response:
@@ -766,6 +963,8 @@ def create_app(
                         "properties": {"image_base64": {"type": "string"}, "path": {"type": "string"}},
                     }
                 },
+                "image/*": {"schema": {"type": "string", "format": "binary"}},
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
             },
         }
     }
@@ -894,33 +1093,14 @@ def create_app(
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     # -------------------------------------------------------------- detection
-    quick = {"query": _DetectQuery(None, _Options())}  # what detect_query resolves to without a query string
+    quick = {"query": _DEFAULT_QUERY}  # what detect_query resolves to without a query string
 
     async def detect(
         request: Request,
         query: _DetectQuery = detect_q,
     ) -> Response:
         """Detect objects in one image -> ``Detections.to_dict()`` plus ``model`` and ``timing_ms``."""
-        t0 = time.perf_counter()
-        with engine.admit():
-            state.require_ready()
-            checked = await _one_image(request, state)
-            t1 = time.perf_counter()
-            seconds: dict[str, float] = {}
-            name, dets = await _detect_checked(state, query.model, query.options, checked, seconds)
-            t3 = time.perf_counter()
-        body = _detections_json(dets)
-        decode = seconds.get("decode", 0.0)
-        body.update(
-            model=name,
-            image_name=checked.name,
-            timing_ms={
-                "read": _ms(t1 - t0),
-                "decode": _ms(decode),
-                "inference": _ms(t3 - t1 - decode),
-                "total": _ms(t3 - t0),
-            },
-        )
+        body = await _detect_answer(state, query, lambda: _one_image(request, state))
         return _json_response(body)
 
     app.router.add_api_route(

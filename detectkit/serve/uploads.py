@@ -97,7 +97,10 @@ def _jpeg_complete(data: bytes) -> bool:
     # Entropy-coded data never holds 0xFFD9 or 0xFFDA (0xFF is stuffed with 0x00), so a JPEG
     # whose last start-of-scan marker has no end-of-image marker after it was cut short.
     # (OpenCV decodes such a file without an error, filling the missing rows with grey.)
-    return data.rfind(b"\xff\xd9") > data.rfind(b"\xff\xda")
+    # Searched from the end: the last end-of-image marker, then any start of scan after it
+    # (rfind of the start of scan would walk back over the whole scan data).
+    end = data.rfind(b"\xff\xd9")
+    return end >= 0 and data.find(b"\xff\xda", end) < 0
 
 
 def _png_complete(data: bytes) -> bool:

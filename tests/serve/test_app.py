@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from detectkit import Detections, Detector
+from detectkit.errors import InvalidInputError
 from detectkit.image import load_image
 from detectkit.viz import annotate
 from tests.serve.helpers import SHAPES, bus_path, jpeg_with_size, png_header_only
@@ -75,6 +76,77 @@ def test_detect_equals_the_library(client: TestClient, detector: Detector) -> No
         assert answer["model"] == "demo-shapes"
         assert answer["image_name"] == path.name
         assert set(answer["timing_ms"]) == {"read", "decode", "inference", "total"}
+
+
+def test_raw_image_body_equals_the_library(client: TestClient, detector: Detector) -> None:
+    for path in [BUS, SHAPES[3]]:
+        headers = {"content-type": "image/jpeg", "x-filename": path.name}
+        answer = client.post("/v1/detect", content=path.read_bytes(), headers=headers).json()
+        _same(answer, detector.detect(path))
+        assert answer["image_name"] == path.name
+    # any image/* type or application/octet-stream: the format is read from the bytes
+    data = SHAPES[3].read_bytes()
+    r = client.post("/v1/detect", content=data, headers={"content-type": "application/octet-stream"})
+    assert r.json()["image_name"] == "upload"
+    _same(r.json(), detector.detect(SHAPES[3]))
+    # with options (the route, not the guard's direct answer) and on the other one-image routes
+    r = client.post("/v1/detect", params={"conf": 0.1}, content=data, headers={"content-type": "image/png"})
+    _same(r.json(), Detector(conf=0.1).detect(SHAPES[3]))
+    assert client.post("/v1/classify", content=data, headers={"content-type": "image/jpeg"}).status_code == 200
+    assert "image/*" in client.get("/openapi.json").json()["paths"]["/v1/detect"]["post"]["requestBody"]["content"]
+    r = client.post("/v1/detect/batch", content=data, headers={"content-type": "image/jpeg"})
+    assert r.status_code == 415
+    assert "multipart" in r.json()["detail"]
+
+
+def test_the_guard_answers_plain_detections_like_the_route(
+    make_client: Callable[..., TestClient], detector: Detector
+) -> None:
+    """``POST /v1/detect`` without a query string is answered by the guard itself; the route (used
+    here with ``direct_detect`` off) gives the same answers, errors and metrics."""
+    direct = make_client(max_bytes=200_000)
+    routed = make_client(max_bytes=200_000)
+    routed.app.state.detectkit.direct_detect = False  # type: ignore[attr-defined]
+    jpeg = SHAPES[0].read_bytes()
+    cases: list[tuple[str, dict[str, Any]]] = [
+        ("multipart", {"files": {"file": ("a.jpg", jpeg, "image/jpeg")}}),
+        ("raw", {"content": jpeg, "headers": {"content-type": "image/jpeg", "x-filename": "a.jpg"}}),
+        ("raw text", {"content": b"hello" * 10, "headers": {"content-type": "image/jpeg"}}),
+        ("raw empty", {"content": b"", "headers": {"content-type": "image/png"}}),
+        ("raw truncated", {"content": jpeg[:900], "headers": {"content-type": "image/jpeg"}}),
+        ("raw bomb", {"content": png_header_only(100_000, 100_000), "headers": {"content-type": "image/png"}}),
+        ("multipart too big", {"files": {"file": ("b.jpg", BUS.read_bytes() * 2, "image/jpeg")}}),
+        ("raw too big", {"content": b"\xff" * 400_000, "headers": {"content-type": "image/jpeg"}}),
+        ("wrong field", {"files": {"other": ("a.jpg", jpeg, "image/jpeg")}}),
+        # a second field: the guard's direct cut declines, the route parses the replayed body
+        ("two fields", {"files": {"file": ("a.jpg", jpeg, "image/jpeg")}, "data": {"note": "x"}}),
+        ("text type", {"content": b"hello", "headers": {"content-type": "text/plain"}}),
+    ]
+    for label, kwargs in cases:
+        a, b = direct.post("/v1/detect", **kwargs), routed.post("/v1/detect", **kwargs)
+        assert a.status_code == b.status_code, (label, a.text, b.text)
+        assert a.headers["content-type"] == b.headers["content-type"], label
+        ja, jb = a.json(), b.json()
+        ja.pop("timing_ms", None)
+        jb.pop("timing_ms", None)
+        assert ja == jb, label
+        if a.status_code == 200:
+            _same(ja, detector.detect(SHAPES[0]))
+    metrics = [c.get("/metrics").text for c in (direct, routed)]
+    for status, count in [("200", 3), ("413", 3), ("415", 2), ("422", 3)]:
+        line = f'detectkit_requests_total{{method="POST",route="/v1/detect",status="{status}"}} {count}'
+        assert all(line in m for m in metrics), (line, metrics[0])
+    # not loaded yet / overloaded: the same 503 answers with Retry-After
+    state = direct.app.state.detectkit  # type: ignore[attr-defined]
+    state.ready.clear()
+    r = direct.post("/v1/detect", content=jpeg, headers={"content-type": "image/jpeg"})
+    assert (r.status_code, r.headers["retry-after"]) == (503, "1")
+    state.ready.set()
+    with state.engine.admit():
+        state.engine.max_queue = 1
+        r = direct.post("/v1/detect", content=jpeg, headers={"content-type": "image/jpeg"})
+    assert r.status_code == 503
+    assert r.headers["retry-after"] == "1"
 
 
 def test_detect_options_equal_a_detector_built_with_them(client: TestClient) -> None:
@@ -378,3 +450,29 @@ def test_openvino_micro_batches_run_concurrently_and_equal_the_library() -> None
         for g, w in zip(got, want, strict=True):
             assert g == w  # each image's own inference: the very answer of Detector.detect
         assert _post(TestClient(app), "/v1/detect", SHAPES[0]).status_code == 200
+
+
+def test_torch_threads_option_runs_lanes_on_that_many_threads(
+    make_client: Callable[..., TestClient], detector: Detector
+) -> None:
+    """``torch_threads=2``: Ultralytics' first-call reset (to ``cpu_count - 1``) is undone on the
+    lanes; answers equal ``Detector.detect`` run with the same thread count, bit for bit."""
+    import torch
+
+    from detectkit.serve import ServeConfig
+
+    before = torch.get_num_threads()
+    client = make_client(torch_threads=2, batch_window_ms=5)
+    state = client.app.state.detectkit  # type: ignore[attr-defined]
+    assert state.lane_torch_threads == 2
+    answers = [_post(client, "/v1/detect", path, path.name).json() for path in SHAPES[:3]]
+    lane_threads = state.engine.submit_call(torch.get_num_threads).result(10)
+    assert lane_threads == 2
+    torch.set_num_threads(2)
+    try:
+        for answer, path in zip(answers, SHAPES[:3], strict=True):
+            _same(answer, detector.detect(path))
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(InvalidInputError, match="torch_threads"):
+        ServeConfig(torch_threads=-1)

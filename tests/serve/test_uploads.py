@@ -177,3 +177,16 @@ def test_single_file_part_cuts_what_the_general_parser_reads() -> None:
     assert single_file_part(one.read()[:-10], one.headers["content-type"]) is None  # truncated
     assert single_file_part(one.read(), "multipart/form-data") is None  # no boundary
     assert single_file_part(one.read(), "application/json") is None
+
+
+def test_jpeg_end_check_equals_the_whole_file_scan() -> None:
+    from detectkit.serve.uploads import _jpeg_complete
+
+    jpeg = bus_path().read_bytes()
+    cuts = [len(jpeg), len(jpeg) - 1, len(jpeg) - 2, len(jpeg) // 2, 700, 3]
+    odd = [jpeg + b"\x00\x00", jpeg + b"\xff\xda\x00", jpeg[:-2] + b"\xff\xd9\xff\xda"]
+    for data in [jpeg[:n] for n in cuts] + odd:
+        # the old rule: the last end-of-image marker comes after the last start-of-scan marker
+        assert _jpeg_complete(data) == (data.rfind(b"\xff\xd9") > data.rfind(b"\xff\xda")), len(data)
+    assert _jpeg_complete(jpeg)
+    assert not _jpeg_complete(jpeg[: len(jpeg) // 2])
