@@ -45,10 +45,10 @@ def import_ray() -> Any:
 class ShardActor:
     """The Ray actor class (made remote in :func:`run_ray`): one model per actor, one shard per call."""
 
-    def __init__(self, spec: Mapping[str, Any]) -> None:
+    def __init__(self, spec: Mapping[str, Any], pin: bool = True) -> None:
         from detectkit.batch._worker import ShardRunner
 
-        self.runner = ShardRunner(spec, pin=True)
+        self.runner = ShardRunner(spec, pin=pin)
 
     def run(self, shard: Shard) -> ShardResult:
         """The shard's result (bad items are failure lines, never exceptions)."""
@@ -123,7 +123,8 @@ def run_ray(
     lost: list[tuple[Shard, str]] = []
     try:
         remote = ray.remote(ShardActor).options(num_cpus=threads, max_restarts=retries, max_task_retries=retries)
-        actors = [remote.remote(dict(spec)) for _ in range(min(workers, len(shards)))]
+        size = min(workers, len(shards))
+        actors = [remote.remote(dict(spec), size > 1) for _ in range(size)]  # pinned when several
         todo = list(reversed(shards))  # pop() takes shards in order
         load = [0] * len(actors)
         alive = [True] * len(actors)
