@@ -24,9 +24,13 @@ set of that many images, set against the Ray start-up measured by the ``ray:...`
 ``benchmarks/bench_convert_sharded.py``.
 
 ``raycluster:...`` configurations join a local 2-CPU Ray cluster that the benchmark starts
-before the run (untimed) and stops after it, as a job joins an existing cluster with
-``--address``: Ray's own start is then not in the job's time; the cluster's memory is printed
-(not in the job's peak RSS).
+before the run (untimed, then left idle 10 s) and stops after it, as a job joins an existing
+cluster with ``--address``: Ray's own start is then not in the job's time; the peak RSS counts
+the job and the cluster's processes (the actors run there), and the idle cluster's RSS is printed.
+
+For every Ray configuration the report states the end-to-end images/s (wall incl. start-up),
+the images/s after the first shard (steady state), Ray's start-up (``ray.init``), how much
+later than local the first shard comes, and the memory against the local engine.
 
 Child processes run with bytecode caches (``PYTHONDONTWRITEBYTECODE`` dropped, a temporary
 ``PYTHONPYCACHEPREFIX``) after an untimed warm-up job per engine and backend, as an installed
@@ -51,7 +55,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -82,10 +86,10 @@ DEFAULT_CONFIGS = (
 
 
 class PeakRSS:
-    """Peak summed RSS (MB) of a process and all its descendants, sampled every 0.2 s in a thread."""
+    """Peak summed RSS (MB) of processes and all their descendants, sampled every 0.2 s in a thread."""
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
+    def __init__(self, *pids: int) -> None:
+        self.pids = pids
         self.peak = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -94,10 +98,14 @@ class PeakRSS:
         import psutil
 
         while not self._stop.is_set():
-            try:
-                root = psutil.Process(self.pid)
-                procs = [root, *root.children(recursive=True)]
-            except psutil.NoSuchProcess:
+            procs = []
+            for pid in self.pids:
+                try:
+                    root = psutil.Process(pid)
+                    procs += [root, *root.children(recursive=True)]
+                except psutil.NoSuchProcess:
+                    continue
+            if not procs:
                 return
             total = 0
             for p in procs:
@@ -180,6 +188,7 @@ class RayCluster:
     holder's children and end with it (:meth:`stop`)."""
 
     _one: RayCluster | None = None
+    idle_mb: ClassVar[list[float]] = []  # RSS of each cluster started, idle, before its job joins
 
     def __init__(self) -> None:
         start = time.perf_counter()
@@ -194,6 +203,7 @@ class RayCluster:
 
         root = psutil.Process(self.proc.pid)
         self.rss_mb = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20
+        RayCluster.idle_mb.append(self.rss_mb)
         print(f"  (local Ray cluster at {self.address}: started in {self.seconds:.1f} s, {self.rss_mb:.0f} MB)")
 
     @classmethod
@@ -220,14 +230,16 @@ def engine_run(images: Path, out: Path, engine: str, workers: int, threads: int,
     if COLD_CACHE and env["DETECTKIT_OPENVINO_CACHE_DIR"]:
         env["DETECTKIT_OPENVINO_CACHE_DIR"] = str(out) + "-openvino-cache"
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # a job on a running cluster: its actors are the cluster's processes, so the peak counts them too
+    cluster = [RayCluster.get().proc.pid] if engine == "raycluster" else []
     try:
-        return _engine_figures(proc, engine, workers)
+        return _engine_figures(proc, engine, workers, cluster)
     finally:
         shutil.rmtree(str(out) + "-openvino-cache", ignore_errors=True)
 
 
-def _engine_figures(proc: subprocess.Popen[str], engine: str, workers: int) -> dict[str, Any]:
-    with PeakRSS(proc.pid) as rss:
+def _engine_figures(proc: subprocess.Popen[str], engine: str, workers: int, cluster: list[int]) -> dict[str, Any]:
+    with PeakRSS(proc.pid, *cluster) as rss:
         stdout, stderr = proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"{engine} x{workers} failed with exit code {proc.returncode}: {stderr[-2000:]}")
@@ -434,6 +446,21 @@ def detect_section(tmp: Path, args: argparse.Namespace, report: dict[str, Any]) 
                 f"local {local_row['steady_images_per_second']:.1f} img/s "
                 f"({ray_row['steady_images_per_second'] / local_row['steady_images_per_second']:.2f}x); first shard "
                 f"after {ray_row['first_shard_seconds']:.1f} s vs {local_row['first_shard_seconds']:.1f} s"
+            )
+            init = statistics.median(ray_row["startup_seconds"]) if ray_row["startup_seconds"] else float("nan")
+            extra_s = ray_row["first_shard_seconds"] - local_row["first_shard_seconds"]
+            memory = (
+                f"peak RSS of the job with Ray's processes {ray_row['peak_rss_mb']:.0f} MB"
+                if name == "ray"
+                else f"peak RSS of the job and the cluster {ray_row['peak_rss_mb']:.0f} MB (the cluster idle: "
+                f"{statistics.median(RayCluster.idle_mb):.0f} MB)"
+                if RayCluster.idle_mb
+                else f"peak RSS {ray_row['peak_rss_mb']:.0f} MB"
+            )
+            print(
+                f"  {backend}: {what} overhead: ray.init {init:.1f} s; first shard {extra_s:+.1f} s later than local "
+                f"(import ray, start-up, actors); {memory} vs local {local_row['peak_rss_mb']:.0f} MB "
+                f"({ray_row['peak_rss_mb'] - local_row['peak_rss_mb']:+.0f} MB)"
             )
     best1 = min((v, k) for k, v in by.items() if " 1w " in k) if any(" 1w " in k for k in by) else None
     best2 = (

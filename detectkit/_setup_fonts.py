@@ -22,10 +22,12 @@ def ensure_ultralytics_fonts(config_dir: str | os.PathLike[str]) -> Path:
 
     Idempotent; files are written atomically (temp file + rename).
     """
+    target = Path(config_dir) / "Ultralytics"
+    if all((target / name).exists() for name in _FONT_NAMES):
+        return target  # the usual case: no need to import matplotlib (~0.15 s of every torch start)
     import matplotlib
 
     source = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
-    target = Path(config_dir) / "Ultralytics"
     target.mkdir(parents=True, exist_ok=True)
     for name in _FONT_NAMES:
         dest = target / name

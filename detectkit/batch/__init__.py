@@ -10,7 +10,7 @@
 * :func:`convert`: read a dataset split into many files (YOLO label folders, per-image
   VOC/LabelMe files) with the parsing spread over workers, and write it in another format.
 
-Engines: ``"local"`` (a process pool, the default) and ``"ray"`` (Ray Data, the optional
+Engines: ``"local"`` (a process pool, the default) and ``"ray"`` (Ray actors, the optional
 extra ``pip install 'detectkit[ray]'``, imported only when used). See ``docs/scale-out.md``.
 The names are imported on first use, so ``detectkit.batch.cli`` (the CLI's flags) stays light.
 """

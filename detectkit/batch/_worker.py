@@ -13,6 +13,7 @@ model from the shape's first image (so results do not depend on what the worker 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -23,7 +24,7 @@ from typing import IO, Any
 
 from detectkit.batch._job import Shard, ShardResult
 from detectkit.batch.sources import is_uri
-from detectkit.errors import DetectkitError, InvalidInputError, MissingDependencyError
+from detectkit.errors import DetectkitError, InvalidInputError, MissingDependencyError, ModelLoadError
 from detectkit.models.runtime_threads import threads_while
 
 __all__ = ["ShardRunner", "claim_cores", "load_location"]
@@ -153,7 +154,14 @@ class ShardRunner:
         except ImportError:  # pragma: no cover - opencv is a dependency
             pass
         self.model: Any
-        with threads_while(threads):  # onnxruntime / OpenVINO sessions
+        static_only: Any = contextlib.nullcontext()
+        if self.task == "detect" and options.get("backend") == "openvino":
+            from detectkit.models.openvino_runtime import static_shapes_only
+
+            # every input shape on a static model of its own from its first image (see below);
+            # the dynamic-shape model is then never run, and not compiled at load
+            static_only = static_shapes_only()
+        with threads_while(threads), static_only:  # onnxruntime / OpenVINO sessions
             if self.task == "detect":
                 from detectkit.models.detector import Detector
 
@@ -210,6 +218,8 @@ class ShardRunner:
                 return
             try:
                 outputs = self._infer([im for _, _, im in pending])
+            except ModelLoadError:  # the model itself (e.g. a shape's compile), not an image: the job's error
+                raise
             except Exception:  # isolate the bad image: run the chunk one by one
                 outputs = []
                 for i, src, im in pending:

@@ -43,7 +43,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         "--engine",
         choices=("local", "ray"),
         default=None,
-        help="local: a process pool on this machine; ray: Ray Data (pip install 'detectkit[ray]')",
+        help="local: a process pool on this machine; ray: Ray actors (pip install 'detectkit[ray]')",
     )
     group.add_argument(
         "--workers", type=int, default=None, help="worker processes / Ray actors (default: CPUs // --threads)"

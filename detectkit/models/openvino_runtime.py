@@ -29,7 +29,8 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -50,6 +51,7 @@ __all__ = [
     "read_metadata",
     "read_onnx_metadata",
     "save_ir",
+    "static_shapes_only",
 ]
 
 #: The ``rt_info`` section of IR files holding detectkit's string metadata.
@@ -181,6 +183,25 @@ def _dims(partial_shape: Any) -> list[int | str]:
 _COMPILE_AFTER = 2
 _MAX_STATIC = 8
 _MAX_SEEN = 4096
+_STATIC_ONLY = [False]  # set by static_shapes_only()
+
+
+@contextmanager
+def static_shapes_only() -> Iterator[None]:
+    """Sessions created inside run every input shape on a static model of its own, from the
+    shape's first input (``compile_after = 1``), so outputs never depend on what ran before; such
+    a session never runs the dynamic-shape model, so it is not compiled at load (batch workers,
+    :mod:`detectkit.batch._worker`: ~0.25 s of each worker's start-up).
+
+    >>> with static_shapes_only():
+    ...     pass
+    """
+    before = _STATIC_ONLY[0]
+    _STATIC_ONLY[0] = True
+    try:
+        yield
+    finally:
+        _STATIC_ONLY[0] = before
 
 
 class OpenVinoSession:
@@ -221,7 +242,7 @@ class OpenVinoSession:
             except Exception:
                 pass
         #: a shape runs on the dynamic model until seen this many times, then gets a static one
-        self.compile_after = _COMPILE_AFTER
+        self.compile_after = 1 if _STATIC_ONLY[0] else _COMPILE_AFTER
         try:
             model = self._core.read_model(str(self.path))
         except Exception as exc:
@@ -244,7 +265,8 @@ class OpenVinoSession:
             from detectkit.errors import InvalidInputError
 
             raise InvalidInputError(f"kind must be 'nchw' or 'bgr', got {kind!r}")
-        self._dynamic_request(kind)  # compile now: a bad file fails at load, not at the first image
+        if self.static or self.compile_after > 1:  # (static_shapes_only: compiled per shape, on first use)
+            self._dynamic_request(kind)  # compile now: a bad file fails at load, not at the first image
 
     # ------------------------------------------------------------------ compiled models
     def _compile(self, model: Any) -> Any:

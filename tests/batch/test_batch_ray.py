@@ -65,7 +65,7 @@ def test_detect_on_ray_matches_single_process(local_ray: None, tmp_path: Path) -
         while time.monotonic() < end and not list((tmp_path / "out" / "shards").glob("*.jsonl")):
             time.sleep(0.05)
         for proc in psutil.process_iter(["pid", "cmdline"]):
-            if "MapWorker" in " ".join(proc.info["cmdline"] or []):
+            if "ShardActor" in " ".join(proc.info["cmdline"] or []):
                 os.kill(proc.info["pid"], signal.SIGKILL)
                 killed.append(proc.info["pid"])
                 return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -86,3 +87,42 @@ def test_openvino_output_does_not_depend_on_what_the_worker_ran_before(
     last = {s.index: backward.run(s).text for s in reversed(shards)}
     assert first == last
     assert list((tmp_path / "cache" / "openvino").glob("*.blob"))  # OpenVINO's model cache
+
+
+def test_openvino_worker_compiles_per_shape_only_and_model_errors_stop_the_shard(tmp_path: Path) -> None:
+    """A worker's OpenVINO session runs every shape on its own static model from the first image
+    (``compile_after`` 1, set while loading, so no dynamic model is compiled for nothing), and its
+    output equals a session switched to that mode after a normal load. A model error while running
+    a shard is the job's error, not one failure line per image; other errors stay per-image."""
+    pytest.importorskip("openvino")
+    from detectkit.batch._job import Job
+    from detectkit.batch.sources import resolve_sources
+    from detectkit.errors import ModelLoadError
+    from detectkit.image import load_image
+    from detectkit.models.detector import Detector
+
+    spec = detect_spec(backend="openvino", batch_size=4)
+    items = resolve_sources([ROOT / "datasets" / "shapes" / "images" / "val"])[:6]
+    (shard,) = Job(out=tmp_path, spec=spec, items=items, shard_size=6).shards()
+    runner = ShardRunner(spec)
+    assert runner.model._onnx.session.compile_after == 1
+    plain = Detector(spec["model"], **spec["options"])  # after the runner's load: the usual session again
+    assert plain._onnx.session.compile_after == 2
+    plain._onnx.session.compile_after = 1
+    expected = [json.loads(json.dumps(plain.detect_batch([load_image(p)])[0].to_dict())) for p in items]
+    lines = runner.run(shard).text.splitlines()
+    assert [json.loads(line)["detections"] for line in lines] == expected
+
+    def broken(images: list[object]) -> list[object]:
+        raise ModelLoadError("OpenVINO cannot compile the model")
+
+    runner.model.detect_batch = broken
+    with pytest.raises(ModelLoadError, match="cannot compile"):
+        runner.run(shard)
+
+    def bad_image(images: list[object]) -> list[object]:
+        raise ValueError("not this one")
+
+    runner.model.detect_batch = bad_image
+    text = runner.run(shard).text
+    assert text.count('"error": "ValueError: not this one"') == len(items)
