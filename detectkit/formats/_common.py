@@ -19,11 +19,13 @@ from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.table import ObjectTable, Provenance
 
 __all__ = [
+    "FOLDER_SPLITS",
     "ConvertSummary",
     "ImagePlacer",
     "IssueLog",
     "atomic_dir",
     "atomic_file",
+    "folder_split",
     "image_size_of",
     "parse_json",
     "pauses_gc",
@@ -107,6 +109,20 @@ class ConvertSummary:
             "images_linked": self.images_linked,
             "lost": dict(self.lost),
         }
+
+
+FOLDER_SPLITS = {"train": "train", "valid": "val", "val": "val", "validation": "val", "test": "test"}
+
+
+def folder_split(stem: str) -> str | None:
+    """The split a file's first folder names, for layouts without ImageSets (Roboflow's VOC
+    export: ``train/``, ``valid/``, ``test/``); None otherwise.
+
+    >>> folder_split("valid/img_001"), folder_split("img_001"), folder_split("cats/img_001")
+    ('val', None, None)
+    """
+    head, sep, _ = stem.partition("/")
+    return FOLDER_SPLITS.get(head) if sep else None
 
 
 class IssueLog:

@@ -187,8 +187,11 @@ def detect_format(path: str | os.PathLike[str]) -> str:
 
     if (found := split_jsons(p)) and _json_kind(found[0][1]) == "coco":  # a Roboflow COCO export
         return "coco"
-    if any(not t.name.upper().startswith(("README", "LICENSE")) for t in p.glob("*.txt")):
-        return "yolo"
+    for folder in (p, *split_dirs):  # label files (split folders: Roboflow's "YOLO Darknet" export)
+        if (folder / "_darknet.labels").is_file() or any(
+            not t.name.upper().startswith(("README", "LICENSE")) for t in folder.glob("*.txt")
+        ):
+            return "yolo"
     raise InvalidInputError(f"cannot tell the annotation format of folder {os.fspath(path)}; pass format=")
 
 

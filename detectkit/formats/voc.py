@@ -50,6 +50,7 @@ from detectkit.formats._common import (
     ImagePlacer,
     IssueLog,
     atomic_dir,
+    folder_split,
     image_size_of,
     locate,
     number_text,
@@ -104,20 +105,6 @@ def _xml_files(p: Path) -> tuple[Path, list[Path]]:
         return p.parent, [p]
     ann = p / "Annotations" if (p / "Annotations").is_dir() else p
     return ann, sorted_paths(x for x in ann.rglob("*.xml") if not x.name.startswith("."))
-
-
-_FOLDER_SPLITS = {"train": "train", "valid": "val", "val": "val", "validation": "val", "test": "test"}
-
-
-def folder_split(stem: str) -> str | None:
-    """The split a file's first folder names, for layouts without ImageSets (Roboflow's VOC
-    export: ``train/``, ``valid/``, ``test/``); None otherwise.
-
-    >>> folder_split("valid/img_001"), folder_split("img_001"), folder_split("cats/img_001")
-    ('val', None, None)
-    """
-    head, sep, _ = stem.partition("/")
-    return _FOLDER_SPLITS.get(head) if sep else None
 
 
 def _split_of(root: Path) -> dict[str, str]:

@@ -74,3 +74,21 @@ def test_images_all_missing_is_an_error_not_an_empty_dataset(tmp_path: Path) -> 
     with pytest.warns(UserWarning, match="skipped 2 bad record"):
         ds = read_yolo(root / "data")  # one image is there: read, the others reported
     assert [r.file_name for r in ds.images] == ["img2.jpg"]
+
+
+def test_roboflow_yolo_darknet_export_names_and_splits(tmp_path: Path) -> None:
+    """Roboflow's "YOLO Darknet" export: README .txt files beside train/ valid/, each with images,
+    label .txt files side by side and a ``_darknet.labels`` names file; no yaml, no obj.data."""
+    root = tmp_path / "export"
+    for split in ("train", "valid"):
+        (root / split).mkdir(parents=True)
+        (root / split / "_darknet.labels").write_text("cat\ndog\n")
+        Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(root / split / f"b_{split}.jpg")
+        (root / split / f"b_{split}.txt").write_text("1 0.5 0.5 0.25 0.25\n")
+    (root / "README.roboflow.txt").write_text("exported via roboflow.com\n")
+    assert detect_format(root) == "yolo"
+    ds = read(root)
+    assert [c.name for c in ds.categories] == ["cat", "dog"]
+    assert [(r.split, r.file_name) for r in ds.images] == [("train", "b_train.jpg"), ("val", "b_valid.jpg")]
+    assert [d.labels for _, d in ds] == [["dog"], ["dog"]]
+    assert not ds.issues  # README.roboflow.txt is not a label file

@@ -15,6 +15,7 @@ from detectkit._progress import Progress, track
 from detectkit.dataset import NO_EXTRA, Category, Dataset, ImageRecord
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.formats._common import (
+    FOLDER_SPLITS,
     IssueLog,
     image_size_of,
     parse_json,
@@ -136,9 +137,6 @@ def read(
     return ds
 
 
-_SPLIT_NAMES = {"train": "train", "valid": "val", "val": "val", "validation": "val", "test": "test"}
-
-
 def split_jsons(path: Path) -> list[tuple[str, Path]]:
     """``(split, JSON file)`` of a folder whose only JSON files are one per split sub-folder
     (``train/``, ``valid``/``val/``, ``test/``), in that order; ``[]`` for anything else.
@@ -154,7 +152,7 @@ def split_jsons(path: Path) -> list[tuple[str, Path]]:
         if sub.is_dir():
             files = [f for f in sorted(sub.glob("*.json")) if not f.name.startswith(".")]
             if len(files) == 1:
-                found.append((_SPLIT_NAMES[name], files[0]))
+                found.append((FOLDER_SPLITS[name], files[0]))
     return found
 
 

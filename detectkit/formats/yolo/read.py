@@ -21,7 +21,9 @@ from detectkit._progress import track
 from detectkit.dataset import Category, Dataset, ImageRecord, Issue
 from detectkit.errors import InvalidInputError
 from detectkit.formats._common import (
+    FOLDER_SPLITS,
     IssueLog,
+    folder_split,
     image_size_of,
     pauses_gc,
     warn_skipped,
@@ -107,6 +109,8 @@ def read(
         names = {int(c["index"]): str(c["name"]) for c in meta["categories"]}
     elif len(names_files := sorted(root.glob("*.names"))) == 1:  # Darknet obj.names without obj.data
         names = read_names_file(names_files[0])
+    elif (labels_file := _darknet_labels(root)) is not None:  # Roboflow's "YOLO Darknet" export
+        names = read_names_file(labels_file)
     else:
         names = {}
     infer_names = not names
@@ -178,11 +182,18 @@ def read(
             label_s = f"{label_dir_s}/{rel}"
             if label_s in seen_labels or rel == "classes.txt":
                 continue
-            if "/" not in rel and looks_like_image_list(Path(label_s)):  # train.txt: a list of images
+            if "/" not in rel and (
+                rel.upper().startswith(("README", "LICENSE")) or looks_like_image_list(Path(label_s))
+            ):  # README.roboflow.txt beside the splits; train.txt: a list of images
                 continue
             seen_labels.add(label_s)
             pairs.append((label_s, None, split_name, rel))
 
+    bare = not declared and images is None and len(split_dirs) == 1 and split_dirs[0][0] is None
+    if bare and pairs and all(folder_split(p[3]) for p in pairs):
+        # train/ valid/ test/ folders without a data.yaml (Roboflow's "YOLO Darknet" export; or
+        # images/train + labels/train without one): the folder is the split, as a yaml would say
+        pairs = [(lab, img, folder_split(rel), rel.partition("/")[2]) for lab, img, _, rel in pairs]
     if declared and not pairs:  # a data.yaml whose splits hold nothing: not an empty success
         raise InvalidInputError(
             f"{os.fspath(yaml_path or root)}: no images or labels found in its splits ("
@@ -267,6 +278,14 @@ def read(
         issues=log.issues,
         source_format=meta.get("source_format") or "yolo",
     )
+
+
+def _darknet_labels(root: Path) -> Path | None:
+    """Roboflow's "YOLO Darknet" names file: ``_darknet.labels`` at the top or in a split folder."""
+    for folder in (root, *(root / name for name in FOLDER_SPLITS)):
+        if (folder / "_darknet.labels").is_file():
+            return folder / "_darknet.labels"
+    return None
 
 
 def labels_table(
