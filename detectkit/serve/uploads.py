@@ -138,10 +138,12 @@ def check_image_bytes(data: bytes, *, name: str, max_bytes: int, max_pixels: int
             return _checked(data, name, "JPEG", size, max_pixels)
     from PIL import Image, UnidentifiedImageError
 
+    from detectkit._limits import pil_open
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=[sniffed]) as im:  # reads the header only
+            with pil_open(io.BytesIO(data), formats=[sniffed]) as im:  # reads the header only
                 fmt = str(im.format)
                 width, height = (int(v) for v in im.size)
     except Image.DecompressionBombError as exc:

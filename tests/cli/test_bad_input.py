@@ -139,6 +139,8 @@ CASES: list[tuple[str, int, str]] = [
     # serve: a bad model or option fails before the server binds a port
     ("serve --port 0", 2, "--port"),
     ("serve --conf 2", 2, "--conf"),
+    ("serve --max-bytes 0", 2, "--max-bytes must be a positive int, got 0"),
+    ("serve --torch-threads -1", 2, "--torch-threads must be 0 (as in-process) or a positive integer"),
     ("serve --model {b}/fake.jpg", 1, "fake.jpg"),
     ("serve --model mobilenet_v2-imagenet", 1, "not a detector"),
     # anonymize / robustness
@@ -313,3 +315,13 @@ def test_library_warnings_print_as_one_plain_line(tmp_path: Path) -> None:
     assert lines[0].startswith(f"warning: {src}: skipped 1 bad record(s): {src / 'b.xml'}:1: error: invalid XML"), lines
     assert "UserWarning" not in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_serve_torch_threads_flag_reaches_the_config() -> None:
+    from detectkit.cli import build_parser
+    from detectkit.cli.serve import config_from_args
+
+    args = build_parser("serve").parse_args(["serve", "--torch-threads", "2"])
+    assert config_from_args(args).torch_threads == 2
+    args = build_parser("serve").parse_args(["serve"])
+    assert config_from_args(args).torch_threads == 0  # $DETECTKIT_SERVE_TORCH_THREADS unset: as in-process
