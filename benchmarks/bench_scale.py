@@ -57,7 +57,8 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import ROOT, child_env
+
 sys.path.insert(0, str(ROOT))
 for key, value in {
     "YOLO_OFFLINE": "1",
@@ -73,7 +74,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.g
 # PYTHONDONTWRITEBYTECODE, which would make every fresh worker compile detectkit from source;
 # installed wheels have their .pyc files. The caches go to a temporary prefix (set in main) and
 # one warm-up job writes them before anything is timed.
-CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+CHILD_ENV = child_env()  # (_common.child_env: no PYTHONDONTWRITEBYTECODE; the prefix is set in main)
 
 SHARD = 25
 COLD_CACHE = False

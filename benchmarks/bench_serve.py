@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import ROOT, offline
+from _common import child_env as common_child_env
 
 offline()
 
@@ -67,12 +68,11 @@ def _free_port() -> int:
 
 
 def child_env() -> dict[str, str]:
-    """The environment of the server and in-process worker subprocesses: this checkout first, and
-    bytecode caches kept (in a temporary prefix) like an installed package has them; this
-    environment may set PYTHONDONTWRITEBYTECODE, which makes every process compile detectkit."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("SERVE_EXTRA_PATH", "")}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = _PYCACHE
+    """The environment of the server and in-process worker subprocesses: ``_common.child_env``
+    (this checkout first, bytecode caches in a temporary prefix) plus ``$SERVE_EXTRA_PATH``."""
+    env = common_child_env(_PYCACHE)
+    if os.environ.get("SERVE_EXTRA_PATH"):
+        env["PYTHONPATH"] += os.pathsep + os.environ["SERVE_EXTRA_PATH"]
     return env
 
 
