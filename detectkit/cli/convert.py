@@ -96,6 +96,8 @@ def run(
         summary.notes.append(lost_fields_note(lost, args.to))
     if engine_note is not None:
         summary.notes.append(engine_note())
+    if (umbrella := _umbrella_classes(ds)) and args.to == "yolo":
+        summary.notes.append(umbrella)
     # bad records (errors) and shapes the reader skipped on purpose (warnings saying "skipped")
     skipped = [i for i in ds.issues if i.severity == "error" or "skipped" in i.message]
     if not args.quiet:
@@ -110,3 +112,22 @@ def run(
     elif not args.quiet:
         print(flag_text(str(summary), FLAGS))
     return 0
+
+
+def _umbrella_classes(ds: Any) -> str | None:
+    """A note for classes with no boxes that are the super-category of the others (Roboflow's COCO
+    export lists its project as category 0 this way): YOLO keeps them as classes a model never sees.
+
+    >>> from detectkit.dataset import Category, Dataset
+    >>> cats = [Category(0, "pets", "none"), Category(1, "cat", "pets"), Category(2, "dog", "pets")]
+    >>> _umbrella_classes(Dataset(categories=cats, images=[]))
+    "class 'pets' has no boxes and is the super-category of the others; drop it with --keep cat,dog"
+    """
+    supers = {c.supercategory for c in ds.categories if c.supercategory}
+    used = {int(k) for k in ds.table.class_id.tolist()}
+    empty = [c for c in ds.categories if c.name in supers and c.id not in used]
+    if not empty:
+        return None
+    keep = ",".join(c.name for c in ds.categories if c not in empty)
+    names = ", ".join(repr(c.name) for c in empty)
+    return f"class {names} has no boxes and is the super-category of the others; drop it with --keep {keep}"

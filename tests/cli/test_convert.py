@@ -231,3 +231,24 @@ def test_images_beside_the_source_are_found_and_linked(tmp_path: Path) -> None:
     assert main(["convert", str(tmp_path / "instances.json"), str(tmp_path / "y"), "--to", "yolo", "-q"]) == 0
     assert (tmp_path / "y" / "images" / "wide.jpg").is_symlink()
     assert main(["validate", str(tmp_path / "y")]) == 0  # every image found and its header matches
+
+
+def test_roboflow_umbrella_class_is_noted_and_keep_drops_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Roboflow's COCO export lists its project as category 0, the super-category of the others,
+    with no boxes: the YOLO convert says so and names the --keep that drops it."""
+    import shutil
+
+    from PIL import Image
+
+    root = tmp_path / "export"
+    shutil.copytree(GOLDEN.parent / "roboflow_coco", root)
+    for split in ("train", "valid"):
+        doc = json.loads((root / split / "_annotations.coco.json").read_text(encoding="utf-8"))
+        for im in doc["images"]:
+            Image.new("RGB", (im["width"], im["height"])).save(root / split / im["file_name"])
+    assert main(["convert", str(root), str(tmp_path / "y"), "--to", "yolo"]) == 0
+    out = capsys.readouterr().out
+    assert "note: class 'pets' has no boxes and is the super-category of the others; drop it with --keep cat,dog" in out
+    assert main(["convert", str(root), str(tmp_path / "k"), "--to", "yolo", "--keep", "cat,dog"]) == 0
+    assert "super-category" not in capsys.readouterr().out
+    assert (tmp_path / "k" / "classes.txt").read_text(encoding="utf-8").split() == ["cat", "dog"]
