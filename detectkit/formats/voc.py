@@ -131,7 +131,8 @@ def read(
 
     Args:
         path: VOC root, folder of XML files, or one XML file.
-        images: image folder (default ``JPEGImages/`` beside ``Annotations/``, else the XML folder).
+        images: image folder (default ``JPEGImages/`` beside ``Annotations/``, else ``images/``
+            beside it, as Label Studio exports, else the XML folder).
         labels: class names in id order (default ``labels.txt`` / ``classes.txt``, else sorted names).
         strict: raise at the first bad record instead of skipping it with a warning.
         map_shards: parse the files in shards elsewhere (``detectkit.batch``'s process pool or
@@ -146,6 +147,8 @@ def read(
         image_dir = Path(images)
     elif (root / "JPEGImages").is_dir():
         image_dir = root / "JPEGImages"
+    elif ann_dir.name == "Annotations" and (root / "images").is_dir():  # Label Studio's VOC export
+        image_dir = root / "images"
     else:
         image_dir = ann_dir
     if labels is None:

@@ -327,3 +327,15 @@ def test_roboflow_voc_export_layout_is_voc_with_folder_splits(tmp_path: Path) ->
         "labels/train/img_train_jpg.rf.0123abcd.txt",
         "labels/val/img_valid_jpg.rf.0123abcd.txt",
     ]
+
+
+def test_voc_images_folder_beside_annotations(tmp_path: Path) -> None:
+    """Label Studio's "Pascal VOC" export puts the pictures in images/ beside Annotations/."""
+    from PIL import Image
+
+    (tmp_path / "Annotations").mkdir()
+    (tmp_path / "images").mkdir()
+    Image.new("RGB", (10, 10)).save(tmp_path / "images" / "a.jpg")
+    (tmp_path / "Annotations" / "a.xml").write_text(_GOOD_XML.format("a"))
+    ds = voc.read(tmp_path)
+    assert ds.images[0].path == tmp_path / "images" / "a.jpg"
