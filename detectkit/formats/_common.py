@@ -27,6 +27,7 @@ __all__ = [
     "atomic_file",
     "folder_split",
     "image_size_of",
+    "is_doc_file",
     "parse_json",
     "pauses_gc",
     "place_file",
@@ -112,6 +113,16 @@ class ConvertSummary:
 
 
 FOLDER_SPLITS = {"train": "train", "valid": "val", "val": "val", "validation": "val", "test": "test"}
+
+
+def is_doc_file(name: str) -> bool:
+    """A README or LICENSE text file (Roboflow puts ``README.roboflow.txt`` beside its splits):
+    never a label file, and no sign of a YOLO dataset.
+
+    >>> is_doc_file("README.roboflow.txt"), is_doc_file("license.txt"), is_doc_file("img_1.txt")
+    (True, True, False)
+    """
+    return name.upper().startswith(("README", "LICENSE"))
 
 
 def folder_split(stem: str) -> str | None:

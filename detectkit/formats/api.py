@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from detectkit._checks import check_choice
 from detectkit._progress import progress_enabled
 from detectkit.errors import InvalidInputError
-from detectkit.formats._common import ConvertSummary
+from detectkit.formats._common import FOLDER_SPLITS, ConvertSummary, is_doc_file
 from detectkit.registry import format_module
 
 if TYPE_CHECKING:
@@ -168,7 +168,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
 
     if find_yaml(p) is not None or (p / META_FILE).is_file() or (p / "labels").is_dir() or any(p.glob("*.data")):
         return "yolo"
-    split_dirs = [p / name for name in ("train", "valid", "val", "test") if (p / name).is_dir()]
+    split_dirs = [p / name for name in FOLDER_SPLITS if (p / name).is_dir()]
     for sub in (p / "Annotations", p, *split_dirs):  # split folders: e.g. Roboflow's VOC export
         if sub.is_dir():
             xmls = sorted(sub.glob("*.xml"))[:5]
@@ -188,9 +188,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     if (found := split_jsons(p)) and _json_kind(found[0][1]) == "coco":  # a Roboflow COCO export
         return "coco"
     for folder in (p, *split_dirs):  # label files (split folders: Roboflow's "YOLO Darknet" export)
-        if (folder / "_darknet.labels").is_file() or any(
-            not t.name.upper().startswith(("README", "LICENSE")) for t in folder.glob("*.txt")
-        ):
+        if (folder / "_darknet.labels").is_file() or any(not is_doc_file(t.name) for t in folder.glob("*.txt")):
             return "yolo"
     raise InvalidInputError(f"cannot tell the annotation format of folder {os.fspath(path)}; pass format=")
 

@@ -147,12 +147,12 @@ def split_jsons(path: Path) -> list[tuple[str, Path]]:
     if not path.is_dir() or any(path.glob("*.json")) or (path / "annotations").is_dir():
         return []
     found: list[tuple[str, Path]] = []
-    for name in ("train", "valid", "val", "validation", "test"):
+    for name, split in FOLDER_SPLITS.items():
         sub = path / name
         if sub.is_dir():
             files = [f for f in sorted(sub.glob("*.json")) if not f.name.startswith(".")]
             if len(files) == 1:
-                found.append((FOLDER_SPLITS[name], files[0]))
+                found.append((split, files[0]))
     return found
 
 

@@ -25,6 +25,7 @@ from detectkit.formats._common import (
     IssueLog,
     folder_split,
     image_size_of,
+    is_doc_file,
     pauses_gc,
     warn_skipped,
 )
@@ -183,7 +184,7 @@ def read(
             if label_s in seen_labels or rel == "classes.txt":
                 continue
             if "/" not in rel and (
-                rel.upper().startswith(("README", "LICENSE")) or looks_like_image_list(Path(label_s))
+                is_doc_file(rel) or looks_like_image_list(Path(label_s))
             ):  # README.roboflow.txt beside the splits; train.txt: a list of images
                 continue
             seen_labels.add(label_s)
