@@ -179,7 +179,7 @@ class SliceConfig:
             if not isinstance(getattr(self, name), bool):
                 raise InvalidInputError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.merge == "wbf" and self.class_agnostic:
-            raise InvalidInputError("merge='wbf' fuses per class; class_agnostic=True needs merge='nms' or 'nmm'")
+            raise InvalidInputError("merge='wbf' fuses per class; class_agnostic=True needs merge='nms' or merge='nmm'")
         try:
             margin = float(self.edge_margin)
         except (TypeError, ValueError):
@@ -232,7 +232,7 @@ class SliceConfig:
         for v, size in zip(ov, slice_wh, strict=True):
             px = int(v * size) if isinstance(v, float) else int(v)
             if px >= size:
-                raise InvalidInputError(f"overlap ({px} px) must be smaller than the tile size ({size} px)")
+                raise InvalidInputError(f"overlap must be smaller than the tile size, got {px} px for a {size} px tile")
             out.append(px)
         return out[0], out[1]
 

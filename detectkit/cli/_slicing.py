@@ -95,13 +95,18 @@ def slice_config_from_args(args: argparse.Namespace) -> Any:
             edge_aware=not args.no_edge_aware,
             batch_size=args.slice_batch,
         )
-    except InvalidInputError as exc:
-        flag = {
-            "overlap": "--overlap",
-            "match_threshold": "--match-threshold",
-            "batch_size": "--slice-batch",
-            "wbf": "--merge wbf",
-            "slice_wh": "--slice",
-        }
-        name = next((f for k, f in flag.items() if k in str(exc)), "--slice")
-        raise UsageError(f"{name}: {exc}") from None
+    except InvalidInputError as exc:  # SliceConfig names its parameters; the user typed flags
+        from detectkit.cli._errors import flag_text
+
+        raise UsageError(flag_text(str(exc), _SLICE_FLAGS)) from None
+
+
+_SLICE_FLAGS = {
+    "slice_wh": "--slice",
+    "overlap": "--overlap",
+    "merge": "--merge",
+    "match_metric": "--match",
+    "match_threshold": "--match-threshold",
+    "class_agnostic": "--merge-agnostic",
+    "batch_size": "--slice-batch",
+}
