@@ -1,12 +1,14 @@
 """``detectkit eval``: COCO-exact evaluation of predictions against ground truth.
 
     detectkit eval GROUND_TRUTH PREDICTIONS [--iou-type bbox|segm] [--json] [--plots DIR] [--per-class]
+                   [--gt-format FORMAT] [--pred-format FORMAT]
 
 ``GROUND_TRUTH`` is a COCO JSON file or any dataset :func:`detectkit.formats.read` reads;
 ``PREDICTIONS`` a COCO results JSON list, or a dataset with confidences (e.g. YOLO labels with a
-sixth confidence column). Prints the 12 COCO numbers and per-class AP (sorted); ``--json`` prints
-one JSON object instead (``stats`` in pycocotools order plus the named numbers). Predictions on
-images the ground truth does not have are an error naming how many and which; prediction
+sixth confidence column); their formats are detected, or named with ``--gt-format`` and
+``--pred-format`` (coco, yolo, voc, labelme, cvat). Prints the 12 COCO numbers and per-class AP
+(sorted); ``--json`` prints one JSON object instead (``stats`` in pycocotools order plus the
+named numbers). Predictions on images the ground truth does not have are an error naming how many and which; prediction
 categories the ground truth does not have are reported on stderr and ignored (as pycocotools).
 Files are read as ``detectkit convert`` reads them: a bad record (e.g. a box without 4 numbers)
 is skipped and reported on stderr with the count; ``--strict`` stops at the first one (exit 1).
@@ -40,6 +42,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("ground_truth", metavar="GROUND_TRUTH", help="COCO JSON or dataset folder/file")
     parser.add_argument("predictions", metavar="PREDICTIONS", help="COCO results JSON or dataset with confidences")
+    formats = ("coco", "yolo", "voc", "labelme", "cvat")
+    parser.add_argument(
+        "--gt-format", choices=formats, metavar="FORMAT", help="format of GROUND_TRUTH (default: detected)"
+    )
+    parser.add_argument(
+        "--pred-format", choices=formats, metavar="FORMAT", help="format of PREDICTIONS (default: detected)"
+    )
     parser.add_argument("--iou-type", choices=("bbox", "segm"), default="bbox", help="box or mask IoU (default bbox)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--plots", metavar="DIR", help="save PR curves, confusion matrix and per-class AP as PNG")
@@ -71,7 +80,13 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=guarded(run, _FLAGS))
 
 
-_FLAGS = {"iou_type": "--iou-type", "overwrite": "--overwrite", "strict": "--strict"}
+_FLAGS = {
+    "iou_type": "--iou-type",
+    "overwrite": "--overwrite",
+    "strict": "--strict",
+    "ground_truth_format": "--gt-format FORMAT",
+    "predictions_format": "--pred-format FORMAT",
+}
 
 
 def _short_table(metrics: Any) -> str:
@@ -122,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
             category_map=_parse_category_map(getattr(args, "category_map", None)),
             category_offset=getattr(args, "category_offset", 0),
             strict=bool(getattr(args, "strict", False)),
+            ground_truth_format=getattr(args, "gt_format", None),
+            predictions_format=getattr(args, "pred_format", None),
         )
     for note in metrics.warnings:
         print(flag_text(f"detectkit eval: warning: {note}", _FLAGS), file=sys.stderr)

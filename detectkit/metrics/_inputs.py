@@ -238,10 +238,11 @@ def _json_wording(exc: AnnotationParseError) -> AnnotationParseError | None:
     return None
 
 
-def load_ground_truth(obj: Any, *, iou_type: str, strict: bool = False) -> GroundTruth:
+def load_ground_truth(obj: Any, *, iou_type: str, strict: bool = False, format: str | None = None) -> GroundTruth:
     """Ground truth from a COCO dict, a COCO JSON path, a ``Dataset`` or any path ``formats.read`` knows.
 
     Files are read by :mod:`detectkit.formats` (``strict`` as there); a dict always strictly.
+    ``format`` names the format of a path instead of detecting it (``coco``, ``yolo``, ...).
     """
     if isinstance(obj, GroundTruth):
         return obj
@@ -251,7 +252,7 @@ def load_ground_truth(obj: Any, *, iou_type: str, strict: bool = False) -> Groun
         path = Path(obj)
         if not path.exists():
             raise InvalidInputError(f"ground truth {path} does not exist (GROUND_TRUTH: a COCO JSON file or a dataset)")
-        if path.is_file() and path.suffix.lower() == ".json":
+        if path.is_file() and (format == "coco" or (format is None and path.suffix.lower() == ".json")):
             from detectkit.formats import coco
 
             try:
@@ -265,7 +266,7 @@ def load_ground_truth(obj: Any, *, iou_type: str, strict: bool = False) -> Groun
                 # a JSON file of another format (e.g. LabelMe): read as a dataset below
             else:
                 return ground_truth_from_coco_dataset(ds, iou_type=iou_type, source=str(path))
-        obj = _read_dataset(path, "ground_truth", strict=strict)
+        obj = _read_dataset(path, "ground_truth", strict=strict, format=format)
     if _is_dataset(obj):
         gt = ground_truth_from_dataset(obj, iou_type=iou_type)
         gt.notes = _skipped_note(getattr(obj, "issues", ()), gt.source)
@@ -275,10 +276,13 @@ def load_ground_truth(obj: Any, *, iou_type: str, strict: bool = False) -> Groun
     )
 
 
-def load_predictions(obj: Any, gt: GroundTruth, *, iou_type: str, strict: bool = False) -> Predictions:
+def load_predictions(
+    obj: Any, gt: GroundTruth, *, iou_type: str, strict: bool = False, format: str | None = None
+) -> Predictions:
     """Predictions from a COCO results list or path, a ``Dataset`` with confidences, or another format.
 
     Files are read by :mod:`detectkit.formats` (``strict`` as there); a list or dict always strictly.
+    ``format`` names the format of a path instead of detecting it (``coco`` also takes a results list).
     """
     if isinstance(obj, Predictions):
         return obj
@@ -290,7 +294,7 @@ def load_predictions(obj: Any, gt: GroundTruth, *, iou_type: str, strict: bool =
             raise InvalidInputError(
                 f"predictions {path} do not exist (PREDICTIONS: a COCO results JSON or a dataset with confidences)"
             )
-        if path.is_file() and path.suffix.lower() == ".json":
+        if path.is_file() and (format == "coco" or (format is None and path.suffix.lower() == ".json")):
             try:
                 dt = predictions_from_coco(path, gt, iou_type=iou_type, source=str(path), strict=strict)
             except AnnotationParseError as exc:
@@ -304,10 +308,10 @@ def load_predictions(obj: Any, gt: GroundTruth, *, iou_type: str, strict: bool =
                 if not dt.category_names:  # a results list: names from the annotations.json beside it
                     dt.category_names = _sibling_category_names(path)
                 return dt
-        labels = _yolo_label_files(path)
+        labels = _yolo_label_files(path) if format in (None, "yolo") else []
         if labels:
             return predictions_from_yolo_labels(labels, gt, iou_type=iou_type, source=str(path), strict=strict)
-        obj = _read_dataset(path, "predictions", strict=strict)
+        obj = _read_dataset(path, "predictions", strict=strict, format=format)
     if isinstance(obj, Mapping) and "annotations" in obj:
         return predictions_from_coco(obj, gt, iou_type=iou_type)
     if _is_dataset(obj):
@@ -431,11 +435,20 @@ def _is_dataset(obj: Any) -> bool:
     return hasattr(obj, "images") and hasattr(obj, "categories") and hasattr(obj, "__iter__")
 
 
-def _read_dataset(path: Path, argument: str, *, strict: bool = False) -> Any:
-    """Any dataset :func:`detectkit.formats.read` reads (its skipped records: ``Dataset.issues``)."""
+def _read_dataset(path: Path, argument: str, *, strict: bool = False, format: str | None = None) -> Any:
+    """Any dataset :func:`detectkit.formats.read` reads (its skipped records: ``Dataset.issues``).
+
+    A format that cannot be told from the files is an error naming ``<argument>_format=``.
+    """
     from detectkit import formats
 
-    return formats.read(path, strict=strict)
+    try:
+        return formats.read(path, strict=strict, format=format)
+    except InvalidInputError as exc:
+        message = str(exc)
+        if format is None and message.endswith("; pass format="):
+            raise InvalidInputError(message.replace("; pass format=", f"; pass {argument}_format=")) from None
+        raise
 
 
 def _dataset_rows(ds: Any, argument: str) -> list[tuple[Any, Any]]:

@@ -59,6 +59,8 @@ def evaluate(
     category_map: Mapping[int, int] | None = None,
     category_offset: int = 0,
     strict: bool = False,
+    ground_truth_format: str | None = None,
+    predictions_format: str | None = None,
 ) -> Metrics:
     """Evaluate predictions against ground truth the COCO way.
 
@@ -86,6 +88,10 @@ def evaluate(
             By default files are read as ``detectkit convert`` reads them (``detectkit.formats``):
             a bad record is skipped, and ``Metrics.warnings`` counts the skipped records and
             names the first. COCO dicts and lists passed in memory are always checked strictly.
+        ground_truth_format: the format of a ``ground_truth`` path (``coco``, ``yolo``, ``voc``,
+            ``labelme``, ``cvat``) when it cannot be told from the files; None detects it.
+        predictions_format: the same for a ``predictions`` path (``coco`` also reads a COCO
+            results list, ``yolo`` label files with a sixth confidence column).
 
     Returns:
         :class:`Metrics`; its ``stats`` equal pycocotools' ``COCOeval.stats``.
@@ -100,11 +106,22 @@ def evaluate(
     iou_type = check_choice(iou_type, "iou_type", ("bbox", "segm"))  # type: ignore[assignment]
     mdets = _check_max_dets(max_dets)
     ranges = _check_area_ranges(area_ranges)
-    gt = load_ground_truth(ground_truth, iou_type=iou_type, strict=strict)
-    dt = load_predictions(predictions, gt, iou_type=iou_type, strict=strict)
+    gt_format = _check_format(ground_truth_format, "ground_truth_format")
+    dt_format = _check_format(predictions_format, "predictions_format")
+    gt = load_ground_truth(ground_truth, iou_type=iou_type, strict=strict, format=gt_format)
+    dt = load_predictions(predictions, gt, iou_type=iou_type, strict=strict, format=dt_format)
     dt, notes = _reconcile_categories(gt, dt, category_map=category_map, category_offset=category_offset)
     notes = [*gt.notes, *dt.notes, *notes]
     return _evaluate_loaded(gt, dt, iou_type=iou_type, max_dets=mdets, area_ranges=ranges, notes=notes)
+
+
+def _check_format(fmt: str | None, name: str) -> str | None:
+    """None, or one of :data:`detectkit.formats.FORMATS` (``InvalidInputError`` naming ``name``)."""
+    if fmt is None:
+        return None
+    from detectkit.formats import FORMATS
+
+    return check_choice(fmt, name, FORMATS)
 
 
 def _reconcile_categories(

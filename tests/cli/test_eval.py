@@ -172,3 +172,57 @@ def test_yolo_ground_truth_and_predictions(files: Any, tmp_path: Path, capsys: p
     payload = json.loads(capsys.readouterr().out)
     np.testing.assert_allclose(payload["stats"], _pycoco_stats(gt, results), atol=1e-6, rtol=0)
     assert [r["name"] for r in payload["per_class"]] == ["cat", "dog", "bird"]
+
+
+def test_format_flags_name_what_detection_cannot_tell(
+    files: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A COCO file without a ``.json`` name: the error names --gt-format / --pred-format, and with
+    them the numbers are pycocotools' again."""
+    gt_path, dt_path, gt, results = files
+    gt_plain = tmp_path / "instances_val"  # no suffix: the format cannot be told from the name
+    dt_plain = tmp_path / "detections.coco"
+    gt_plain.write_bytes(gt_path.read_bytes())
+    dt_plain.write_bytes(dt_path.read_bytes())
+    assert main(["eval", str(gt_plain), str(dt_path)]) == 1
+    err = capsys.readouterr().err
+    assert "cannot tell the annotation format" in err
+    assert "pass --gt-format FORMAT" in err
+    assert "format=" not in err
+    assert main(["eval", str(gt_plain), str(dt_plain), "--gt-format", "coco"]) == 1
+    err = capsys.readouterr().err
+    assert "pass --pred-format FORMAT" in err
+    assert "--gt-format" not in err
+    argv = ["eval", str(gt_plain), str(dt_plain), "--gt-format", "coco", "--pred-format", "coco", "--json"]
+    assert main(argv) == 0
+    payload = json.loads(capsys.readouterr().out)
+    np.testing.assert_allclose(payload["stats"], _pycoco_stats(gt, results), atol=1e-6, rtol=0)
+
+
+def test_format_flag_overrides_detection(files: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder holding YOLO labels and VOC XML is detected as YOLO; --gt-format voc reads its VOC instead."""
+    from detectkit.dataset import Dataset
+    from detectkit.formats import FORMATS
+
+    gt_path, dt_path, gt, results = files
+    both = tmp_path / "both"
+    Dataset.from_coco(gt_path).to_yolo(both)
+    (both / "Annotations").mkdir()
+    (both / "Annotations" / "stray.xml").write_text(
+        "<annotation><filename>stray.jpg</filename><size><width>10</width><height>10</height>"
+        "<depth>3</depth></size></annotation>"
+    )
+    assert main(["eval", str(both), str(dt_path), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    np.testing.assert_allclose(payload["stats"], _pycoco_stats(gt, results), atol=1e-6, rtol=0)
+    assert main(["eval", str(both), str(dt_path), "--gt-format", "voc", "--json"]) == 1
+    assert "error:" in capsys.readouterr().err  # read as VOC: one stray image without boxes
+    with pytest.raises(SystemExit) as exc:  # argparse refuses an unknown format (exit 2)
+        main(["eval", str(both), str(dt_path), "--gt-format", "kitti"])
+    assert exc.value.code == 2
+    # the CLI's choices are the library's formats
+    from detectkit.cli import build_parser
+
+    sub = build_parser()._subparsers._group_actions[0].choices["eval"]  # type: ignore[union-attr]
+    action = next(a for a in sub._actions if a.dest == "gt_format")
+    assert tuple(action.choices or ()) == FORMATS
