@@ -83,9 +83,11 @@ def plain_message(message: str) -> str:
 
     >>> plain_message("fake.jpg is not a readable image: cannot identify image file <_io.BytesIO object at 0x7f>")
     'fake.jpg is not a readable image: cannot identify image file'
+    >>> plain_message("pass an Ultralytics .pt/.onnx file (<x.Y object at 0x1> ).")
+    'pass an Ultralytics .pt/.onnx file ().'
     """
     text = _OBJECT_REPR.sub("", message)
-    text = re.sub(r"[ \t]+([,.;:)])", r"\1", text)
+    text = re.sub(r"[ \t]+([,.;:)])(?=[\s,.;:)]|$)", r"\1", text)  # not ".pt" in "a .pt file"
     text = " ".join(text.split())
     return text.rstrip(" :")
 

@@ -54,6 +54,7 @@ CASES: list[tuple[str, int, str]] = [
     ("detect {b}/photo.jpg --model {b}/bad.onnx --backend onnx", 1, "bad.onnx"),
     ("detect {b}/photo.jpg --model {b}/bad.pt", 1, "bad.pt"),
     ("detect {b}/photo.jpg --model no-such-model", 1, "no-such-model"),
+    ("detect {b}/photo.jpg --model not-here.pt", 1, "pass an Ultralytics .pt/.onnx/.yaml file"),
     ("detect {b}/photo.jpg --device cuda", 2, "--device"),
     ("detect {b}/photo.jpg --device potato", 2, "--device"),
     ("detect {b}/photo.jpg --conf 2", 2, "--conf"),
@@ -99,6 +100,9 @@ CASES: list[tuple[str, int, str]] = [
     ("eval {gold} {gold} --iou 2", 2, "--iou"),
     ("eval {gold} {gold} --conf -1", 2, "--conf"),
     ("eval {gold} {gold} --plots {b}/full", 1, "--overwrite"),
+    ("eval {b}/empty {gold}", 1, "cannot tell the annotation format of folder"),
+    ("eval {b}/empty {gold}", 1, "pass --gt-format FORMAT"),
+    ("eval {gold} {b}/empty", 1, "pass --pred-format FORMAT"),
     # convert
     ("convert {b}/nope.json {b}/o.json --to coco", 1, "nope.json"),
     ("convert {b}/garbage.json {b}/o.json --to coco", 1, "garbage.json"),
