@@ -7,6 +7,7 @@ dataset commands start fast (no torch, ultralytics or supervision).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import warnings
 from collections.abc import Iterator, Mapping
@@ -81,7 +82,10 @@ def apply_classes(ds: Dataset, args: argparse.Namespace) -> Dataset:
             mapping[old.strip()] = new.strip() or None
         ds = ds.remap(mapping)
     if getattr(args, "keep", None):
-        ds = ds.filter(classes=[c.strip() for c in args.keep.split(",") if c.strip()])
+        try:
+            ds = ds.filter(classes=[c.strip() for c in args.keep.split(",") if c.strip()])
+        except InvalidInputError as exc:  # "classes: unknown class name 'x'; known: [...]"
+            raise usage(re.sub(r"^classes\b", "--keep", str(exc))) from None
     return ds
 
 

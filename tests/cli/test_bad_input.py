@@ -111,6 +111,7 @@ CASES: list[tuple[str, int, str]] = [
     ("convert {gold} {b}/full --to yolo", 1, "--overwrite"),
     ("convert {gold} {b}/o.json --to coco --remap nonsense", 2, "--remap"),
     ("convert {gold} {b}/o.json --to pascal", 2, "--to"),
+    ("convert {gold} {b}/o.json --to coco --keep giraffe", 2, "--keep: unknown class name 'giraffe'"),
     ("convert {gold} {b}/o.json", 2, "--to"),
     # validate / stats
     ("validate {b}/nope.json", 1, "nope.json"),
