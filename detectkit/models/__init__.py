@@ -65,6 +65,10 @@ def prepare_ultralytics() -> Any:
         except OSError:  # pragma: no cover - a read-only config dir: Ultralytics copes without plots
             pass
         _PREPARED = True
+        if not os.environ.get("OMP_NUM_THREADS"):
+            # importing Ultralytics sets OMP_NUM_THREADS=1 (its training default) first; torch
+            # imported after that would run every op on one thread. Torch first keeps its default.
+            import torch  # noqa: F401
     import ultralytics
 
     return ultralytics
