@@ -590,7 +590,7 @@ def main() -> None:
         type=int,
         default=0,
         help="torch threads of every server lane and of the in-process worker "
-        "($DETECTKIT_SERVE_TORCH_THREADS; 0: as in-process, Ultralytics' cpu_count - 1)",
+        "($DETECTKIT_SERVE_TORCH_THREADS; 0: torch's default, one per core)",
     )
     parser.add_argument("--pair-rounds", type=int, default=8, help="rounds of the paired phase (default: %(default)s)")
     args = parser.parse_args()

@@ -136,20 +136,28 @@ def test_onnx_export_keeps_the_threads(ultralytics_resets_to_one: None, tmp_path
     assert torch.get_num_threads() == 2
 
 
+@pytest.mark.slow
 def test_preparing_ultralytics_keeps_torchs_default_count() -> None:
-    """Importing Ultralytics sets ``OMP_NUM_THREADS=1``; torch imported after that would start on
-    one thread. ``prepare_ultralytics`` imports torch first, so its default stays (needs 2+ cores
-    to tell the two apart: one thread per core is torch's default)."""
+    """Importing Ultralytics sets ``OMP_NUM_THREADS=1``; torch imported after that, and every child
+    process, would start on one thread. ``prepare_ultralytics`` imports torch first and takes the
+    variable back out (needs 2+ cores to tell the counts apart: torch's default is one per core)."""
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    count = "import torch; print(torch.get_num_threads())"
 
-    def threads(code: str) -> int:
-        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-        return int(run.stdout.split()[-1])
+    def run(code: str) -> list[str]:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+        return out.stdout.split()
 
-    plain = threads("import torch; print(torch.get_num_threads())")
-    prepared = threads(
-        "from detectkit.models import prepare_ultralytics; prepare_ultralytics(); "
-        "import torch; print(torch.get_num_threads())"
+    plain = run(count)
+    prepared = run(
+        "import os, subprocess, sys\n"
+        "from detectkit.models import prepare_ultralytics\n"
+        "prepare_ultralytics()\n"
+        "import torch\n"
+        "print(torch.get_num_threads(), os.environ.get('OMP_NUM_THREADS', '-'))\n"
+        f"print(subprocess.run([sys.executable, '-c', {count!r}], capture_output=True, text=True).stdout)"
     )
-    assert prepared == plain
+    assert prepared == [*plain, "-", *plain]  # here, the environment, a child process
+    env["OMP_NUM_THREADS"] = "1"  # the user's own setting stays
+    assert run("from detectkit.models import prepare_ultralytics; prepare_ultralytics(); " + count) == ["1"]
