@@ -113,7 +113,7 @@ class ServeConfig:
             _positive_int(getattr(self, name), name)
         if isinstance(self.torch_threads, bool) or not isinstance(self.torch_threads, int) or self.torch_threads < 0:
             raise InvalidInputError(
-                f"torch_threads must be 0 (the process's count) or a positive integer, got {self.torch_threads!r}"
+                f"torch_threads must be 0 (as in-process) or a positive integer, got {self.torch_threads!r}"
             )
         window = self.batch_window_ms
         if isinstance(window, bool) or not isinstance(window, (int, float)) or not 0 <= window <= 1000:
