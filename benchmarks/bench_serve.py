@@ -222,13 +222,13 @@ import json, sys, time
 from detectkit import Detector
 detector = Detector(backend=sys.argv[1])
 pictures = [bytes.fromhex(h) for h in json.loads(sys.stdin.readline())]
+import os
+if "torch" in sys.modules and os.environ.get("DETECTKIT_SERVE_TORCH_THREADS", "").isdigit():
+    import torch  # the server's lane threads (Detector keeps the count set here)
+    torch.set_num_threads(int(os.environ["DETECTKIT_SERVE_TORCH_THREADS"]))
 i = 0
 for _ in range(5):
     detector.detect(pictures[i % len(pictures)]); i += 1
-import os
-if "torch" in sys.modules and os.environ.get("DETECTKIT_SERVE_TORCH_THREADS", "").isdigit():
-    import torch  # the server's lane threads (Ultralytics' first call set cpu_count - 1)
-    torch.set_num_threads(int(os.environ["DETECTKIT_SERVE_TORCH_THREADS"]))
 print("ready", flush=True)
 for line in sys.stdin:
     times = []
@@ -590,7 +590,7 @@ def main() -> None:
         type=int,
         default=0,
         help="torch threads of every server lane and of the in-process worker "
-        "($DETECTKIT_SERVE_TORCH_THREADS; 0: as in-process, Ultralytics' cpu_count - 1)",
+        "($DETECTKIT_SERVE_TORCH_THREADS; 0: torch's default, one per core)",
     )
     parser.add_argument("--pair-rounds", type=int, default=8, help="rounds of the paired phase (default: %(default)s)")
     args = parser.parse_args()
@@ -602,20 +602,21 @@ def main() -> None:
 
     backend = args.backend
     detector = Detector(backend=backend)
+    threads = ""
+    if backend == "torch":  # the reference answers at the servers' thread count
+        import torch
+
+        if args.torch_threads:
+            torch.set_num_threads(args.torch_threads)
+        threads = f", torch threads {torch.get_num_threads()} (servers and in-process)"
     with tempfile.TemporaryDirectory() as tmp:
         pictures = _pictures(Path(tmp))
     for _, data in pictures:  # once first: OpenVINO compiles a static-shape model when a shape recurs
         detector.detect(load_image(data))
     expected = {name: detector.detect(load_image(data)) for name, data in pictures}
-    if args.torch_threads and backend == "torch":  # the reference answers at the servers' thread count
-        import torch
-
-        torch.set_num_threads(args.torch_threads)
-        expected = {name: detector.detect(load_image(data)) for name, data in pictures}
     print(
         f"cpu cores {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} at start; "
-        f"{len(pictures)} pictures 320 x 320, model demo-shapes ({backend}, imgsz {detector.imgsz})"
-        + (f", torch threads {args.torch_threads} (servers and in-process)" if args.torch_threads else "")
+        f"{len(pictures)} pictures 320 x 320, model demo-shapes ({backend}, imgsz {detector.imgsz}){threads}"
     )
     common = ["--classifier", "none", "--backend", backend]
     configs = [_configs(args.batch_window_ms, args.max_batch)[int(i)] for i in args.configs.split(",")]

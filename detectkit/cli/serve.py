@@ -86,8 +86,8 @@ def register(subparsers: Any) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="torch intra-op threads per lane (default: $DETECTKIT_SERVE_TORCH_THREADS, else 0 = as in-process, "
-        "which Ultralytics sets to cpu_count-1; 2 is faster on 2 cores, answers differ in float rounding)",
+        help="torch intra-op threads per lane (default: $DETECTKIT_SERVE_TORCH_THREADS, else 0 = torch's default, "
+        "one per core, or cpu_count // lanes with --lanes; answers equal Detector.detect at the same count)",
     )
     p.add_argument(
         "--lanes",

@@ -21,6 +21,7 @@ first; see ``docs/security.md``). For files you did not make, prefer an ``.onnx`
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,16 @@ def prepare_ultralytics() -> Any:
         except OSError:  # pragma: no cover - a read-only config dir: Ultralytics copes without plots
             pass
         _PREPARED = True
+        # Importing Ultralytics sets OMP_NUM_THREADS=1 (its training default) when unset: torch
+        # imported after that, and every child process (servers, workers), would run on one
+        # thread. Import torch first and take the variable back out, leaving the user's setting.
+        unset = "ultralytics" not in sys.modules and not os.environ.get("OMP_NUM_THREADS")
+        if unset:
+            import torch  # noqa: F401
+        import ultralytics
+
+        if unset and os.environ.get("OMP_NUM_THREADS") == "1":
+            del os.environ["OMP_NUM_THREADS"]
     import ultralytics
 
     return ultralytics

@@ -25,6 +25,12 @@ Two backends:
   checkpoint, so auto is never slower than it (see :mod:`detectkit.models.backend_choice`).
   Not on CPU, auto is torch.
 
+Threads: the torch backend runs on as many intra-op threads as the calling thread has
+(``torch.set_num_threads``, else torch's default of one per core), set before or after the
+``Detector`` is made. Ultralytics itself sets ``cpu_count - 1`` when a model's predictor is set up
+(one thread on a 2-core machine); ``Detector`` puts the caller's count back before the first
+forward pass, and after an ONNX export.
+
 Security: ``.pt`` checkpoints are pickles and **execute code when loaded**. Manifest names are
 sha256-verified before loading; for checkpoints you did not make prefer an ``.onnx`` file,
 which holds no code.
@@ -40,6 +46,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -137,7 +144,7 @@ def onnx_export(
         local = work / "model.pt"
         shutil.copyfile(src, local)
         try:
-            with _quiet_ultralytics():
+            with _quiet_ultralytics(), _torch_threads_kept():
                 exported = YOLO(str(local)).export(
                     format="onnx", dynamic=True, imgsz=imgsz, simplify=True, device="cpu", verbose=False
                 )
@@ -161,6 +168,51 @@ def _quiet_ultralytics() -> Iterator[None]:
             yield
     finally:
         LOGGER.setLevel(level)
+
+
+@contextlib.contextmanager
+def _torch_threads_kept() -> Iterator[int | None]:
+    """Put torch's intra-op thread count back after an Ultralytics call that resets it.
+
+    Ultralytics' ``select_device`` (run when a predictor or an exporter is set up) calls
+    ``torch.set_num_threads(cpu_count - 1)``: one thread on a 2-core machine, whatever the user
+    set. Yields the count kept (None when torch is not imported: nothing to keep).
+    """
+    torch = sys.modules.get("torch")
+    before: int | None = torch.get_num_threads() if torch is not None else None
+    try:
+        yield before
+    finally:
+        _set_torch_threads(before)
+
+
+def _set_torch_threads(threads: int | None) -> None:
+    torch = sys.modules.get("torch")
+    if threads and torch is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
+class _KeepTorchThreads:
+    """An Ultralytics ``on_predict_start`` callback: the thread count the caller had, restored
+    after the predictor's set-up reset it and before the warm-up and first forward pass, so even
+    the first call runs (and rounds) like every later one. Torch's count is per calling thread
+    here (OpenMP), so the wanted count is kept per thread too."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def around(self) -> Iterator[None]:
+        """Run one predict call: remember this thread's count, restore it at start and after."""
+        with _torch_threads_kept() as before:
+            self._local.threads = before
+            try:
+                yield
+            finally:
+                self._local.threads = None
+
+    def __call__(self, predictor: Any = None) -> None:
+        _set_torch_threads(getattr(self._local, "threads", None))
 
 
 def _onnx_threads() -> int:
@@ -460,6 +512,7 @@ class Detector:
             raise ModelLoadError(f"backend='onnx' needs a local checkpoint file, got {self.weights.source!r}")
         self.backend: str = backend
         self._yolo: Any = None
+        self._torch_threads = _KeepTorchThreads()
         self._onnx: _OnnxRunner | None = None
         self.onnx_path: Path | None = None
 
@@ -510,7 +563,9 @@ class Detector:
         YOLO = prepare_ultralytics().YOLO
 
         src = source or (str(self.weights.path) if self.weights.path is not None else self.weights.source)
-        return YOLO(src, task=task) if task else YOLO(src)  # failures become ModelLoadError in _loading()
+        yolo = YOLO(src, task=task) if task else YOLO(src)  # failures become ModelLoadError in _loading()
+        yolo.add_callback("on_predict_start", self._torch_threads)
+        return yolo
 
     def _checkpoint_imgsz(self) -> int | tuple[int, int] | None:
         if self._yolo is not None:
@@ -636,18 +691,19 @@ class Detector:
                 max_det=self.max_det,
                 agnostic=self.agnostic_nms,
             )
-        results = self._yolo.predict(
-            images if len(images) > 1 else images[0],
-            conf=self.conf,
-            iou=self.iou,
-            imgsz=self.imgsz,
-            classes=self.classes,
-            device=self.device,
-            max_det=self.max_det,
-            agnostic_nms=self.agnostic_nms,
-            verbose=False,
-            save=False,
-        )
+        with self._torch_threads.around():  # Ultralytics would leave torch on cpu_count - 1 threads
+            results = self._yolo.predict(
+                images if len(images) > 1 else images[0],
+                conf=self.conf,
+                iou=self.iou,
+                imgsz=self.imgsz,
+                classes=self.classes,
+                device=self.device,
+                max_det=self.max_det,
+                agnostic_nms=self.agnostic_nms,
+                verbose=False,
+                save=False,
+            )
         return [Detections.from_ultralytics(r) for r in results]
 
     def detect(self, source: ImageSource | Sequence[ImageSource], *, slicing: Any = None) -> Any:

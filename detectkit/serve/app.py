@@ -156,20 +156,22 @@ class ServerState:
             yield
 
     def _settle_torch_threads(self) -> None:
-        """With ``torch_threads`` set: Ultralytics sets torch's threads to ``cpu_count - 1`` (one
-        on two cores) when a model's predictor is set up, on its first call. Run that call now on
-        a blank image for every torch detector copy, then set the configured count
-        (:meth:`_torch_threads_here` keeps it on every lane)."""
+        """Each lane's torch intra-op threads: ``torch_threads`` when set, else with several lanes
+        ``cpu_count // lanes``, else the process's own count (torch's default unless the embedding
+        program set one). A :class:`~detectkit.models.detector.Detector` keeps the count of the
+        thread that calls it (it undoes Ultralytics' reset to ``cpu_count - 1``), and torch keeps
+        one count per thread, so :meth:`_torch_threads_here` sets it on every lane."""
         torch = sys.modules.get("torch")
         copies = [d for replica in self.replicas for d in replica.values() if getattr(d, "backend", None) == "torch"]
-        if not self.config.torch_threads or torch is None or not copies:
+        if torch is None or not copies:
             return
-        blank = np.zeros((64, 64, 3), dtype=np.uint8)
-        for detector in copies:
-            detector.detect_batch([blank])
+        share = max(1, (os.cpu_count() or 1) // self.config.lanes) if self.config.lanes > 1 else 0
+        wanted = self.config.torch_threads or share
+        if not wanted:
+            return
         if self.torch_threads is None:
             self.torch_threads = torch.get_num_threads()
-        self.lane_torch_threads = self.config.torch_threads
+        self.lane_torch_threads = wanted
         self._torch_threads_here()
 
     def _torch_threads_here(self) -> None:

@@ -65,13 +65,13 @@ class ServeConfig:
         api_key: when set, every endpoint except ``/health`` and the page requires the header
             ``X-API-Key`` with this value.
         cors_origins: origins allowed by CORS; empty (default) adds no CORS headers at all.
-        torch_threads: torch intra-op threads of each lane. 0 (default) leaves them as the
-            detector runs in-process (Ultralytics sets ``cpu_count - 1`` on a model's first call,
-            one thread on two cores), so answers equal an in-process ``Detector.detect`` bit for
-            bit. N > 0 runs every lane's torch models on N threads (e.g. both cores for one
-            lane: faster, and a micro-batch's forward pass becomes cheaper per image than single
-            ones); boxes then differ from a 1-thread ``Detector.detect`` in float rounding only
-            (measured up to 6e-5 px). Default from ``$DETECTKIT_SERVE_TORCH_THREADS``.
+        torch_threads: torch intra-op threads of each lane. 0 (default): the process's count,
+            i.e. torch's default (one per core, or ``OMP_NUM_THREADS``) unless the embedding
+            program called ``torch.set_num_threads``; with several lanes ``cpu_count // lanes``.
+            N > 0 runs every lane's torch models on N threads. Answers equal an in-process
+            ``Detector.detect`` run at the same thread count bit for bit (other counts differ in
+            float rounding only, measured up to 6e-5 px). Default from
+            ``$DETECTKIT_SERVE_TORCH_THREADS``.
     """
 
     models: tuple[str, ...] = ("demo-shapes",)

@@ -9,11 +9,11 @@ run with each other's settings (``benchmarks/bench_serve.py`` counts such wrong 
 model call of a server process therefore runs on a *lane*: a thread that owns its own copy of the
 models, so no model object is ever used by two threads at once.
 
-Lanes (``lanes > 1``): a small network leaves one of two CPU cores idle much of the time when it
-runs alone with two intra-op threads (PyTorch ran yolov8n@416 no faster on two threads than on
-one here); two lanes, each a model copy with one thread, overlap two requests, including one
-request's pre- and post-processing with the other's forward pass (``benchmarks/bench_serve.py``
-measures the throughput against one lane). Lanes take jobs from one queue in arrival order.
+Lanes (``lanes > 1``): one lane leaves cores idle while it decodes, letterboxes and runs NMS (one
+thread of Python); two lanes, each a model copy with ``cpu_count // lanes`` intra-op threads,
+overlap two requests, including one request's pre- and post-processing with the other's forward
+pass (``benchmarks/bench_serve.py`` measures the throughput against one lane, which runs its
+forward passes on all cores). Lanes take jobs from one queue in arrival order.
 
 Micro-batching (``batch_window_ms > 0``): when a lane takes a detection job and other requests
 are still on their way (admitted but neither queued nor running, e.g. being decoded), it waits up

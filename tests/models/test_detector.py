@@ -53,9 +53,20 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _native(model: str | Path, source: object, **kwargs: object) -> Detections:
+    """``YOLO(model).predict`` at this thread's torch thread count, the one ``Detector`` runs at.
+
+    Native Ultralytics sets ``cpu_count - 1`` threads when its predictor is set up (first call), and
+    a different count may round the floats differently: set up on a blank image, then set it back.
+    """
+    import torch
     from ultralytics import YOLO
 
-    result = YOLO(str(model)).predict(source, verbose=False, save=False, **kwargs)[0]
+    threads = torch.get_num_threads()
+    yolo = YOLO(str(model))
+    yolo.predict(np.zeros((32, 32, 3), np.uint8), verbose=False, save=False, **kwargs)
+    torch.set_num_threads(threads)
+    result = yolo.predict(source, verbose=False, save=False, **kwargs)[0]
+    assert torch.get_num_threads() == threads
     return Detections.from_ultralytics(result)
 
 

@@ -455,8 +455,8 @@ def test_openvino_micro_batches_run_concurrently_and_equal_the_library() -> None
 def test_torch_threads_option_runs_lanes_on_that_many_threads(
     make_client: Callable[..., TestClient], detector: Detector
 ) -> None:
-    """``torch_threads=2``: Ultralytics' first-call reset (to ``cpu_count - 1``) is undone on the
-    lanes; answers equal ``Detector.detect`` run with the same thread count, bit for bit."""
+    """``torch_threads=2``: the lanes run torch on 2 threads; answers equal ``Detector.detect`` run
+    with the same thread count, bit for bit."""
     import torch
 
     from detectkit.serve import ServeConfig
@@ -476,3 +476,60 @@ def test_torch_threads_option_runs_lanes_on_that_many_threads(
         torch.set_num_threads(before)
     with pytest.raises(InvalidInputError, match="torch_threads"):
         ServeConfig(torch_threads=-1)
+
+
+def test_default_lane_runs_torch_at_the_process_count(classifier: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``torch_threads=0`` (default), one lane: a fresh torch model's first request runs and leaves
+    the lane on the process's thread count, not on Ultralytics' ``cpu_count - 1`` (patched to 1 as
+    on a 1- or 2-core machine); the answer equals ``Detector.detect`` at that count."""
+    import torch
+    from ultralytics.utils import torch_utils
+
+    from detectkit.serve import ServeConfig, create_app
+
+    monkeypatch.setattr(torch_utils, "NUM_THREADS", 1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        fresh = Detector()
+        app = create_app(ServeConfig(batch_window_ms=5), detectors={"demo-shapes": fresh}, classifier=classifier)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            state = app.state.detectkit
+            assert state.ready.wait(60)
+            assert state.lane_torch_threads == 0  # nothing to set: the lanes keep the process's count
+            answer = _post(client, "/v1/detect", SHAPES[1]).json()
+            assert state.engine.submit_call(torch.get_num_threads).result(10) == 2
+        _same(answer, Detector().detect(SHAPES[1]))
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_two_lanes_give_each_copy_its_share_of_the_cores(classifier: Any) -> None:
+    """``lanes=2``, ``torch_threads=0``: every lane runs torch on ``cpu_count // 2`` threads (the
+    count is per thread: each lane sets it before a call), restored when the server stops."""
+    import os
+    import threading
+
+    import torch
+
+    from detectkit.serve import ServeConfig, create_app
+
+    before = torch.get_num_threads()
+    share = max(1, (os.cpu_count() or 1) // 2)
+    app = create_app(ServeConfig(lanes=2), detectors={"demo-shapes": Detector()}, classifier=classifier)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        state = app.state.detectkit
+        assert state.ready.wait(120)
+        assert state.lane_torch_threads == share
+        for path in SHAPES[:4]:
+            assert _post(client, "/v1/detect", path).status_code == 200
+        gate = threading.Barrier(2)
+
+        def lane_count() -> int:
+            gate.wait(10)  # both lanes at once: one call per lane
+            state.lane_model("demo-shapes", lambda m: m)(0)  # what a detection job runs first
+            return int(torch.get_num_threads())
+
+        counts = [state.engine.submit_call(lane_count) for _ in range(2)]
+        assert [c.result(20) for c in counts] == [share, share]
+    assert torch.get_num_threads() == before
