@@ -201,6 +201,9 @@ class ShardRunner:
 
             self.model.detect_batch([np.zeros((64, 64, 3), dtype=np.uint8)])
         self._torch_threads()
+        #: the OpenVINO session whose static models are made ready per shard (:meth:`_prepare`)
+        self._ov_session = session if session is not None and hasattr(session, "prepare") else None
+        self._input_shapes: dict[tuple[int, int], tuple[int, ...]] = {}  # image (w, h) -> model input
         self._figures = {"pid": float(os.getpid()), "imported": _IMPORTED, "started": started, "ready": time.time()}
 
     def figures(self) -> dict[str, float]:
@@ -231,8 +234,40 @@ class ShardRunner:
         record["detections" if self.task == "detect" else "classification"] = result.to_dict()
         return json.dumps(record)
 
+    def _prepare(self, shard: Shard) -> None:
+        """OpenVINO: have the shard's input shapes compiled (or imported) before its images run.
+
+        The shapes come from the images' headers (:func:`~detectkit.image.image_size_wh`, local
+        files only) letterboxed as the detector does; a shape another worker is compiling right
+        now is left to it (:meth:`~detectkit.models.openvino_runtime.OpenVinoSession.prepare`),
+        so workers starting together compile each shape once between them. An image whose
+        header cannot be read is skipped here (it fails, or not, when the shard runs it)."""
+        session, runner = self._ov_session, getattr(self.model, "_onnx", None)
+        if session is None or runner is None or session.cache is None or session.compile_after != 1:
+            return
+        import numpy as np
+
+        from detectkit.image import image_size_wh
+
+        shapes: list[tuple[int, ...]] = []
+        for source in shard.sources:
+            if is_uri(source):
+                continue
+            try:
+                wh = image_size_wh(source)
+            except Exception:  # the shard reports it
+                continue
+            shape = self._input_shapes.get(wh)
+            if shape is None:
+                boxed = runner._letterbox(np.zeros((wh[1], wh[0], 3), np.uint8), self.model.imgsz).image
+                shape = self._input_shapes[wh] = (1, *boxed.shape)
+            if shape not in shapes:
+                shapes.append(shape)
+        session.prepare(shapes)
+
     def run(self, shard: Shard) -> ShardResult:
         """Process one shard; a bad item becomes a failure line, never an exception."""
+        self._prepare(shard)
         lines: dict[int, str] = {}
         pending: list[tuple[int, str, Any]] = []
 

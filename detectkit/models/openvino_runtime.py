@@ -390,9 +390,11 @@ class CompiledModelCache:
             return False
 
     @contextmanager
-    def lock(self, key: str) -> Iterator[bool]:
-        """Hold entry ``key``'s lock file (yields False when it could not be taken: no ``fcntl``,
-        a read-only folder, or another process holding it past ``_LOCK_TIMEOUT`` seconds)."""
+    def lock(self, key: str, *, timeout: float | None = None) -> Iterator[bool | None]:
+        """Hold entry ``key``'s lock file while inside. Yields True when held; False when it could
+        not be taken at all (no ``fcntl``, a read-only folder) or another process held it past
+        ``timeout`` seconds (default ``_LOCK_TIMEOUT``: then go on without it rather than wait
+        forever); with ``timeout=0``, None when another process holds it now."""
         try:
             import fcntl
 
@@ -402,27 +404,34 @@ class CompiledModelCache:
             yield False
             return
         try:
-            deadline = time.monotonic() + _LOCK_TIMEOUT
+            deadline = time.monotonic() + (_LOCK_TIMEOUT if timeout is None else timeout)
+            held: bool | None = True
             while True:
                 try:
                     fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    held = True
                     break
                 except OSError:
+                    if timeout == 0:
+                        held = None
+                        break
                     if time.monotonic() > deadline:
-                        held = False  # compile anyway rather than wait forever
+                        held = False
                         break
                     time.sleep(0.005)
             yield held
         finally:
             fh.close()  # releases the lock
 
-    def get(self, key: str, config: Mapping[str, Any], compile: Callable[[], Any]) -> Any:
-        """Entry ``key`` imported, or ``compile()``-d and stored (by one process at a time)."""
+    def get(self, key: str, config: Mapping[str, Any], compile: Callable[[], Any], *, wait: bool = True) -> Any:
+        """Entry ``key`` imported, or ``compile()``-d and stored (by one process at a time: another
+        process compiling it is waited for, and its entry imported). With ``wait=False``, None
+        instead of waiting when another process is compiling it now."""
         found = self.load(key, config)
         if found is not None:
             return found
-        with self.lock(key):
+        with self.lock(key, timeout=None if wait else 0) as held:
+            if held is None:
+                return None
             found = self.load(key, config)  # written by another process while this one waited
             if found is not None:
                 return found
@@ -543,8 +552,9 @@ class OpenVinoSession:
         return self._model_read
 
     # ------------------------------------------------------------------ compiled models
-    def _compiled(self, kind: str, shape: tuple[int, ...] | None, hint: str = "LATENCY") -> Any:
-        """The compiled model for ``kind`` and ``shape`` (None: as read), from the cache when it has it."""
+    def _compiled(self, kind: str, shape: tuple[int, ...] | None, hint: str = "LATENCY", *, wait: bool = True) -> Any:
+        """The compiled model for ``kind`` and ``shape`` (None: as read), from the cache when it has
+        it (``wait=False``: None when another process is compiling it now)."""
         config = self._config if hint == "LATENCY" else compile_config(hint, self.precision)
 
         def compile_now() -> Any:
@@ -558,7 +568,7 @@ class OpenVinoSession:
         if self.cache is None:
             return compile_now()
         key = self.cache.key(kind=kind, shape=None if shape is None or self.static else list(shape), config=config)
-        return self.cache.get(key, config, compile_now)
+        return self.cache.get(key, config, compile_now, wait=wait)
 
     def _compile_request(self, kind: str, shape: tuple[int, ...] | None) -> Any:
         compiled = self._compiled(kind, shape)
@@ -566,6 +576,36 @@ class OpenVinoSession:
             return compiled.create_infer_request()
         except Exception as exc:
             raise ModelLoadError(f"OpenVINO cannot compile {self.path}: {type(exc).__name__}: {exc}") from None
+
+    def prepare(self, shapes: Sequence[tuple[int, ...]], kind: str = "bgr") -> int:
+        """Make the static models for inputs of ``shapes`` ready ahead of their first input, in
+        order; returns how many were made ready here.
+
+        Only for sessions that give every shape its static model from its first input
+        (``compile_after == 1``, :func:`static_shapes_only`) and have a compiled-model cache:
+        the outputs are then the same as without it. A shape another process is compiling right
+        now is skipped (it will be in the cache when this session needs it), so workers starting
+        together on the same shapes compile them between them instead of each all of them.
+        Otherwise it does nothing. At most ``_MAX_STATIC`` shapes are kept.
+        """
+        if self.static or self.compile_after != 1 or self.cache is None:
+            return 0
+        made = 0
+        for shape in shapes:
+            key = (kind, tuple(int(d) for d in shape))
+            if key in self._shaped:
+                continue
+            if len(self._shaped) >= _MAX_STATIC:
+                break
+            compiled = self._compiled(kind, key[1], wait=False)
+            if compiled is None:  # another process is compiling it
+                continue
+            try:
+                self._shaped[key] = compiled.create_infer_request()
+            except Exception as exc:
+                raise ModelLoadError(f"OpenVINO cannot compile {self.path}: {type(exc).__name__}: {exc}") from None
+            made += 1
+        return made
 
     def _variant(self, kind: str, shape: tuple[int, ...] | None) -> Any:
         """The model for ``kind`` (``"nchw"`` float input, ``"bgr"`` uint8 NHWC BGR), static when shaped."""
