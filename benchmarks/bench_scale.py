@@ -479,17 +479,25 @@ def detect_section(tmp: Path, args: argparse.Namespace, report: dict[str, Any]) 
         two = by.get(_label("local", 2, 1, backend, cache))
         for base in (_label("local", 1, 1, backend, cache), _label("local", 1, 2, backend, cache)):
             if two and base in by:
-                steady = rows[base]["steady_images_per_second"]
+                local2 = rows[_label("local", 2, 1, backend, cache)]
+                # the same repeat's runs were taken next to each other: their ratio is the least
+                # affected by this VM drifting between a faster and a slower phase
+                pairs = [a / b for a, b in zip(rows[base]["seconds"], local2["seconds"], strict=False)]
                 print(
-                    f"  {backend}: local 2w x 1t vs {base}: {by[base] / two:.2f}x (goal >= 1.7x); after the first "
-                    f"shard {rows[_label('local', 2, 1, backend, cache)]['steady_images_per_second'] / steady:.2f}x"
+                    f"  {backend}: local 2w x 1t vs {base}: {by[base] / two:.2f}x (goal >= 1.7x); per repeat "
+                    f"{', '.join(f'{r:.2f}' for r in pairs)} (median {statistics.median(pairs):.2f}x); after the "
+                    f"first shard {local2['steady_images_per_second'] / rows[base]['steady_images_per_second']:.2f}x"
                 )
         for name, what in (("ray", "ray (started by the job)"), ("raycluster", "ray (running local cluster)")):
             ray = by.get(_label(name, 2, 1, backend, cache))
             if not (two and ray):
                 continue
+            ray_runs = rows[_label(name, 2, 1, backend, cache)]["seconds"]
+            local_runs = rows[_label("local", 2, 1, backend, cache)]["seconds"]
+            pairs = [a / b for a, b in zip(local_runs, ray_runs, strict=False)]
             print(
-                f"  {backend} {cache}: {what} 2 actors vs local 2 workers: {two / ray:.2f}x throughput (goal >= 0.8x)"
+                f"  {backend} {cache}: {what} 2 actors vs local 2 workers: {two / ray:.2f}x (goal >= 0.8x); per "
+                f"repeat {', '.join(f'{r:.2f}' for r in pairs)} (median {statistics.median(pairs):.2f}x)"
             )
             ray_row, local_row = rows[_label(name, 2, 1, backend, cache)], rows[_label("local", 2, 1, backend, cache)]
             print(
