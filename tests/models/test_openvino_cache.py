@@ -69,7 +69,8 @@ def test_second_session_imports_with_identical_outputs_and_no_model_read(demo_on
     assert len(list((tmp_path / "cache").glob("*.blob"))) == shapes
     second = _session(demo_onnx, tmp_path / "cache")
     assert second._model_read is None  # inputs, outputs and metadata came from the cache: no read_model
-    assert second.metadata == first.metadata and second.get_inputs()[0].shape == first.get_inputs()[0].shape
+    assert second.metadata == first.metadata
+    assert second.get_inputs()[0].shape == first.get_inputs()[0].shape
     warm = _outputs(second, inputs)
     assert second.cache is not None
     assert (second.cache.compiled, second.cache.imported) == (0, shapes)
@@ -108,10 +109,12 @@ def test_bad_entry_is_ignored_and_rewritten(demo_onnx: Path, tmp_path: Path, dam
         blob.write_bytes(b"not a blob")
     again = _session(demo_onnx, folder)
     assert _outputs(again, [x]) == good
-    assert again.cache is not None and (again.cache.compiled, again.cache.imported) == (1, 0)  # compiled again
+    assert again.cache is not None
+    assert (again.cache.compiled, again.cache.imported) == (1, 0)
     third = _session(demo_onnx, folder)
     assert _outputs(third, [x]) == good
-    assert third.cache is not None and (third.cache.compiled, third.cache.imported) == (0, 1)  # and rewritten
+    assert third.cache is not None
+    assert (third.cache.compiled, third.cache.imported) == (0, 1)
     assert not list(folder.glob("*.tmp"))
 
 
@@ -123,7 +126,8 @@ def test_cache_off_and_unwritable_folder_still_run(
     with compiled_cache(tmp_path / "cache"):
         assert cache_folder() is None
     off = _session(demo_onnx, tmp_path / "cache")
-    assert off.cache is None and not (tmp_path / "cache").exists()
+    assert off.cache is None
+    assert not (tmp_path / "cache").exists()
     reference = _outputs(off, [x])
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("a file, not a folder")
@@ -133,7 +137,8 @@ def test_cache_off_and_unwritable_folder_still_run(
     broken = _session(demo_onnx, None)
     assert broken.cache is not None
     assert _outputs(broken, [x]) == reference  # nothing could be written: compiled, as without a cache
-    assert broken.cache.compiled == 1 and not_a_folder.read_text() == "a file, not a folder"
+    assert broken.cache.compiled == 1
+    assert not_a_folder.read_text() == "a file, not a folder"
 
 
 def test_prepare_compiles_ahead_and_skips_shapes_another_process_compiles(demo_onnx: Path, tmp_path: Path) -> None:
@@ -152,7 +157,8 @@ def test_prepare_compiles_ahead_and_skips_shapes_another_process_compiles(demo_o
     assert _outputs(session, inputs) == reference  # the first shape compiled on demand; same outputs
     assert cache.compiled == len(shapes)
     plain = OpenVinoSession(demo_onnx, kind="bgr")  # a Detector's session: shapes only get static models on reuse
-    assert plain.prepare(shapes) == 0 and not plain._shaped
+    assert plain.prepare(shapes) == 0
+    assert not plain._shaped
 
 
 def _compile_in_child(path: str, folder: str, shape: tuple[int, ...], start: object) -> tuple[int, int, bytes]:
@@ -185,7 +191,9 @@ def test_concurrent_processes_compile_an_entry_once(demo_onnx: Path, tmp_path: P
     assert not list((tmp_path / "cache").glob("*.tmp"))
 
 
-def test_lock_timeout_goes_on_without_the_lock(demo_onnx: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lock_timeout_goes_on_without_the_lock(
+    demo_onnx: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A process holding an entry's lock for ever (hung) delays others by ``_LOCK_TIMEOUT`` at most."""
     import openvino as ov
 
