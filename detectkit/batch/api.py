@@ -39,7 +39,11 @@ class BatchResult:
         lost: ``(shard index, reason)`` for shards that could not finish (rerun to resume).
         seconds: wall time of this call. engine_stats: figures of the run: ``startup_seconds``
             (Ray start or connect), ``first_shard_seconds`` (until the first shard finished:
-            workers started, model loaded), ``steady_images_per_second`` (after that).
+            workers started, model loaded), ``steady_images_per_second`` (after that), and from
+            the workers themselves ``workers_seen``, ``worker_up_seconds`` / ``worker_ready_seconds``
+            (median seconds from the job's start until a worker was up / its model loaded),
+            ``model_load_seconds`` and, for OpenVINO with its compiled-model cache,
+            ``models_compiled`` / ``models_imported`` (summed over the workers).
         dataset: summary of the ``save_dataset`` write, when asked for.
 
     >>> r = BatchResult(Path("out"), None, None, images=10, succeeded=9, failed=1, shards=3,
