@@ -40,8 +40,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import struct
 import tempfile
 import time
+import zlib
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -228,7 +230,7 @@ def static_shapes_only() -> Iterator[None]:
 CACHE_ENV = "DETECTKIT_OPENVINO_CACHE_DIR"
 _OFF = ("0", "off", "no", "none", "false")
 _CACHE_DEFAULT: list[Path | None] = [None]  # set by compiled_cache()
-_BLOB_MAGIC = b"detectkit-openvino-blob-1\n"
+_BLOB_MAGIC = b"detectkit-openvino-blob-2\n"  # then the payload's length (u64) and CRC-32 (u32)
 _LOCK_TIMEOUT = 300.0  # seconds a process waits for another one compiling the same blob
 
 
@@ -300,7 +302,7 @@ def _cpu_identity(core: Any) -> str:
 class CompiledModelCache:
     """Exported OpenVINO compiled models in a folder, shared by processes and runs.
 
-    Each entry is ``<key>.blob``: a header, the SHA-256 of the payload and the payload
+    Each entry is ``<key>.blob``: a header with the payload's length and CRC-32, then the payload
     (``CompiledModel.export_model``). The key hashes the model files' bytes, the input kind and
     shape, the compile config, the OpenVINO version and :func:`_cpu_identity`, so an entry is
     only ever imported where it was compiled for. Entries are written to a temporary file and
@@ -350,16 +352,14 @@ class CompiledModelCache:
         or unusable (a bad entry is deleted)."""
         path = self._path(key)
         try:
-            data = path.read_bytes()
+            with open(path, "rb") as fh:
+                head = fh.read(len(_BLOB_MAGIC) + 12)
+                payload = fh.read()  # read apart from the header: no second 12 MB copy
         except OSError:
             return None
-        head = len(_BLOB_MAGIC) + 32
-        payload = data[head:]
-        if (
-            not data.startswith(_BLOB_MAGIC)
-            or len(data) <= head
-            or hashlib.sha256(payload).digest() != data[head - 32 : head]
-        ):
+        intact = head.startswith(_BLOB_MAGIC) and len(head) == len(_BLOB_MAGIC) + 12
+        size, crc = (struct.unpack("<QI", head[len(_BLOB_MAGIC) :])) if intact else (-1, -1)
+        if not intact or size != len(payload) or crc != zlib.crc32(payload):
             self._drop(path)  # truncated or damaged: compile again
             return None
         try:
@@ -379,8 +379,7 @@ class CompiledModelCache:
             self.folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{key}-", suffix=".tmp", dir=self.folder)
             with os.fdopen(fd, "wb") as fh:
-                fh.write(_BLOB_MAGIC)
-                fh.write(hashlib.sha256(payload).digest())
+                fh.write(_BLOB_MAGIC + struct.pack("<QI", len(payload), zlib.crc32(payload)))
                 fh.write(payload)
             os.replace(tmp, self._path(key))
             return True
