@@ -232,6 +232,7 @@ _OFF = ("0", "off", "no", "none", "false")
 _CACHE_DEFAULT: list[Path | None] = [None]  # set by compiled_cache()
 _BLOB_MAGIC = b"detectkit-openvino-blob-2\n"  # then the payload's length (u64) and CRC-32 (u32)
 _LOCK_TIMEOUT = 300.0  # seconds a process waits for another one compiling the same blob
+_STALE_TMP = 3600.0  # a temporary file this old was left by a killed writer
 
 
 def default_cache_folder() -> Path:
@@ -370,9 +371,24 @@ class CompiledModelCache:
         self.imported += 1
         return compiled
 
+    def sweep(self, older_than: float = _STALE_TMP) -> int:
+        """Delete temporary files older than ``older_than`` seconds (left by a process killed while
+        writing an entry); returns how many. Called before each write."""
+        removed = 0
+        cutoff = time.time() - older_than
+        try:
+            stale = [f for f in self.folder.glob(".*.tmp") if f.stat().st_mtime < cutoff]
+        except OSError:
+            return 0
+        for file in stale:
+            self._drop(file)
+            removed += 1
+        return removed
+
     def store(self, key: str, compiled: Any) -> bool:
         """Write ``compiled`` as entry ``key`` (atomically); False when it could not be written."""
         tmp: str | None = None
+        self.sweep()
         try:
             exported = compiled.export_model()  # a BytesIO (bytes in older OpenVINO versions)
             payload = exported.getvalue() if hasattr(exported, "getvalue") else bytes(exported)

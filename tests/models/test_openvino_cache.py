@@ -206,3 +206,23 @@ def test_lock_timeout_goes_on_without_the_lock(
         with cache.lock("k") as later:
             assert later is False  # waited 0.2 s, then went on
         assert cache.get("k", {}, lambda: pytest.fail("must not compile"), wait=False) is None
+
+
+def test_temporary_files_of_killed_writers_are_swept(demo_onnx: Path, tmp_path: Path) -> None:
+    """A worker killed while writing an entry leaves its temporary file; the next write removes
+    it once it is old (never a file another process may still be writing)."""
+    import os
+    import time
+
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    old, fresh = folder / ".abc-1.tmp", folder / ".abc-2.tmp"
+    old.write_bytes(b"half a blob")
+    fresh.write_bytes(b"being written")
+    hour_ago = time.time() - 2 * 3600
+    os.utime(old, (hour_ago, hour_ago))
+    session = _session(demo_onnx, folder)
+    _outputs(session, _inputs()[:1])  # compiles and writes one entry
+    assert not old.exists()
+    assert fresh.exists()
+    assert len(list(folder.glob("*.blob"))) == 1
