@@ -558,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
     global TMP
     TMP = tmp
     CHILD_ENV["DETECTKIT_OPENVINO_CACHE_DIR"] = "off"  # never the user's cache; each run sets its own
+    os.environ["DETECTKIT_OPENVINO_CACHE_DIR"] = "off"  # nor the single-process reference (--single)
     report: dict[str, Any] = {"single": {}, "detect": [], "startup": {}}
     try:
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
