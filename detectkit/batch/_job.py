@@ -56,13 +56,19 @@ class Shard:
 
 @dataclass(frozen=True)
 class ShardResult:
-    """What a worker sends back for one shard: the shard file's text and its counts."""
+    """What a worker sends back for one shard: the shard file's text and its counts.
+
+    ``worker``: figures of the worker that ran it (:meth:`~detectkit.batch._worker.ShardRunner.figures`:
+    process id, wall-clock times of its start and of its model being ready, compiled/imported
+    OpenVINO models so far); they go into the job's ``engine_stats``, never into its files.
+    """
 
     index: int
     text: str
     succeeded: int
     failed: int
     names: dict[int, str] = field(default_factory=dict)
+    worker: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,10 @@ counted over the shard's decodable images, so results never depend on which work
 or worker count ran the shard. Torch runs ``spec["threads"]`` intra-op threads (1 by
 default: one worker per core). An OpenVINO detector runs every input shape on its own static
 model from the shape's first image (so results do not depend on what the worker ran before).
-``DETECTKIT_OPENVINO_CACHE_DIR`` (off by default) keeps the compiled models for the next job.
+Its compiled models go to a cache folder shared by the job's workers and kept for the next job
+(:func:`~detectkit.models.openvino_runtime.default_cache_folder`, or
+``$DETECTKIT_OPENVINO_CACHE_DIR``; ``off`` disables it): one worker compiles a shape, the others
+and later jobs import it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -31,6 +35,8 @@ __all__ = ["ShardRunner", "claim_cores", "load_location"]
 
 # The lock file of the core slot this process holds (kept open for the process's lifetime).
 _SLOT: IO[bytes] | None = None
+# When this module was imported (a worker process: about when its interpreter was up).
+_IMPORTED = time.time()
 
 
 def claim_cores(threads: int) -> tuple[int, ...] | None:
@@ -133,6 +139,7 @@ class ShardRunner:
     """
 
     def __init__(self, spec: Mapping[str, Any], *, pin: bool = False) -> None:
+        started = time.time()
         self.spec = dict(spec)
         self.task = str(spec["task"])
         self.batch_size = int(spec.get("batch_size", 8))
@@ -155,13 +162,17 @@ class ShardRunner:
             pass
         self.model: Any
         static_only: Any = contextlib.nullcontext()
+        cache: Any = contextlib.nullcontext()
         if self.task == "detect" and options.get("backend") == "openvino":
-            from detectkit.models.openvino_runtime import static_shapes_only
+            from detectkit.models.openvino_runtime import compiled_cache, default_cache_folder, static_shapes_only
 
             # every input shape on a static model of its own from its first image (see below);
             # the dynamic-shape model is then never run, and not compiled at load
             static_only = static_shapes_only()
-        with threads_while(threads), static_only:  # onnxruntime / OpenVINO sessions
+            # compiled models shared by the job's workers and kept for the next job (unless
+            # $DETECTKIT_OPENVINO_CACHE_DIR names another folder or is "off")
+            cache = compiled_cache(default_cache_folder())
+        with threads_while(threads), static_only, cache:  # onnxruntime / OpenVINO sessions
             if self.task == "detect":
                 from detectkit.models.detector import Detector
 
@@ -190,6 +201,21 @@ class ShardRunner:
 
             self.model.detect_batch([np.zeros((64, 64, 3), dtype=np.uint8)])
         self._torch_threads()
+        #: the OpenVINO session whose static models are made ready per shard (:meth:`_prepare`)
+        self._ov_session = session if session is not None and hasattr(session, "prepare") else None
+        self._input_shapes: dict[tuple[int, int], tuple[int, ...]] = {}  # image (w, h) -> model input
+        self._figures = {"pid": float(os.getpid()), "imported": _IMPORTED, "started": started, "ready": time.time()}
+
+    def figures(self) -> dict[str, float]:
+        """This worker's figures: ``pid``; wall-clock (``time.time()``) ``imported`` (this module,
+        about when the process was up), ``started`` / ``ready`` (the model load); and for an
+        OpenVINO model with a compiled-model cache, ``compiled`` / ``imported_models`` so far."""
+        out = dict(self._figures)
+        cache = getattr(getattr(getattr(self.model, "_onnx", None), "session", None), "cache", None)
+        if cache is not None:
+            out["compiled"] = float(cache.compiled)
+            out["imported_models"] = float(cache.imported)
+        return out
 
     def _torch_threads(self) -> None:
         """Set torch's threads to the job's (when torch is loaded): a model call may reset them."""
@@ -208,8 +234,40 @@ class ShardRunner:
         record["detections" if self.task == "detect" else "classification"] = result.to_dict()
         return json.dumps(record)
 
+    def _prepare(self, shard: Shard) -> None:
+        """OpenVINO: have the shard's input shapes compiled (or imported) before its images run.
+
+        The shapes come from the images' headers (:func:`~detectkit.image.image_size_wh`, local
+        files only) letterboxed as the detector does; a shape another worker is compiling right
+        now is left to it (:meth:`~detectkit.models.openvino_runtime.OpenVinoSession.prepare`),
+        so workers starting together compile each shape once between them. An image whose
+        header cannot be read is skipped here (it fails, or not, when the shard runs it)."""
+        session, runner = self._ov_session, getattr(self.model, "_onnx", None)
+        if session is None or runner is None or session.cache is None or session.compile_after != 1:
+            return
+        import numpy as np
+
+        from detectkit.image import image_size_wh
+
+        shapes: list[tuple[int, ...]] = []
+        for source in shard.sources:
+            if is_uri(source):
+                continue
+            try:
+                wh = image_size_wh(source)
+            except Exception:  # the shard reports it
+                continue
+            shape = self._input_shapes.get(wh)
+            if shape is None:
+                boxed = runner._letterbox(np.zeros((wh[1], wh[0], 3), np.uint8), self.model.imgsz).image
+                shape = self._input_shapes[wh] = (1, *boxed.shape)
+            if shape not in shapes:
+                shapes.append(shape)
+        session.prepare(shapes)
+
     def run(self, shard: Shard) -> ShardResult:
         """Process one shard; a bad item becomes a failure line, never an exception."""
+        self._prepare(shard)
         lines: dict[int, str] = {}
         pending: list[tuple[int, str, Any]] = []
 
@@ -247,4 +305,4 @@ class ShardRunner:
         ordered = [lines[shard.first + k] for k in range(len(shard.sources))]
         failed = sum(1 for line in ordered if line.startswith('{"error": '))
         text = "".join(line + "\n" for line in ordered)
-        return ShardResult(shard.index, text, len(ordered) - failed, failed, self.names)
+        return ShardResult(shard.index, text, len(ordered) - failed, failed, self.names, self.figures())

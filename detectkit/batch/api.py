@@ -39,7 +39,11 @@ class BatchResult:
         lost: ``(shard index, reason)`` for shards that could not finish (rerun to resume).
         seconds: wall time of this call. engine_stats: figures of the run: ``startup_seconds``
             (Ray start or connect), ``first_shard_seconds`` (until the first shard finished:
-            workers started, model loaded), ``steady_images_per_second`` (after that).
+            workers started, model loaded), ``steady_images_per_second`` (after that), and from
+            the workers themselves ``workers_seen``, ``worker_up_seconds`` / ``worker_ready_seconds``
+            (median seconds from the job's start until a worker was up / its model loaded),
+            ``model_load_seconds`` and, for OpenVINO with its compiled-model cache,
+            ``models_compiled`` / ``models_imported`` (summed over the workers).
         dataset: summary of the ``save_dataset`` write, when asked for.
 
     >>> r = BatchResult(Path("out"), None, None, images=10, succeeded=9, failed=1, shards=3,
@@ -95,6 +99,31 @@ def _model_location(model: str | os.PathLike[str]) -> str:
     return os.path.abspath(text) if Path(text).exists() else text
 
 
+def _worker_stats(stats: dict[str, float], figures: list[dict[str, float]], start_wall: float) -> None:
+    """Add the workers' figures to ``stats``: ``workers_seen``; the median seconds from the job's
+    start until a worker process was up (``worker_up_seconds``) and its model loaded
+    (``worker_ready_seconds``); the model load itself (``model_load_seconds``); and OpenVINO's
+    ``models_compiled`` / ``models_imported`` summed over the workers. Times are wall-clock
+    across processes (approximate on a cluster whose clocks differ).
+
+    >>> stats = {}
+    >>> _worker_stats(stats, [{"pid": 1, "imported": 10.5, "started": 10.6, "ready": 11.0, "compiled": 5}], 10.0)
+    >>> stats["worker_ready_seconds"], stats["models_compiled"], stats["workers_seen"]
+    (1.0, 5.0, 1.0)
+    """
+    import statistics
+
+    if not figures:
+        return
+    stats["workers_seen"] = float(len(figures))
+    stats["worker_up_seconds"] = statistics.median(f["imported"] - start_wall for f in figures)
+    stats["worker_ready_seconds"] = statistics.median(f["ready"] - start_wall for f in figures)
+    stats["model_load_seconds"] = statistics.median(f["ready"] - f["started"] for f in figures)
+    if any("compiled" in f for f in figures):
+        stats["models_compiled"] = float(sum(f.get("compiled", 0.0) for f in figures))
+        stats["models_imported"] = float(sum(f.get("imported_models", 0.0) for f in figures))
+
+
 def run_job(
     spec: Mapping[str, Any],
     sources: Iterable[str | os.PathLike[str]] | Sequence[str],
@@ -134,9 +163,13 @@ def run_job(
 
     stats: dict[str, float] = {}
     done_images = [0]
+    start_wall = time.time()
+    workers_seen: dict[float, dict[str, float]] = {}  # pid -> its latest figures
 
     def on_result(result: ShardResult) -> None:
         job.save_shard(result)
+        if "pid" in result.worker:
+            workers_seen[result.worker["pid"]] = result.worker
         if "first_shard_seconds" not in stats:  # start-up ends with the first finished shard
             stats["first_shard_seconds"] = time.perf_counter() - started
             stats["first_shard_images"] = result.succeeded + result.failed
@@ -171,6 +204,7 @@ def run_job(
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - started
+    _worker_stats(stats, list(workers_seen.values()), start_wall)
     if "first_shard_seconds" in stats and seconds > stats["first_shard_seconds"]:
         # images/s once the first shard is in (workers up): the job's rate without its start-up
         after = done_images[0] - stats["first_shard_images"]

@@ -51,3 +51,13 @@ def die_hook(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("die_hook")
     (folder / "sitecustomize.py").write_text(_HOOK)
     return folder, folder / "die.flag"
+
+
+@pytest.fixture(autouse=True)
+def _openvino_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batch workers keep OpenVINO's compiled models in the user's cache by default: the tests
+    (and the worker processes they start, which inherit the environment) use a folder of their own."""
+    import os
+
+    if not os.environ.get("DETECTKIT_OPENVINO_CACHE_DIR"):
+        monkeypatch.setenv("DETECTKIT_OPENVINO_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "openvino-compiled"))

@@ -174,3 +174,37 @@ def test_worker_that_always_dies_is_reported_not_awaited(
     assert not (tmp_path / "out" / "detections.jsonl").exists()
     assert not list((tmp_path / "out" / "shards").glob("*.jsonl"))  # rerun will retry it
     flag.unlink()
+
+
+@pytest.mark.slow
+def test_openvino_workers_share_compiled_models_with_identical_output(
+    images: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two OpenVINO workers on an empty compiled-model cache compile each input shape once between
+    them (the other imports it); a second job compiles nothing; both write the bytes of the job run
+    in one process without any cache."""
+    pytest.importorskip("openvino")
+    spec = detect_spec(batch_size=4, backend="openvino")
+    monkeypatch.setenv("DETECTKIT_OPENVINO_CACHE_DIR", "off")
+    ref = tmp_path / "ref"
+    job = Job(out=ref, spec=spec, items=resolve_sources([images]), shard_size=3)
+    job.prepare()
+    runner = ShardRunner(spec)
+    assert runner.model._onnx.session.cache is None
+    for shard in job.shards():
+        job.save_shard(runner.run(shard))
+    job.merge()
+    cache = tmp_path / "compiled"
+    monkeypatch.setenv("DETECTKIT_OPENVINO_CACHE_DIR", str(cache))
+    kw = {"workers": 2, "batch_size": 4, "shard_size": 3, "backend": "openvino"}
+    cold = detect(images, tmp_path / "cold", **kw)  # type: ignore[arg-type]
+    blobs = len(list(cache.glob("*.blob")))
+    assert blobs >= 2  # the images letterbox to several input shapes
+    assert cold.engine_stats["workers_seen"] == 2
+    assert cold.engine_stats["models_compiled"] == blobs  # once each, whichever worker needed it first
+    assert cold.engine_stats["models_imported"] >= 1  # ... and the other worker imported it
+    warm = detect(images, tmp_path / "warm", **kw)  # type: ignore[arg-type]
+    assert warm.engine_stats["models_compiled"] == 0
+    assert warm.engine_stats["models_imported"] >= blobs
+    for out in (tmp_path / "cold", tmp_path / "warm"):
+        _same(out, ref)
