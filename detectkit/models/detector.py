@@ -14,7 +14,8 @@ Two backends:
   shapes), caches the ``.onnx`` under ``cache_dir()/onnx`` keyed by the checkpoint's sha256 and
   ``imgsz``, and runs it with onnxruntime: our own letterbox (rectangular, like the PyTorch
   default), decoding and NMS — no torch needed at inference. 1.8x (640) to 2.1x (320) faster
-  than native PyTorch predict on a quiet 2-core CPU (``benchmarks/bench_models.py``); boxes
+  than native PyTorch predict (which Ultralytics runs on ``cores - 1`` threads: one here) on a
+  quiet 2-core CPU (``benchmarks/bench_models.py``); boxes
   agree with the PyTorch path to well under a pixel. Segmentation/OBB ``.onnx`` models run
   through Ultralytics' ONNX backend.
 * ``backend="openvino"`` runs the same ONNX export (or an OpenVINO IR ``.xml``, e.g. an INT8
