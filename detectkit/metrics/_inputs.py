@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from detectkit._checks import check_choice
 from detectkit.errors import AnnotationParseError, InvalidInputError, MissingDependencyError
 from detectkit.metrics._engine import EvalArrays
 
@@ -236,6 +237,19 @@ def _json_wording(exc: AnnotationParseError) -> AnnotationParseError | None:
             message = f"not valid JSON: {message}"
         return AnnotationParseError(exc.path, message, line=exc.line, record=exc.record)
     return None
+
+
+def check_format(fmt: str | None, name: str) -> str | None:
+    """None, or one of :data:`detectkit.formats.FORMATS` (``InvalidInputError`` naming ``name``).
+
+    >>> check_format("yolo", "ground_truth_format")
+    'yolo'
+    """
+    if fmt is None:
+        return None
+    from detectkit.formats import FORMATS
+
+    return check_choice(fmt, name, FORMATS)
 
 
 def load_ground_truth(obj: Any, *, iou_type: str, strict: bool = False, format: str | None = None) -> GroundTruth:

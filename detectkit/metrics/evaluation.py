@@ -13,7 +13,7 @@ from detectkit.metrics._engine import (
     AREA_RANGES,
     run_coco_eval,
 )
-from detectkit.metrics._inputs import GroundTruth, Predictions, load_ground_truth, load_predictions
+from detectkit.metrics._inputs import GroundTruth, Predictions, check_format, load_ground_truth, load_predictions
 from detectkit.metrics.result import IouType, Metrics
 
 __all__ = ["evaluate", "evaluate_detector"]
@@ -106,22 +106,13 @@ def evaluate(
     iou_type = check_choice(iou_type, "iou_type", ("bbox", "segm"))  # type: ignore[assignment]
     mdets = _check_max_dets(max_dets)
     ranges = _check_area_ranges(area_ranges)
-    gt_format = _check_format(ground_truth_format, "ground_truth_format")
-    dt_format = _check_format(predictions_format, "predictions_format")
+    gt_format = check_format(ground_truth_format, "ground_truth_format")
+    dt_format = check_format(predictions_format, "predictions_format")
     gt = load_ground_truth(ground_truth, iou_type=iou_type, strict=strict, format=gt_format)
     dt = load_predictions(predictions, gt, iou_type=iou_type, strict=strict, format=dt_format)
     dt, notes = _reconcile_categories(gt, dt, category_map=category_map, category_offset=category_offset)
     notes = [*gt.notes, *dt.notes, *notes]
     return _evaluate_loaded(gt, dt, iou_type=iou_type, max_dets=mdets, area_ranges=ranges, notes=notes)
-
-
-def _check_format(fmt: str | None, name: str) -> str | None:
-    """None, or one of :data:`detectkit.formats.FORMATS` (``InvalidInputError`` naming ``name``)."""
-    if fmt is None:
-        return None
-    from detectkit.formats import FORMATS
-
-    return check_choice(fmt, name, FORMATS)
 
 
 def _reconcile_categories(

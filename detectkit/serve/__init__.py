@@ -53,14 +53,33 @@ def run(
 ) -> None:
     """Serve ``config`` with uvicorn until interrupted (``workers`` processes, each loading its own models).
 
+    With one process, models that fail to load stop the server and raise (a server that can
+    never become ready should not sit on its port); worker processes log the error and keep
+    answering ``/health`` and ``/ready`` (503 with the error).
+
     Raises:
         MissingDependencyError: the ``serve`` extra is not installed.
+        ModelLoadError: the models failed to load (one process).
     """
     require_serve_extra()
     import uvicorn
 
     if workers == 1:
-        uvicorn.run(create_app(config), host=host, port=port, log_level=log_level, access_log=False)
+        failed: list[str] = []
+        server: uvicorn.Server | None = None
+
+        def stop(error: str) -> None:
+            failed.append(error)
+            if server is not None:
+                server.should_exit = True
+
+        app = create_app(config, on_load_error=stop)
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False))
+        server.run()
+        if failed:
+            from detectkit.errors import ModelLoadError
+
+            raise ModelLoadError(f"the models failed to load: {failed[0]}")
         return
     # several processes: each imports the app factory and reads the settings from the environment
     import os

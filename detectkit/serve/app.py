@@ -871,12 +871,24 @@ def _classifier_info(classifier: Any) -> dict[str, Any] | None:
 
 
 # ------------------------------------------------------------------------------ the app
+def _report_load_error(state: ServerState, on_load_error: Callable[[str], None] | None) -> None:
+    """After the models loaded: a failure goes to ``on_load_error``, or else to stderr (a server
+    that cannot answer must say why where its operator looks)."""
+    if state.load_error is None:
+        return
+    if on_load_error is not None:
+        on_load_error(state.load_error)
+    else:
+        print(f"detectkit serve: error: the models failed to load: {state.load_error}", file=sys.stderr, flush=True)
+
+
 def create_app(
     config: ServeConfig | None = None,
     *,
     detectors: Mapping[str, Any] | None = None,
     classifier: Any = None,
     wait_for_models: bool = False,
+    on_load_error: Callable[[str], None] | None = None,
 ) -> FastAPI:
     """The FastAPI application serving ``config``'s models.
 
@@ -888,6 +900,9 @@ def create_app(
         wait_for_models: finish loading before the app starts serving (uvicorn worker processes
             do, so a worker takes connections only once it can answer them); by default the app
             serves at once, ``/health`` answers and ``/ready`` says 503 until the models are in.
+        on_load_error: called with the error text when the models fail to load (from the
+            inference thread); ``detectkit serve`` stops the server with it. Without it the
+            error is printed on stderr. Either way ``/ready`` answers 503 with it.
 
     Models load on the inference thread when the app starts (``/ready`` answers 503 until then).
 
@@ -910,6 +925,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         loading = engine.submit_call(state.load)
+        loading.add_done_callback(lambda _f: _report_load_error(state, on_load_error))
         if wait_for_models:
             await asyncio.wrap_future(loading)
         try:

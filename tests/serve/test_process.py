@@ -179,3 +179,34 @@ def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch, capsys: pytest.
 
     with pytest.raises(MissingDependencyError, match="serve"):
         create_app()
+
+
+def test_models_that_fail_to_load_stop_the_server(tmp_path: Path) -> None:
+    """`detectkit serve --model broken.pt`: the load fails on the lane after the port is bound; the
+    server says why on one line, frees the port and exits 1 (it used to serve `/ready` 503 forever
+    and print nothing)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.serve.helpers import ROOT, free_port
+
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    port = free_port()
+    argv = ["serve", "--model", str(broken), "--port", str(port), "--classifier", "none"]
+    done = subprocess.run(
+        [sys.executable, "-m", "detectkit", *argv],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1, done.stderr
+    assert "the models failed to load" in errors[0]
+    assert "broken.pt" in errors[0]
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # the port is free again
+        s.bind(("127.0.0.1", port))
