@@ -62,9 +62,19 @@ def _version(module: str) -> str:
         return "-"
 
 
+#: Bumped when what a measurement means changes, so older choices are measured again (2: a torch
+#: ``Detector`` keeps the caller's thread count instead of Ultralytics' ``cpu_count - 1``).
+MEASUREMENT = "2"
+
+
 def fingerprint() -> str:
-    """A short string naming this machine and the installed runtimes (part of the cache key)."""
-    parts = [_cpu_model(), str(os.cpu_count()), os.environ.get("DETECTKIT_ORT_THREADS", "")]
+    """A short string naming this machine and the installed runtimes (part of the cache key).
+
+    >>> fingerprint().split("|")[0]  # choices measured before MEASUREMENT 2 are measured again
+    'm2'
+    """
+    parts = [f"m{MEASUREMENT}", _cpu_model(), str(os.cpu_count()), os.environ.get("DETECTKIT_ORT_THREADS", "")]
+    parts.append(f"omp={os.environ.get('OMP_NUM_THREADS', '')}")
     parts += [f"{m}={_version(m)}" for m in ("torch", "onnxruntime", "openvino")]
     return "|".join(parts)
 
