@@ -156,10 +156,26 @@ class ResolvedWeights:
         return (self.path.suffix if self.path is not None else Path(self.source).suffix).lower()
 
 
-def _unknown(source: str, manifest: Mapping[str, Any], why: str) -> ModelLoadError:
+def _offline() -> bool:
+    """``$YOLO_OFFLINE`` read as Ultralytics reads it (1/true/yes/on/y/t); unset means offline, the
+    default :func:`~detectkit.models.prepare_ultralytics` sets."""
+    return os.environ.get("YOLO_OFFLINE", "1").strip().lower() in ("1", "true", "yes", "on", "y", "t")
+
+
+def _in_ultralytics_weights(name: str) -> bool:
+    """Whether Ultralytics' own weights folder (``SETTINGS['weights_dir']``) holds ``name``."""
+    from detectkit.models import prepare_ultralytics
+
+    prepare_ultralytics()
+    from ultralytics.utils import SETTINGS
+
+    return (Path(SETTINGS["weights_dir"]) / name).is_file()
+
+
+def _unknown(source: str, manifest: Mapping[str, Any], why: str, note: str = "") -> ModelLoadError:
     names = ", ".join(sorted(manifest)) or f"(none: {weights_dir() / MANIFEST_NAME} is missing or empty)"
     return ModelLoadError(
-        f"{why} model {source!r}; known names: {names}. Pass a path to a .pt/.onnx/.yaml file, "
+        f"{why} model {source!r}{note}; known names: {names}. Pass a path to a .pt/.onnx/.yaml file, "
         "or, online, an Ultralytics checkpoint name such as 'yolo11n.pt' (Ultralytics downloads it; "
         "set YOLO_OFFLINE=0 to allow downloads)."
     )
@@ -221,6 +237,9 @@ def resolve(model: str | os.PathLike[str]) -> ResolvedWeights:
         )
     bare = path.parent == Path(".") and path.suffix.lower() in _ULTRALYTICS_SUFFIXES[:3]
     if bare:
+        if path.suffix.lower() == ".pt" and _offline() and not _in_ultralytics_weights(path.name):
+            # Ultralytics would ask GitHub for it (twice, offline or not) and then fail: say so now
+            raise _unknown(source, manifest, "no such file for", " (YOLO_OFFLINE is set: nothing is downloaded)")
         return ResolvedWeights(source=source, path=None)
     if path.suffix:
         raise _unknown(source, manifest, "no such file for")

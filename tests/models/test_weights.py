@@ -80,7 +80,7 @@ def test_missing_file_and_unknown_names_list_known_names(wdir: Path) -> None:
         w.resolve("some/dir/model.pt")
 
 
-def test_paths_and_ultralytics_names(wdir: Path, tmp_path: Path) -> None:
+def test_paths_and_ultralytics_names(wdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     r = w.resolve(wdir / "tiny.pt")
     assert r.path == wdir / "tiny.pt"
     assert r.name is None
@@ -88,7 +88,27 @@ def test_paths_and_ultralytics_names(wdir: Path, tmp_path: Path) -> None:
     bare = w.resolve("yolov8n.yaml")
     assert bare.path is None
     assert bare.suffix == ".yaml"
-    assert w.resolve("yolo11n.pt").path is None  # Ultralytics resolves (downloads when online)
+    monkeypatch.setenv("YOLO_OFFLINE", "0")
+    assert w.resolve("yolo11n.pt").path is None  # Ultralytics resolves it (downloads when online)
+
+
+def test_offline_bare_checkpoint_fails_before_ultralytics(
+    wdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline, a bare ``.pt`` name that is neither here nor in Ultralytics' weights folder is an
+    error at once (Ultralytics would first ask GitHub for it); online it is left to Ultralytics."""
+    from ultralytics.utils import SETTINGS
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("YOLO_OFFLINE", "1")
+    with pytest.raises(ModelLoadError, match=r"no such file for model 'missing-net\.pt' \(YOLO_OFFLINE is set"):
+        w.resolve("missing-net.pt")
+    assert w.resolve("yolov8n.yaml").path is None  # configs build offline
+    monkeypatch.setattr(w, "_in_ultralytics_weights", lambda name: name == "cached-net.pt")
+    assert w.resolve("cached-net.pt").path is None  # Ultralytics finds it in its weights folder
+    monkeypatch.setenv("YOLO_OFFLINE", "0")
+    assert w.resolve("missing-net.pt").path is None  # online: Ultralytics downloads it
+    assert Path(SETTINGS["weights_dir"]).name  # the folder the real check looks in
 
 
 def test_known_and_default(wdir: Path) -> None:
