@@ -58,12 +58,14 @@ from detectkit.models.runtime_threads import runtime_threads
 
 __all__ = [
     "CACHE_ENV",
+    "CACHE_MAX_ENV",
     "PRECISIONS",
     "RT_INFO_SECTION",
     "CompiledModelCache",
     "OpenVinoSession",
     "bgr_input",
     "cache_folder",
+    "cache_max_bytes",
     "compile_config",
     "compiled_cache",
     "default_cache_folder",
@@ -233,6 +235,26 @@ _CACHE_DEFAULT: list[Path | None] = [None]  # set by compiled_cache()
 _BLOB_MAGIC = b"detectkit-openvino-blob-2\n"  # then the payload's length (u64) and CRC-32 (u32)
 _LOCK_TIMEOUT = 300.0  # seconds a process waits for another one compiling the same blob
 _STALE_TMP = 3600.0  # a temporary file this old was left by a killed writer
+#: ``$DETECTKIT_OPENVINO_CACHE_MAX_MB``: the compiled-model cache's size bound (default 2048 MB,
+#: about 170 blobs of the demo detector); the least recently used entries go first.
+CACHE_MAX_ENV = "DETECTKIT_OPENVINO_CACHE_MAX_MB"
+_CACHE_MAX_MB = 2048
+
+
+def cache_max_bytes() -> int:
+    """The compiled-model cache's size bound in bytes (``$DETECTKIT_OPENVINO_CACHE_MAX_MB``).
+
+    >>> import os
+    >>> os.environ["DETECTKIT_OPENVINO_CACHE_MAX_MB"] = "100"
+    >>> cache_max_bytes()
+    104857600
+    >>> del os.environ["DETECTKIT_OPENVINO_CACHE_MAX_MB"]
+    >>> cache_max_bytes() == 2048 * 1024 * 1024
+    True
+    """
+    env = os.environ.get(CACHE_MAX_ENV, "").strip()
+    megabytes = int(env) if env.isdigit() else _CACHE_MAX_MB
+    return megabytes * 1024 * 1024
 
 
 def default_cache_folder() -> Path:
@@ -312,7 +334,9 @@ class CompiledModelCache:
     (``<key>.lock``, ``flock``): a second process wanting the same entry waits (at most
     ``_LOCK_TIMEOUT`` s) and imports what the first wrote, so two workers never compile the
     same shape. The cache is an optimisation only: a folder that cannot be created or written
-    means compiling as without it.
+    means compiling as without it. Its size is bounded (:func:`cache_max_bytes`): after each
+    write the least recently used entries (an import refreshes an entry's time) are deleted
+    until the blobs fit.
 
     Args:
         folder: the cache folder (created when needed).
@@ -369,6 +393,8 @@ class CompiledModelCache:
             self._drop(path)
             return None
         self.imported += 1
+        with suppress(OSError):
+            os.utime(path)  # recently used: trimmed last
         return compiled
 
     def sweep(self, older_than: float = _STALE_TMP) -> int:
@@ -385,6 +411,32 @@ class CompiledModelCache:
             removed += 1
         return removed
 
+    def trim(self, max_bytes: int | None = None, *, keep: str | None = None) -> int:
+        """Delete the least recently used blobs (oldest modification time first, never ``keep``)
+        until the folder's blobs take at most ``max_bytes`` (default :func:`cache_max_bytes`);
+        returns how many were deleted. Called after each write."""
+        limit = cache_max_bytes() if max_bytes is None else max_bytes
+        entries = []
+        try:
+            for blob in self.folder.glob("*.blob"):
+                with suppress(OSError):
+                    st = blob.stat()
+                    entries.append((st.st_mtime, st.st_size, blob))
+        except OSError:
+            return 0
+        total = sum(size for _, size, _ in entries)
+        removed = 0
+        for _, size, blob in sorted(entries, key=lambda e: e[0]):
+            if total <= limit:
+                break
+            if blob.stem == keep:
+                continue
+            self._drop(blob)
+            self._drop(blob.with_suffix(".lock"))
+            total -= size
+            removed += 1
+        return removed
+
     def store(self, key: str, compiled: Any) -> bool:
         """Write ``compiled`` as entry ``key`` (atomically); False when it could not be written."""
         tmp: str | None = None
@@ -398,6 +450,7 @@ class CompiledModelCache:
                 fh.write(_BLOB_MAGIC + struct.pack("<QI", len(payload), zlib.crc32(payload)))
                 fh.write(payload)
             os.replace(tmp, self._path(key))
+            self.trim(keep=key)
             return True
         except Exception:  # an optimisation only: no cache entry
             if tmp is not None:

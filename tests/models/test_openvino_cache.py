@@ -226,3 +226,37 @@ def test_temporary_files_of_killed_writers_are_swept(demo_onnx: Path, tmp_path: 
     assert not old.exists()
     assert fresh.exists()
     assert len(list(folder.glob("*.blob"))) == 1
+
+
+def test_cache_size_is_bounded_least_recently_used_first(
+    demo_onnx: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``$DETECTKIT_OPENVINO_CACHE_MAX_MB`` the least recently used blobs are deleted after a
+    write (an import counts as a use; the entry just written is kept); the sessions still answer."""
+    import os
+    import time
+
+    folder = tmp_path / "cache"
+    inputs = _inputs()
+    shapes = {}
+    for x in inputs:
+        shapes.setdefault(x.shape, x)
+    first, second = list(shapes.values())[:2]
+    session = _session(demo_onnx, folder)
+    _outputs(session, [first])
+    blobs = list(folder.glob("*.blob"))
+    assert len(blobs) == 1
+    size = blobs[0].stat().st_size
+    old = time.time() - 3600
+    os.utime(blobs[0], (old, old))
+    monkeypatch.setenv("DETECTKIT_OPENVINO_CACHE_MAX_MB", str(max(1, (size * 3 // 2) >> 20)))
+    assert openvino_runtime.cache_max_bytes() < 2 * size  # room for one blob, not two
+    reference = _outputs(_session(demo_onnx, None), [second])
+    assert _outputs(_session(demo_onnx, folder), [second]) == reference  # writes the second blob
+    left = list(folder.glob("*.blob"))
+    assert len(left) == 1
+    assert left[0] != blobs[0]  # the older one went; the one just written stays
+    cache = CompiledModelCache(folder, openvino_runtime.import_openvino().Core(), [demo_onnx])
+    assert cache.trim(max_bytes=0, keep=left[0].stem) == 0  # never the entry kept
+    assert cache.trim(max_bytes=0) == 1
+    assert list(folder.glob("*.blob")) == []
