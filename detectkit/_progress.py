@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-__all__ = ["DELAY", "Progress", "progress_enabled", "track"]
+__all__ = ["DELAY", "Progress", "bar_interval", "progress_enabled", "track"]
 
 T = TypeVar("T")
 
@@ -31,6 +31,27 @@ T = TypeVar("T")
 DELAY = 0.5
 
 _ENABLED: ContextVar[bool] = ContextVar("detectkit_progress", default=False)
+
+
+#: Seconds between two redraws of a bar on a stream that is not a terminal (a CI log, a file):
+#: each redraw there is one more line of the log, not an update in place.
+LOG_INTERVAL = 30.0
+
+
+def bar_interval(stream: Any = None) -> float:
+    """tqdm's ``mininterval`` for a bar on ``stream`` (default stderr): tqdm's own 0.1 s on a
+    terminal, :data:`LOG_INTERVAL` elsewhere.
+
+    >>> import io
+    >>> bar_interval(io.StringIO())
+    30.0
+    """
+    stream = sys.stderr if stream is None else stream
+    try:
+        tty = bool(stream.isatty())
+    except (AttributeError, ValueError):
+        tty = False
+    return 0.1 if tty else LOG_INTERVAL
 
 
 @contextmanager
@@ -73,6 +94,7 @@ class Progress:
                 file=sys.stderr,
                 leave=False,
                 dynamic_ncols=True,
+                mininterval=bar_interval(sys.stderr),
             )
 
     def close(self) -> None:

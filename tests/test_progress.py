@@ -102,3 +102,23 @@ def test_coco_writer_counts_objects_in_chunks(
     assert "/50" in err
     out, source = json.loads((tmp_path / "out.json").read_text()), json.loads(src.read_text())
     assert {k: out[k] for k in source} == source
+
+
+def test_bars_redraw_rarely_when_stderr_is_not_a_terminal() -> None:
+    """On a terminal tqdm redraws in place every 0.1 s; in a CI log or a file every redraw is a new
+    line, so bars there redraw at most every 30 s."""
+    import io
+    import os
+
+    from detectkit._progress import LOG_INTERVAL, bar_interval
+
+    assert bar_interval(io.StringIO()) == LOG_INTERVAL == 30.0
+    primary, secondary = os.openpty()
+    try:
+        with os.fdopen(secondary, "w") as tty:
+            assert bar_interval(tty) == 0.1
+    finally:
+        os.close(primary)
+    closed = io.StringIO()
+    closed.close()
+    assert bar_interval(closed) == LOG_INTERVAL  # isatty() on a closed stream raises ValueError

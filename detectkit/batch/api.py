@@ -158,8 +158,17 @@ def run_job(
     if progress and pending:
         from tqdm import tqdm
 
+        from detectkit._progress import bar_interval
+
         done_before = len(items) - sum(len(s.sources) for s in pending)
-        bar = tqdm(total=len(items), initial=done_before, unit="img", file=sys.stderr, leave=False)
+        bar = tqdm(
+            total=len(items),
+            initial=done_before,
+            unit="img",
+            file=sys.stderr,
+            leave=False,
+            mininterval=bar_interval(),
+        )
 
     stats: dict[str, float] = {}
     done_images = [0]

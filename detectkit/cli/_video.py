@@ -220,6 +220,7 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
     """Run the video mode; returns the exit code."""
     from tqdm import tqdm
 
+    from detectkit._progress import bar_interval
     from detectkit.video.sources import BackgroundWriter, LatestFrameReader, StreamError, is_live_source, prefetch
     from detectkit.video.timing import StageTimer
     from detectkit.video.tracker import Tracker, video_fps
@@ -254,7 +255,9 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
     results: list[dict[str, Any]] = []
     failures: list[dict[str, str]] = []
     sources_summary: list[dict[str, Any]] = []
-    bar = tqdm(unit="frame", file=sys.stderr, disable=args.quiet, dynamic_ncols=True, leave=False)
+    bar = tqdm(
+        unit="frame", file=sys.stderr, disable=args.quiet, dynamic_ncols=True, leave=False, mininterval=bar_interval()
+    )
     summary_out = sys.stderr if args.json else stdout
     n_frames = n_boxes = 0
     interrupted = False

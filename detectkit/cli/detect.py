@@ -265,6 +265,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, stdout: Any) -> int:
     from tqdm import tqdm
 
+    from detectkit._progress import bar_interval
     from detectkit.image import count_images, iter_images
     from detectkit.models.detector import Detector
 
@@ -310,6 +311,7 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
         disable=args.quiet or single,
         dynamic_ncols=True,
         leave=False,
+        mininterval=bar_interval(),
     )
     output = _Output(args.out, args.save_images, getattr(args, "save_video", False), args.vid_stride)
     summary_out = sys.stderr if args.json else stdout
