@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-__all__ = ["DELAY", "Progress", "bar_interval", "progress_enabled", "track"]
+__all__ = ["DELAY", "Progress", "bar_interval", "progress_enabled", "stderr_bar", "track"]
 
 T = TypeVar("T")
 
@@ -52,6 +52,18 @@ def bar_interval(stream: Any = None) -> float:
     except (AttributeError, ValueError):
         tty = False
     return 0.1 if tty else LOG_INTERVAL
+
+
+def stderr_bar(iterable: Any = None, **options: Any) -> Any:
+    """A tqdm bar on stderr that redraws every :func:`bar_interval` (the one way detectkit makes
+    its bars); ``options`` go to tqdm.
+
+    >>> with stderr_bar(total=3, disable=True) as bar:
+    ...     bar.update(3)
+    """
+    from tqdm import tqdm
+
+    return tqdm(iterable, file=sys.stderr, mininterval=bar_interval(sys.stderr), **options)
 
 
 @contextmanager
@@ -84,17 +96,8 @@ class Progress:
         if self._bar is not None:
             self._bar.update(n)
         elif self.enabled and time.monotonic() - self._start > DELAY:
-            from tqdm import tqdm
-
-            self._bar = tqdm(
-                total=self.total,
-                initial=self.done,
-                desc=self.desc,
-                unit=self.unit,
-                file=sys.stderr,
-                leave=False,
-                dynamic_ncols=True,
-                mininterval=bar_interval(sys.stderr),
+            self._bar = stderr_bar(
+                total=self.total, initial=self.done, desc=self.desc, unit=self.unit, leave=False, dynamic_ncols=True
             )
 
     def close(self) -> None:

@@ -7,7 +7,6 @@ Both return a :class:`BatchResult`; the results are files in ``out`` (see
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -156,19 +155,10 @@ def run_job(
     skipped = job.num_shards - len(pending)
     bar: Any = None
     if progress and pending:
-        from tqdm import tqdm
-
-        from detectkit._progress import bar_interval
+        from detectkit._progress import stderr_bar
 
         done_before = len(items) - sum(len(s.sources) for s in pending)
-        bar = tqdm(
-            total=len(items),
-            initial=done_before,
-            unit="img",
-            file=sys.stderr,
-            leave=False,
-            mininterval=bar_interval(),
-        )
+        bar = stderr_bar(total=len(items), initial=done_before, unit="img", leave=False)
 
     stats: dict[str, float] = {}
     done_images = [0]

@@ -218,9 +218,7 @@ def _detect_ahead(
 
 def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
     """Run the video mode; returns the exit code."""
-    from tqdm import tqdm
-
-    from detectkit._progress import bar_interval
+    from detectkit._progress import stderr_bar
     from detectkit.video.sources import BackgroundWriter, LatestFrameReader, StreamError, is_live_source, prefetch
     from detectkit.video.timing import StageTimer
     from detectkit.video.tracker import Tracker, video_fps
@@ -255,9 +253,7 @@ def run(args: argparse.Namespace, detector: Any, stdout: Any) -> int:
     results: list[dict[str, Any]] = []
     failures: list[dict[str, str]] = []
     sources_summary: list[dict[str, Any]] = []
-    bar = tqdm(
-        unit="frame", file=sys.stderr, disable=args.quiet, dynamic_ncols=True, leave=False, mininterval=bar_interval()
-    )
+    bar = stderr_bar(unit="frame", disable=args.quiet, dynamic_ncols=True, leave=False)
     summary_out = sys.stderr if args.json else stdout
     n_frames = n_boxes = 0
     interrupted = False

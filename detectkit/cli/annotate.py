@@ -57,9 +57,7 @@ def _classes(tokens: list[str] | None) -> list[int | str] | None:
 
 def run(args: argparse.Namespace) -> int:
     """Draw the dataset; returns 0, or 1 if any image failed."""
-    from tqdm import tqdm
-
-    from detectkit._progress import bar_interval
+    from detectkit._progress import stderr_bar
     from detectkit.cli._data import print_issues, quiet_library_warnings
     from detectkit.errors import DetectkitError, InvalidInputError
     from detectkit.formats import read
@@ -90,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     if args.limit is not None:
         records = records[: args.limit]
     failed = drawn = objects = 0
-    bar = tqdm(records, desc="annotate", unit="img", disable=args.quiet, file=sys.stderr, mininterval=bar_interval())
+    bar = stderr_bar(records, desc="annotate", unit="img", disable=args.quiet)
     for record, dets in bar:
         try:
             if classes is not None:

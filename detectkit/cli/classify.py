@@ -197,9 +197,7 @@ def _load_classifier(args: argparse.Namespace) -> Classifier:
 
 
 def _run(args: argparse.Namespace, stdout: Any) -> int:
-    from tqdm import tqdm
-
-    from detectkit._progress import bar_interval
+    from detectkit._progress import stderr_bar
     from detectkit.image import count_images, iter_images
 
     _check_args(args)
@@ -207,15 +205,7 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
     sources = [expand_source(s) for s in args.sources]
     total = count_images(sources, recursive=args.recursive, vid_stride=args.vid_stride)
     single = total == 1 and not any(isinstance(s, int) for s in sources)
-    bar = tqdm(
-        total=total,
-        unit="img",
-        file=sys.stderr,
-        disable=args.quiet or single,
-        dynamic_ncols=True,
-        leave=False,
-        mininterval=bar_interval(),
-    )
+    bar = stderr_bar(total=total, unit="img", disable=args.quiet or single, dynamic_ncols=True, leave=False)
     writer = _Writer(args.out, save_images=args.localize)
     summary_out = sys.stderr if args.json else stdout
     results: list[dict[str, Any]] = []

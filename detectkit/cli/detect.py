@@ -263,9 +263,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, stdout: Any) -> int:
-    from tqdm import tqdm
-
-    from detectkit._progress import bar_interval
+    from detectkit._progress import stderr_bar
     from detectkit.image import count_images, iter_images
     from detectkit.models.detector import Detector
 
@@ -304,15 +302,7 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
     sources = [expand_source(s) for s in args.sources]
     total = count_images(sources, recursive=args.recursive, vid_stride=args.vid_stride)
     single = total == 1 and not any(isinstance(s, int) for s in sources)
-    bar = tqdm(
-        total=total,
-        unit="img",
-        file=sys.stderr,
-        disable=args.quiet or single,
-        dynamic_ncols=True,
-        leave=False,
-        mininterval=bar_interval(),
-    )
+    bar = stderr_bar(total=total, unit="img", disable=args.quiet or single, dynamic_ncols=True, leave=False)
     output = _Output(args.out, args.save_images, getattr(args, "save_video", False), args.vid_stride)
     summary_out = sys.stderr if args.json else stdout
     results: list[dict[str, Any]] = []
