@@ -20,3 +20,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 from detectkit._setup_fonts import ensure_ultralytics_fonts  # noqa: E402
 
 ensure_ultralytics_fonts(os.environ["YOLO_CONFIG_DIR"])
+
+# conftest.py files are fixtures, not doctest modules: collected as modules named "conftest" they
+# clash ("import file mismatch") when two test folders run together, e.g. tests/models tests/batch.
+collect_ignore_glob = ["tests/*/conftest.py"]

@@ -25,17 +25,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = sorted((ROOT / "datasets" / "shapes" / "images" / "val").glob("*.jpg"))
 
 
-@pytest.fixture(scope="module")
-def demo_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo detector's ONNX export (dynamic shapes) at 416, in a private cache."""
-    from detectkit.models import weights
-    from detectkit.models.detector import onnx_export
-
-    pt = weights.resolve("demo-shapes")
-    assert pt.path is not None
-    return onnx_export(pt.path, imgsz=416, sha256=pt.sha256, cache=tmp_path_factory.mktemp("onnx-cache"))
-
-
 @pytest.fixture(autouse=True)
 def _no_env_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DETECTKIT_OPENVINO_CACHE_DIR", raising=False)
