@@ -54,6 +54,7 @@ def prepare_ultralytics() -> Any:
     Returns the ``ultralytics`` module. Idempotent.
     """
     global _PREPARED
+    unset = False  # OMP_NUM_THREADS unset before Ultralytics' first import
     if not _PREPARED:
         os.environ.setdefault("YOLO_OFFLINE", "1")
         os.environ.setdefault("YOLO_AUTOINSTALL", "false")
@@ -72,10 +73,8 @@ def prepare_ultralytics() -> Any:
         unset = "ultralytics" not in sys.modules and not os.environ.get("OMP_NUM_THREADS")
         if unset:
             import torch  # noqa: F401
-        import ultralytics
-
-        if unset and os.environ.get("OMP_NUM_THREADS") == "1":
-            del os.environ["OMP_NUM_THREADS"]
     import ultralytics
 
+    if unset and os.environ.get("OMP_NUM_THREADS") == "1":
+        del os.environ["OMP_NUM_THREADS"]
     return ultralytics
