@@ -365,6 +365,11 @@ class CompiledModelCache:
         doc = json.dumps({**self._base, "model": self.model_digest, **parts}, sort_keys=True, default=str)
         return hashlib.sha256(doc.encode()).hexdigest()[:40]
 
+    @property
+    def _info_name(self) -> str:
+        """The file holding the model's inputs, outputs and metadata (:meth:`write_info`)."""
+        return f"{self.model_digest[:40]}.model.json"
+
     def _path(self, key: str) -> Path:
         return self.folder / f"{key}.blob"
 
@@ -437,25 +442,37 @@ class CompiledModelCache:
             removed += 1
         return removed
 
-    def store(self, key: str, compiled: Any) -> bool:
-        """Write ``compiled`` as entry ``key`` (atomically); False when it could not be written."""
+    def _write(self, name: str, *chunks: bytes) -> bool:
+        """Write ``chunks`` as the folder's file ``name`` through a temporary file (``.*.tmp``,
+        which :meth:`sweep` clears when a killed writer leaves one); False when it could not be
+        written (the cache is best effort)."""
         tmp: str | None = None
-        self.sweep()
         try:
-            exported = compiled.export_model()  # a BytesIO (bytes in older OpenVINO versions)
-            payload = exported.getvalue() if hasattr(exported, "getvalue") else bytes(exported)
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{key}-", suffix=".tmp", dir=self.folder)
+            fd, tmp = tempfile.mkstemp(prefix=f".{Path(name).stem}-", suffix=".tmp", dir=self.folder)
             with os.fdopen(fd, "wb") as fh:
-                fh.write(_BLOB_MAGIC + struct.pack("<QI", len(payload), zlib.crc32(payload)))
-                fh.write(payload)
-            os.replace(tmp, self._path(key))
-            self.trim(keep=key)
+                for chunk in chunks:
+                    fh.write(chunk)
+            os.replace(tmp, self.folder / name)
             return True
-        except Exception:  # an optimisation only: no cache entry
+        except OSError:
             if tmp is not None:
                 self._drop(Path(tmp))
             return False
+
+    def store(self, key: str, compiled: Any) -> bool:
+        """Write ``compiled`` as entry ``key`` (atomically); False when it could not be written."""
+        self.sweep()
+        try:
+            exported = compiled.export_model()  # a BytesIO (bytes in older OpenVINO versions)
+        except Exception:  # an optimisation only: no cache entry
+            return False
+        payload = exported.getvalue() if hasattr(exported, "getvalue") else bytes(exported)
+        header = _BLOB_MAGIC + struct.pack("<QI", len(payload), zlib.crc32(payload))
+        if not self._write(self._path(key).name, header, payload):
+            return False
+        self.trim(keep=key)
+        return True
 
     @contextmanager
     def lock(self, key: str, *, timeout: float | None = None) -> Iterator[bool | None]:
@@ -511,7 +528,7 @@ class CompiledModelCache:
     def read_info(self) -> dict[str, Any] | None:
         """The model's inputs, outputs and metadata saved by :meth:`write_info`, or None."""
         try:
-            doc = json.loads((self.folder / f"{self.model_digest[:40]}.model.json").read_text(encoding="utf-8"))
+            doc = json.loads((self.folder / self._info_name).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
         if not isinstance(doc, dict) or set(doc) != {"inputs", "outputs", "metadata"}:
@@ -520,16 +537,11 @@ class CompiledModelCache:
 
     def write_info(self, info: Mapping[str, Any]) -> None:
         """Save the model's inputs, outputs and metadata beside the blobs (atomically; best effort)."""
-        tmp: str | None = None
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".model-", suffix=".tmp", dir=self.folder)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(dict(info), fh, sort_keys=True)
-            os.replace(tmp, self.folder / f"{self.model_digest[:40]}.model.json")
-        except Exception:
-            if tmp is not None:
-                self._drop(Path(tmp))
+            text = json.dumps(dict(info), sort_keys=True)
+        except (TypeError, ValueError):  # not JSON: keep no info (the model is read as before)
+            return
+        self._write(self._info_name, text.encode())
 
 
 class OpenVinoSession:
