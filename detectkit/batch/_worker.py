@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Mapping
@@ -29,7 +28,7 @@ from typing import IO, Any
 from detectkit.batch._job import Shard, ShardResult
 from detectkit.batch.sources import is_uri
 from detectkit.errors import DetectkitError, InvalidInputError, MissingDependencyError, ModelLoadError
-from detectkit.models.runtime_threads import threads_while
+from detectkit.models.runtime_threads import set_torch_threads, threads_while
 
 __all__ = ["ShardRunner", "claim_cores", "load_location"]
 
@@ -219,9 +218,7 @@ class ShardRunner:
 
     def _torch_threads(self) -> None:
         """Set torch's threads to the job's (when torch is loaded): a model call may reset them."""
-        torch = sys.modules.get("torch")
-        if torch is not None and torch.get_num_threads() != self.threads:
-            torch.set_num_threads(self.threads)
+        set_torch_threads(self.threads)
 
     def _infer(self, images: list[Any]) -> list[Any]:
         self._torch_threads()

@@ -60,6 +60,7 @@ from detectkit.errors import DetectkitError, InvalidInputError, MissingDependenc
 from detectkit.image import FrameInfo, ImageSource, iter_images, letterbox, load_image, normalize
 from detectkit.models import cache_dir, prepare_ultralytics
 from detectkit.models import weights as weights_mod
+from detectkit.models.runtime_threads import set_torch_threads
 
 __all__ = ["DEFAULT_DETECTOR", "Detector", "check_detector_weights", "onnx_export"]
 
@@ -185,13 +186,7 @@ def _torch_threads_kept() -> Iterator[int | None]:
     try:
         yield before
     finally:
-        _set_torch_threads(before)
-
-
-def _set_torch_threads(threads: int | None) -> None:
-    torch = sys.modules.get("torch")
-    if threads and torch is not None and torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
+        set_torch_threads(before)
 
 
 class _KeepTorchThreads:
@@ -214,7 +209,7 @@ class _KeepTorchThreads:
                 self._local.threads = None
 
     def __call__(self, predictor: Any = None) -> None:
-        _set_torch_threads(getattr(self._local, "threads", None))
+        set_torch_threads(getattr(self._local, "threads", None))
 
 
 def _onnx_threads() -> int:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 
-__all__ = ["ENV", "runtime_threads", "threads_while"]
+__all__ = ["ENV", "runtime_threads", "set_torch_threads", "threads_while"]
 
 #: The environment variable.
 ENV = "DETECTKIT_ORT_THREADS"
@@ -41,3 +42,17 @@ def threads_while(threads: int) -> Iterator[None]:
             os.environ.pop(ENV, None)
         else:
             os.environ[ENV] = before
+
+
+def set_torch_threads(threads: int | None) -> None:
+    """Set torch's intra-op thread count on the calling thread to ``threads`` when torch is
+    already imported and runs another count (None or 0: leave it). Never imports torch.
+
+    Ultralytics resets the count when a predictor is set up, and torch keeps one count per
+    thread, so the detector, serve lanes and batch workers put theirs back with this.
+
+    >>> set_torch_threads(None)  # nothing to set
+    """
+    torch = sys.modules.get("torch")
+    if threads and torch is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)

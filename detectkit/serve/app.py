@@ -50,6 +50,7 @@ from starlette.datastructures import UploadFile
 
 from detectkit import __version__
 from detectkit.errors import DetectkitError, InvalidInputError
+from detectkit.models.runtime_threads import set_torch_threads
 from detectkit.serve.config import ServeConfig
 from detectkit.serve.engine import InferenceEngine, OverloadedError
 from detectkit.serve.metrics import Metrics
@@ -176,9 +177,7 @@ class ServerState:
 
     def _torch_threads_here(self) -> None:
         """Set torch's thread count on this (lane) thread to the lanes' when something reset it."""
-        torch = sys.modules.get("torch")
-        if self.lane_torch_threads and torch is not None and torch.get_num_threads() != self.lane_torch_threads:
-            torch.set_num_threads(self.lane_torch_threads)
+        set_torch_threads(self.lane_torch_threads)
 
     def close(self) -> None:
         """Stop the engine and restore torch's thread count."""
