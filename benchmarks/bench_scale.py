@@ -159,13 +159,15 @@ def single_process(images: Path, out: Path, backend: str) -> tuple[float, float,
     """The shards one after another in this process, one thread:
     (seconds incl. model load, model load seconds, CPU seconds of the shards)."""
     from detectkit.batch._job import Job
+    from detectkit.batch._schedule import input_shape_groups
     from detectkit.batch._worker import ShardRunner
     from detectkit.batch.api import detect_spec
     from detectkit.batch.sources import resolve_sources
 
     spec = detect_spec(batch_size=BATCH, backend=backend, threads=1)
     started = time.perf_counter()
-    job = Job(out=out, spec=spec, items=resolve_sources([images]), shard_size=SHARD)
+    items = resolve_sources([images])
+    job = Job(out=out, spec=spec, items=items, shard_size=SHARD, groups=input_shape_groups(items, spec))
     job.prepare()
     runner = ShardRunner(spec)
     loaded = time.perf_counter() - started
@@ -466,6 +468,10 @@ def detect_section(tmp: Path, args: argparse.Namespace, report: dict[str, Any]) 
                 f"; OpenVINO models compiled {'/'.join(f'{v:.0f}' for v in row['models_compiled'])}, "
                 f"imported {'/'.join(f'{v:.0f}' for v in row['models_imported'])} (per run)"
             )
+        groups = [f["stats"]["shard_groups"] for f in figs if "shard_groups" in f["stats"]]
+        if groups:
+            row["shard_groups"] = groups[0]
+            extra += f"; shards grouped by {groups[0]:.0f} input shapes"
         print(
             f"  {row['config']:26s} {med:6.1f} s {n / med:6.1f} img/s  runs {', '.join(f'{w:.1f}' for w in walls)}; "
             f"{cpu}; driver {row['driver_cpu_s']:.1f} CPU-s; peak RSS {row['peak_rss_mb']:.0f} MB; "

@@ -12,15 +12,22 @@ Layout of the output folder ``OUT``::
 A shard file holds one JSON line per item of the shard, in item order: a result line, or
 a failure line that starts with ``{"error":``. Nothing in these files depends on timing,
 worker count or engine, so a resumed job is byte-identical to an uninterrupted one.
+
+A job may group its items (``Job.groups``: one key per item, e.g. the input shape an OpenVINO
+detector compiles a model for): each shard then holds items of one group only, in item order,
+and the merge interleaves the groups back into item order. Without groups a shard is a
+contiguous slice of the items.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +54,25 @@ def write_atomic(path: Path, data: str | bytes) -> None:
 
 @dataclass(frozen=True)
 class Shard:
-    """A contiguous slice of the sorted items: ``items[first:first + len(sources)]``."""
+    """Items of a job run (and written) together.
+
+    Without ``positions`` a contiguous slice of the sorted items, ``items[first:first + len(sources)]``;
+    with ``positions`` (a grouped job) the k-th source is item ``positions[k]`` (ascending).
+    ``group``: the group key its items share ("" when the job is not grouped).
+
+    >>> Shard(0, 4, ("e", "f")).position(1), Shard(1, 2, ("c", "h"), (2, 7), "416x352").position(1)
+    (5, 7)
+    """
 
     index: int
     first: int
     sources: tuple[str, ...]
+    positions: tuple[int, ...] = ()
+    group: str = ""
+
+    def position(self, k: int) -> int:
+        """The item index of this shard's ``k``-th source."""
+        return self.positions[k] if self.positions else self.first + k
 
 
 @dataclass(frozen=True)
@@ -80,38 +101,71 @@ class Job:
     [(0, ('a.jpg', 'b.jpg')), (1, ('c.jpg',))]
     >>> job.shard_path(1).name
     '00001.jsonl'
+
+    Grouped (``groups``: one key per item), each shard holds one group's items:
+
+    >>> job = Job(Path("out"), {"task": "detect"}, ("a", "b", "c", "d"), 2, groups=("w", "t", "w", "w"))
+    >>> [(s.index, s.group, s.sources, s.positions) for s in job.shards()]
+    [(0, 't', ('b',), (1,)), (1, 'w', ('a', 'c'), (0, 2)), (2, 'w', ('d',), (3,))]
     """
 
     out: Path
     spec: Mapping[str, Any]
     items: Sequence[str]
     shard_size: int
+    groups: Sequence[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.groups is not None and len(self.groups) != len(self.items):
+            raise ValueError(f"groups has {len(self.groups)} keys for {len(self.items)} items")
 
     @property
     def task(self) -> str:
         return str(self.spec["task"])
 
+    @cached_property
+    def _members(self) -> dict[str, list[int]]:
+        """Group key -> its item indices (ascending), keys sorted; one group "" when ungrouped."""
+        if self.groups is None:
+            return {"": list(range(len(self.items)))}
+        members: dict[str, list[int]] = {}
+        for i, key in enumerate(self.groups):
+            members.setdefault(key, []).append(i)
+        return dict(sorted(members.items()))
+
     @property
     def num_shards(self) -> int:
-        return -(-len(self.items) // self.shard_size)
+        return sum(-(-len(m) // self.shard_size) for m in self._members.values())
 
     def shards(self) -> Iterator[Shard]:
-        for k in range(self.num_shards):
-            first = k * self.shard_size
-            yield Shard(k, first, tuple(self.items[first : first + self.shard_size]))
+        if self.groups is None:
+            for k in range(self.num_shards):
+                first = k * self.shard_size
+                yield Shard(k, first, tuple(self.items[first : first + self.shard_size]))
+            return
+        k = 0
+        for key, members in self._members.items():
+            for start in range(0, len(members), self.shard_size):
+                chunk = tuple(members[start : start + self.shard_size])
+                yield Shard(k, chunk[0], tuple(self.items[i] for i in chunk), chunk, key)
+                k += 1
 
     def shard_path(self, index: int) -> Path:
         return self.out / "shards" / f"{index:05d}.jsonl"
 
     def manifest(self) -> dict[str, Any]:
         digest = hashlib.sha256("\n".join(self.items).encode("utf-8")).hexdigest()
-        return {
+        manifest: dict[str, Any] = {
             "version": JOB_VERSION,
             "spec": dict(self.spec),
             "items": len(self.items),
             "items_sha256": digest,
             "shard_size": self.shard_size,
         }
+        if self.groups is not None:  # the shards depend on the grouping: a rerun must group alike
+            manifest["groups"] = len(self._members)
+            manifest["groups_sha256"] = hashlib.sha256("\n".join(self.groups).encode("utf-8")).hexdigest()
+        return manifest
 
     # ------------------------------------------------------------------ state on disk
     def prepare(self, *, overwrite: bool = False) -> None:
@@ -177,8 +231,29 @@ class Job:
             return {}
         return {int(k): v for k, v in json.loads(path.read_text(encoding="utf-8")).items()}
 
+    def _lines(self, shards: Sequence[Shard]) -> Iterator[tuple[int, str]]:
+        """``(item index, line)`` of these shards' files, in order."""
+        for shard in shards:
+            with self.shard_path(shard.index).open(encoding="utf-8") as fh:
+                for k, line in enumerate(fh):
+                    yield shard.position(k), line
+
+    def _ordered_lines(self) -> Iterator[str]:
+        """Every shard file's lines in item order: the shards one after another, or (grouped) the
+        groups' streams interleaved by item index (one open file per group)."""
+        shards = list(self.shards())
+        if self.groups is None:
+            for _, line in self._lines(shards):
+                yield line
+            return
+        by_group: dict[str, list[Shard]] = {}
+        for shard in shards:
+            by_group.setdefault(shard.group, []).append(shard)
+        for _, line in heapq.merge(*(self._lines(g) for g in by_group.values()), key=lambda pair: pair[0]):
+            yield line
+
     def merge(self) -> dict[str, Any]:
-        """Concatenate the shard files (in shard order) into the merged results and failures.
+        """Merge the shard files, in item order, into the merged results and failures.
 
         Streams line by line: memory does not grow with the job. Returns the summary.
         """
@@ -188,15 +263,13 @@ class Job:
         tmp_f = failures.with_name(f".{failures.name}.tmp")
         ok = bad = 0
         with tmp_r.open("w", encoding="utf-8") as fr, tmp_f.open("w", encoding="utf-8") as ff:
-            for shard in self.shards():
-                with self.shard_path(shard.index).open(encoding="utf-8") as fh:
-                    for line in fh:
-                        if line.startswith(FAILURE_PREFIX):
-                            ff.write(line)
-                            bad += 1
-                        else:
-                            fr.write(line)
-                            ok += 1
+            for line in self._ordered_lines():
+                if line.startswith(FAILURE_PREFIX):
+                    ff.write(line)
+                    bad += 1
+                else:
+                    fr.write(line)
+                    ok += 1
         os.replace(tmp_r, results)
         os.replace(tmp_f, failures)
         summary = {"task": self.task, "images": ok + bad, "succeeded": ok, "failed": bad, "shards": self.num_shards}

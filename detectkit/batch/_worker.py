@@ -289,7 +289,7 @@ class ShardRunner:
             pending.clear()
 
         for offset, source in enumerate(shard.sources):
-            index = shard.first + offset
+            index = shard.position(offset)
             try:
                 image = load_location(source)
             except Exception as exc:  # a bad file is this item's failure
@@ -299,7 +299,7 @@ class ShardRunner:
             if len(pending) >= self.batch_size:
                 flush()
         flush()
-        ordered = [lines[shard.first + k] for k in range(len(shard.sources))]
+        ordered = [lines[shard.position(k)] for k in range(len(shard.sources))]
         failed = sum(1 for line in ordered if line.startswith('{"error": '))
         text = "".join(line + "\n" for line in ordered)
         return ShardResult(shard.index, text, len(ordered) - failed, failed, self.names, self.figures())

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from detectkit._checks import check_choice
 from detectkit.batch._job import RESULT_FILES, Job, Shard, ShardResult
+from detectkit.batch._schedule import input_shape_groups
 from detectkit.batch.sources import resolve_sources
 from detectkit.errors import InvalidInputError
 
@@ -42,7 +43,8 @@ class BatchResult:
             the workers themselves ``workers_seen``, ``worker_up_seconds`` / ``worker_ready_seconds``
             (median seconds from the job's start until a worker was up / its model loaded),
             ``model_load_seconds`` and, for OpenVINO with its compiled-model cache,
-            ``models_compiled`` / ``models_imported`` (summed over the workers).
+            ``models_compiled`` / ``models_imported`` (summed over the workers); for an OpenVINO
+            detection job ``shard_groups``, the input shapes its shards are grouped by.
         dataset: summary of the ``save_dataset`` write, when asked for.
 
     >>> r = BatchResult(Path("out"), None, None, images=10, succeeded=9, failed=1, shards=3,
@@ -149,7 +151,9 @@ def run_job(
     workers = _check_int(workers, "workers")
     started = time.perf_counter()
     items = resolve_sources(sources, recursive=recursive)
-    job = Job(out=Path(out), spec=dict(spec), items=items, shard_size=shard_size)
+    # an OpenVINO detection job: shards of one input shape each, so a worker loads fewer shapes
+    groups = input_shape_groups(items, spec)
+    job = Job(out=Path(out), spec=dict(spec), items=items, shard_size=shard_size, groups=groups)
     job.prepare(overwrite=overwrite)
     pending = job.pending()
     skipped = job.num_shards - len(pending)
@@ -161,6 +165,8 @@ def run_job(
         bar = stderr_bar(total=len(items), initial=done_before, unit="img", leave=False)
 
     stats: dict[str, float] = {}
+    if groups is not None:
+        stats["shard_groups"] = float(len(set(groups)))
     done_images = [0]
     start_wall = time.time()
     workers_seen: dict[float, dict[str, float]] = {}  # pid -> its latest figures
@@ -317,7 +323,9 @@ def detect(
         engine: ``"local"`` (process pool, default) or ``"ray"`` (``detectkit[ray]``).
         workers: worker processes or Ray actors (default: CPU count // ``threads``).
         batch_size: images per forward pass inside a worker.
-        shard_size: images per shard (the unit of output, retry and resume).
+        shard_size: images per shard (the unit of output, retry and resume). With
+            ``backend="openvino"`` a shard holds images of one input shape (read from the image
+            headers), so each worker compiles or imports only the shapes it runs.
         conf, iou, imgsz, classes, backend, device, agnostic_nms: as :class:`~detectkit.Detector`.
         threads: threads per worker for every runtime (torch, onnxruntime, OpenVINO, OpenCV);
             each local worker (and each Ray actor, as its CPU request) takes that many cores.

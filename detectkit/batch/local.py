@@ -1,12 +1,15 @@
 """The local engine: a process pool on this machine (the default engine).
 
 Each worker process (started with ``spawn``, so no torch state is forked) loads the model
-once and runs whole shards. The driver keeps at most ``2 * workers`` shards in flight and
-writes each finished shard file as it arrives, so its memory does not grow with the job.
-A worker that dies (killed, out of memory, a crash in native code) breaks the pool: the
-driver starts a new pool and resubmits the unfinished shards, up to ``retries`` times per
-shard; a shard that still cannot finish is reported as lost (the job then exits with a
-failure and a rerun resumes it). Nothing waits forever on a dead process.
+once and runs whole shards; the driver chooses which worker runs which shard
+(:class:`~detectkit.batch._schedule.ShardQueue`: in a grouped job a worker stays on the shard
+groups it has run, e.g. the input shapes its OpenVINO models are compiled for). The driver
+keeps at most two shards in flight per worker and writes each finished shard file as it
+arrives, so its memory does not grow with the job. A worker that dies (killed, out of memory,
+a crash in native code) is replaced by a new process and its unfinished shards are run
+again, up to ``retries`` times per shard; a shard that still cannot finish is reported as
+lost (the job then exits with a failure and a rerun resumes it). Nothing waits forever on a
+dead process.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from detectkit.batch._job import Shard, ShardResult
+from detectkit.batch._schedule import ShardQueue
 from detectkit.batch._worker import ShardRunner
 from detectkit.errors import DetectkitError
 
@@ -52,53 +56,76 @@ def run_local(
     retries: int = 2,
     stall_timeout: float | None = None,
 ) -> list[tuple[Shard, str]]:
-    """Run ``shards`` on a pool of ``workers`` processes; returns the shards lost, with the reason.
+    """Run ``shards`` on ``workers`` processes; returns the shards lost, with the reason.
 
+    Each worker is a pool of one process, so the driver decides which worker runs which shard
+    (:class:`~detectkit.batch._schedule.ShardQueue`: a worker stays on the shard groups it has
+    run) and a dead process costs only its own shards, which go back to the queue.
     ``on_result`` is called in the driver, in completion order, with each finished shard.
     ``stall_timeout``: seconds without any finished shard before the job fails with a
     :class:`~detectkit.errors.DetectkitError` (None: no limit).
     """
     ctx = multiprocessing.get_context("spawn")
-    todo = list(shards)
-    todo.reverse()  # pop() from the end takes shards in order
+    queue = ShardQueue(shards)
+    size = min(workers, len(shards))  # no idle workers loading a model for nothing
+    # pin workers to their own cores only when there are several (a lone worker pinned to
+    # core 0 ran 13 % slower here than one the OS may move: docs/scale-out.md)
+    pin = size > 1
     attempts: dict[int, int] = {}
     lost: list[tuple[Shard, str]] = []
-    while todo:
-        size = min(workers, len(todo))  # no idle workers loading a model for nothing
-        # pin workers to their own cores only when there are several (a lone worker pinned to
-        # core 0 ran 13 % slower here than one the OS may move: docs/scale-out.md)
-        pool = ProcessPoolExecutor(max_workers=size, mp_context=ctx, initializer=_init, initargs=(dict(spec), size > 1))
-        in_flight: dict[Future[ShardResult], Shard] = {}
-        died: list[Shard] = []
-        broken = False
-        try:
-            while (todo or in_flight) and not broken:
-                while todo and len(in_flight) < 2 * workers:
-                    shard = todo.pop()
-                    in_flight[pool.submit(_run, shard)] = shard
-                done, _ = wait(in_flight, timeout=stall_timeout, return_when=FIRST_COMPLETED)
-                if not done:
-                    raise DetectkitError(
-                        f"no shard finished in {stall_timeout:.0f} s (workers stuck?); rerun the same command to resume"
-                    )
-                for fut in done:
-                    shard = in_flight.pop(fut)
-                    try:
-                        result = fut.result()
-                    except BrokenProcessPool:
-                        broken = True
-                        died.append(shard)
-                        continue
-                    on_result(result)
-            if broken:
-                # Every shard still in flight died with the pool: retry it (or give up on it).
-                for shard in [*died, *in_flight.values()]:
+    pools: dict[int, ProcessPoolExecutor] = {}
+    generation = [0] * size  # a restarted worker is a new worker to the queue
+    in_flight: dict[Future[ShardResult], tuple[Shard, int]] = {}
+
+    def start(slot: int) -> None:
+        pools[slot] = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init, initargs=(dict(spec), pin))
+
+    def fill() -> None:
+        for slot in list(pools):
+            load = sum(1 for _, s in in_flight.values() if s == slot)
+            while load < 2:
+                shard = queue.take((slot, generation[slot]))
+                if shard is None:
+                    return
+                in_flight[pools[slot].submit(_run, shard)] = (shard, slot)
+                load += 1
+
+    try:
+        for slot in range(size):
+            start(slot)
+        fill()
+        while in_flight:
+            done, _ = wait(in_flight, timeout=stall_timeout, return_when=FIRST_COMPLETED)
+            if not done:
+                raise DetectkitError(
+                    f"no shard finished in {stall_timeout:.0f} s (workers stuck?); rerun the same command to resume"
+                )
+            broken: set[int] = set()
+            for fut in done:
+                shard, slot = in_flight.pop(fut)
+                try:
+                    result = fut.result()
+                except BrokenProcessPool:
+                    broken.add(slot)
+                    in_flight[fut] = (shard, slot)  # handled with the slot's other shards below
+                    continue
+                on_result(result)
+            for slot in broken:
+                # Every shard of the dead worker died with it: retry it (or give up on it).
+                dead = [f for f, (_, s) in in_flight.items() if s == slot]
+                for fut in sorted(dead, key=lambda f: in_flight[f][0].index, reverse=True):
+                    shard, _ = in_flight.pop(fut)
                     attempts[shard.index] = attempts.get(shard.index, 0) + 1
                     if attempts[shard.index] > retries:
                         lost.append((shard, f"a worker process died {attempts[shard.index]} times while running it"))
                     else:
-                        todo.append(shard)
-                todo.sort(key=lambda s: s.index, reverse=True)
-        finally:
+                        queue.put_back(shard)
+                pools.pop(slot).shutdown(wait=True, cancel_futures=True)
+                queue.forget((slot, generation[slot]))
+                generation[slot] += 1
+                start(slot)
+            fill()
+    finally:
+        for pool in pools.values():
             pool.shutdown(wait=True, cancel_futures=True)
     return sorted(lost, key=lambda item: item[0].index)

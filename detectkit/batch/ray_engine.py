@@ -4,7 +4,8 @@
 once (:class:`~detectkit.batch._worker.ShardRunner`) and run one shard per call, returning the
 shard file's text. The driver keeps at most two shards in flight per actor (back-pressure: the
 object store and the driver hold only those), hands the next pending shard to whichever actor
-has room, and writes each finished shard file itself, so workers need no access to the output
+has room (:class:`~detectkit.batch._schedule.ShardQueue`: in a grouped job, one of the groups
+the actor has run), and writes each finished shard file itself, so workers need no access to the output
 folder: on a cluster only the inputs must be readable by the workers (a shared file system or URIs).
 
 Why Ray core actors and not Ray Data's ``map_batches`` with an ``ActorPoolStrategy`` (which
@@ -28,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from detectkit.batch._job import Shard, ShardResult
+from detectkit.batch._schedule import ShardQueue
 from detectkit.errors import DetectkitError, MissingDependencyError
 
 __all__ = ["ShardActor", "import_ray", "run_ray"]
@@ -125,15 +127,17 @@ def run_ray(
         remote = ray.remote(ShardActor).options(num_cpus=threads, max_restarts=retries, max_task_retries=retries)
         size = min(workers, len(shards))
         actors = [remote.remote(dict(spec), size > 1) for _ in range(size)]  # pinned when several
-        todo = list(reversed(shards))  # pop() takes shards in order
+        queue = ShardQueue(shards)  # an actor stays on the shard groups it has run
         load = [0] * len(actors)
         alive = [True] * len(actors)
         in_flight: dict[Any, tuple[Shard, int]] = {}
         dead_reason = ""
-        while todo or in_flight:
+        while len(queue) or in_flight:
             for a, actor in enumerate(actors):  # at most two shards queued per actor
-                while todo and alive[a] and load[a] < 2:
-                    shard = todo.pop()
+                while alive[a] and load[a] < 2:
+                    shard = queue.take(a)
+                    if shard is None:
+                        break
                     in_flight[actor.run.remote(shard)] = (shard, a)
                     load[a] += 1
             if not in_flight:  # every actor is dead
@@ -158,7 +162,8 @@ def run_ray(
                     lost.append((shard, f"the shard failed on Ray: {_first_line(exc)}"))
                     continue
                 on_result(result)
-        lost.extend((s, dead_reason or "no Ray actor left") for s in todo)
+        while (shard := queue.take(-1)) is not None:  # no actor left to run them
+            lost.append((shard, dead_reason or "no Ray actor left"))
     finally:
         if started_here:
             ray.shutdown()

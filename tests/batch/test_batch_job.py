@@ -69,3 +69,51 @@ def test_foreign_folder_is_refused(tmp_path: Path) -> None:
     (tmp_path / "out" / "mine.txt").write_text("keep")
     with pytest.raises(InvalidInputError, match="not empty"):
         _job(tmp_path / "out").prepare()
+
+
+def _finish_all(job: Job) -> None:
+    for shard in job.shards():
+        lines = [json.dumps({"index": shard.position(k), "source": src}) for k, src in enumerate(shard.sources)]
+        job.save_shard(ShardResult(shard.index, "".join(x + "\n" for x in lines), len(lines), 0))
+
+
+def test_grouped_job_shards_hold_one_group_and_merge_in_item_order(tmp_path: Path) -> None:
+    items = tuple(f"img{i:02d}" for i in range(9))
+    groups = ("b", "a", "b", "b", "c", "a", "b", "b", "a")
+    job = Job(out=tmp_path / "out", spec=SPEC, items=items, shard_size=2, groups=groups)
+    shards = list(job.shards())
+    assert [(s.group, s.positions) for s in shards] == [
+        ("a", (1, 5)),
+        ("a", (8,)),
+        ("b", (0, 2)),
+        ("b", (3, 6)),
+        ("b", (7,)),
+        ("c", (4,)),
+    ]
+    assert job.num_shards == len(shards) == 6
+    assert all(s.sources == tuple(items[p] for p in s.positions) for s in shards)
+    job.prepare()
+    _finish_all(job)
+    assert job.merge()["images"] == 9
+    merged = [json.loads(x) for x in (tmp_path / "out" / "detections.jsonl").read_text().splitlines()]
+    assert [r["index"] for r in merged] == list(range(9))
+    assert [r["source"] for r in merged] == list(items)
+
+
+def test_grouping_is_part_of_the_job(tmp_path: Path) -> None:
+    items = ("a", "b", "c")
+    plain = Job(out=tmp_path / "out", spec=SPEC, items=items, shard_size=2)
+    grouped = Job(out=tmp_path / "out", spec=SPEC, items=items, shard_size=2, groups=("x", "y", "x"))
+    assert "groups_sha256" not in plain.manifest()  # ungrouped manifests are unchanged
+    grouped.prepare()
+    _finish_all(grouped)
+    regrouped = Job(out=tmp_path / "out", spec=SPEC, items=items, shard_size=2, groups=("x", "x", "y"))
+    with pytest.raises(InvalidInputError, match="holds a different job"):
+        regrouped.prepare()  # other shards: the finished shard files would not fit
+    with pytest.raises(InvalidInputError, match="holds a different job"):
+        plain.prepare()
+    same = Job(out=tmp_path / "out", spec=SPEC, items=items, shard_size=2, groups=("x", "y", "x"))
+    same.prepare()
+    assert same.pending() == []
+    with pytest.raises(ValueError, match="2 keys for 3 items"):
+        Job(out=tmp_path / "o2", spec=SPEC, items=items, shard_size=2, groups=("x", "y"))

@@ -20,6 +20,7 @@ import pytest
 
 from detectkit.batch import classify, detect
 from detectkit.batch._job import Job
+from detectkit.batch._schedule import input_shape_groups
 from detectkit.batch._worker import ShardRunner
 from detectkit.batch.api import detect_spec
 from detectkit.batch.sources import resolve_sources
@@ -181,13 +182,18 @@ def test_openvino_workers_share_compiled_models_with_identical_output(
     images: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two OpenVINO workers on an empty compiled-model cache compile each input shape once between
-    them (the other imports it); a second job compiles nothing; both write the bytes of the job run
-    in one process without any cache."""
+    them, and (shards grouped by input shape) load fewer shapes than every worker loading every
+    shape; a second job compiles nothing; both write the bytes of the job run in one process
+    without any cache."""
     pytest.importorskip("openvino")
     spec = detect_spec(batch_size=4, backend="openvino")
     monkeypatch.setenv("DETECTKIT_OPENVINO_CACHE_DIR", "off")
     ref = tmp_path / "ref"
-    job = Job(out=ref, spec=spec, items=resolve_sources([images]), shard_size=3)
+    items = resolve_sources([images])
+    groups = input_shape_groups(items, spec)
+    assert groups is not None
+    assert len(set(groups) - {""}) >= 3
+    job = Job(out=ref, spec=spec, items=items, shard_size=3, groups=groups)
     job.prepare()
     runner = ShardRunner(spec)
     assert runner.model._onnx.session.cache is None
@@ -199,12 +205,14 @@ def test_openvino_workers_share_compiled_models_with_identical_output(
     kw = {"workers": 2, "batch_size": 4, "shard_size": 3, "backend": "openvino"}
     cold = detect(images, tmp_path / "cold", **kw)  # type: ignore[arg-type]
     blobs = len(list(cache.glob("*.blob")))
-    assert blobs >= 2  # the images letterbox to several input shapes
+    assert blobs == len(set(groups) - {""})  # the groups are the shapes the workers compiled
     assert cold.engine_stats["workers_seen"] == 2
+    assert cold.engine_stats["shard_groups"] == len(set(groups))
     assert cold.engine_stats["models_compiled"] == blobs  # once each, whichever worker needed it first
-    assert cold.engine_stats["models_imported"] >= 1  # ... and the other worker imported it
+    # each worker loads the shapes of its own groups (plus any it joins at the end), not all of them
+    assert cold.engine_stats["models_compiled"] + cold.engine_stats["models_imported"] < 2 * blobs
     warm = detect(images, tmp_path / "warm", **kw)  # type: ignore[arg-type]
     assert warm.engine_stats["models_compiled"] == 0
-    assert warm.engine_stats["models_imported"] >= blobs
+    assert blobs <= warm.engine_stats["models_imported"] < 2 * blobs
     for out in (tmp_path / "cold", tmp_path / "warm"):
         _same(out, ref)
