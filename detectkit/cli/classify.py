@@ -205,7 +205,10 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
     sources = [expand_source(s) for s in args.sources]
     total = count_images(sources, recursive=args.recursive, vid_stride=args.vid_stride)
     single = total == 1 and not any(isinstance(s, int) for s in sources)
-    bar = stderr_bar(total=total, unit="img", disable=args.quiet or single, dynamic_ncols=True, leave=False)
+    # no bar for one image, or for none (the error line says why)
+    bar = stderr_bar(
+        total=total, unit="img", disable=args.quiet or single or total == 0, dynamic_ncols=True, leave=False
+    )
     writer = _Writer(args.out, save_images=args.localize)
     summary_out = sys.stderr if args.json else stdout
     results: list[dict[str, Any]] = []
@@ -301,9 +304,9 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
         stdout.write("\n")
         stdout.flush()
     if not args.quiet:
-        ms = 1000 * elapsed / max(n_images, 1)
+        rate = f" ({1000 * elapsed / n_images:.1f} ms/image)" if n_images else ""
         print(
-            f"{n_images} image(s) classified; {len(failures)} failed; {elapsed:.2f} s ({ms:.1f} ms/image)",
+            f"{n_images} image(s) classified; {len(failures)} failed; {elapsed:.2f} s{rate}",
             file=summary_out,
         )
         if args.out is not None:

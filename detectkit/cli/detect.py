@@ -302,7 +302,10 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
     sources = [expand_source(s) for s in args.sources]
     total = count_images(sources, recursive=args.recursive, vid_stride=args.vid_stride)
     single = total == 1 and not any(isinstance(s, int) for s in sources)
-    bar = stderr_bar(total=total, unit="img", disable=args.quiet or single, dynamic_ncols=True, leave=False)
+    # no bar for one image, or for none (the error line says why)
+    bar = stderr_bar(
+        total=total, unit="img", disable=args.quiet or single or total == 0, dynamic_ncols=True, leave=False
+    )
     output = _Output(args.out, args.save_images, getattr(args, "save_video", False), args.vid_stride)
     summary_out = sys.stderr if args.json else stdout
     results: list[dict[str, Any]] = []
@@ -389,10 +392,10 @@ def _run(args: argparse.Namespace, stdout: Any) -> int:
         stdout.flush()
     if not args.quiet:
         classes = ", ".join(f"{k}: {v}" for k, v in per_class.most_common()) or "none"
-        ms = 1000 * elapsed / max(n_images, 1)
+        rate = f"{1000 * elapsed / n_images:.1f} ms/image, " if n_images else ""
         print(
             f"{n_images} image(s), {n_boxes} detection(s) ({classes}); {len(failures)} failed; "
-            f"{elapsed:.2f} s ({ms:.1f} ms/image, backend {detector.backend})",
+            f"{elapsed:.2f} s ({rate}backend {detector.backend})",
             file=summary_out,
         )
         if getattr(detector, "classifier", None) is not None:

@@ -159,3 +159,14 @@ def test_detect_with_classifier(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert len(labels) == n
     assert all(len(row) == 1 and row[0] in {"0", "1", "2", "3"} for row in labels)
     assert len(dets["data"]["crop_confidence"]) == n
+
+
+def test_empty_folder_has_no_progress_bar_or_rate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty").mkdir()
+    assert main(["classify", str(tmp_path / "empty")]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.startswith("detectkit classify: error: folder")
+    assert "holds no images" in captured.err
+    assert "0img" not in captured.err
+    assert captured.out.startswith("0 image(s) classified; 1 failed;")
+    assert "ms/image" not in captured.out

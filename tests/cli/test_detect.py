@@ -117,6 +117,12 @@ def test_empty_folder_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[
     (tmp_path / "empty").mkdir()
     assert main(["detect", str(tmp_path / "empty"), "--quiet"]) == 1
     assert "holds no images (use --recursive for sub-folders)" in capsys.readouterr().err
+    assert main(["detect", str(tmp_path / "empty")]) == 1  # not quiet: no empty progress bar, no rate
+    captured = capsys.readouterr()
+    assert "0img" not in captured.err
+    assert captured.err.startswith("detectkit detect: error: folder")
+    assert "0 image(s), 0 detection(s) (none); 1 failed;" in captured.out
+    assert "ms/image" not in captured.out
 
 
 def test_agnostic_nms_flag_reaches_the_detector(capsys: pytest.CaptureFixture[str]) -> None:
