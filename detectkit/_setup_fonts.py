@@ -12,6 +12,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from detectkit._atomic import atomic_path
+
 __all__ = ["ensure_ultralytics_fonts"]
 
 _FONT_NAMES = ("Arial.ttf", "Arial.Unicode.ttf")
@@ -32,9 +34,8 @@ def ensure_ultralytics_fonts(config_dir: str | os.PathLike[str]) -> Path:
     for name in _FONT_NAMES:
         dest = target / name
         if not dest.exists():
-            tmp = dest.with_suffix(".tmp")
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, dest)
+            with atomic_path(dest) as tmp:
+                shutil.copyfile(source, tmp)
     return target
 
 

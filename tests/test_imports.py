@@ -21,6 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "detectkit"
 #: module (or package) prefix -> packages it must never import
 LAYERS: dict[str, tuple[str, ...]] = {
     "detectkit.errors": ("detectkit.",),
+    "detectkit._atomic": ("detectkit.",),
     "detectkit._checks": ("detectkit.dataset", "detectkit.formats", "detectkit.metrics", "detectkit.models"),
     "detectkit.boxes": (
         "detectkit.dataset",

@@ -31,6 +31,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from detectkit._atomic import write_atomic as _write_atomic
 from detectkit.errors import InvalidInputError
 
 __all__ = ["FAILURE_PREFIX", "JOB_VERSION", "Job", "Shard", "ShardResult", "write_atomic"]
@@ -42,14 +43,9 @@ RESULT_FILES = {"detect": "detections.jsonl", "classify": "classifications.jsonl
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    with tmp.open("wb") as fh:
-        fh.write(payload)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Write ``data`` to ``path`` atomically and flushed to the disk (a resumed job trusts every
+    file it finds): :func:`detectkit._atomic.write_atomic` with ``fsync``."""
+    _write_atomic(path, data, fsync=True)
 
 
 @dataclass(frozen=True)

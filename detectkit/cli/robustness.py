@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from detectkit._atomic import atomic_path, write_atomic
 from detectkit.cli import UsageError
 from detectkit.cli._help import parser_options
 
@@ -154,10 +154,11 @@ def _plot(report: Any, row: list[tuple[str, Any]], target: Path) -> None:
         sub.set_title(title, fontsize=8)
         sub.axis("off")
     fig.tight_layout()
-    tmp = target.with_name(f".{target.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, target)
+    try:
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, format="png", dpi=110)
+    finally:
+        plt.close(fig)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -210,9 +211,7 @@ def run(args: argparse.Namespace) -> int:
             dets = shown.detect(adv)
             row.append((f"eps {e * 255:g}/255: {len(dets)} boxes", annotate(adv, dets)))
     payload = {"model": args.model, "dataset": str(args.dataset), **report.to_dict()}
-    tmp = out / ".robustness.json.tmp"
-    tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
-    os.replace(tmp, out / "robustness.json")
+    write_atomic(out / "robustness.json", json.dumps(payload, indent=1))
     _plot(report, row, out / "robustness.png")
     if not args.quiet:
         print(f"{'eps':>8}  {report.metric:>7}" + (f"  {'+' + str(report.defence):>7}" if report.defended else ""))

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, ParamSpec, TypeVar
 
+from detectkit._atomic import atomic_file
 from detectkit.dataset import Category, Dataset, ImageRecord, Issue
 from detectkit.errors import AnnotationParseError, InvalidInputError
 from detectkit.table import ObjectTable, Provenance
@@ -267,26 +268,6 @@ def image_size_of(path: str | os.PathLike[str]) -> tuple[int, int]:
 
 def _temp_sibling(target: Path) -> Path:
     return target.parent / f".{target.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
-
-
-@contextlib.contextmanager
-def atomic_file(target: str | os.PathLike[str], mode: str = "w") -> Iterator[Any]:
-    """Open a temp file beside ``target``; on success it replaces ``target`` atomically.
-
-    On an exception the temp file is removed and ``target`` is untouched.
-    """
-    path = Path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_sibling(path)
-    kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": "utf-8", "newline": "\n"}
-    try:
-        with open(tmp, mode, **kwargs) as fh:
-            yield fh
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 @contextlib.contextmanager

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from detectkit._atomic import atomic_path
 
 if TYPE_CHECKING:
     from detectkit.metrics.result import Metrics
@@ -17,14 +17,8 @@ __all__ = ["save_plots"]
 
 def _save(fig: Any, path: Path) -> Path:
     """Write ``fig`` to ``path`` atomically (temp file in the same folder, then ``os.replace``)."""
-    # a fresh name in the same folder (not mkstemp: the file keeps the umask's permissions)
-    tmp = path.with_name(f".{path.stem}-{uuid.uuid4().hex}.png")
-    try:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

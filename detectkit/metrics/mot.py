@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from detectkit._atomic import write_atomic
 from detectkit.errors import AnnotationParseError, InvalidInputError
 
 __all__ = [
@@ -242,11 +243,7 @@ def save_mot(path: str | os.PathLike[str], sequence: MotSequence) -> Path:
     order = np.lexsort((sequence.track_id, sequence.frame))
     rows = sequence.to_rows()[order]
     lines = [f"{int(r[0])},{int(r[1])},{r[2]:.2f},{r[3]:.2f},{r[4]:.2f},{r[5]:.2f},{r[6]:.4g},-1,-1,-1" for r in rows]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    os.replace(tmp, target)
-    return target
+    return write_atomic(target, "".join(line + "\n" for line in lines))
 
 
 # ------------------------------------------------------------------------------------------ metrics

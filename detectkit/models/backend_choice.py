@@ -23,13 +23,13 @@ import importlib.util
 import json
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from detectkit._atomic import atomic_file
 from detectkit.errors import DetectkitError
 from detectkit.models import cache_dir
 from detectkit.models.weights import ResolvedWeights, sha256_file
@@ -145,11 +145,8 @@ def _load(path: Path) -> dict[str, Any]:
 def _store(path: Path, key: str, value: dict[str, Any]) -> None:
     doc = _load(path)
     doc[key] = value
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".backend-", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    with atomic_file(path) as fh:
         json.dump(doc, fh, indent=1, sort_keys=True)
-    os.replace(tmp, path)
 
 
 def choose_backend(

@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from detectkit._atomic import atomic_file
 from detectkit.errors import InvalidInputError
 
 __all__ = ["load_user_manifest", "register_model", "user_entry", "user_manifest_path"]
@@ -84,8 +84,6 @@ def register_model(name: str, file: str | os.PathLike[str], entry: Mapping[str, 
         stored = str(target)
     doc: dict[str, Any] = {"schema": 1, "models": load_user_manifest()}
     doc["models"][name] = {**dict(entry), "file": stored, "sha256": sha256_file(target)}
-    fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".json", dir=manifest.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    with atomic_file(manifest) as fh:
         json.dump(doc, fh, indent=2)
-    os.replace(tmp, manifest)
     return manifest

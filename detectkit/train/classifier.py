@@ -29,7 +29,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from detectkit._atomic import write_atomic
 from detectkit._checks import check_choice
 from detectkit.errors import InvalidInputError, ModelLoadError
 from detectkit.train.augment import PRESETS, classifier_transform
@@ -236,10 +236,7 @@ def _atomic_save_state(state: dict[str, Any], path: Path) -> None:
 
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    fd, tmp = tempfile.mkstemp(prefix=".weights-", suffix=".pth", dir=path.parent)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(buffer.getvalue())
-    os.replace(tmp, path)
+    write_atomic(path, buffer.getvalue())
 
 
 def train_classifier(

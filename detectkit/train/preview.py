@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from detectkit._atomic import atomic_path
 from detectkit.errors import InvalidInputError
 from detectkit.train.augment import detection_transform, preset_ops
 
@@ -104,16 +105,11 @@ def preview_grid(
 
 def save_grid(grid: np.ndarray, path: str | os.PathLike[str]) -> Path:
     """Write the grid (JPEG/PNG by suffix) atomically; returns the path."""
-    import tempfile
 
     import cv2
 
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".preview-", suffix=target.suffix or ".jpg", dir=target.parent)
-    os.close(fd)
-    if not cv2.imwrite(tmp, grid):
-        os.unlink(tmp)
-        raise InvalidInputError(f"cannot write {target}: unsupported image suffix {target.suffix!r}")
-    os.replace(tmp, target)
+    with atomic_path(target, keep_suffix=True) as tmp:  # cv2 picks the encoder from the suffix
+        if not cv2.imwrite(str(tmp), grid):
+            raise InvalidInputError(f"cannot write {target}: unsupported image suffix {target.suffix!r}")
     return target

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
+from detectkit._atomic import temp_beside, write_atomic
 from detectkit.errors import InvalidInputError
 from detectkit.viz._common import canvas
 
@@ -28,29 +29,6 @@ __all__ = ["VideoWriter", "save", "show"]
 
 _IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 _VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
-
-
-def _temp_beside(path: Path, suffix: str) -> tuple[int, Path]:
-    """Create a fresh temporary file next to ``path`` with the usual permissions (umask applies)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(100):
-        tmp = path.with_name(f".{path.stem}.{os.urandom(4).hex()}{suffix}")
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
-        except FileExistsError:  # pragma: no cover - 32 random bits
-            continue
-    raise OSError(f"could not create a temporary file beside {path}")  # pragma: no cover
-
-
-def _atomic_write(path: Path, payload: bytes) -> None:
-    fd, tmp = _temp_beside(path, ".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def save(
@@ -93,7 +71,7 @@ def save(
     ok, buf = cv2.imencode(ext, arr, params)
     if not ok:
         raise InvalidInputError(f"could not encode image of shape {arr.shape} as {ext}")
-    _atomic_write(target, buf.tobytes())
+    write_atomic(target, buf.tobytes())
     return target
 
 
@@ -161,8 +139,7 @@ class VideoWriter:
             raise InvalidInputError(f"size_wh must be two positive integers, got {size_wh!r}")
         self.fps, self.size_wh, self.frames = fps_value, (w, h), 0
         self.encoded_size_wh = (w - w % 2, h - h % 2)
-        fd, self._tmp = _temp_beside(self.path, ext)
-        os.close(fd)
+        self._tmp = temp_beside(self.path, keep_suffix=True)  # the container comes from the suffix
         code = cv2.VideoWriter_fourcc(*fourcc)  # type: ignore[attr-defined]
         self._writer: Any = cv2.VideoWriter(str(self._tmp), code, fps_value, self.encoded_size_wh)
         if not self._writer.isOpened():
