@@ -155,10 +155,12 @@ def test_kernel_is_the_one_torchvision_ops_nms_calls() -> None:
             assert torch.equal(torch.ops.torchvision.nms(boxes, scores, iou), torchvision.ops.nms(boxes, scores, iou))
 
 
-def test_nothing_changes_once_torchvision_is_imported() -> None:
+def test_nothing_changes_once_torchvision_is_imported(monkeypatch: pytest.MonkeyPatch) -> None:
     import torchvision  # noqa: F401
     from ultralytics.utils.nms import TorchNMS
 
+    # a batch worker built in this process earlier (tests/batch) may have switched it on already
+    monkeypatch.setattr(lean, "_ACTIVE", False)
     before = TorchNMS.__dict__["nms"]
     assert lean.use_torchvision_kernel() is False
     assert lean.active() is False
@@ -173,6 +175,7 @@ def _predictor(device: str = "cpu", fmt: str = "pt", done: bool = False) -> Any:
 
 def test_warmup_skipped_only_where_it_would_only_import(monkeypatch: pytest.MonkeyPatch) -> None:
     """Ultralytics' warm-up runs a forward pass off CPU and for TorchScript/Triton: those keep it."""
+    monkeypatch.setattr(lean, "_ACTIVE", False)
     off = _predictor()
     lean.skip_import_only_warmup(off)
     assert off.done_warmup is False  # switch off: native behaviour
