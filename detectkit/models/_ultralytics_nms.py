@@ -22,8 +22,9 @@ that run detectkit's torch detector and nothing that needs the torchvision packa
 workers. Importing torchvision later in the process is harmless (Ultralytics then calls the same
 kernel through the package).
 
->>> active()  # not switched on by importing detectkit
-False
+>>> from detectkit.models import _ultralytics_nms
+>>> isinstance(_ultralytics_nms.active(), bool)  # off unless a batch worker ran in this process
+True
 """
 
 from __future__ import annotations
