@@ -60,6 +60,7 @@ from detectkit.errors import DetectkitError, InvalidInputError, MissingDependenc
 from detectkit.image import FrameInfo, ImageSource, iter_images, letterbox, load_image, normalize
 from detectkit.models import cache_dir, prepare_ultralytics
 from detectkit.models import weights as weights_mod
+from detectkit.models._ultralytics_nms import skip_import_only_warmup
 from detectkit.models.runtime_threads import set_torch_threads
 
 __all__ = ["DEFAULT_DETECTOR", "Detector", "check_detector_weights", "onnx_export"]
@@ -562,6 +563,8 @@ class Detector:
         src = source or (str(self.weights.path) if self.weights.path is not None else self.weights.source)
         yolo = YOLO(src, task=task) if task else YOLO(src)  # failures become ModelLoadError in _loading()
         yolo.add_callback("on_predict_start", self._torch_threads)
+        # with use_torchvision_kernel() (batch workers): no CPU warm-up, which only imports torchvision
+        yolo.add_callback("on_predict_start", skip_import_only_warmup)
         return yolo
 
     def _checkpoint_imgsz(self) -> int | tuple[int, int] | None:
