@@ -152,6 +152,12 @@ class ShardRunner:
             import torch  # a torch model: its threads are set before it loads
 
             torch.set_num_threads(threads)
+            if self.task == "detect":
+                from detectkit.models._ultralytics_nms import use_torchvision_kernel
+
+                # Ultralytics' NMS on torchvision's kernel without importing the torchvision package
+                # (which imports torch._dynamo: ~1.3 s of each worker's start); same bits
+                use_torchvision_kernel()
         # onnxruntime/OpenVINO detectors never import torch (1.5 s of each worker's start-up)
         try:
             import cv2

@@ -97,9 +97,12 @@ def use_torchvision_kernel() -> bool:
     from detectkit.models import prepare_ultralytics
 
     prepare_ultralytics()
-    from ultralytics.utils.nms import TorchNMS
+    try:
+        from ultralytics.utils.nms import TorchNMS
 
-    fallback = TorchNMS.nms
+        fallback = TorchNMS.nms
+    except (ImportError, AttributeError):  # another Ultralytics layout: it imports torchvision as usual
+        return False
 
     def nms(boxes: Any, scores: Any, iou_threshold: float) -> Any:
         """``torchvision.ops.nms`` for CPU tensors (its kernel, called as it calls it); Ultralytics'

@@ -126,3 +126,46 @@ def test_openvino_worker_compiles_per_shape_only_and_model_errors_stop_the_shard
     runner.model.detect_batch = bad_image
     text = runner.run(shard).text
     assert text.count('"error": "ValueError: not this one"') == len(items)
+
+
+_TORCH_WORKER = textwrap.dedent(
+    """
+    import json, sys
+    from detectkit.batch._job import Shard
+    from detectkit.batch._worker import ShardRunner
+    from detectkit.batch.api import detect_spec
+    runner = ShardRunner(detect_spec(threads=1, batch_size=2))
+    text = runner.run(Shard(0, 0, tuple(sys.argv[1:]))).text
+    loaded = sorted(m for m in ("torchvision", "torch._dynamo") if m in sys.modules)
+    print(json.dumps({"loaded": loaded, "text": text}))
+    """
+)
+
+
+@pytest.mark.slow
+def test_torch_worker_never_imports_torchvision_and_writes_the_same_lines(tmp_path: Path) -> None:
+    """A torch detection worker runs Ultralytics' NMS on torchvision's kernel without importing the
+    torchvision package (which imports torch._dynamo: ~1.3 s of every worker's start), and its shard
+    equals the one this process writes (torchvision imported, as native Ultralytics has it)."""
+    import torchvision  # noqa: F401
+
+    from detectkit.batch._job import Shard
+
+    paths = [str(p) for p in sorted((ROOT / "datasets" / "shapes" / "images" / "val").glob("*.jpg"))[:5]]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env["DETECTKIT_PIN_CORES"] = "0"
+    proc = subprocess.run(
+        [sys.executable, "-c", _TORCH_WORKER, *paths], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    child = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert child["loaded"] == []
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        here = ShardRunner(detect_spec(threads=1, batch_size=2)).run(Shard(0, 0, tuple(paths))).text
+    finally:
+        torch.set_num_threads(before)
+    assert child["text"] == here
+    assert here.count('"class_id"') >= 1
