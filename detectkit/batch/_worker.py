@@ -153,7 +153,7 @@ class ShardRunner:
 
             torch.set_num_threads(threads)
             if self.task == "detect":
-                from detectkit.models._ultralytics_nms import use_torchvision_kernel
+                from detectkit.models.ultralytics_nms import use_torchvision_kernel
 
                 # Ultralytics' NMS on torchvision's kernel without importing the torchvision package
                 # (which imports torch._dynamo: ~1.3 s of each worker's start); same bits

@@ -60,8 +60,8 @@ from detectkit.errors import DetectkitError, InvalidInputError, MissingDependenc
 from detectkit.image import FrameInfo, ImageSource, iter_images, letterbox, load_image, normalize
 from detectkit.models import cache_dir, prepare_ultralytics
 from detectkit.models import weights as weights_mod
-from detectkit.models._ultralytics_nms import skip_import_only_warmup
 from detectkit.models.runtime_threads import set_torch_threads
+from detectkit.models.ultralytics_nms import skip_import_only_warmup
 
 __all__ = ["DEFAULT_DETECTOR", "Detector", "check_detector_weights", "onnx_export"]
 

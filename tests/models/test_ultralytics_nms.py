@@ -1,4 +1,4 @@
-"""detectkit.models._ultralytics_nms: Ultralytics' NMS on torchvision's kernel, no torchvision import.
+"""detectkit.models.ultralytics_nms: Ultralytics' NMS on torchvision's kernel, no torchvision import.
 
 The process-wide switch is only ever turned on in child processes here (it patches an Ultralytics
 class attribute); the test process keeps native Ultralytics, which the answers are compared with.
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from detectkit.models import _ultralytics_nms as lean
+from detectkit.models import ultralytics_nms as lean
 from detectkit.models import weights
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ _LEAN_CHILD = r"""
 import json, sys
 import torch
 torch.set_num_threads(1)
-from detectkit.models import _ultralytics_nms as lean
+from detectkit.models import ultralytics_nms as lean
 from detectkit.models.detector import Detector
 from detectkit.image import load_image
 switched = lean.use_torchvision_kernel()

@@ -22,8 +22,8 @@ that run detectkit's torch detector and nothing that needs the torchvision packa
 workers. Importing torchvision later in the process is harmless (Ultralytics then calls the same
 kernel through the package).
 
->>> from detectkit.models import _ultralytics_nms
->>> isinstance(_ultralytics_nms.active(), bool)  # off unless a batch worker ran in this process
+>>> from detectkit.models import ultralytics_nms
+>>> isinstance(ultralytics_nms.active(), bool)  # off unless a batch worker ran in this process
 True
 """
 
