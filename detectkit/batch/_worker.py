@@ -241,15 +241,14 @@ class ShardRunner:
         """OpenVINO: have the shard's input shapes compiled (or imported) before its images run.
 
         The shapes come from the images' headers (:func:`~detectkit.image.image_size_wh`, local
-        files only) letterboxed as the detector does; a shape another worker is compiling right
+        files only) letterboxed as the detector does (its runner's ``input_hw``, arithmetic
+        only); a shape another worker is compiling right
         now is left to it (:meth:`~detectkit.models.openvino_runtime.OpenVinoSession.prepare`),
         so workers starting together compile each shape once between them. An image whose
         header cannot be read is skipped here (it fails, or not, when the shard runs it)."""
         session, runner = self._ov_session, getattr(self.model, "_onnx", None)
         if session is None or runner is None or session.cache is None or session.compile_after != 1:
             return
-        import numpy as np
-
         from detectkit.image import image_size_wh
 
         shapes: list[tuple[int, ...]] = []
@@ -262,8 +261,7 @@ class ShardRunner:
                 continue
             shape = self._input_shapes.get(wh)
             if shape is None:
-                boxed = runner._letterbox(np.zeros((wh[1], wh[0], 3), np.uint8), self.model.imgsz).image
-                shape = self._input_shapes[wh] = (1, *boxed.shape)
+                shape = self._input_shapes[wh] = (1, *runner.input_hw(wh, self.model.imgsz), 3)
             if shape not in shapes:
                 shapes.append(shape)
         session.prepare(shapes)

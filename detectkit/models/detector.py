@@ -319,13 +319,27 @@ class _OnnxRunner:
         out: list[Detections] = run_many([b.image[None] for b in boxed], then=then)
         return out
 
-    def _letterbox(self, image: np.ndarray, imgsz: int | tuple[int, int]) -> Any:
+    def _target_hw(self, imgsz: int | tuple[int, int]) -> tuple[int, int]:
+        """The letterbox target: the model's fixed input, else ``imgsz`` rounded up to a multiple
+        of the stride (like Ultralytics' check_imgsz)."""
         if self.fixed_hw is not None:
-            target: int | tuple[int, int] = self.fixed_hw
-        else:  # like Ultralytics' check_imgsz: round up to a multiple of the stride
-            hw = (imgsz, imgsz) if isinstance(imgsz, int) else imgsz
-            target = tuple(max(-(-v // self.stride) * self.stride, self.stride) for v in hw)  # type: ignore[assignment]
-        return letterbox(image, target, auto=self.dynamic, stride=self.stride)
+            return self.fixed_hw
+        h, w = (imgsz, imgsz) if isinstance(imgsz, int) else imgsz
+        s = self.stride
+        return max(-(-h // s) * s, s), max(-(-w // s) * s, s)
+
+    def _letterbox(self, image: np.ndarray, imgsz: int | tuple[int, int]) -> Any:
+        return letterbox(image, self._target_hw(imgsz), auto=self.dynamic, stride=self.stride)
+
+    def input_hw(self, size_wh: tuple[int, int], imgsz: int | tuple[int, int]) -> tuple[int, int]:
+        """``(h, w)`` of the network input an image of ``size_wh`` is letterboxed to (what
+        :meth:`_letterbox` makes of it), from the letterbox arithmetic alone: no pixels."""
+        from detectkit.boxes import letterbox_canvas_wh, letterbox_params
+
+        th, tw = self._target_hw(imgsz)
+        new = letterbox_params(size_wh, (tw, th), auto=self.dynamic, stride=self.stride).new_unpad_wh
+        cw, ch = letterbox_canvas_wh(new, (tw, th), auto=self.dynamic, stride=self.stride)
+        return ch, cw
 
     def _detections(
         self,

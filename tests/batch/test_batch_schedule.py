@@ -89,6 +89,7 @@ def test_groups_are_the_openvino_input_shapes(tmp_path: Path) -> None:
     for path, key in zip(files, groups, strict=False):
         boxed = onnx._letterbox(load_location(str(path)), runner.model.imgsz).image
         assert key == f"{boxed.shape[1]}x{boxed.shape[0]}", path
+        assert onnx.input_hw(image_size_wh(path), runner.model.imgsz) == boxed.shape[:2]  # the worker's
     assert len(set(groups[:-2])) >= 3
     # an explicit imgsz is used as is
     small = input_shape_groups([str(files[0])], {**spec, "options": {**spec["options"], "imgsz": 320}})

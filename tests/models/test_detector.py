@@ -437,3 +437,17 @@ def test_onnx_segment_runs_through_ultralytics_onnx_backend(tmp_path_factory: py
     _assert_same(ours, ref, atol=1.0)
     assert ours.mask is not None
     assert ours.mask.shape == (len(ours), 1080, 810)
+
+
+def test_runner_input_hw_is_the_letterbox_shape_without_pixels(demo_onnx: Path) -> None:
+    """``_OnnxRunner.input_hw`` (arithmetic only; batch workers compile shapes ahead with it) gives
+    the shape ``_letterbox`` makes of real pixels, for any image size and imgsz."""
+    from detectkit.models.detector import _OnnxRunner
+
+    runner = _OnnxRunner(demo_onnx)
+    rng = np.random.default_rng(0)
+    sizes = [(1, 1), (1, 900), (900, 1), (416, 416), (417, 415), *map(tuple, rng.integers(1, 1600, (150, 2)).tolist())]
+    for imgsz in (416, (320, 480), 300):
+        for w, h in sizes:
+            boxed = runner._letterbox(np.zeros((h, w, 3), np.uint8), imgsz).image
+            assert runner.input_hw((w, h), imgsz) == boxed.shape[:2], (w, h, imgsz)
