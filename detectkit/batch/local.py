@@ -27,12 +27,6 @@ from detectkit.errors import DetectkitError
 
 __all__ = ["run_local"]
 
-#: Shards handed to a worker at a time. One: a worker gets its next shard when it finishes one
-#: (the driver hands it out before writing the finished one; the round trip is a few ms). With
-#: two, the last shards waited behind a busy worker while the other sat idle: a torch job
-#: with 2 workers ran 15.3 s against 16.6 s with two (500 images, shards of 25).
-_PER_WORKER = 1
-
 _RUNNER: ShardRunner | None = None
 _INIT_ERROR: BaseException | None = None
 
@@ -81,54 +75,51 @@ def run_local(
     lost: list[tuple[Shard, str]] = []
     pools: dict[int, ProcessPoolExecutor] = {}
     generation = [0] * size  # a restarted worker is a new worker to the queue
-    in_flight: dict[Future[ShardResult], tuple[Shard, int]] = {}
+    # One shard per worker at a time, handed out when it finishes one. With a second one queued
+    # per worker, the last shards waited behind a busy worker while the other idled: a torch job
+    # with 2 workers ran 16.6 s against 15.3 s (500 images, shards of 25). The round trip is ms.
+    running: dict[int, tuple[Future[ShardResult], Shard]] = {}  # worker slot -> its shard
 
     def start(slot: int) -> None:
         pools[slot] = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init, initargs=(dict(spec), pin))
 
+    def replace(slot: int, shard: Shard) -> None:
+        """The worker in ``slot`` died with ``shard``: retry the shard (or give up on it), new worker."""
+        attempts[shard.index] = attempts.get(shard.index, 0) + 1
+        if attempts[shard.index] > retries:
+            lost.append((shard, f"a worker process died {attempts[shard.index]} times while running it"))
+        else:
+            queue.put_back(shard)
+        pools.pop(slot).shutdown(wait=True, cancel_futures=True)
+        queue.forget((slot, generation[slot]))
+        generation[slot] += 1
+        if len(queue):  # no new worker loading a model for nothing
+            start(slot)
+
     def fill() -> None:
-        for slot in list(pools):
-            load = sum(1 for _, s in in_flight.values() if s == slot)
-            while load < _PER_WORKER:
-                shard = queue.take((slot, generation[slot]))
-                if shard is None:
-                    return
-                in_flight[pools[slot].submit(_run, shard)] = (shard, slot)
-                load += 1
+        for slot, pool in pools.items():
+            if slot not in running and (shard := queue.take((slot, generation[slot]))) is not None:
+                running[slot] = (pool.submit(_run, shard), shard)
 
     try:
         for slot in range(size):
             start(slot)
         fill()
-        while in_flight:
-            done, _ = wait(in_flight, timeout=stall_timeout, return_when=FIRST_COMPLETED)
+        while running:
+            done, _ = wait([fut for fut, _ in running.values()], timeout=stall_timeout, return_when=FIRST_COMPLETED)
             if not done:
                 raise DetectkitError(
                     f"no shard finished in {stall_timeout:.0f} s (workers stuck?); rerun the same command to resume"
                 )
-            broken: set[int] = set()
             finished: list[ShardResult] = []
-            for fut in done:
-                shard, slot = in_flight.pop(fut)
+            for slot, (fut, shard) in list(running.items()):
+                if fut not in done:
+                    continue
+                del running[slot]
                 try:
                     finished.append(fut.result())
                 except BrokenProcessPool:
-                    broken.add(slot)
-                    in_flight[fut] = (shard, slot)  # handled with the slot's other shards below
-            for slot in broken:
-                # Every shard of the dead worker died with it: retry it (or give up on it).
-                dead = [f for f, (_, s) in in_flight.items() if s == slot]
-                for fut in sorted(dead, key=lambda f: in_flight[f][0].index, reverse=True):
-                    shard, _ = in_flight.pop(fut)
-                    attempts[shard.index] = attempts.get(shard.index, 0) + 1
-                    if attempts[shard.index] > retries:
-                        lost.append((shard, f"a worker process died {attempts[shard.index]} times while running it"))
-                    else:
-                        queue.put_back(shard)
-                pools.pop(slot).shutdown(wait=True, cancel_futures=True)
-                queue.forget((slot, generation[slot]))
-                generation[slot] += 1
-                start(slot)
+                    replace(slot, shard)
             fill()  # the idle workers' next shards first, then the writing
             for result in finished:
                 on_result(result)
