@@ -103,6 +103,8 @@ class ShardQueue:
     [1, 2, None]
     >>> len(q), q.groups_of("w2")
     (0, ['B', 'A'])
+    >>> q.put_back(a2); [s.index for s in q.drain()], len(q)
+    ([2], 0)
     """
 
     def __init__(self, shards: Iterable[Shard]) -> None:
@@ -139,6 +141,12 @@ class ShardQueue:
     def put_back(self, shard: Shard) -> None:
         """Return a shard to the front of its group (to be run again, e.g. after its worker died)."""
         self._left.setdefault(shard.group, deque()).appendleft(shard)
+
+    def drain(self) -> list[Shard]:
+        """Remove and return every shard left (e.g. when no worker is left to run them)."""
+        left = [shard for queue in self._left.values() for shard in queue]
+        self._left.clear()
+        return sorted(left, key=lambda shard: shard.index)
 
     def forget(self, worker: Hashable) -> None:
         """``worker`` is gone (its process died): its groups no longer count as loaded anywhere."""

@@ -162,8 +162,7 @@ def run_ray(
                     lost.append((shard, f"the shard failed on Ray: {_first_line(exc)}"))
                     continue
                 on_result(result)
-        while (shard := queue.take(-1)) is not None:  # no actor left to run them
-            lost.append((shard, dead_reason or "no Ray actor left"))
+        lost.extend((shard, dead_reason or "no Ray actor left") for shard in queue.drain())
     finally:
         if started_here:
             ray.shutdown()
