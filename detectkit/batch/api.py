@@ -355,7 +355,9 @@ def detect(
         result.ok, result.results, result.failures
     """
     if save_dataset is not None:
-        check_choice(format, "format", ("coco", "yolo", "voc", "labelme", "cvat"))
+        from detectkit.formats import FORMATS
+
+        check_choice(format, "format", FORMATS)
     spec = detect_spec(
         model,
         conf=conf,

@@ -20,6 +20,8 @@ from detectkit.errors import InvalidInputError
 if TYPE_CHECKING:
     from detectkit.dataset import Dataset
 
+#: detectkit.formats.FORMATS, spelt out so the CLI's parsers do not import the formats package
+#: (tests/cli/test_eval.py checks they are the same).
 FORMATS = ("coco", "yolo", "voc", "labelme", "cvat")
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from detectkit.cli import UsageError, expand_source
+from detectkit.cli._data import FORMATS
 from detectkit.cli._errors import guarded, plain_message
 from detectkit.cli._help import parser_options
 from detectkit.cli._outputs import check_output_dir
@@ -93,7 +94,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--format",
         dest="dataset_format",
-        choices=("coco", "yolo", "voc", "labelme", "cvat"),
+        choices=FORMATS,
         default="coco",
         help="annotation format for --save-dataset (default: %(default)s)",
     )

@@ -25,7 +25,7 @@ import sys
 from typing import Any
 
 from detectkit.cli import UsageError
-from detectkit.cli._data import quiet_library_warnings
+from detectkit.cli._data import FORMATS, quiet_library_warnings
 from detectkit.cli._errors import flag_text, guarded
 from detectkit.cli._help import parser_options
 from detectkit.cli._outputs import check_output_dir
@@ -42,12 +42,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("ground_truth", metavar="GROUND_TRUTH", help="COCO JSON or dataset folder/file")
     parser.add_argument("predictions", metavar="PREDICTIONS", help="COCO results JSON or dataset with confidences")
-    formats = ("coco", "yolo", "voc", "labelme", "cvat")
     parser.add_argument(
-        "--gt-format", choices=formats, metavar="FORMAT", help="format of GROUND_TRUTH (default: detected)"
+        "--gt-format", choices=FORMATS, metavar="FORMAT", help="format of GROUND_TRUTH (default: detected)"
     )
     parser.add_argument(
-        "--pred-format", choices=formats, metavar="FORMAT", help="format of PREDICTIONS (default: detected)"
+        "--pred-format", choices=FORMATS, metavar="FORMAT", help="format of PREDICTIONS (default: detected)"
     )
     parser.add_argument("--iou-type", choices=("bbox", "segm"), default="bbox", help="box or mask IoU (default bbox)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")

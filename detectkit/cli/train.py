@@ -18,6 +18,7 @@ import json
 from typing import Any
 
 from detectkit.cli import UsageError
+from detectkit.cli._data import FORMATS
 from detectkit.cli._errors import guarded
 
 __all__ = ["register", "run_classifier", "run_detector"]
@@ -35,7 +36,7 @@ def register(subparsers: Any) -> None:
     det.add_argument("dataset", metavar="DATASET", help="COCO / YOLO / VOC / LabelMe / CVAT dataset")
     det.add_argument(
         "--format",
-        choices=("coco", "yolo", "voc", "labelme", "cvat"),
+        choices=FORMATS,
         default=None,
         help="annotation format of DATASET (default: detected)",
     )

@@ -26,6 +26,7 @@ from detectkit.dataset import Dataset, ImageRecord
 from detectkit.detections import Detections
 from detectkit.errors import InvalidInputError
 from detectkit.formats._common import ConvertSummary, atomic_dir
+from detectkit.formats.api import FORMATS
 
 __all__ = ["save_predictions"]
 
@@ -71,7 +72,7 @@ def save_predictions(
     """
     from detectkit.formats import coco, write
 
-    check_choice(format, "format", ("coco", "yolo", "voc", "labelme", "cvat"))
+    check_choice(format, "format", FORMATS)
     pairs = list(items)
     paths = [Path(p) for p, _ in pairs if not isinstance(p, ImageRecord)]
     base = Path(root) if root is not None else _common_root(paths)
