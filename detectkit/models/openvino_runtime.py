@@ -41,7 +41,6 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 import time
 import zlib
 from collections import Counter, OrderedDict
@@ -53,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from detectkit._atomic import atomic_file
 from detectkit.errors import MissingDependencyError, ModelLoadError
 from detectkit.models.runtime_threads import runtime_threads
 
@@ -446,18 +446,12 @@ class CompiledModelCache:
         """Write ``chunks`` as the folder's file ``name`` through a temporary file (``.*.tmp``,
         which :meth:`sweep` clears when a killed writer leaves one); False when it could not be
         written (the cache is best effort)."""
-        tmp: str | None = None
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{Path(name).stem}-", suffix=".tmp", dir=self.folder)
-            with os.fdopen(fd, "wb") as fh:
+            with atomic_file(self.folder / name, "wb") as fh:  # ".<name>.<random>.tmp" until complete
                 for chunk in chunks:
                     fh.write(chunk)
-            os.replace(tmp, self.folder / name)
             return True
         except OSError:
-            if tmp is not None:
-                self._drop(Path(tmp))
             return False
 
     def store(self, key: str, compiled: Any) -> bool:
