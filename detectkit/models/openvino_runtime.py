@@ -644,8 +644,12 @@ class OpenVinoSession:
         key = self.cache.key(kind=kind, shape=None if shape is None or self.static else list(shape), config=config)
         return self.cache.get(key, config, compile_now, wait=wait)
 
-    def _compile_request(self, kind: str, shape: tuple[int, ...] | None) -> Any:
-        compiled = self._compiled(kind, shape)
+    def _compile_request(self, kind: str, shape: tuple[int, ...] | None, *, wait: bool = True) -> Any:
+        """An infer request of :meth:`_compiled` (``wait=False``: None when another process is
+        compiling that model now)."""
+        compiled = self._compiled(kind, shape, wait=wait)
+        if compiled is None:
+            return None
         try:
             return compiled.create_infer_request()
         except Exception as exc:
@@ -671,13 +675,10 @@ class OpenVinoSession:
                 continue
             if len(self._shaped) >= _MAX_STATIC:
                 break
-            compiled = self._compiled(kind, key[1], wait=False)
-            if compiled is None:  # another process is compiling it
+            request = self._compile_request(kind, key[1], wait=False)
+            if request is None:  # another process is compiling it
                 continue
-            try:
-                self._shaped[key] = compiled.create_infer_request()
-            except Exception as exc:
-                raise ModelLoadError(f"OpenVINO cannot compile {self.path}: {type(exc).__name__}: {exc}") from None
+            self._shaped[key] = request
             made += 1
         return made
 
