@@ -121,16 +121,16 @@ class Job:
 
     @cached_property
     def _members(self) -> dict[str, list[int]]:
-        """Group key -> its item indices (ascending), keys sorted; one group "" when ungrouped."""
-        if self.groups is None:
-            return {"": list(range(len(self.items)))}
+        """A grouped job's group key -> its item indices (ascending), keys sorted."""
         members: dict[str, list[int]] = {}
-        for i, key in enumerate(self.groups):
+        for i, key in enumerate(self.groups or ()):
             members.setdefault(key, []).append(i)
         return dict(sorted(members.items()))
 
     @property
     def num_shards(self) -> int:
+        if self.groups is None:  # arithmetic: no list of every item's index
+            return -(-len(self.items) // self.shard_size)
         return sum(-(-len(m) // self.shard_size) for m in self._members.values())
 
     def shards(self) -> Iterator[Shard]:
