@@ -25,7 +25,7 @@ import hashlib
 import heapq
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -227,7 +227,7 @@ class Job:
             return {}
         return {int(k): v for k, v in json.loads(path.read_text(encoding="utf-8")).items()}
 
-    def _lines(self, shards: Sequence[Shard]) -> Iterator[tuple[int, str]]:
+    def _lines(self, shards: Iterable[Shard]) -> Iterator[tuple[int, str]]:
         """``(item index, line)`` of these shards' files, in order."""
         for shard in shards:
             with self.shard_path(shard.index).open(encoding="utf-8") as fh:
@@ -237,13 +237,12 @@ class Job:
     def _ordered_lines(self) -> Iterator[str]:
         """Every shard file's lines in item order: the shards one after another, or (grouped) the
         groups' streams interleaved by item index (one open file per group)."""
-        shards = list(self.shards())
         if self.groups is None:
-            for _, line in self._lines(shards):
+            for _, line in self._lines(self.shards()):
                 yield line
             return
         by_group: dict[str, list[Shard]] = {}
-        for shard in shards:
+        for shard in self.shards():
             by_group.setdefault(shard.group, []).append(shard)
         for _, line in heapq.merge(*(self._lines(g) for g in by_group.values()), key=lambda pair: pair[0]):
             yield line
